@@ -1,0 +1,26 @@
+//! The things the notices talk about, as types. These are the *state* the
+//! rules read; commands and events (in [`crate::command`] and
+//! [`crate::event`]) are separate types that refer to them.
+
+mod activity;
+mod campaign;
+mod checkpoint;
+mod credit;
+mod project;
+mod reward;
+mod service;
+mod unit;
+mod volunteer;
+
+pub use activity::{Activity, AutoCheckOut, Category, PointsRule};
+pub use campaign::{Attachment, Campaign, Deadline, Phase, Report, ReportKind};
+pub use checkpoint::Checkpoint;
+pub use credit::{Award, AwardBasis, Credit, CreditSource, CreditStatus, DisputeKind, EntryRef};
+pub use project::{Project, ProjectStatus, Proposer};
+pub use reward::{Redemption, Reward};
+pub use service::{Pairing, Session, Source, Wish, WishStatus};
+pub use unit::{Grassroots, Unit, UnitKind};
+pub use volunteer::{
+    ApprovalLevel, Group, IdentityCommitment, IdentityKey, Membership, StarLevel, Volunteer,
+    VolunteerNumber, VolunteerStatus,
+};

@@ -1,0 +1,374 @@
+//! Events: the facts on the chain. Once appended they are never changed;
+//! corrections are further events that name what they correct.
+//!
+//! The order of [`Event`]'s variants is part of the encoding (postcard writes
+//! the variant's index): new kinds are only ever added at the end, and a
+//! change to an existing kind's fields is a new schema version.
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::ReviewOutcome;
+use crate::domain::{
+    ApprovalLevel, AutoCheckOut, AwardBasis, Campaign, Category, Checkpoint, CreditSource,
+    DisputeKind, EntryRef, Group, IdentityCommitment, Membership, PointsRule, Proposer, Report,
+    Reward, Source, Unit, VolunteerNumber,
+};
+use crate::time::{Day, Timestamp, UtcOffset, Window};
+use crate::values::{
+    ActivityId, ActorId, AwardId, CampaignId, CreditId, ExternalRef, LedgerId, PairingId,
+    ProjectId, RedemptionId, RewardId, SessionId, Text, UnitId, VolunteerId, WishId,
+};
+
+/// What the frame's body holds: the event, who caused it and when the
+/// sequencer recorded it. Facts reported by other systems carry their own
+/// time inside the event (e.g. [`CheckedIn::at`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub recorded_at: Timestamp,
+    pub actor: ActorId,
+    pub event: Event,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    LedgerOpened(LedgerOpened),
+    UnitRegistered(UnitRegistered),
+    QuotaSet(QuotaSet),
+    VolunteerRegistered(VolunteerRegistered),
+    VolunteerApproved(VolunteerApproved),
+    VolunteerRejected(VolunteerRejected),
+    ProjectProposed(ProjectProposed),
+    ProjectApproved(ProjectApproved),
+    ProjectRejected(ProjectRejected),
+    ProjectUndertaken(ProjectUndertaken),
+    ActivityPublished(ActivityPublished),
+    ActivityCancelled(ActivityCancelled),
+    SignedUp(SignedUp),
+    SignUpCancelled(SignUpCancelled),
+    InsuranceRecorded(InsuranceRecorded),
+    CheckedIn(CheckedIn),
+    CheckedOut(CheckedOut),
+    HoursCredited(HoursCredited),
+    CreditDisputed(CreditDisputed),
+    CreditReviewed(CreditReviewed),
+    CreditConfirmed(CreditConfirmed),
+    PointsAwarded(PointsAwarded),
+    RewardListed(RewardListed),
+    RewardRestocked(RewardRestocked),
+    RewardRedeemed(RewardRedeemed),
+    EntryReversed(EntryReversed),
+    WishPosted(WishPosted),
+    WishClaimed(WishClaimed),
+    WishFulfilled(WishFulfilled),
+    WishWithdrawn(WishWithdrawn),
+    PairingStarted(PairingStarted),
+    PairingEnded(PairingEnded),
+    CampaignDeclared(CampaignDeclared),
+    ReportFiled(ReportFiled),
+    CheckpointRecorded(CheckpointRecorded),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerOpened {
+    pub ledger: LedgerId,
+    pub name: Text,
+    pub objection_window_days: u16,
+    pub utc_offset_minutes: UtcOffset,
+    pub number_prefix: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRegistered {
+    pub unit: Unit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaSet {
+    pub unit: UnitId,
+    pub quota: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolunteerRegistered {
+    pub volunteer: VolunteerId,
+    pub number: VolunteerNumber,
+    pub home_unit: UnitId,
+    pub membership: Membership,
+    pub groups: Vec<Group>,
+    pub specialties: Vec<Text>,
+    pub identity: IdentityCommitment,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolunteerApproved {
+    pub volunteer: VolunteerId,
+    pub level: ApprovalLevel,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolunteerRejected {
+    pub volunteer: VolunteerId,
+    pub level: ApprovalLevel,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectProposed {
+    pub project: ProjectId,
+    pub title: Text,
+    pub category: Category,
+    pub proposer: Proposer,
+    pub filed_by: UnitId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectApproved {
+    pub project: ProjectId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectRejected {
+    pub project: ProjectId,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectUndertaken {
+    pub project: ProjectId,
+    pub unit: UnitId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityPublished {
+    pub activity: ActivityId,
+    pub project: Option<ProjectId>,
+    pub campaign: Option<CampaignId>,
+    pub organiser: UnitId,
+    pub co_organisers: Vec<UnitId>,
+    pub category: Category,
+    pub title: Text,
+    pub place: Text,
+    pub window: Window,
+    pub capacity: Option<u32>,
+    pub featured: bool,
+    pub points_rule: PointsRule,
+    pub auto_check_out: AutoCheckOut,
+    pub insurance_required: bool,
+    pub walk_ins: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityCancelled {
+    pub activity: ActivityId,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedUp {
+    pub activity: ActivityId,
+    pub volunteer: VolunteerId,
+    /// Signed up by checking in at an activity that takes walk-ins.
+    pub walk_in: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignUpCancelled {
+    pub activity: ActivityId,
+    pub volunteer: VolunteerId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InsuranceRecorded {
+    pub activity: ActivityId,
+    pub volunteer: VolunteerId,
+    pub policy: ExternalRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedIn {
+    pub session: SessionId,
+    pub activity: ActivityId,
+    pub volunteer: VolunteerId,
+    pub at: Timestamp,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedOut {
+    pub session: SessionId,
+    pub at: Timestamp,
+    /// `None` when the ledger closed a forgotten check-out by the activity's rule.
+    pub source: Option<Source>,
+}
+
+/// Minutes credited to a volunteer, pending until the objection window
+/// closes. Carries the points rule that will price it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoursCredited {
+    pub credit: CreditId,
+    pub volunteer: VolunteerId,
+    pub activity: ActivityId,
+    pub minutes: u32,
+    pub day: Day,
+    pub source: CreditSource,
+    pub objection_deadline: Timestamp,
+    pub points_rule: PointsRule,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditDisputed {
+    pub credit: CreditId,
+    pub kind: DisputeKind,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditReviewed {
+    pub credit: CreditId,
+    pub outcome: ReviewOutcome,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditConfirmed {
+    pub credit: CreditId,
+    pub minutes: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointsAwarded {
+    pub award: AwardId,
+    pub volunteer: VolunteerId,
+    pub points: u64,
+    pub basis: AwardBasis,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardListed {
+    pub reward: Reward,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardRestocked {
+    pub reward: RewardId,
+    pub quantity: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardRedeemed {
+    pub redemption: RedemptionId,
+    pub volunteer: VolunteerId,
+    pub reward: RewardId,
+    pub quantity: u32,
+    pub points: u64,
+}
+
+/// A compensating entry. Its effect on balances and stock is that of the
+/// entry it names, undone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryReversed {
+    pub target: EntryRef,
+    pub approver: ActorId,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WishPosted {
+    pub wish: WishId,
+    pub unit: UnitId,
+    pub title: Text,
+    pub beneficiary_alias: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WishClaimed {
+    pub wish: WishId,
+    pub volunteer: VolunteerId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WishFulfilled {
+    pub wish: WishId,
+    pub volunteer: VolunteerId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WishWithdrawn {
+    pub wish: WishId,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingStarted {
+    pub pairing: PairingId,
+    pub volunteer: VolunteerId,
+    pub unit: UnitId,
+    pub beneficiary_alias: Text,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingEnded {
+    pub pairing: PairingId,
+    pub at: Timestamp,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignDeclared {
+    pub campaign: Campaign,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportFiled {
+    pub report: Report,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointRecorded {
+    pub checkpoint: Checkpoint,
+}
+
+impl Event {
+    /// The stable snake_case name of the event's kind, used in subjects and docs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::LedgerOpened(_) => "ledger_opened",
+            Event::UnitRegistered(_) => "unit_registered",
+            Event::QuotaSet(_) => "quota_set",
+            Event::VolunteerRegistered(_) => "volunteer_registered",
+            Event::VolunteerApproved(_) => "volunteer_approved",
+            Event::VolunteerRejected(_) => "volunteer_rejected",
+            Event::ProjectProposed(_) => "project_proposed",
+            Event::ProjectApproved(_) => "project_approved",
+            Event::ProjectRejected(_) => "project_rejected",
+            Event::ProjectUndertaken(_) => "project_undertaken",
+            Event::ActivityPublished(_) => "activity_published",
+            Event::ActivityCancelled(_) => "activity_cancelled",
+            Event::SignedUp(_) => "signed_up",
+            Event::SignUpCancelled(_) => "sign_up_cancelled",
+            Event::InsuranceRecorded(_) => "insurance_recorded",
+            Event::CheckedIn(_) => "checked_in",
+            Event::CheckedOut(_) => "checked_out",
+            Event::HoursCredited(_) => "hours_credited",
+            Event::CreditDisputed(_) => "credit_disputed",
+            Event::CreditReviewed(_) => "credit_reviewed",
+            Event::CreditConfirmed(_) => "credit_confirmed",
+            Event::PointsAwarded(_) => "points_awarded",
+            Event::RewardListed(_) => "reward_listed",
+            Event::RewardRestocked(_) => "reward_restocked",
+            Event::RewardRedeemed(_) => "reward_redeemed",
+            Event::EntryReversed(_) => "entry_reversed",
+            Event::WishPosted(_) => "wish_posted",
+            Event::WishClaimed(_) => "wish_claimed",
+            Event::WishFulfilled(_) => "wish_fulfilled",
+            Event::WishWithdrawn(_) => "wish_withdrawn",
+            Event::PairingStarted(_) => "pairing_started",
+            Event::PairingEnded(_) => "pairing_ended",
+            Event::CampaignDeclared(_) => "campaign_declared",
+            Event::ReportFiled(_) => "report_filed",
+            Event::CheckpointRecorded(_) => "checkpoint_recorded",
+        }
+    }
+}

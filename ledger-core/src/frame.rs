@@ -1,0 +1,180 @@
+//! The stored form of one event: a fixed little-endian header, the postcard
+//! body, and the frame's own BLAKE3 hash. Anyone can re-link a chain of
+//! frames with nothing but BLAKE3; `docs/chain.md` is the exact definition.
+//!
+//! ```text
+//! offset  size  field
+//!      0     2  format version (u16 LE) = 1
+//!      2     2  schema version of the body (u16 LE) = 1
+//!      4     8  ledger sequence (u64 LE), 1 for the first event
+//!     12    32  hash of the previous frame (zeros before sequence 1)
+//!     44     4  body length n (u32 LE), at most 1 MiB
+//!     48     n  body: postcard encoding of an EventRecord
+//!   48+n    32  hash = BLAKE3 derive_key(HASH_CONTEXT, bytes 0 .. 48+n)
+//! ```
+
+use thiserror::Error;
+
+use crate::event::EventRecord;
+use crate::values::Digest;
+
+pub const FORMAT_VERSION: u16 = 1;
+/// The schema of [`EventRecord`] this build writes and reads.
+pub const SCHEMA_VERSION: u16 = 1;
+pub const HEADER_LEN: usize = 48;
+pub const HASH_LEN: usize = 32;
+pub const MAX_BODY_LEN: usize = 1 << 20;
+/// BLAKE3's key-derivation mode with this context separates frame hashes
+/// from every other use of BLAKE3 (attachments, Merkle nodes, identities).
+pub const HASH_CONTEXT: &str = "union-volunteer-ledger 2026-11-23 event frame v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FrameError {
+    #[error("frame is truncated: {needed} bytes needed, {available} present")]
+    Truncated { needed: usize, available: usize },
+    #[error("body length {0} exceeds the 1 MiB limit")]
+    BodyTooLong(usize),
+    #[error("event does not encode: {0}")]
+    Encode(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BodyError {
+    #[error("schema version {0} is not known to this verifier")]
+    UnknownSchema(u16),
+    #[error("body does not decode: {0}")]
+    Undecodable(String),
+    #[error("body has {0} bytes after the event")]
+    TrailingBytes(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub format: u16,
+    pub schema: u16,
+    pub sequence: u64,
+    pub previous: Digest,
+    pub body_len: u32,
+}
+
+/// A frame read from a buffer, not yet verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    pub header: FrameHeader,
+    pub body: &'a [u8],
+    /// The hash stored in the frame's trailer.
+    pub stored_hash: Digest,
+    /// Header and body: the bytes the hash covers.
+    pub hashed: &'a [u8],
+}
+
+impl FrameRef<'_> {
+    pub fn computed_hash(&self) -> Digest {
+        hash_frame(self.hashed)
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashed.len() + HASH_LEN
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The event inside, if the schema is known and the body is canonical
+    /// postcard with nothing after it.
+    pub fn decode(&self) -> Result<EventRecord, BodyError> {
+        if self.header.schema != SCHEMA_VERSION {
+            return Err(BodyError::UnknownSchema(self.header.schema));
+        }
+        let (record, rest) = postcard::take_from_bytes::<EventRecord>(self.body)
+            .map_err(|e| BodyError::Undecodable(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(BodyError::TrailingBytes(rest.len()));
+        }
+        Ok(record)
+    }
+}
+
+pub fn hash_frame(hashed: &[u8]) -> Digest {
+    let mut hasher = blake3::Hasher::new_derive_key(HASH_CONTEXT);
+    hasher.update(hashed);
+    Digest(*hasher.finalize().as_bytes())
+}
+
+/// Appends the frame for `record` at `sequence` after `previous` to `out`
+/// and returns its hash.
+pub fn encode_frame(
+    sequence: u64,
+    previous: &Digest,
+    record: &EventRecord,
+    out: &mut Vec<u8>,
+) -> Result<Digest, FrameError> {
+    let start = out.len();
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&SCHEMA_VERSION.to_le_bytes());
+    out.extend_from_slice(&sequence.to_le_bytes());
+    out.extend_from_slice(&previous.0);
+    out.extend_from_slice(&[0; 4]);
+    let body_start = out.len();
+    let encoded = postcard::to_extend(record, std::mem::take(out));
+    *out = match encoded {
+        Ok(buf) => buf,
+        Err(e) => return Err(FrameError::Encode(e.to_string())),
+    };
+    let body_len = out.len() - body_start;
+    if body_len > MAX_BODY_LEN {
+        out.truncate(start);
+        return Err(FrameError::BodyTooLong(body_len));
+    }
+    out[body_start - 4..body_start].copy_from_slice(&(body_len as u32).to_le_bytes());
+    let hash = hash_frame(&out[start..]);
+    out.extend_from_slice(&hash.0);
+    Ok(hash)
+}
+
+fn le_u16(b: &[u8]) -> u16 {
+    u16::from_le_bytes([b[0], b[1]])
+}
+
+/// Reads one frame from the front of `buf`; returns it and what follows.
+pub fn parse_frame(buf: &[u8]) -> Result<(FrameRef<'_>, &[u8]), FrameError> {
+    if buf.len() < HEADER_LEN {
+        return Err(FrameError::Truncated {
+            needed: HEADER_LEN,
+            available: buf.len(),
+        });
+    }
+    let mut sequence = [0u8; 8];
+    sequence.copy_from_slice(&buf[4..12]);
+    let mut previous = [0u8; 32];
+    previous.copy_from_slice(&buf[12..44]);
+    let body_len = u32::from_le_bytes([buf[44], buf[45], buf[46], buf[47]]);
+    let header = FrameHeader {
+        format: le_u16(&buf[0..2]),
+        schema: le_u16(&buf[2..4]),
+        sequence: u64::from_le_bytes(sequence),
+        previous: Digest(previous),
+        body_len,
+    };
+    let body_len = body_len as usize;
+    if body_len > MAX_BODY_LEN {
+        return Err(FrameError::BodyTooLong(body_len));
+    }
+    let total = HEADER_LEN + body_len + HASH_LEN;
+    if buf.len() < total {
+        return Err(FrameError::Truncated {
+            needed: total,
+            available: buf.len(),
+        });
+    }
+    let mut stored = [0u8; 32];
+    stored.copy_from_slice(&buf[HEADER_LEN + body_len..total]);
+    let frame = FrameRef {
+        header,
+        body: &buf[HEADER_LEN..HEADER_LEN + body_len],
+        stored_hash: Digest(stored),
+        hashed: &buf[..HEADER_LEN + body_len],
+    };
+    Ok((frame, &buf[total..]))
+}

@@ -1,0 +1,424 @@
+//! Validated values that commands and events are made of: identifiers, free
+//! text, digests. Validation lives in the constructors *and* in
+//! deserialisation, so a value that exists is a valid one, whether it came
+//! from a JSON submission or from a frame on the stream.
+
+use std::fmt;
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
+
+/// Why a value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValueError {
+    #[error("{what} is empty")]
+    Empty { what: &'static str },
+    #[error("{what} is {len} characters long; at most {max} are allowed")]
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{what} contains {ch:?}; identifiers use letters, digits and - _ . : only")]
+    BadChar { what: &'static str, ch: char },
+    #[error("{what} contains a control character")]
+    Control { what: &'static str },
+    #[error("{what} contains a run of {digits} digits, which looks like an ID or phone number; personal data never enters the ledger")]
+    LooksPersonal { what: &'static str, digits: usize },
+    #[error("{what} must be {expected} bytes, not {found}")]
+    Length {
+        what: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{what} is not valid hexadecimal")]
+    Hex { what: &'static str },
+}
+
+/// A run this long of digits (spaces and hyphens between digits allowed) is
+/// what an 11-digit mobile number or an 18-character citizen ID looks like.
+const PERSONAL_DIGIT_RUN: usize = 11;
+
+fn longest_digit_run(s: &str) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    let mut pending_separator = false;
+    for ch in s.chars() {
+        if ch.is_ascii_digit() {
+            run += 1;
+            pending_separator = false;
+            longest = longest.max(run);
+        } else if (ch == ' ' || ch == '-') && run > 0 && !pending_separator {
+            pending_separator = true;
+        } else {
+            run = 0;
+            pending_separator = false;
+        }
+    }
+    longest
+}
+
+fn refuse_personal(what: &'static str, s: &str) -> Result<(), ValueError> {
+    let digits = longest_digit_run(s);
+    if digits >= PERSONAL_DIGIT_RUN {
+        return Err(ValueError::LooksPersonal { what, digits });
+    }
+    Ok(())
+}
+
+pub(crate) const MAX_ID_LEN: usize = 64;
+
+pub(crate) fn validate_id(what: &'static str, s: &str) -> Result<(), ValueError> {
+    if s.is_empty() {
+        return Err(ValueError::Empty { what });
+    }
+    if s.len() > MAX_ID_LEN {
+        return Err(ValueError::TooLong {
+            what,
+            len: s.len(),
+            max: MAX_ID_LEN,
+        });
+    }
+    if let Some(ch) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+    {
+        return Err(ValueError::BadChar { what, ch });
+    }
+    refuse_personal(what, s)
+}
+
+/// Declares an identifier chosen by whoever creates the thing it names (an
+/// admin, an integrating system): 1–64 characters of `[A-Za-z0-9-_.:]`, never
+/// something that looks like an ID or phone number.
+macro_rules! chosen_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(s: impl Into<String>) -> Result<Self, ValueError> {
+                let s = s.into();
+                validate_id($what, &s)?;
+                Ok(Self(s))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValueError;
+            fn try_from(s: String) -> Result<Self, ValueError> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+chosen_id!(
+    /// The chain's shard: one ledger per top-level federation, e.g. `lyg`.
+    LedgerId,
+    "ledger id"
+);
+chosen_id!(UnitId, "unit id");
+chosen_id!(
+    /// Pseudonymous: chosen by the registering system, never derived from
+    /// personal data. The public identifier is the [`crate::domain::VolunteerNumber`].
+    VolunteerId,
+    "volunteer id"
+);
+chosen_id!(ProjectId, "project id");
+chosen_id!(ActivityId, "activity id");
+chosen_id!(RewardId, "reward id");
+chosen_id!(WishId, "wish id");
+chosen_id!(PairingId, "pairing id");
+chosen_id!(CampaignId, "campaign id");
+chosen_id!(ReportId, "report id");
+chosen_id!(
+    /// Who acts: an admin account, an auditor or a publishing system.
+    ActorId,
+    "actor id"
+);
+chosen_id!(
+    /// A submitting system's own name for a thing (a kiosk id, its record id).
+    ExternalRef,
+    "external reference"
+);
+
+/// Declares an identifier the ledger assigns itself, from a counter in the
+/// state, so that replay assigns the same one.
+macro_rules! assigned_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub struct $name(pub u64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+    };
+}
+
+assigned_id!(
+    /// One attendance: a check-in and, later, its check-out.
+    SessionId,
+    "S"
+);
+assigned_id!(CreditId, "C");
+assigned_id!(AwardId, "A");
+assigned_id!(RedemptionId, "R");
+
+/// Free text shown to people: names, titles, places, reasons. At most 200
+/// characters, no control characters, nothing that looks like an ID or phone
+/// number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Text(String);
+
+impl Text {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn new(s: impl Into<String>) -> Result<Self, ValueError> {
+        let s = s.into();
+        let what = "text";
+        if s.trim().is_empty() {
+            return Err(ValueError::Empty { what });
+        }
+        let len = s.chars().count();
+        if len > Self::MAX_CHARS {
+            return Err(ValueError::TooLong {
+                what,
+                len,
+                max: Self::MAX_CHARS,
+            });
+        }
+        if s.chars().any(char::is_control) {
+            return Err(ValueError::Control { what });
+        }
+        refuse_personal(what, &s)?;
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Text {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        Self::new(s)
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.0
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Fixed-size bytes that read as hex in JSON and as raw bytes in postcard.
+fn serialize_fixed<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    if s.is_human_readable() {
+        s.serialize_str(&hex::encode(bytes))
+    } else {
+        s.serialize_bytes(bytes)
+    }
+}
+
+fn deserialize_fixed<'de, D: Deserializer<'de>, const N: usize>(
+    d: D,
+    what: &'static str,
+) -> Result<[u8; N], D::Error> {
+    struct Fixed<const N: usize>(&'static str);
+    impl<const N: usize> de::Visitor<'_> for Fixed<N> {
+        type Value = [u8; N];
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{} of {} bytes", self.0, N)
+        }
+        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<[u8; N], E> {
+            v.try_into().map_err(|_| {
+                E::custom(ValueError::Length {
+                    what: self.0,
+                    expected: N,
+                    found: v.len(),
+                })
+            })
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<[u8; N], E> {
+            let bytes = hex::decode(v).map_err(|_| E::custom(ValueError::Hex { what: self.0 }))?;
+            self.visit_bytes(&bytes)
+        }
+    }
+    if d.is_human_readable() {
+        d.deserialize_str(Fixed::<N>(what))
+    } else {
+        d.deserialize_bytes(Fixed::<N>(what))
+    }
+}
+
+/// A BLAKE3 output: event hashes, attachment hashes, Merkle roots,
+/// identity commitments.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    pub const ZERO: Digest = Digest([0; 32]);
+
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest(*blake3::hash(bytes).as_bytes())
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Result<Digest, ValueError> {
+        let what = "digest";
+        let bytes = hex::decode(s).map_err(|_| ValueError::Hex { what })?;
+        let found = bytes.len();
+        bytes
+            .try_into()
+            .map(Digest)
+            .map_err(|_| ValueError::Length {
+                what,
+                expected: 32,
+                found,
+            })
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_fixed(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_fixed::<D, 32>(d, "digest").map(Digest)
+    }
+}
+
+/// An ed25519 signature (64 bytes), carried by checkpoints.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signature(pub [u8; 64]);
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", hex::encode(self.0))
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_fixed(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_fixed::<D, 64>(d, "signature").map(Signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_accept_codes_and_refuse_the_rest() {
+        assert!(UnitId::new("lyg.haizhou-01").is_ok());
+        assert_eq!(
+            UnitId::new(""),
+            Err(ValueError::Empty { what: "unit id" })
+        );
+        assert!(matches!(
+            UnitId::new("a b"),
+            Err(ValueError::BadChar { ch: ' ', .. })
+        ));
+        assert!(matches!(
+            UnitId::new("x".repeat(65)),
+            Err(ValueError::TooLong { len: 65, .. })
+        ));
+    }
+
+    #[test]
+    fn values_that_look_like_id_or_phone_numbers_are_refused() {
+        assert!(matches!(
+            VolunteerId::new("32070219900101123X"),
+            Err(ValueError::LooksPersonal { digits: 17, .. })
+        ));
+        assert!(matches!(
+            Text::new("联系电话 138 1234 5678"),
+            Err(ValueError::LooksPersonal { digits: 11, .. })
+        ));
+        assert!(Text::new("12351 职工服务热线法律援助").is_ok());
+        assert!(Text::new("2026-03-05 学雷锋日").is_ok());
+    }
+
+    #[test]
+    fn text_refuses_empty_long_and_control() {
+        assert!(Text::new("   ").is_err());
+        assert!(Text::new("志".repeat(201)).is_err());
+        assert!(Text::new("志".repeat(200)).is_ok());
+        assert!(Text::new("a\nb").is_err());
+    }
+
+    #[test]
+    fn invalid_values_do_not_deserialise() {
+        let bytes = postcard::to_allocvec(&"a b".to_string()).unwrap();
+        assert!(postcard::from_bytes::<UnitId>(&bytes).is_err());
+        assert!(serde_json_like_hex_roundtrip());
+    }
+
+    fn serde_json_like_hex_roundtrip() -> bool {
+        let d = Digest::of(b"abc");
+        Digest::from_hex(&d.to_hex()) == Ok(d)
+    }
+
+    #[test]
+    fn digest_is_32_bytes_plus_length_in_postcard() {
+        let bytes = postcard::to_allocvec(&Digest::of(b"x")).unwrap();
+        assert_eq!(bytes.len(), 33);
+        let back: Digest = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, Digest::of(b"x"));
+        assert!(postcard::from_bytes::<Digest>(&bytes[..20]).is_err());
+    }
+}
