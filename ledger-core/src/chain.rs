@@ -193,3 +193,241 @@ pub fn verify_concatenated(mut buf: &[u8], from: Head) -> Result<Head, ChainErro
     }
     Ok(verifier.head())
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::event::{Event, WishWithdrawn};
+    use crate::testing::{actor, text, world};
+    use crate::time::Timestamp;
+    use crate::values::WishId;
+
+    /// A chain of real events from the test world, then filler up to `n`.
+    fn records(n: usize) -> Vec<EventRecord> {
+        let events = world().events();
+        (0..n)
+            .map(|i| EventRecord {
+                recorded_at: Timestamp(1_772_000_000_000_000 + i as i64 * 1_000_000),
+                actor: actor("admin-city"),
+                event: events.get(i).cloned().unwrap_or_else(|| {
+                    Event::WishWithdrawn(WishWithdrawn {
+                        wish: WishId::new(format!("w{i}")).unwrap(),
+                        reason: text("重复发布"),
+                    })
+                }),
+            })
+            .collect()
+    }
+
+    fn frames(n: usize) -> Vec<Vec<u8>> {
+        let mut chain = Chain::new();
+        records(n)
+            .iter()
+            .map(|r| {
+                let mut out = Vec::new();
+                chain.append(r, &mut out).unwrap();
+                out
+            })
+            .collect()
+    }
+
+    fn shared_chain() -> &'static [Vec<u8>] {
+        static CHAIN: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+        CHAIN.get_or_init(|| frames(2_000))
+    }
+
+    #[test]
+    fn a_sound_chain_verifies_to_its_head() {
+        let frames = frames(50);
+        let head = verify(frames.iter().map(Vec::as_slice)).unwrap();
+        assert_eq!(head.sequence, 50);
+        let (last, _) = frame::parse_frame(&frames[49]).unwrap();
+        assert_eq!(head.hash, last.stored_hash);
+        assert_eq!(verify(std::iter::empty()).unwrap(), Head::EMPTY);
+        let joined: Vec<u8> = frames.concat();
+        assert_eq!(verify_concatenated(&joined, Head::EMPTY).unwrap(), head);
+    }
+
+    #[test]
+    fn decoded_records_are_the_ones_written() {
+        let records = records(30);
+        let frames = frames(30);
+        let mut verifier = Verifier::new();
+        for (record, bytes) in records.iter().zip(&frames) {
+            assert_eq!(&verifier.push(bytes).unwrap().record, record);
+        }
+    }
+
+    #[test]
+    fn a_missing_frame_is_a_gap_and_a_swapped_one_a_bad_link() {
+        let mut frames = frames(10);
+        let removed = frames.remove(4);
+        let err = verify(frames.iter().map(Vec::as_slice)).unwrap_err();
+        assert_eq!(err.sequence, 5);
+        assert_eq!(err.fault, Fault::Gap { expected: 5, found: 6 });
+        frames.insert(4, removed);
+        frames.swap(2, 3);
+        let err = verify(frames.iter().map(Vec::as_slice)).unwrap_err();
+        assert_eq!(err.sequence, 3);
+        assert!(matches!(err.fault, Fault::Gap { expected: 3, found: 4 }));
+    }
+
+    #[test]
+    fn a_frame_forged_with_a_valid_hash_breaks_the_next_link() {
+        let records = records(5);
+        let frames = frames(5);
+        // A writer without the chain's history re-hashes a changed frame 3.
+        let mut forged_record = records[2].clone();
+        forged_record.actor = actor("intruder");
+        let mut forged = Vec::new();
+        let (original, _) = frame::parse_frame(&frames[2]).unwrap();
+        frame::encode_frame(3, &original.header.previous, &forged_record, &mut forged).unwrap();
+        let mut tampered = frames.clone();
+        tampered[2] = forged;
+        let err = verify(tampered.iter().map(Vec::as_slice)).unwrap_err();
+        assert_eq!(err.sequence, 4);
+        assert!(matches!(err.fault, Fault::BadLink { .. }));
+    }
+
+    #[test]
+    fn unknown_schema_and_trailing_bytes_are_named() {
+        let records = records(1);
+        let mut out = Vec::new();
+        frame::encode_frame(1, &Digest::ZERO, &records[0], &mut out).unwrap();
+        // Rewrite the schema and re-hash, as a future writer would.
+        out[2] = 9;
+        let body_end = out.len() - HASH_LEN_FOR_TESTS;
+        let hash = frame::hash_frame(&out[..body_end]);
+        out[body_end..].copy_from_slice(&hash.0);
+        let err = verify([out.as_slice()]).unwrap_err();
+        assert_eq!(err.fault, Fault::Body(BodyError::UnknownSchema(9)));
+        let mut padded = frames(1).remove(0);
+        padded.push(0);
+        let err = verify([padded.as_slice()]).unwrap_err();
+        assert_eq!(err.fault, Fault::TrailingBytes(1));
+    }
+
+    const HASH_LEN_FOR_TESTS: usize = frame::HASH_LEN;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Any single changed byte in any frame of a chain of thousands is
+        /// reported at that frame's sequence, whether the frames are stored
+        /// one per message or back to back.
+        #[test]
+        fn any_changed_byte_is_named_at_its_frame(
+            frame_pick in any::<prop::sample::Index>(),
+            byte_pick in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let chain = shared_chain();
+            let k = frame_pick.index(chain.len());
+            let mut tampered = chain[k].clone();
+            let at = byte_pick.index(tampered.len());
+            tampered[at] ^= flip;
+
+            let mut verifier = Verifier::new();
+            let mut failure = None;
+            for (i, bytes) in chain.iter().enumerate() {
+                let bytes = if i == k { &tampered } else { bytes };
+                if let Err(e) = verifier.push(bytes) {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            let err = failure.expect("a changed byte must be found");
+            prop_assert_eq!(err.sequence, k as u64 + 1, "{}", err);
+
+            let joined: Vec<u8> = chain[..k].concat().into_iter()
+                .chain(tampered.iter().copied())
+                .chain(chain[k + 1..].concat())
+                .collect();
+            let err = verify_concatenated(&joined, Head::EMPTY).unwrap_err();
+            prop_assert_eq!(err.sequence, k as u64 + 1, "{}", err);
+        }
+    }
+}
+
+/// The two frames of `docs/chain.md`'s worked example. A test checks the
+/// page's hex and hashes against these, so the page cannot drift.
+#[cfg(test)]
+pub(crate) mod worked_example {
+    use super::*;
+    use crate::domain::{Unit, UnitKind};
+    use crate::event::{Event, LedgerOpened, UnitRegistered};
+    use crate::time::{Timestamp, UtcOffset};
+    use crate::values::{ActorId, LedgerId, Text, UnitId};
+
+    pub fn records() -> [EventRecord; 2] {
+        let actor = ActorId::new("admin-city").unwrap();
+        [
+            EventRecord {
+                recorded_at: Timestamp::parse("2026-01-01T08:00:00+08:00").unwrap(),
+                actor: actor.clone(),
+                event: Event::LedgerOpened(LedgerOpened {
+                    ledger: LedgerId::new("lyg").unwrap(),
+                    name: Text::new("连云港").unwrap(),
+                    objection_window_days: 3,
+                    utc_offset_minutes: UtcOffset::CHINA,
+                    number_prefix: "LYG".into(),
+                }),
+            },
+            EventRecord {
+                recorded_at: Timestamp::parse("2026-01-01T08:00:01+08:00").unwrap(),
+                actor,
+                event: Event::UnitRegistered(UnitRegistered {
+                    unit: Unit {
+                        id: UnitId::new("city").unwrap(),
+                        name: Text::new("市总工会").unwrap(),
+                        kind: UnitKind::CityFederation,
+                        parent: None,
+                        quota: Some(5800),
+                    },
+                }),
+            },
+        ]
+    }
+
+    pub fn frames() -> Vec<(Vec<u8>, Head)> {
+        let mut chain = Chain::new();
+        records()
+            .iter()
+            .map(|r| {
+                let mut out = Vec::new();
+                let head = chain.append(r, &mut out).unwrap();
+                (out, head)
+            })
+            .collect()
+    }
+
+    /// The hex lines of the code block after `marker` in docs/chain.md:
+    /// the first token of each line.
+    fn documented_hex(page: &str, marker: &str) -> String {
+        let after = page.split(marker).nth(1).expect("marker in docs/chain.md");
+        let block = after.split("```").nth(1).expect("code block after marker");
+        block
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_whitespace().next())
+            .collect()
+    }
+
+    #[test]
+    fn docs_worked_example_matches() {
+        let page = include_str!("../../docs/chain.md");
+        let frames = frames();
+        for (i, (bytes, head)) in frames.iter().enumerate() {
+            let documented = documented_hex(page, &format!("<!-- frame {} -->", i + 1));
+            assert_eq!(documented, hex::encode(bytes), "frame {} in docs/chain.md", i + 1);
+            assert!(page.contains(&format!("Frame {}'s hash", i + 1)));
+            assert!(page.contains(&head.hash.to_hex()));
+        }
+        let head = verify(frames.iter().map(|(b, _)| b.as_slice())).unwrap();
+        assert_eq!(head, frames[1].1);
+        assert_eq!(frames[0].0.len(), 121);
+        assert_eq!(frames[1].0.len(), 123);
+    }
+}

@@ -452,3 +452,66 @@ impl Command {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Command, String> {
+        serde_json::from_str::<Command>(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_check_in_reads_as_integrators_write_it() {
+        let c = parse(
+            r#"{"type": "check_in", "activity": "a1", "volunteer": "v-7f3a",
+                "at": "2026-03-05T09:02:00+08:00", "device": "kiosk-12", "external_id": "rec-991"}"#,
+        )
+        .unwrap();
+        let Command::CheckIn(c) = c else {
+            panic!("not a check-in: {c:?}")
+        };
+        assert_eq!(c.at, Timestamp::parse("2026-03-05T01:02:00Z").unwrap());
+        assert_eq!(c.device.unwrap().as_str(), "kiosk-12");
+    }
+
+    #[test]
+    fn malformed_submissions_are_refused_with_a_reason() {
+        let unknown_field = parse(
+            r#"{"type": "check_in", "activity": "a1", "volunteer": "v1",
+                "at": "2026-03-05T09:02:00+08:00", "device": null, "external_id": null, "hours": 3}"#,
+        );
+        assert!(unknown_field.unwrap_err().contains("unknown field `hours`"));
+        let no_offset = parse(
+            r#"{"type": "check_in", "activity": "a1", "volunteer": "v1",
+                "at": "2026-03-05T09:02:00", "device": null, "external_id": null}"#,
+        );
+        assert!(no_offset.unwrap_err().contains("RFC 3339"));
+        let id_number = parse(
+            r#"{"type": "check_in", "activity": "a1", "volunteer": "320702199001011234",
+                "at": "2026-03-05T09:02:00+08:00", "device": null, "external_id": null}"#,
+        );
+        assert!(id_number.unwrap_err().contains("looks like an ID or phone number"));
+        assert!(parse(r#"{"type": "check_in", "activity": "a1"}"#)
+            .unwrap_err()
+            .contains("missing field"));
+        assert!(parse(r#"{"type": "teleport"}"#).unwrap_err().contains("unknown variant"));
+        let wrong_type = parse(r#"{"type": "redeem", "volunteer": "v1", "reward": "r1", "quantity": -1}"#);
+        assert!(wrong_type.is_err());
+    }
+
+    #[test]
+    fn every_command_round_trips_through_json() {
+        let commands = [
+            crate::testing::open_ledger(3),
+            crate::testing::register_volunteer("v9", "g1", 9),
+            Command::PublishActivity(crate::testing::publish("a9", "g1")),
+            crate::testing::check_out("a1", "v1", "2026-03-05T11:00"),
+        ];
+        for c in commands {
+            let json = serde_json::to_string(&c).unwrap();
+            assert!(json.starts_with(&format!("{{\"type\":\"{}\"", c.kind())), "{json}");
+            assert_eq!(parse(&json).unwrap(), c);
+        }
+    }
+}

@@ -178,3 +178,46 @@ pub fn parse_frame(buf: &[u8]) -> Result<(FrameRef<'_>, &[u8]), FrameError> {
     };
     Ok((frame, &buf[total..]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{actor, world};
+    use crate::time::Timestamp;
+
+    #[test]
+    fn header_fields_sit_where_the_layout_says() {
+        let record = EventRecord {
+            recorded_at: Timestamp(0),
+            actor: actor("a"),
+            event: world().events().remove(0),
+        };
+        let mut out = Vec::new();
+        let previous = Digest([0xAB; 32]);
+        let hash = encode_frame(7, &previous, &record, &mut out).unwrap();
+        assert_eq!(&out[0..2], &[1, 0]);
+        assert_eq!(&out[2..4], &[1, 0]);
+        assert_eq!(&out[4..12], &7u64.to_le_bytes());
+        assert_eq!(&out[12..44], &[0xAB; 32]);
+        let body_len = u32::from_le_bytes(out[44..48].try_into().unwrap()) as usize;
+        assert_eq!(out.len(), HEADER_LEN + body_len + HASH_LEN);
+        assert_eq!(&out[out.len() - 32..], &hash.0);
+        assert_eq!(hash, hash_frame(&out[..out.len() - 32]));
+        // The context separates frame hashes from plain BLAKE3.
+        assert_ne!(hash, Digest::of(&out[..out.len() - 32]));
+        let (frame, rest) = parse_frame(&out).unwrap();
+        assert!(rest.is_empty());
+        assert_eq!(frame.decode().unwrap(), record);
+    }
+
+    #[test]
+    fn short_and_oversized_frames_are_refused() {
+        assert!(matches!(
+            parse_frame(&[0; 47]),
+            Err(FrameError::Truncated { needed: 48, .. })
+        ));
+        let mut header = vec![0u8; 48];
+        header[44..48].copy_from_slice(&(MAX_BODY_LEN as u32 + 1).to_le_bytes());
+        assert!(matches!(parse_frame(&header), Err(FrameError::BodyTooLong(_))));
+    }
+}

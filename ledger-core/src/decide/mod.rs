@@ -181,3 +181,6 @@ impl<'a> Decider<'a> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod props;
