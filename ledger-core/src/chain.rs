@@ -266,12 +266,24 @@ mod tests {
         let removed = frames.remove(4);
         let err = verify(frames.iter().map(Vec::as_slice)).unwrap_err();
         assert_eq!(err.sequence, 5);
-        assert_eq!(err.fault, Fault::Gap { expected: 5, found: 6 });
+        assert_eq!(
+            err.fault,
+            Fault::Gap {
+                expected: 5,
+                found: 6
+            }
+        );
         frames.insert(4, removed);
         frames.swap(2, 3);
         let err = verify(frames.iter().map(Vec::as_slice)).unwrap_err();
         assert_eq!(err.sequence, 3);
-        assert!(matches!(err.fault, Fault::Gap { expected: 3, found: 4 }));
+        assert!(matches!(
+            err.fault,
+            Fault::Gap {
+                expected: 3,
+                found: 4
+            }
+        ));
     }
 
     #[test]
@@ -421,7 +433,12 @@ pub(crate) mod worked_example {
         let frames = frames();
         for (i, (bytes, head)) in frames.iter().enumerate() {
             let documented = documented_hex(page, &format!("<!-- frame {} -->", i + 1));
-            assert_eq!(documented, hex::encode(bytes), "frame {} in docs/chain.md", i + 1);
+            assert_eq!(
+                documented,
+                hex::encode(bytes),
+                "frame {} in docs/chain.md",
+                i + 1
+            );
             assert!(page.contains(&format!("Frame {}'s hash", i + 1)));
             assert!(page.contains(&head.hash.to_hex()));
         }

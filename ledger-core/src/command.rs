@@ -491,12 +491,17 @@ mod tests {
             r#"{"type": "check_in", "activity": "a1", "volunteer": "320702199001011234",
                 "at": "2026-03-05T09:02:00+08:00", "device": null, "external_id": null}"#,
         );
-        assert!(id_number.unwrap_err().contains("looks like an ID or phone number"));
+        assert!(id_number
+            .unwrap_err()
+            .contains("looks like an ID or phone number"));
         assert!(parse(r#"{"type": "check_in", "activity": "a1"}"#)
             .unwrap_err()
             .contains("missing field"));
-        assert!(parse(r#"{"type": "teleport"}"#).unwrap_err().contains("unknown variant"));
-        let wrong_type = parse(r#"{"type": "redeem", "volunteer": "v1", "reward": "r1", "quantity": -1}"#);
+        assert!(parse(r#"{"type": "teleport"}"#)
+            .unwrap_err()
+            .contains("unknown variant"));
+        let wrong_type =
+            parse(r#"{"type": "redeem", "volunteer": "v1", "reward": "r1", "quantity": -1}"#);
         assert!(wrong_type.is_err());
     }
 
@@ -510,7 +515,10 @@ mod tests {
         ];
         for c in commands {
             let json = serde_json::to_string(&c).unwrap();
-            assert!(json.starts_with(&format!("{{\"type\":\"{}\"", c.kind())), "{json}");
+            assert!(
+                json.starts_with(&format!("{{\"type\":\"{}\"", c.kind())),
+                "{json}"
+            );
             assert_eq!(parse(&json).unwrap(), c);
         }
     }

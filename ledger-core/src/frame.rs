@@ -218,6 +218,9 @@ mod tests {
         ));
         let mut header = vec![0u8; 48];
         header[44..48].copy_from_slice(&(MAX_BODY_LEN as u32 + 1).to_le_bytes());
-        assert!(matches!(parse_frame(&header), Err(FrameError::BodyTooLong(_))));
+        assert!(matches!(
+            parse_frame(&header),
+            Err(FrameError::BodyTooLong(_))
+        ));
     }
 }

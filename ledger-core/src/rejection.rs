@@ -126,7 +126,9 @@ pub enum Rejection {
     AbsurdDuration { minutes: i64, max: i64 },
     #[error("volunteer {volunteer} was attending elsewhere at that time")]
     OverlappingAttendance { volunteer: VolunteerId },
-    #[error("volunteer {volunteer} would have {minutes} minutes on one day; at most {max} are possible")]
+    #[error(
+        "volunteer {volunteer} would have {minutes} minutes on one day; at most {max} are possible"
+    )]
     DailyLimitExceeded {
         volunteer: VolunteerId,
         minutes: u64,
@@ -188,7 +190,10 @@ pub enum Rejection {
     #[error("wish {0} is not open")]
     WishNotOpen(WishId),
     #[error("wish {wish} is not claimed by volunteer {volunteer}")]
-    WishNotClaimedBy { wish: WishId, volunteer: VolunteerId },
+    WishNotClaimedBy {
+        wish: WishId,
+        volunteer: VolunteerId,
+    },
 
     #[error("pairing {0} does not exist")]
     UnknownPairing(PairingId),

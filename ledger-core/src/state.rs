@@ -5,10 +5,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::domain::IdentityCommitment;
 use crate::domain::{
     Activity, Award, AwardBasis, Campaign, Checkpoint, Credit, CreditSource, CreditStatus,
-    EntryRef, Pairing, Project, ProjectStatus, Proposer, Redemption, Report, Reward, Session,
-    Unit, Volunteer, VolunteerStatus, Wish, WishStatus,
+    EntryRef, Pairing, Project, ProjectStatus, Proposer, Redemption, Report, Reward, Session, Unit,
+    Volunteer, VolunteerStatus, Wish, WishStatus,
 };
 use crate::event::*;
 use crate::time::{Day, Timestamp, UtcOffset};
@@ -16,7 +17,6 @@ use crate::values::{
     ActivityId, AwardId, CampaignId, CreditId, LedgerId, PairingId, ProjectId, RedemptionId,
     ReportId, RewardId, SessionId, Text, UnitId, VolunteerId, WishId,
 };
-use crate::domain::IdentityCommitment;
 
 /// Fixed at genesis; never changes under replay.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,8 +188,12 @@ impl Ledger {
                     },
                 );
             }
-            Event::ProjectApproved(e) => self.set_project_status(&e.project, ProjectStatus::Approved),
-            Event::ProjectRejected(e) => self.set_project_status(&e.project, ProjectStatus::Rejected),
+            Event::ProjectApproved(e) => {
+                self.set_project_status(&e.project, ProjectStatus::Approved)
+            }
+            Event::ProjectRejected(e) => {
+                self.set_project_status(&e.project, ProjectStatus::Rejected)
+            }
             Event::ProjectUndertaken(e) => {
                 if let Some(p) = self.projects.get_mut(&e.project) {
                     p.undertakers.push(e.unit.clone());
@@ -221,7 +225,8 @@ impl Ledger {
             Event::HoursCredited(e) => self.hours_credited(e),
             Event::CreditDisputed(e) => {
                 if let Some(c) = self.credits.get_mut(&e.credit) {
-                    self.pending_by_deadline.remove(&(c.objection_deadline, c.id));
+                    self.pending_by_deadline
+                        .remove(&(c.objection_deadline, c.id));
                     c.status = CreditStatus::InReview;
                 }
             }
@@ -250,7 +255,9 @@ impl Ledger {
                     },
                 );
             }
-            Event::WishClaimed(e) => self.set_wish_status(&e.wish, WishStatus::Claimed(e.volunteer.clone())),
+            Event::WishClaimed(e) => {
+                self.set_wish_status(&e.wish, WishStatus::Claimed(e.volunteer.clone()))
+            }
             Event::WishFulfilled(e) => {
                 self.set_wish_status(&e.wish, WishStatus::Fulfilled(e.volunteer.clone()))
             }
@@ -282,7 +289,8 @@ impl Ledger {
                 }
             }
             Event::CampaignDeclared(e) => {
-                self.campaigns.insert(e.campaign.id.clone(), e.campaign.clone());
+                self.campaigns
+                    .insert(e.campaign.id.clone(), e.campaign.clone());
             }
             Event::ReportFiled(e) => {
                 self.reports.insert(e.report.id.clone(), e.report.clone());
@@ -501,7 +509,8 @@ impl Ledger {
                 self.hold_minutes(&credit, u64::from(minutes), true);
                 if let Some(v) = self.volunteers.get_mut(&credit.volunteer) {
                     let pending = &mut v.account.pending_minutes;
-                    *pending = pending.saturating_sub(u64::from(credit.minutes)) + u64::from(minutes);
+                    *pending =
+                        pending.saturating_sub(u64::from(credit.minutes)) + u64::from(minutes);
                 }
                 if let Some(c) = self.credits.get_mut(&e.credit) {
                     c.minutes = minutes;

@@ -67,7 +67,12 @@ pub fn open_ledger(objection_window_days: u16) -> Command {
     })
 }
 
-pub fn register_unit(id: &str, kind: UnitKind, parent: Option<&str>, quota: Option<u32>) -> Command {
+pub fn register_unit(
+    id: &str,
+    kind: UnitKind,
+    parent: Option<&str>,
+    quota: Option<u32>,
+) -> Command {
     Command::RegisterUnit(RegisterUnit {
         unit: unit_id(id),
         name: text(&format!("单位 {id}")),
@@ -180,7 +185,11 @@ impl World {
     /// Runs a command that must be accepted, and records its events.
     pub fn run(mut self, command: Command) -> World {
         if let Err(r) = self.try_run(&command) {
-            panic!("fixture command {} rejected: {} ({r})", command.kind(), r.code());
+            panic!(
+                "fixture command {} rejected: {} ({r})",
+                command.kind(),
+                r.code()
+            );
         }
         self
     }
@@ -213,9 +222,24 @@ impl World {
 pub fn world() -> World {
     World::empty()
         .run(open_ledger(3))
-        .run(register_unit("city", UnitKind::CityFederation, None, Some(100)))
-        .run(register_unit("d1", UnitKind::DistrictFederation, Some("city"), Some(3)))
-        .run(register_unit("d2", UnitKind::DistrictFederation, Some("city"), Some(50)))
+        .run(register_unit(
+            "city",
+            UnitKind::CityFederation,
+            None,
+            Some(100),
+        ))
+        .run(register_unit(
+            "d1",
+            UnitKind::DistrictFederation,
+            Some("city"),
+            Some(3),
+        ))
+        .run(register_unit(
+            "d2",
+            UnitKind::DistrictFederation,
+            Some("city"),
+            Some(50),
+        ))
         .run(register_unit(
             "g1",
             UnitKind::Grassroots(Grassroots::Community),

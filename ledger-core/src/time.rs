@@ -58,7 +58,10 @@ impl Timestamp {
     }
 
     pub fn plus_minutes(self, minutes: i64) -> Timestamp {
-        Timestamp(self.0.saturating_add(minutes.saturating_mul(MICROS_PER_MINUTE)))
+        Timestamp(
+            self.0
+                .saturating_add(minutes.saturating_mul(MICROS_PER_MINUTE)),
+        )
     }
 
     pub fn plus_days(self, days: i64) -> Timestamp {
@@ -147,8 +150,8 @@ impl Day {
     }
 
     pub fn parse(s: &str) -> Result<Day, TimeError> {
-        let date = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| TimeError::Date(s.to_owned()))?;
+        let date =
+            NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| TimeError::Date(s.to_owned()))?;
         Self::from_naive(date)
     }
 
@@ -251,10 +254,19 @@ mod tests {
     fn instants_parse_with_offset_and_print_in_utc() {
         let t = Timestamp::parse("2026-03-05T09:00:00+08:00").unwrap();
         assert_eq!(t.to_string(), "2026-03-05T01:00:00+00:00");
-        assert_eq!(t.local_day(UtcOffset::CHINA), Day::from_ymd(2026, 3, 5).unwrap());
-        assert_eq!(t.local_day(UtcOffset(0)), Day::from_ymd(2026, 3, 5).unwrap());
+        assert_eq!(
+            t.local_day(UtcOffset::CHINA),
+            Day::from_ymd(2026, 3, 5).unwrap()
+        );
+        assert_eq!(
+            t.local_day(UtcOffset(0)),
+            Day::from_ymd(2026, 3, 5).unwrap()
+        );
         let late = Timestamp::parse("2026-03-05T23:30:00+08:00").unwrap();
-        assert_eq!(late.local_day(UtcOffset(0)), Day::from_ymd(2026, 3, 5).unwrap());
+        assert_eq!(
+            late.local_day(UtcOffset(0)),
+            Day::from_ymd(2026, 3, 5).unwrap()
+        );
         let after_midnight_utc = Timestamp::parse("2026-03-06T07:30:00+08:00").unwrap();
         assert_eq!(
             after_midnight_utc.local_day(UtcOffset(0)),

@@ -365,10 +365,7 @@ mod tests {
     #[test]
     fn ids_accept_codes_and_refuse_the_rest() {
         assert!(UnitId::new("lyg.haizhou-01").is_ok());
-        assert_eq!(
-            UnitId::new(""),
-            Err(ValueError::Empty { what: "unit id" })
-        );
+        assert_eq!(UnitId::new(""), Err(ValueError::Empty { what: "unit id" }));
         assert!(matches!(
             UnitId::new("a b"),
             Err(ValueError::BadChar { ch: ' ', .. })

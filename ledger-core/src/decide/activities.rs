@@ -20,7 +20,10 @@ impl Decider<'_> {
         self.unit(&c.organiser)?;
         self.check_co_organisers(c)?;
         if !c.window.is_valid() {
-            return Err(Rejection::invalid("window", "the end must come after the start"));
+            return Err(Rejection::invalid(
+                "window",
+                "the end must come after the start",
+            ));
         }
         if c.window.minutes() > MAX_ACTIVITY_DAYS * 24 * 60 {
             return Err(Rejection::invalid(

@@ -107,7 +107,14 @@ impl Decider<'_> {
             external_id: c.external_id.clone(),
         };
         let mut next_credit = self.state.counters.credits;
-        self.close_session(a, v, session, c.at, Closing::Reported(source), &mut next_credit)
+        self.close_session(
+            a,
+            v,
+            session,
+            c.at,
+            Closing::Reported(source),
+            &mut next_credit,
+        )
     }
 
     /// Closes every forgotten session: all of them once the activity has

@@ -58,12 +58,13 @@ impl Decider<'_> {
                 format!("{} is not under the campaign's organiser", c.unit),
             ));
         }
-        let deadline = campaign.deadlines.get(usize::from(c.deadline)).ok_or_else(|| {
-            Rejection::UnknownDeadline {
+        let deadline = campaign
+            .deadlines
+            .get(usize::from(c.deadline))
+            .ok_or_else(|| Rejection::UnknownDeadline {
                 campaign: c.campaign.clone(),
                 deadline: c.deadline,
-            }
-        })?;
+            })?;
         if c.attachments.len() > MAX_ATTACHMENTS {
             return Err(Rejection::invalid(
                 "attachments",

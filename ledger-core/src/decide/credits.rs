@@ -2,7 +2,9 @@
 //! requests, review, and confirmation once the objection window closes.
 
 use super::Decider;
-use crate::command::{ConfirmCredit, ConfirmDueCredits, DisputeCredit, ReviewCredit, ReviewOutcome};
+use crate::command::{
+    ConfirmCredit, ConfirmDueCredits, DisputeCredit, ReviewCredit, ReviewOutcome,
+};
 use crate::domain::{AwardBasis, Credit, CreditStatus, DisputeKind};
 use crate::event::*;
 use crate::rejection::Rejection;
@@ -65,9 +67,17 @@ impl Decider<'_> {
 
     /// New minutes for a credit must be positive and fit the activity's
     /// length and the volunteer's day, counting without the old minutes.
-    fn amendable(&self, credit: &Credit, minutes: u32, field: &'static str) -> Result<(), Rejection> {
+    fn amendable(
+        &self,
+        credit: &Credit,
+        minutes: u32,
+        field: &'static str,
+    ) -> Result<(), Rejection> {
         if minutes == 0 {
-            return Err(Rejection::invalid(field, "to remove all minutes, void the credit"));
+            return Err(Rejection::invalid(
+                field,
+                "to remove all minutes, void the credit",
+            ));
         }
         let old = u64::from(credit.minutes);
         let new = u64::from(minutes);
@@ -82,7 +92,12 @@ impl Decider<'_> {
             });
         }
         let v = self.volunteer(&credit.volunteer)?;
-        let on_day = v.account.daily_minutes.get(&credit.day).copied().unwrap_or(0);
+        let on_day = v
+            .account
+            .daily_minutes
+            .get(&credit.day)
+            .copied()
+            .unwrap_or(0);
         if on_day - old.min(on_day) + new > super::MAX_DAILY_MINUTES {
             return Err(Rejection::DailyLimitExceeded {
                 volunteer: credit.volunteer.clone(),
@@ -108,7 +123,10 @@ impl Decider<'_> {
         Ok(self.confirmation(credit, credit.minutes, &mut next_award))
     }
 
-    pub(super) fn confirm_due_credits(&self, c: &ConfirmDueCredits) -> Result<Vec<Event>, Rejection> {
+    pub(super) fn confirm_due_credits(
+        &self,
+        c: &ConfirmDueCredits,
+    ) -> Result<Vec<Event>, Rejection> {
         if c.limit == 0 || c.limit > MAX_CONFIRM_BATCH {
             return Err(Rejection::invalid(
                 "limit",

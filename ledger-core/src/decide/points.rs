@@ -175,7 +175,12 @@ impl Decider<'_> {
     }
 
     /// Balances never go below zero, not even through a reversal.
-    fn can_withdraw(&self, entry: EntryRef, v: &VolunteerState, points: u64) -> Result<(), Rejection> {
+    fn can_withdraw(
+        &self,
+        entry: EntryRef,
+        v: &VolunteerState,
+        points: u64,
+    ) -> Result<(), Rejection> {
         if v.account.balance() < points {
             return Err(Rejection::ReversalWouldOverdraw {
                 entry,

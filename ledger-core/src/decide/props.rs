@@ -280,9 +280,20 @@ fn random_runs_reach_credits_awards_redemptions_and_reversals() {
         }
     }
     for kind in [
-        "checked_in", "checked_out", "hours_credited", "credit_confirmed", "points_awarded",
-        "reward_redeemed", "entry_reversed", "credit_disputed", "credit_reviewed", "signed_up",
+        "checked_in",
+        "checked_out",
+        "hours_credited",
+        "credit_confirmed",
+        "points_awarded",
+        "reward_redeemed",
+        "entry_reversed",
+        "credit_disputed",
+        "credit_reviewed",
+        "signed_up",
     ] {
-        assert!(kinds.contains(kind), "random runs never produced {kind}: {kinds:?}");
+        assert!(
+            kinds.contains(kind),
+            "random runs never produced {kind}: {kinds:?}"
+        );
     }
 }

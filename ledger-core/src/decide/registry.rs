@@ -53,7 +53,9 @@ impl Decider<'_> {
         match &c.parent {
             None if !c.kind.is_root() => {
                 return Err(Rejection::InvalidParent {
-                    parent: "nothing (only a city federation or a provincial industry union is a root)".into(),
+                    parent:
+                        "nothing (only a city federation or a provincial industry union is a root)"
+                            .into(),
                 })
             }
             None => {}

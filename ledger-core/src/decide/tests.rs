@@ -97,12 +97,16 @@ fn nothing_before_the_ledger_opens() {
 
 #[test]
 fn the_ledger_opens_once() {
-    given(w()).when(open_ledger(3)).then_rejects("LEDGER_ALREADY_OPEN");
+    given(w())
+        .when(open_ledger(3))
+        .then_rejects("LEDGER_ALREADY_OPEN");
 }
 
 #[test]
 fn opening_checks_its_settings() {
-    given([]).when(open_ledger(31)).then_rejects("INVALID_VALUE");
+    given([])
+        .when(open_ledger(31))
+        .then_rejects("INVALID_VALUE");
     let mut bad_prefix = open_ledger(3);
     if let Command::OpenLedger(c) = &mut bad_prefix {
         c.number_prefix = "lyg".into();
@@ -117,10 +121,20 @@ fn units_hang_under_known_parents_of_the_right_kind() {
         .when(register_unit("x", UnitKind::Team, Some("nowhere"), None))
         .then_rejects("UNKNOWN_UNIT");
     given(w())
-        .when(register_unit("d1", UnitKind::DistrictFederation, Some("city"), None))
+        .when(register_unit(
+            "d1",
+            UnitKind::DistrictFederation,
+            Some("city"),
+            None,
+        ))
         .then_rejects("UNIT_EXISTS");
     given(w())
-        .when(register_unit("x", UnitKind::DistrictFederation, Some("g1"), None))
+        .when(register_unit(
+            "x",
+            UnitKind::DistrictFederation,
+            Some("g1"),
+            None,
+        ))
         .then_rejects("INVALID_PARENT");
     given(w())
         .when(register_unit("x", UnitKind::GroupUnion, None, None))
@@ -134,10 +148,20 @@ fn units_hang_under_known_parents_of_the_right_kind() {
 fn children_quotas_fit_the_parents() {
     // city has 100; d1 holds 3 and d2 50, so 47 remain.
     given(w())
-        .when(register_unit("d3", UnitKind::IndustryUnion, Some("city"), Some(48)))
+        .when(register_unit(
+            "d3",
+            UnitKind::IndustryUnion,
+            Some("city"),
+            Some(48),
+        ))
         .then_rejects("QUOTA_EXCEEDED");
     given(w())
-        .when(register_unit("d3", UnitKind::IndustryUnion, Some("city"), Some(47)))
+        .when(register_unit(
+            "d3",
+            UnitKind::IndustryUnion,
+            Some("city"),
+            Some(47),
+        ))
         .then_accepts(|_| {});
     given(w())
         .when(Command::SetQuota(SetQuota {
@@ -161,7 +185,10 @@ fn registration_is_refused_beyond_the_quota() {
     let r = given(full)
         .when(register_volunteer("v4", "g1", 4))
         .then_rejects("QUOTA_EXCEEDED");
-    assert!(matches!(r, crate::Rejection::QuotaExceeded { quota: 3, .. }));
+    assert!(matches!(
+        r,
+        crate::Rejection::QuotaExceeded { quota: 3, .. }
+    ));
 }
 
 #[test]
@@ -240,7 +267,10 @@ fn city_projects_are_approved_and_others_wait_for_the_city() {
     let state = given(w())
         .when(propose("p1", Proposer::City, "city"))
         .then_accepts(|_| {});
-    assert_eq!(state.projects[&ProjectId::new("p1").unwrap()].status, ProjectStatus::Approved);
+    assert_eq!(
+        state.projects[&ProjectId::new("p1").unwrap()].status,
+        ProjectStatus::Approved
+    );
     given(w())
         .when(propose("p1", Proposer::City, "d1"))
         .then_rejects("INVALID_VALUE");
@@ -363,14 +393,19 @@ fn withdrawing_a_sign_up_is_only_for_those_signed_up_and_absent() {
         })
     };
     given(w()).when(cancel("v1")).then_rejects("NOT_SIGNED_UP");
-    given(wc()).when(cancel("v1")).then_rejects("ALREADY_ATTENDED");
+    given(wc())
+        .when(cancel("v1"))
+        .then_rejects("ALREADY_ATTENDED");
 }
 
 // ---- attendance ----
 
 #[test]
 fn check_in_then_check_out_records_a_pending_credit() {
-    let signed = world().at("2026-03-04T10:00").run(sign_up("a1", "v1")).events();
+    let signed = world()
+        .at("2026-03-04T10:00")
+        .run(sign_up("a1", "v1"))
+        .events();
     let state = given(signed)
         .at("2026-03-05T09:02")
         .by("kiosk-1")
@@ -455,7 +490,10 @@ fn check_in_rules() {
         .at("2026-03-05T09:00")
         .when(check_in("a1", "v1", "2026-03-05T09:00"))
         .then_rejects("NOT_SIGNED_UP");
-    let signed = world().at("2026-03-04T10:00").run(sign_up("a1", "v1")).events();
+    let signed = world()
+        .at("2026-03-04T10:00")
+        .run(sign_up("a1", "v1"))
+        .events();
     given(signed.clone())
         .at("2026-03-05T08:00")
         .when(check_in("a1", "v1", "2026-03-05T07:59"))
@@ -515,7 +553,10 @@ fn insurance_is_required_where_the_activity_says() {
 
 #[test]
 fn check_out_rules() {
-    let signed = world().at("2026-03-04T10:00").run(sign_up("a1", "v1")).events();
+    let signed = world()
+        .at("2026-03-04T10:00")
+        .run(sign_up("a1", "v1"))
+        .events();
     given(signed)
         .when(check_out("a1", "v1", "2026-03-05T11:00"))
         .then_rejects("CHECK_OUT_WITHOUT_CHECK_IN");
@@ -548,9 +589,10 @@ fn two_activities() -> World {
 
 #[test]
 fn one_volunteer_is_in_one_place_at_a_time() {
-    let in_a1 = two_activities()
-        .at("2026-03-05T09:00")
-        .run(check_in("a1", "v1", "2026-03-05T09:00"));
+    let in_a1 =
+        two_activities()
+            .at("2026-03-05T09:00")
+            .run(check_in("a1", "v1", "2026-03-05T09:00"));
     given(in_a1.events())
         .at("2026-03-05T10:30")
         .when(check_in("a2", "v1", "2026-03-05T10:30"))
@@ -632,9 +674,12 @@ fn a_forgotten_check_out_is_open_to_a_correction_request() {
         .run(Command::CloseForgottenCheckOuts(CloseForgottenCheckOuts {
             activity: aid("a1"),
         }));
-    let requested = closed
-        .by("v1-self")
-        .run(dispute(1, DisputeKind::CorrectionRequest { proposed_minutes: 60 }));
+    let requested = closed.by("v1-self").run(dispute(
+        1,
+        DisputeKind::CorrectionRequest {
+            proposed_minutes: 60,
+        },
+    ));
     let state = given(requested.events())
         .at("2026-03-06T09:00")
         .when(review(1, ReviewOutcome::Amend { minutes: 60 }))
@@ -788,8 +833,12 @@ fn manual_points_need_a_second_person() {
             reason: text("微心愿认领完成"),
         })
     };
-    given(w()).when(award("admin-city", 5)).then_rejects("SELF_APPROVAL");
-    given(w()).when(award("admin-d1", 0)).then_rejects("INVALID_VALUE");
+    given(w())
+        .when(award("admin-city", 5))
+        .then_rejects("SELF_APPROVAL");
+    given(w())
+        .when(award("admin-d1", 0))
+        .then_rejects("INVALID_VALUE");
     let state = given(w()).when(award("admin-d1", 5)).then_accepts(|_| {});
     assert_eq!(state.volunteers[&vid("v1")].account.balance(), 5);
 }
@@ -840,7 +889,9 @@ fn reversals_compensate_and_never_overdraw() {
         .when(reverse(EntryRef::Credit(credit(1)), "admin-d1"))
         .then_accepts(|e| {
             assert_eq!(e.len(), 2, "the credit and the points it earned");
-            assert!(matches!(&e[1], Event::EntryReversed(r) if r.target == EntryRef::Award(AwardId(1))));
+            assert!(
+                matches!(&e[1], Event::EntryReversed(r) if r.target == EntryRef::Award(AwardId(1)))
+            );
         });
     let account = &state.volunteers[&vid("v1")].account;
     assert_eq!(account.balance(), 0);
@@ -905,11 +956,19 @@ fn wishes_are_claimed_once_and_fulfilled_by_the_claimer() {
     };
     given(w()).when(claim("v1")).then_rejects("UNKNOWN_WISH");
     let posted = world().run(post_wish());
-    given(posted.events()).when(post_wish()).then_rejects("WISH_EXISTS");
+    given(posted.events())
+        .when(post_wish())
+        .then_rejects("WISH_EXISTS");
     let claimed = posted.run(claim("v1"));
-    given(claimed.events()).when(claim("v2")).then_rejects("WISH_NOT_OPEN");
-    given(claimed.events()).when(fulfil("v2")).then_rejects("WISH_NOT_CLAIMED_BY");
-    given(claimed.events()).when(fulfil("v1")).then_accepts(|_| {});
+    given(claimed.events())
+        .when(claim("v2"))
+        .then_rejects("WISH_NOT_OPEN");
+    given(claimed.events())
+        .when(fulfil("v2"))
+        .then_rejects("WISH_NOT_CLAIMED_BY");
+    given(claimed.events())
+        .when(fulfil("v1"))
+        .then_accepts(|_| {});
 }
 
 #[test]
@@ -930,10 +989,16 @@ fn one_pairing_at_a_time() {
     };
     given(w()).when(end()).then_rejects("UNKNOWN_PAIRING");
     let paired = world().run(start("p1"));
-    given(paired.events()).when(start("p1")).then_rejects("PAIRING_EXISTS");
-    given(paired.events()).when(start("p2")).then_rejects("ALREADY_PAIRED");
+    given(paired.events())
+        .when(start("p1"))
+        .then_rejects("PAIRING_EXISTS");
+    given(paired.events())
+        .when(start("p2"))
+        .then_rejects("ALREADY_PAIRED");
     let ended = paired.run(end());
-    given(ended.events()).when(end()).then_rejects("PAIRING_ENDED");
+    given(ended.events())
+        .when(end())
+        .then_rejects("PAIRING_ENDED");
     given(ended.events()).when(start("p2")).then_accepts(|_| {});
 }
 
@@ -991,10 +1056,16 @@ fn file(report: &str, deadline: u16) -> Command {
 
 #[test]
 fn reports_answer_a_deadline_and_are_marked_late_after_it() {
-    given(w()).when(file("r1", 0)).then_rejects("UNKNOWN_CAMPAIGN");
+    given(w())
+        .when(file("r1", 0))
+        .then_rejects("UNKNOWN_CAMPAIGN");
     let declared = world().run(declare());
-    given(declared.events()).when(declare()).then_rejects("CAMPAIGN_EXISTS");
-    given(declared.events()).when(file("r1", 2)).then_rejects("UNKNOWN_DEADLINE");
+    given(declared.events())
+        .when(declare())
+        .then_rejects("CAMPAIGN_EXISTS");
+    given(declared.events())
+        .when(file("r1", 2))
+        .then_rejects("UNKNOWN_DEADLINE");
     let on_time = |e: &[Event]| assert!(matches!(&e[0], Event::ReportFiled(r) if !r.report.late));
     given(declared.events())
         .at("2026-04-15T23:00")
@@ -1005,7 +1076,9 @@ fn reports_answer_a_deadline_and_are_marked_late_after_it() {
         .when(file("r1", 0))
         .then_accepts(|e| assert!(matches!(&e[0], Event::ReportFiled(r) if r.report.late)));
     let filed = declared.at("2026-04-01T10:00").run(file("r1", 0));
-    given(filed.events()).when(file("r1", 1)).then_rejects("REPORT_EXISTS");
+    given(filed.events())
+        .when(file("r1", 1))
+        .then_rejects("REPORT_EXISTS");
 }
 
 // ---- checkpoints ----
@@ -1027,7 +1100,9 @@ fn checkpoints_cover_recorded_events_and_grow() {
         .when(checkpoint(n + 1))
         .then_rejects("CHECKPOINT_AHEAD");
     let recorded = world().run(checkpoint(n)).events();
-    given(recorded).when(checkpoint(n)).then_rejects("INVALID_VALUE");
+    given(recorded)
+        .when(checkpoint(n))
+        .then_rejects("INVALID_VALUE");
 }
 
 /// Every code the rules can answer is exercised above and documented.
@@ -1048,6 +1123,9 @@ fn every_rejection_code_is_tested_and_documented() {
             tests.contains(&format!("then_rejects(\"{code}\")")),
             "no test rejects with {code}"
         );
-        assert!(docs.contains(&format!("`{code}`")), "docs/events.md lacks {code}");
+        assert!(
+            docs.contains(&format!("`{code}`")),
+            "docs/events.md lacks {code}"
+        );
     }
 }

@@ -73,7 +73,8 @@ impl PointsRule {
 
     /// Whole points, rounded down: partial points are never paid.
     pub fn points_for(&self, minutes: u32) -> u64 {
-        let raw = u64::from(minutes) * u64::from(self.points_per_hour)
+        let raw = u64::from(minutes)
+            * u64::from(self.points_per_hour)
             * u64::from(self.coefficient_permille)
             / (60 * 1000);
         match self.cap_per_credit {

@@ -2,15 +2,23 @@ use serde::{Deserialize, Serialize};
 
 use super::PointsRule;
 use crate::time::{Day, Timestamp};
-use crate::values::{ActivityId, ActorId, AwardId, CreditId, RedemptionId, SessionId, Text, VolunteerId};
+use crate::values::{
+    ActivityId, ActorId, AwardId, CreditId, RedemptionId, SessionId, Text, VolunteerId,
+};
 
 /// Where credited minutes come from. System hours (from check-in and
 /// check-out) are kept apart from hours an admin backfills.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditSource {
-    Attendance { session: SessionId, auto_closed: bool },
-    Backfill { approver: ActorId, reason: Text },
+    Attendance {
+        session: SessionId,
+        auto_closed: bool,
+    },
+    Backfill {
+        approver: ActorId,
+        reason: Text,
+    },
 }
 
 impl CreditSource {

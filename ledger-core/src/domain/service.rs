@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
-use crate::values::{ActivityId, ActorId, ExternalRef, PairingId, SessionId, Text, UnitId, VolunteerId, WishId};
+use crate::values::{
+    ActivityId, ActorId, ExternalRef, PairingId, SessionId, Text, UnitId, VolunteerId, WishId,
+};
 
 /// Who reported an attendance: the submitting system and, if it says, its
 /// device and its own record id.

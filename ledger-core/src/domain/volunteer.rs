@@ -176,7 +176,10 @@ mod tests {
         let b = IdentityCommitment::compute(&key, " 32070219900101123X ");
         assert_eq!(a, b);
         let other_key = IdentityKey([8; 32]);
-        assert_ne!(a, IdentityCommitment::compute(&other_key, "32070219900101123X"));
+        assert_ne!(
+            a,
+            IdentityCommitment::compute(&other_key, "32070219900101123X")
+        );
         assert_ne!(a.0, Digest::of(b"32070219900101123X"));
     }
 
