@@ -211,6 +211,7 @@ mod tests {
             .map(|i| EventRecord {
                 recorded_at: Timestamp(1_772_000_000_000_000 + i as i64 * 1_000_000),
                 actor: actor("admin-city"),
+                submission: None,
                 event: events.get(i).cloned().unwrap_or_else(|| {
                     Event::WishWithdrawn(WishWithdrawn {
                         wish: WishId::new(format!("w{i}")).unwrap(),
@@ -371,7 +372,7 @@ pub(crate) mod worked_example {
     use crate::domain::{Unit, UnitKind};
     use crate::event::{Event, LedgerOpened, UnitRegistered};
     use crate::time::{Timestamp, UtcOffset};
-    use crate::values::{ActorId, LedgerId, Text, UnitId};
+    use crate::values::{ActorId, LedgerId, SubmissionKey, Text, UnitId};
 
     pub fn records() -> [EventRecord; 2] {
         let actor = ActorId::new("admin-city").unwrap();
@@ -379,6 +380,7 @@ pub(crate) mod worked_example {
             EventRecord {
                 recorded_at: Timestamp::parse("2026-01-01T08:00:00+08:00").unwrap(),
                 actor: actor.clone(),
+                submission: None,
                 event: Event::LedgerOpened(LedgerOpened {
                     ledger: LedgerId::new("lyg").unwrap(),
                     name: Text::new("连云港").unwrap(),
@@ -390,6 +392,7 @@ pub(crate) mod worked_example {
             EventRecord {
                 recorded_at: Timestamp::parse("2026-01-01T08:00:01+08:00").unwrap(),
                 actor,
+                submission: Some(SubmissionKey::new("setup-2").unwrap()),
                 event: Event::UnitRegistered(UnitRegistered {
                     unit: Unit {
                         id: UnitId::new("city").unwrap(),
@@ -444,7 +447,7 @@ pub(crate) mod worked_example {
         }
         let head = verify(frames.iter().map(|(b, _)| b.as_slice())).unwrap();
         assert_eq!(head, frames[1].1);
-        assert_eq!(frames[0].0.len(), 121);
-        assert_eq!(frames[1].0.len(), 123);
+        assert_eq!(frames[0].0.len(), 122);
+        assert_eq!(frames[1].0.len(), 132);
     }
 }

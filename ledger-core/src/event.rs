@@ -16,16 +16,21 @@ use crate::domain::{
 use crate::time::{Day, Timestamp, UtcOffset, Window};
 use crate::values::{
     ActivityId, ActorId, AwardId, CampaignId, CreditId, ExternalRef, LedgerId, PairingId,
-    ProjectId, RedemptionId, RewardId, SessionId, Text, UnitId, VolunteerId, WishId,
+    ProjectId, RedemptionId, RewardId, SessionId, SubmissionKey, Text, UnitId, VolunteerId, WishId,
 };
 
-/// What the frame's body holds: the event, who caused it and when the
-/// sequencer recorded it. Facts reported by other systems carry their own
-/// time inside the event (e.g. [`CheckedIn::at`]).
+/// What the frame's body holds: the event, who caused it, under which
+/// submission, and when the sequencer recorded it. Facts reported by other
+/// systems carry their own time inside the event (e.g. [`CheckedIn::at`]).
+///
+/// The submission key is on the chain so that the idempotency index can be
+/// rebuilt from the stream alone, and so an auditor can trace a kiosk's
+/// record to the event it became.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRecord {
     pub recorded_at: Timestamp,
     pub actor: ActorId,
+    pub submission: Option<SubmissionKey>,
     pub event: Event,
 }
 

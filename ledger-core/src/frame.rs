@@ -190,6 +190,7 @@ mod tests {
         let record = EventRecord {
             recorded_at: Timestamp(0),
             actor: actor("a"),
+            submission: None,
             event: world().events().remove(0),
         };
         let mut out = Vec::new();

@@ -160,6 +160,12 @@ chosen_id!(
     ExternalRef,
     "external reference"
 );
+chosen_id!(
+    /// The idempotency key a submitter gives each command. Together with the
+    /// actor it names one submission for ever: a retry gets the first answer.
+    SubmissionKey,
+    "submission key"
+);
 
 /// Declares an identifier the ledger assigns itself, from a counter in the
 /// state, so that replay assigns the same one.

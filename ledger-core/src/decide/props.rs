@@ -247,7 +247,7 @@ proptest! {
 
         // Every event survives the stored encoding and JSON unchanged.
         for (i, event) in events.iter().enumerate() {
-            let record = EventRecord { recorded_at: Timestamp(i as i64), actor: actor("x"), event: event.clone() };
+            let record = EventRecord { recorded_at: Timestamp(i as i64), actor: actor("x"), submission: None, event: event.clone() };
             let bytes = postcard::to_allocvec(&record).unwrap();
             prop_assert_eq!(&postcard::from_bytes::<EventRecord>(&bytes).unwrap(), &record);
             let json = serde_json::to_string(&record).unwrap();

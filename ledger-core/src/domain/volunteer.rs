@@ -125,8 +125,8 @@ pub struct Volunteer {
 }
 
 /// Star levels by cumulative recorded service hours, from 《志愿服务记录办法》
-/// (Ministry of Civil Affairs, 2012), article 14: 100 h one star, 300 h two,
-/// 600 h three, 1,000 h four, 1,500 h five.
+/// (Ministry of Civil Affairs, 民函〔2012〕340号, 23 October 2012): 100 h one
+/// star, 300 h two, 600 h three, 1,000 h four, 1,500 h five.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct StarLevel(pub u8);
 
