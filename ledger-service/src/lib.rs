@@ -1,4 +1,16 @@
 //! The ledger's service: the sequencer that appends to NATS JetStream, the
-//! command intake for other systems, the HTTP API for admins, and binaries.
+//! command intake for other systems, and the `ledger` binary.
 //!
-//! Arrives with the ledger-service issue.
+//! This is the only crate that talks to NATS (and, later, HTTP).
+
+pub mod answer;
+pub mod intake;
+pub mod local;
+pub mod sequencer;
+pub mod shard;
+pub mod store;
+
+pub use answer::{Answer, Submission};
+pub use sequencer::{Sequencer, Writer};
+pub use shard::Shard;
+pub use store::ChainStore;

@@ -69,7 +69,8 @@ impl Decider<'_> {
 
     pub(super) fn restock_reward(&self, c: &RestockReward) -> Result<Vec<Event>, Rejection> {
         let reward = self.reward(&c.reward)?;
-        if c.quantity == 0 || reward.stock + c.quantity > MAX_STOCK {
+        let restocked = reward.stock.checked_add(c.quantity);
+        if c.quantity == 0 || restocked.is_none_or(|stock| stock > MAX_STOCK) {
             return Err(Rejection::invalid(
                 "quantity",
                 format!("at least 1, and stock at most {MAX_STOCK}"),

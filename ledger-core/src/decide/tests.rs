@@ -865,6 +865,22 @@ fn redemption_needs_balance_and_stock() {
 }
 
 #[test]
+fn restocking_is_bounded_and_cannot_wrap() {
+    let restock = |quantity| {
+        Command::RestockReward(RestockReward {
+            reward: RewardId::new("r1").unwrap(),
+            quantity,
+        })
+    };
+    given(confirmed_world().events())
+        .when(restock(u64::MAX))
+        .then_rejects("INVALID_VALUE");
+    given(confirmed_world().events())
+        .when(restock(0))
+        .then_rejects("INVALID_VALUE");
+}
+
+#[test]
 fn reversals_compensate_and_never_overdraw() {
     let redeemed = confirmed_world()
         .run(Command::RestockReward(RestockReward {

@@ -1,0 +1,157 @@
+//! Intake for other systems: JSON over NATS request/reply on
+//! `ledger.<shard>.intake.<system>`. A request is one submission
+//! `{"key": "...", "command": {...}}` or a batch `{"submissions": [...]}`;
+//! the reply is one answer, or `{"results": [...]}` with one answer per
+//! submission in order. See docs/integration.md.
+
+use async_nats::{Client, Message};
+use futures::future::join_all;
+use futures::StreamExt;
+use ledger_core::values::{ActorId, SubmissionKey};
+use ledger_core::Command;
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use crate::answer::{Answer, Submission};
+use crate::sequencer::Writer;
+use crate::shard::Shard;
+
+/// A kiosk back online uploads at most this many submissions at once.
+pub const MAX_BATCH: usize = 1_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireSubmission {
+    key: SubmissionKey,
+    command: Command,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireBatch {
+    submissions: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub struct BatchReply {
+    pub results: Vec<Answer>,
+}
+
+/// The field a serde error names, if it names one.
+fn field_of(message: &str) -> Option<String> {
+    let named = message.contains("unknown field") || message.contains("missing field");
+    let name = message.split('`').nth(1)?;
+    named.then(|| name.to_owned())
+}
+
+fn malformed(e: &serde_json::Error) -> Answer {
+    let message = e.to_string();
+    match Answer::malformed(&message) {
+        Answer::Rejected { code, message, .. } => Answer::Rejected {
+            field: field_of(&message),
+            code,
+            message,
+        },
+        other => other,
+    }
+}
+
+fn read_submission(actor: &ActorId, value: serde_json::Value) -> Result<Submission, Answer> {
+    let wire: WireSubmission = serde_json::from_value(value).map_err(|e| malformed(&e))?;
+    Ok(Submission {
+        actor: actor.clone(),
+        key: Some(wire.key),
+        command: wire.command,
+    })
+}
+
+/// Answers one request: a single submission or a batch.
+pub async fn handle(writer: &Writer, actor: &ActorId, payload: &[u8]) -> serde_json::Value {
+    let value: serde_json::Value = match serde_json::from_slice(payload) {
+        Ok(v) => v,
+        Err(e) => return to_json(&malformed(&e)),
+    };
+    if value.get("submissions").is_none() {
+        let answer = match read_submission(actor, value) {
+            Ok(s) => writer.submit(s).await,
+            Err(answer) => answer,
+        };
+        return to_json(&answer);
+    }
+    let batch: WireBatch = match serde_json::from_value(value) {
+        Ok(b) => b,
+        Err(e) => return to_json(&malformed(&e)),
+    };
+    if batch.submissions.len() > MAX_BATCH {
+        return to_json(&Answer::Rejected {
+            code: "BATCH_TOO_LARGE".into(),
+            message: format!("at most {MAX_BATCH} submissions in one batch"),
+            field: Some("submissions".into()),
+        });
+    }
+    // Submitted together, in order: they reach the writer back to back and
+    // are decided in the order given, usually in one block.
+    let pending = batch.submissions.into_iter().map(|v| async {
+        match read_submission(actor, v) {
+            Ok(s) => writer.submit(s).await,
+            Err(answer) => answer,
+        }
+    });
+    let results = join_all(pending).await;
+    serde_json::to_value(BatchReply { results }).unwrap_or_default()
+}
+
+fn to_json(answer: &Answer) -> serde_json::Value {
+    serde_json::to_value(answer).unwrap_or_default()
+}
+
+/// Serves intake requests until the subscription ends.
+pub async fn serve(client: Client, shard: Shard, writer: Writer) -> Result<(), async_nats::Error> {
+    let mut requests = client.subscribe(shard.intake_wildcard()).await?;
+    while let Some(message) = requests.next().await {
+        let client = client.clone();
+        let writer = writer.clone();
+        tokio::spawn(async move { answer_request(&client, &writer, message).await });
+    }
+    Ok(())
+}
+
+async fn answer_request(client: &Client, writer: &Writer, message: Message) {
+    let Some(reply) = message.reply.clone() else {
+        warn!(subject = %message.subject, "intake message without a reply subject ignored");
+        return;
+    };
+    let system = message
+        .subject
+        .as_str()
+        .rsplit('.')
+        .next()
+        .unwrap_or_default();
+    let body = match ActorId::new(system) {
+        Ok(actor) => handle(writer, &actor, &message.payload).await,
+        Err(e) => to_json(&Answer::Rejected {
+            code: "UNKNOWN_SYSTEM".into(),
+            message: e.to_string(),
+            field: None,
+        }),
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    if let Err(e) = client.publish(reply, bytes.into()).await {
+        warn!(error = %e, "intake reply not sent");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_field_at_fault_is_read_from_serde() {
+        assert_eq!(
+            field_of("unknown field `hours`, expected one of `activity`"),
+            Some("hours".into())
+        );
+        assert_eq!(field_of("missing field `at` at line 1"), Some("at".into()));
+        assert_eq!(field_of("invalid type: string \"x\", expected u32"), None);
+    }
+}

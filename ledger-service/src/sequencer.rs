@@ -1,0 +1,403 @@
+//! The one writer of a chain. It decides commands against the state, frames
+//! and links the events, and appends them to the stream in blocks: all the
+//! commands that arrived while the previous block was in flight go out
+//! together as one message, fenced by the stream's expected last sequence.
+//! A command is answered only after its block is acknowledged.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use chrono::Utc;
+use ledger_core::chain::{verify_concatenated, Chain, Head, Verifier};
+use ledger_core::time::Timestamp;
+use ledger_core::values::{ActorId, SubmissionKey};
+use ledger_core::{decide, ChainError, Context, EventRecord, Ledger};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::answer::{Answer, Submission};
+use crate::store::{Block, ChainStore, StoreError};
+
+/// At most this many commands go into one block.
+pub const MAX_BLOCK_COMMANDS: usize = 1_000;
+/// How long the writer keeps asking a stream that does not answer before it
+/// gives up on the block (nothing of it is answered as accepted).
+const RECONCILE_ATTEMPTS: u32 = 60;
+
+#[derive(Debug, Error)]
+pub enum SequencerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the chain is broken in stream message {stream_sequence}: {error}")]
+    Chain {
+        stream_sequence: u64,
+        error: ChainError,
+    },
+    #[error("the writer stopped")]
+    Stopped,
+}
+
+type IndexKey = (ActorId, SubmissionKey);
+
+/// Everything the writer knows, rebuilt from the stream.
+struct Replica {
+    state: Ledger,
+    chain: Chain,
+    /// Stream sequence of the last block applied.
+    stream_sequence: u64,
+    /// Submission → its answer. Accepted answers are rebuilt from the
+    /// submission keys on the chain; rejections are remembered while the
+    /// writer runs.
+    index: HashMap<IndexKey, Answer>,
+    last_recorded_at: Timestamp,
+}
+
+impl Replica {
+    fn empty() -> Replica {
+        Replica {
+            state: Ledger::new(),
+            chain: Chain::new(),
+            stream_sequence: 0,
+            index: HashMap::new(),
+            last_recorded_at: Timestamp(0),
+        }
+    }
+
+    /// Verifies a stored block frame by frame and applies it.
+    fn apply_block(&mut self, block: &Block) -> Result<(), SequencerError> {
+        let mut verifier = Verifier::resume(self.chain.head());
+        let mut rest: &[u8] = &block.frames;
+        while !rest.is_empty() {
+            let (verified, tail) =
+                verifier
+                    .push_front(rest)
+                    .map_err(|error| SequencerError::Chain {
+                        stream_sequence: block.stream_sequence,
+                        error,
+                    })?;
+            rest = tail;
+            let record = verified.record;
+            self.state.apply(&record.event);
+            self.last_recorded_at = self.last_recorded_at.max(record.recorded_at);
+            if let Some(key) = record.submission {
+                remember_accepted(&mut self.index, (record.actor, key), verified.head);
+            }
+        }
+        self.chain = Chain::resume(verifier.head());
+        self.stream_sequence = block.stream_sequence;
+        Ok(())
+    }
+}
+
+/// Adds one event to an accepted submission's answer (a command may
+/// produce several events, all under its key).
+fn remember_accepted(index: &mut HashMap<IndexKey, Answer>, key: IndexKey, head: Head) {
+    let answer = index.entry(key).or_insert(Answer::Accepted {
+        first_sequence: Some(head.sequence),
+        last_sequence: None,
+        hash: None,
+        events: 0,
+    });
+    if let Answer::Accepted {
+        last_sequence,
+        hash,
+        events,
+        ..
+    } = answer
+    {
+        *last_sequence = Some(head.sequence);
+        *hash = Some(head.hash);
+        *events += 1;
+    }
+}
+
+struct Request {
+    submission: Submission,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// How one request of a block ends, once the block is stored.
+enum Outcome {
+    Known(Answer),
+    Recorded {
+        first: Head,
+        last: Head,
+        events: u32,
+    },
+    Nothing,
+    Rejected(Answer),
+    /// The same submission earlier in this block.
+    SameAs(usize),
+}
+
+/// A cheap handle for submitting commands to the writer.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Writer {
+    pub async fn submit(&self, submission: Submission) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Request { submission, reply }).await.is_err() {
+            return Answer::Unavailable {
+                message: SequencerError::Stopped.to_string(),
+            };
+        }
+        answer.await.unwrap_or_else(|_| Answer::Unavailable {
+            message: SequencerError::Stopped.to_string(),
+        })
+    }
+}
+
+pub struct Sequencer {
+    store: ChainStore,
+    replica: Replica,
+}
+
+impl Sequencer {
+    /// Reads the whole stream, verifying every link, and rebuilds the state.
+    pub async fn open(store: ChainStore) -> Result<Sequencer, SequencerError> {
+        let mut sequencer = Sequencer {
+            store,
+            replica: Replica::empty(),
+        };
+        sequencer.rebuild().await?;
+        Ok(sequencer)
+    }
+
+    async fn rebuild(&mut self) -> Result<(), SequencerError> {
+        let mut replica = Replica::empty();
+        let mut failure = None;
+        self.store
+            .replay(1, |block| {
+                if failure.is_none() {
+                    failure = replica.apply_block(&block).err();
+                }
+                Ok(())
+            })
+            .await?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        info!(
+            head = replica.chain.head().sequence,
+            stream_sequence = replica.stream_sequence,
+            "chain verified and state rebuilt"
+        );
+        self.replica = replica;
+        Ok(())
+    }
+
+    pub fn head(&self) -> Head {
+        self.replica.chain.head()
+    }
+
+    pub fn state(&self) -> &Ledger {
+        &self.replica.state
+    }
+
+    /// Starts the writer task; commands reach it through the returned handle.
+    pub fn spawn(self) -> Writer {
+        let (tx, rx) = mpsc::channel(MAX_BLOCK_COMMANDS * 4);
+        tokio::spawn(self.run(rx));
+        Writer { tx }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BLOCK_COMMANDS {
+                match rx.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            self.commit(batch).await;
+        }
+    }
+
+    fn clock(&self) -> Timestamp {
+        let now = Timestamp::from_chrono(&Utc::now()).unwrap_or(self.replica.last_recorded_at);
+        now.max(self.replica.last_recorded_at)
+    }
+
+    /// Decides a block of commands in order, appends their events as one
+    /// message, and answers each once the message is stored.
+    async fn commit(&mut self, batch: Vec<Request>) {
+        let now = self.clock();
+        let before = self.replica.chain.head();
+        let mut frames = Vec::new();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut in_block: HashMap<IndexKey, usize> = HashMap::new();
+        let replica = &mut self.replica;
+        for (i, request) in batch.iter().enumerate() {
+            let s = &request.submission;
+            let key = s.key.clone().map(|k| (s.actor.clone(), k));
+            if let Some(key) = &key {
+                if let Some(answer) = replica.index.get(key) {
+                    outcomes.push(Outcome::Known(answer.clone()));
+                    continue;
+                }
+                if let Some(&earlier) = in_block.get(key) {
+                    outcomes.push(Outcome::SameAs(earlier));
+                    continue;
+                }
+                in_block.insert(key.clone(), i);
+            }
+            let ctx = Context {
+                now,
+                actor: s.actor.clone(),
+            };
+            let events = match decide(&replica.state, &ctx, &s.command) {
+                Ok(events) => events,
+                Err(r) => {
+                    outcomes.push(Outcome::Rejected(Answer::rejected(&r)));
+                    continue;
+                }
+            };
+            let mut heads = Vec::with_capacity(events.len());
+            for event in events {
+                replica.state.apply(&event);
+                let record = EventRecord {
+                    recorded_at: now,
+                    actor: s.actor.clone(),
+                    submission: s.key.clone(),
+                    event,
+                };
+                match replica.chain.append(&record, &mut frames) {
+                    Ok(head) => heads.push(head),
+                    Err(e) => {
+                        // An event the frame cannot hold (over 1 MiB) is a
+                        // bug in the rules' bounds; refuse the whole block.
+                        warn!(error = %e, "event does not frame; block abandoned");
+                        return self.abandon(batch, "an event could not be framed").await;
+                    }
+                }
+            }
+            outcomes.push(match (heads.first(), heads.last()) {
+                (Some(first), Some(last)) => Outcome::Recorded {
+                    first: *first,
+                    last: *last,
+                    events: heads.len() as u32,
+                },
+                _ => Outcome::Nothing,
+            });
+        }
+        self.replica.last_recorded_at = now;
+
+        if !frames.is_empty() {
+            let expected = self.replica.stream_sequence;
+            let head = self.replica.chain.head();
+            match self.store.append(Bytes::from(frames), expected).await {
+                Ok(sequence) => self.replica.stream_sequence = sequence,
+                Err(e) => {
+                    warn!(error = %e, "append failed; reconciling with the stream");
+                    match self.reconcile(expected, before, head).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            return self
+                                .abandon(batch, "the block was not stored; retry with the same key")
+                                .await
+                        }
+                        Err(e) => {
+                            return self.abandon(batch, &e.to_string()).await;
+                        }
+                    }
+                }
+            }
+        }
+        self.answer(batch, outcomes);
+    }
+
+    /// After a failed or unanswered append: was the block stored after all?
+    /// Asks the stream until it answers. If the block is there, carries on;
+    /// if not (or another writer appended), rebuilds from the stream.
+    async fn reconcile(
+        &mut self,
+        expected: u64,
+        before: Head,
+        after: Head,
+    ) -> Result<bool, SequencerError> {
+        let mut attempt = 0;
+        let last = loop {
+            match self.store.last_sequence().await {
+                Ok(last) => break last,
+                Err(e) if attempt < RECONCILE_ATTEMPTS => {
+                    attempt += 1;
+                    warn!(error = %e, attempt, "stream unreachable while reconciling");
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if last == expected + 1 {
+            let block = self.store.block(last).await?;
+            if verify_concatenated(&block.frames, before) == Ok(after) {
+                info!(
+                    stream_sequence = last,
+                    "the block was stored although its ack was lost"
+                );
+                self.replica.stream_sequence = last;
+                return Ok(true);
+            }
+        }
+        self.rebuild().await?;
+        Ok(false)
+    }
+
+    /// Nothing of this block counts: rebuild from the stream, and tell each
+    /// submitter to retry (answers already known stay as they were).
+    async fn abandon(&mut self, batch: Vec<Request>, why: &str) {
+        if let Err(e) = self.rebuild().await {
+            warn!(error = %e, "rebuild after an abandoned block failed");
+        }
+        for request in batch {
+            let s = &request.submission;
+            let known = s
+                .key
+                .clone()
+                .and_then(|k| self.replica.index.get(&(s.actor.clone(), k)).cloned());
+            let answer = known.unwrap_or_else(|| Answer::Unavailable {
+                message: why.to_owned(),
+            });
+            let _ = request.reply.send(answer);
+        }
+    }
+
+    fn answer(&mut self, batch: Vec<Request>, outcomes: Vec<Outcome>) {
+        let mut given: Vec<Answer> = Vec::with_capacity(batch.len());
+        for (request, outcome) in batch.into_iter().zip(outcomes) {
+            let answer = match outcome {
+                Outcome::Known(a) | Outcome::Rejected(a) => a,
+                Outcome::Recorded {
+                    first,
+                    last,
+                    events,
+                } => Answer::Accepted {
+                    first_sequence: Some(first.sequence),
+                    last_sequence: Some(last.sequence),
+                    hash: Some(last.hash),
+                    events,
+                },
+                Outcome::Nothing => Answer::Accepted {
+                    first_sequence: None,
+                    last_sequence: None,
+                    hash: None,
+                    events: 0,
+                },
+                Outcome::SameAs(i) => given[i].clone(),
+            };
+            let s = &request.submission;
+            if let Some(key) = s.key.clone() {
+                self.replica
+                    .index
+                    .entry((s.actor.clone(), key))
+                    .or_insert_with(|| answer.clone());
+            }
+            given.push(answer.clone());
+            let _ = request.reply.send(answer);
+        }
+    }
+}

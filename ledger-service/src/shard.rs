@@ -1,0 +1,70 @@
+//! Names that carry the shard: one chain, one stream and one set of subjects
+//! per top-level federation. Nothing here assumes there is only one.
+
+use ledger_core::values::LedgerId;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shard {
+    id: LedgerId,
+}
+
+impl Shard {
+    pub fn new(id: LedgerId) -> Shard {
+        Shard { id }
+    }
+
+    pub fn id(&self) -> &LedgerId {
+        &self.id
+    }
+
+    /// Subject tokens and stream names may not hold `.`; ids may.
+    fn token(&self) -> String {
+        self.id.as_str().replace(['.', ':'], "_")
+    }
+
+    /// The stream that holds the chain's blocks: `LEDGER_<shard>`.
+    pub fn stream(&self) -> String {
+        format!("LEDGER_{}", self.token())
+    }
+
+    /// Where the sequencer appends blocks.
+    pub fn blocks_subject(&self) -> String {
+        format!("ledger.{}.blocks", self.token())
+    }
+
+    /// Where a publishing system submits: `ledger.<shard>.intake.<system>`.
+    /// The last token names the system; NATS permissions bind each system's
+    /// account to its own subject, so the token is the submitter's identity.
+    pub fn intake_subject(&self, system: &str) -> String {
+        format!("ledger.{}.intake.{}", self.token(), system)
+    }
+
+    pub fn intake_wildcard(&self) -> String {
+        format!("ledger.{}.intake.*", self.token())
+    }
+
+    /// Where events are republished one per message after commit, by kind.
+    pub fn event_subject(&self, kind: &str) -> String {
+        format!("ledger.{}.events.{}", self.token(), kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_shard() {
+        let shard = Shard::new(LedgerId::new("gd.edu").unwrap());
+        assert_eq!(shard.stream(), "LEDGER_gd_edu");
+        assert_eq!(shard.blocks_subject(), "ledger.gd_edu.blocks");
+        assert_eq!(
+            shard.intake_subject("kiosk-1"),
+            "ledger.gd_edu.intake.kiosk-1"
+        );
+        assert_eq!(
+            shard.event_subject("checked_in"),
+            "ledger.gd_edu.events.checked_in"
+        );
+    }
+}
