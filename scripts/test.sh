@@ -11,4 +11,6 @@ export NATS_SERVER_BIN
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# End-to-end tests start the `ledger` binary itself (to kill it like a crash).
+cargo build --workspace --bins --locked
 cargo nextest run --workspace --locked --no-fail-fast

@@ -1,2 +1,197 @@
-//! End-to-end tests of the ledger live in `tests/tests/`; this library holds
-//! the harness they share (starting a real nats-server, the service, clients).
+//! The harness the end-to-end tests share: a real nats-server in a temporary
+//! folder, the service against it (in-process, or as the `ledger` binary),
+//! and a client that submits as another system would.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use ledger_core::chain::{verify_concatenated, Head};
+use ledger_core::values::LedgerId;
+use ledger_core::EventRecord;
+use ledger_service::local::{free_port, NatsServer};
+use ledger_service::{intake, ChainStore, Sequencer, Shard, Writer};
+use serde_json::{json, Value};
+
+pub const SHARD: &str = "lyg";
+
+pub fn shard() -> Shard {
+    Shard::new(LedgerId::new(SHARD).expect("valid shard"))
+}
+
+/// A nats-server of its own in a temporary folder.
+pub struct Nats {
+    pub server: NatsServer,
+    _dir: tempfile::TempDir,
+}
+
+impl Nats {
+    pub fn start() -> Nats {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let server = NatsServer::start(dir.path(), free_port()).expect("nats-server starts");
+        Nats { server, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub async fn client(&self) -> async_nats::Client {
+        async_nats::connect(self.url()).await.expect("connect to nats")
+    }
+
+    pub async fn store(&self) -> ChainStore {
+        let store = ChainStore::new(jetstream::new(self.client().await), shard());
+        store.ensure(1).await.expect("stream");
+        store
+    }
+
+    /// The writer and intake, in-process.
+    pub async fn serve(&self) -> Writer {
+        let sequencer = Sequencer::open(self.store().await).await.expect("writer opens");
+        let writer = sequencer.spawn();
+        let client = self.client().await;
+        tokio::spawn(intake::serve(client, shard(), writer.clone()));
+        // The intake subscription must be in place before the first request.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        writer
+    }
+}
+
+/// Sends a request to the intake as `system` and returns the JSON reply.
+pub async fn request(client: &async_nats::Client, system: &str, body: &Value) -> Value {
+    let subject = shard().intake_subject(system);
+    let payload = serde_json::to_vec(body).expect("json");
+    let reply = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.request(subject, payload.into()),
+    )
+    .await
+    .expect("reply in time")
+    .expect("request answered");
+    serde_json::from_slice(&reply.payload).expect("reply is json")
+}
+
+pub fn submission(key: &str, command: Value) -> Value {
+    json!({ "key": key, "command": command })
+}
+
+/// Reads the whole stream, verifying every link, and returns the records
+/// with their ledger sequences, and the head.
+pub async fn read_chain(store: &ChainStore) -> (Vec<(u64, EventRecord)>, Head) {
+    let mut frames = Vec::new();
+    store
+        .replay(1, |block| {
+            frames.extend_from_slice(&block.frames);
+            Ok(())
+        })
+        .await
+        .expect("replay");
+    let head = verify_concatenated(&frames, Head::EMPTY).expect("the chain verifies");
+    let mut verifier = ledger_core::Verifier::new();
+    let mut rest: &[u8] = &frames;
+    let mut records = Vec::new();
+    while !rest.is_empty() {
+        let (v, tail) = verifier.push_front(rest).expect("verified");
+        records.push((v.head.sequence, v.record));
+        rest = tail;
+    }
+    (records, head)
+}
+
+/// Local time (UTC+8) `minutes` from now, as RFC 3339.
+pub fn from_now(minutes: i64) -> String {
+    let t = chrono::Utc::now() + chrono::Duration::minutes(minutes);
+    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .to_rfc3339()
+}
+
+/// The commands that set up a small federation: ledger `lyg` with no
+/// objection window, a city, a district, a community union, volunteer `v1`
+/// approved, and activity `a1` running from an hour ago to an hour ahead.
+pub fn federation() -> Vec<Value> {
+    let identity = "0707070707070707070707070707070707070707070707070707070707070707";
+    let mut commands = vec![
+        json!({"type": "open_ledger", "ledger": SHARD, "name": "连云港市职工志愿服务",
+               "objection_window_days": 0, "utc_offset_minutes": 480, "number_prefix": "LYG"}),
+        json!({"type": "register_unit", "unit": "city", "name": "连云港市总工会",
+               "kind": "city_federation", "parent": null, "quota": 5800}),
+        json!({"type": "register_unit", "unit": "haizhou", "name": "海州区总工会",
+               "kind": "district_federation", "parent": "city", "quota": 400}),
+        json!({"type": "register_unit", "unit": "g1", "name": "朐阳街道工会",
+               "kind": {"grassroots": "street"}, "parent": "haizhou", "quota": null}),
+        json!({"type": "register_volunteer", "volunteer": "v1", "home_unit": "g1",
+               "membership": "member", "groups": ["model_worker"], "specialties": [],
+               "identity": identity}),
+    ];
+    for level in ["unit", "district_or_industry", "city"] {
+        commands.push(json!({"type": "approve_volunteer", "volunteer": "v1", "level": level}));
+    }
+    commands.push(json!({
+        "type": "publish_activity", "activity": "a1", "project": null, "campaign": null,
+        "organiser": "g1", "co_organisers": [], "category": "traffic_order",
+        "title": "文明交通劝导", "place": "解放路路口",
+        "window": {"start": from_now(-60), "end": from_now(60)},
+        "capacity": 20, "featured": true,
+        "points_rule": {"version": 1, "points_per_hour": 10, "coefficient_permille": 1000, "cap_per_credit": null},
+        "auto_check_out": "at_activity_end", "insurance_required": false, "walk_ins": false
+    }));
+    commands.push(json!({"type": "list_reward", "reward": "ticket", "unit": "city",
+                         "name": "电影票", "cost_points": 3, "stock": 10}));
+    commands
+}
+
+/// Submits `federation()` as `admin-city`, each under key `setup-<n>`.
+pub async fn set_up(client: &async_nats::Client) {
+    for (i, command) in federation().into_iter().enumerate() {
+        let answer = request(client, "admin-city", &submission(&format!("setup-{i}"), command)).await;
+        assert_eq!(answer["status"], "accepted", "setup step {i}: {answer}");
+    }
+}
+
+/// The `ledger` binary of this build, beside the test executable.
+pub fn ledger_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let bin = profile_dir.join("ledger");
+    assert!(
+        bin.is_file(),
+        "{} missing: build the workspace first (cargo nextest run --workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
+/// `ledger serve` as a separate process, to be killed like a crashed one.
+pub struct ServiceProcess {
+    child: Child,
+}
+
+impl ServiceProcess {
+    pub fn start(nats_url: &str) -> ServiceProcess {
+        let child = Command::new(ledger_binary())
+            .args(["serve", "--nats", nats_url, "--shard", SHARD])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("ledger serve starts");
+        ServiceProcess { child }
+    }
+
+    /// SIGKILL: no chance to flush or answer anything more.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,296 @@
+//! The service end to end, against a real nats-server.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use ledger_core::event::Event;
+use ledger_core::{Command, Ledger};
+use ledger_service::{Answer, Sequencer, Submission};
+use ledger_tests::*;
+use serde_json::{json, Value};
+
+fn check_in(at: i64) -> Value {
+    json!({"type": "check_in", "activity": "a1", "volunteer": "v1", "at": from_now(at),
+           "device": "kiosk-12", "external_id": "rec-1"})
+}
+
+fn check_out(at: i64) -> Value {
+    json!({"type": "check_out", "activity": "a1", "volunteer": "v1", "at": from_now(at),
+           "device": "kiosk-12", "external_id": "rec-2"})
+}
+
+async fn state_from_stream(nats: &Nats) -> Ledger {
+    let (records, _) = read_chain(&nats.store().await).await;
+    let events: Vec<Event> = records.into_iter().map(|(_, r)| r.event).collect();
+    Ledger::replay(&events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_path_over_nats() {
+    let nats = Nats::start();
+    let _writer = nats.serve().await;
+    let client = nats.client().await;
+    set_up(&client).await;
+    let admin = |key: &str, command: Value| submission(key, command);
+
+    let signed = request(&client, "admin-city", &admin("s1", json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}))).await;
+    assert_eq!(signed["status"], "accepted", "{signed}");
+
+    // A kiosk checks the volunteer in and out, as another system would.
+    let checked_in = request(&client, "kiosk-12", &submission("rec-1", check_in(-40))).await;
+    assert_eq!(checked_in["status"], "accepted", "{checked_in}");
+    assert_eq!(checked_in["events"], 1);
+    let checked_out = request(&client, "kiosk-12", &submission("rec-2", check_out(-10))).await;
+    assert_eq!(checked_out["status"], "accepted", "{checked_out}");
+    assert_eq!(checked_out["events"], 2, "check-out and its pending credit");
+
+    // The credit is pending until confirmed; with no objection window it confirms at once.
+    let state = state_from_stream(&nats).await;
+    let account = &state.volunteers[&ledger_core::testing::vid("v1")].account;
+    assert_eq!(account.pending_minutes, 30);
+    assert_eq!(account.balance(), 0);
+    let confirmed = request(&client, "admin-city", &admin("c1", json!({"type": "confirm_credit", "credit": 1}))).await;
+    assert_eq!(confirmed["events"], 2, "confirmation and 5 points: {confirmed}");
+    let awarded = request(&client, "admin-city", &admin("p1", json!({"type": "award_points", "volunteer": "v1",
+        "points": 4, "approver": "admin-haizhou", "reason": "微心愿认领完成"}))).await;
+    assert_eq!(awarded["status"], "accepted", "{awarded}");
+    let redeemed = request(&client, "admin-city", &admin("r1", json!({"type": "redeem", "volunteer": "v1",
+        "reward": "ticket", "quantity": 2}))).await;
+    assert_eq!(redeemed["status"], "accepted", "{redeemed}");
+
+    let state = state_from_stream(&nats).await;
+    let account = &state.volunteers[&ledger_core::testing::vid("v1")].account;
+    assert_eq!(account.confirmed_system_minutes, 30);
+    assert_eq!(account.points_earned, 9);
+    assert_eq!(account.balance(), 3);
+    assert_eq!(state.rewards[&ledger_core::values::RewardId::new("ticket").unwrap()].stock, 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejections_answer_their_code_and_append_nothing() {
+    let nats = Nats::start();
+    let _writer = nats.serve().await;
+    let client = nats.client().await;
+    set_up(&client).await;
+    let store = nats.store().await;
+    let before = store.last_sequence().await.unwrap();
+
+    let cases = [
+        (submission("x1", check_in(-5)), "NOT_SIGNED_UP", Some("volunteer")),
+        (submission("x2", json!({"type": "redeem", "volunteer": "v1", "reward": "ticket", "quantity": 1})),
+            "INSUFFICIENT_BALANCE", Some("volunteer")),
+        (submission("x3", json!({"type": "sign_up", "activity": "nope", "volunteer": "v1"})),
+            "UNKNOWN_ACTIVITY", Some("activity")),
+        (submission("x4", json!({"type": "sign_up", "activity": "a1", "volunteer": "v1", "hours": 3})),
+            "MALFORMED", Some("hours")),
+        (submission("x5", json!({"type": "sign_up", "activity": "a1"})), "MALFORMED", Some("volunteer")),
+        (submission("x6", json!({"type": "redeem", "volunteer": "v1", "reward": "ticket", "quantity": "two"})),
+            "MALFORMED", None),
+        (submission("x7", json!({"type": "sign_up", "activity": "a1", "volunteer": "13812345678"})),
+            "MALFORMED", None),
+    ];
+    for (body, code, field) in cases {
+        let answer = request(&client, "kiosk-12", &body).await;
+        assert_eq!(answer["status"], "rejected", "{answer}");
+        assert_eq!(answer["code"], code, "{answer}");
+        assert_eq!(answer["field"].as_str(), field, "{answer}");
+        assert!(!answer["message"].as_str().unwrap_or_default().is_empty());
+    }
+    // Not JSON at all.
+    let reply = client
+        .request(shard().intake_subject("kiosk-12"), "{not json".into())
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(answer["code"], "MALFORMED");
+    assert_eq!(store.last_sequence().await.unwrap(), before, "nothing appended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_gets_the_first_answer_even_after_a_restart() {
+    let nats = Nats::start();
+    let writer = nats.serve().await;
+    let client = nats.client().await;
+    set_up(&client).await;
+    let sign_up = submission("s1", json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}));
+    let first = request(&client, "admin-city", &sign_up).await;
+    let again = request(&client, "admin-city", &sign_up).await;
+    assert_eq!(first, again);
+    // The same key from another system is another submission (and here a rejection).
+    let other = request(&client, "kiosk-12", &sign_up).await;
+    assert_eq!(other["code"], "ALREADY_SIGNED_UP");
+
+    // A new writer rebuilt from the stream alone answers the same.
+    drop(writer);
+    let store = nats.store().await;
+    let before = store.last_sequence().await.unwrap();
+    let reopened = Sequencer::open(store.clone()).await.unwrap().spawn();
+    let command: Command = serde_json::from_value(sign_up["command"].clone()).unwrap();
+    let answer = reopened
+        .submit(Submission {
+            actor: ledger_core::testing::actor("admin-city"),
+            key: Some(ledger_core::values::SubmissionKey::new("s1").unwrap()),
+            command,
+        })
+        .await;
+    assert_eq!(serde_json::to_value(&answer).unwrap(), first);
+    assert_eq!(store.last_sequence().await.unwrap(), before, "a retry appends nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_gets_one_answer_per_submission_in_order() {
+    let nats = Nats::start();
+    let _writer = nats.serve().await;
+    let client = nats.client().await;
+    set_up(&client).await;
+    request(&client, "admin-city", &submission("s1", json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}))).await;
+    // An offline kiosk uploads its queue: check-in, a duplicate scan, check-out, junk.
+    let batch = json!({"submissions": [
+        submission("q1", check_in(-50)),
+        submission("q2", check_in(-49)),
+        submission("q3", check_out(-20)),
+        {"key": "q4", "command": {"type": "check_in"}},
+    ]});
+    let reply = request(&client, "kiosk-12", &batch).await;
+    let results = reply["results"].as_array().expect("results");
+    let statuses: Vec<_> = results.iter().map(|r| (r["status"].clone(), r["code"].clone())).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (json!("accepted"), Value::Null),
+            (json!("rejected"), json!("DUPLICATE_CHECK_IN")),
+            (json!("accepted"), Value::Null),
+            (json!("rejected"), json!("MALFORMED")),
+        ],
+        "{reply}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_writer_cannot_fork_the_chain() {
+    let nats = Nats::start();
+    let store = nats.store().await;
+    let active = Sequencer::open(store.clone()).await.unwrap().spawn();
+    // The stale writer read the (empty) stream before the active one wrote.
+    let stale = Sequencer::open(store.clone()).await.unwrap().spawn();
+    let submit = |writer: &ledger_service::Writer, key: &str, command: Value| {
+        let writer = writer.clone();
+        let key = key.to_owned();
+        async move {
+            writer
+                .submit(Submission {
+                    actor: ledger_core::testing::actor("admin-city"),
+                    key: Some(ledger_core::values::SubmissionKey::new(key).unwrap()),
+                    command: serde_json::from_value(command).unwrap(),
+                })
+                .await
+        }
+    };
+    let commands = federation();
+    for (i, c) in commands.iter().take(3).enumerate() {
+        assert!(submit(&active, &format!("k{i}"), c.clone()).await.is_accepted());
+    }
+    // The stale writer still believes the ledger is empty: its append is fenced off.
+    let answer = submit(&stale, "k-stale", commands[0].clone()).await;
+    assert!(matches!(answer, Answer::Unavailable { .. }), "{answer:?}");
+    // Having rebuilt from the stream, it now sees the ledger as it is.
+    let answer = submit(&stale, "k-stale", commands[0].clone()).await;
+    assert!(matches!(&answer, Answer::Rejected { code, .. } if code == "LEDGER_ALREADY_OPEN"), "{answer:?}");
+    let (records, head) = read_chain(&store).await;
+    assert_eq!(records.len(), 3);
+    assert_eq!(head.sequence, 3);
+}
+
+/// Thousands of submissions, the service killed with SIGKILL in the middle,
+/// restarted, and everything retried with the same keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_load_nothing_acknowledged_is_lost_or_doubled() {
+    const SUBMISSIONS: usize = 3_000;
+    let nats = Nats::start();
+    let mut service = ServiceProcess::start(&nats.url());
+    let client = nats.client().await;
+    wait_for_intake(&client).await;
+    set_up(&client).await;
+
+    let award = |i: usize| {
+        submission(&format!("load-{i}"), json!({"type": "award_points", "volunteer": "v1",
+            "points": 1, "approver": "admin-haizhou", "reason": "批量测试"}))
+    };
+    // Fire everything at once; kill the service once some answers are in.
+    let mut pending = futures::stream::FuturesUnordered::new();
+    for i in 0..SUBMISSIONS {
+        let client = client.clone();
+        let body = award(i);
+        pending.push(async move {
+            let reply = tokio::time::timeout(
+                Duration::from_secs(10),
+                client.request(shard().intake_subject("loader"), serde_json::to_vec(&body).unwrap().into()),
+            )
+            .await;
+            let answer = match reply {
+                Ok(Ok(m)) => serde_json::from_slice::<Value>(&m.payload).ok(),
+                _ => None,
+            };
+            (i, answer)
+        });
+    }
+    let mut acknowledged: HashMap<usize, Value> = HashMap::new();
+    let mut killed = false;
+    use futures::StreamExt;
+    while let Some((i, answer)) = pending.next().await {
+        if let Some(a) = answer.filter(|a| a["status"] == "accepted") {
+            acknowledged.insert(i, a);
+        }
+        if !killed && acknowledged.len() >= SUBMISSIONS / 4 {
+            service.kill();
+            killed = true;
+        }
+    }
+    assert!(killed, "the load finished before the kill");
+    assert!(acknowledged.len() < SUBMISSIONS, "the kill came too late to matter");
+
+    // Restart and retry every submission with its key.
+    let _service = ServiceProcess::start(&nats.url());
+    wait_for_intake(&client).await;
+    for i in 0..SUBMISSIONS {
+        let answer = request(&client, "loader", &award(i)).await;
+        assert_eq!(answer["status"], "accepted", "retry of {i}: {answer}");
+        if let Some(first) = acknowledged.get(&i) {
+            assert_eq!(&answer, first, "a retry of an acknowledged submission gets its answer");
+        }
+    }
+
+    let (records, _) = read_chain(&nats.store().await).await;
+    let mut seen = HashSet::new();
+    for (_, record) in &records {
+        if let Some(key) = &record.submission {
+            if key.as_str().starts_with("load-") {
+                assert!(seen.insert(key.clone()), "{key} is in the chain twice");
+            }
+        }
+    }
+    assert_eq!(seen.len(), SUBMISSIONS, "every submission is in the chain exactly once");
+    println!(
+        "{} submissions, {} acknowledged before SIGKILL, all {} in the chain once",
+        SUBMISSIONS,
+        acknowledged.len(),
+        seen.len()
+    );
+}
+
+/// Waits until the intake answers (a service process takes a moment to start).
+async fn wait_for_intake(client: &async_nats::Client) {
+    let probe = json!({"key": "probe", "command": {"type": "nonsense"}});
+    for _ in 0..100 {
+        let reply = tokio::time::timeout(
+            Duration::from_millis(500),
+            client.request(shard().intake_subject("probe"), serde_json::to_vec(&probe).unwrap().into()),
+        )
+        .await;
+        if let Ok(Ok(_)) = reply {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the service's intake never answered");
+}
