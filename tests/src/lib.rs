@@ -38,7 +38,9 @@ impl Nats {
     }
 
     pub async fn client(&self) -> async_nats::Client {
-        async_nats::connect(self.url()).await.expect("connect to nats")
+        async_nats::connect(self.url())
+            .await
+            .expect("connect to nats")
     }
 
     pub async fn store(&self) -> ChainStore {
@@ -49,7 +51,9 @@ impl Nats {
 
     /// The writer and intake, in-process.
     pub async fn serve(&self) -> Writer {
-        let sequencer = Sequencer::open(self.store().await).await.expect("writer opens");
+        let sequencer = Sequencer::open(self.store().await)
+            .await
+            .expect("writer opens");
         let writer = sequencer.spawn();
         let client = self.client().await;
         tokio::spawn(intake::serve(client, shard(), writer.clone()));
@@ -137,15 +141,22 @@ pub fn federation() -> Vec<Value> {
         "points_rule": {"version": 1, "points_per_hour": 10, "coefficient_permille": 1000, "cap_per_credit": null},
         "auto_check_out": "at_activity_end", "insurance_required": false, "walk_ins": false
     }));
-    commands.push(json!({"type": "list_reward", "reward": "ticket", "unit": "city",
-                         "name": "电影票", "cost_points": 3, "stock": 10}));
+    commands.push(
+        json!({"type": "list_reward", "reward": "ticket", "unit": "city",
+                         "name": "电影票", "cost_points": 3, "stock": 10}),
+    );
     commands
 }
 
 /// Submits `federation()` as `admin-city`, each under key `setup-<n>`.
 pub async fn set_up(client: &async_nats::Client) {
     for (i, command) in federation().into_iter().enumerate() {
-        let answer = request(client, "admin-city", &submission(&format!("setup-{i}"), command)).await;
+        let answer = request(
+            client,
+            "admin-city",
+            &submission(&format!("setup-{i}"), command),
+        )
+        .await;
         assert_eq!(answer["status"], "accepted", "setup step {i}: {answer}");
     }
 }

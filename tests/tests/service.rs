@@ -33,7 +33,15 @@ async fn the_full_path_over_nats() {
     set_up(&client).await;
     let admin = |key: &str, command: Value| submission(key, command);
 
-    let signed = request(&client, "admin-city", &admin("s1", json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}))).await;
+    let signed = request(
+        &client,
+        "admin-city",
+        &admin(
+            "s1",
+            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+        ),
+    )
+    .await;
     assert_eq!(signed["status"], "accepted", "{signed}");
 
     // A kiosk checks the volunteer in and out, as another system would.
@@ -49,13 +57,37 @@ async fn the_full_path_over_nats() {
     let account = &state.volunteers[&ledger_core::testing::vid("v1")].account;
     assert_eq!(account.pending_minutes, 30);
     assert_eq!(account.balance(), 0);
-    let confirmed = request(&client, "admin-city", &admin("c1", json!({"type": "confirm_credit", "credit": 1}))).await;
-    assert_eq!(confirmed["events"], 2, "confirmation and 5 points: {confirmed}");
-    let awarded = request(&client, "admin-city", &admin("p1", json!({"type": "award_points", "volunteer": "v1",
-        "points": 4, "approver": "admin-haizhou", "reason": "微心愿认领完成"}))).await;
+    let confirmed = request(
+        &client,
+        "admin-city",
+        &admin("c1", json!({"type": "confirm_credit", "credit": 1})),
+    )
+    .await;
+    assert_eq!(
+        confirmed["events"], 2,
+        "confirmation and 5 points: {confirmed}"
+    );
+    let awarded = request(
+        &client,
+        "admin-city",
+        &admin(
+            "p1",
+            json!({"type": "award_points", "volunteer": "v1",
+        "points": 4, "approver": "admin-haizhou", "reason": "微心愿认领完成"}),
+        ),
+    )
+    .await;
     assert_eq!(awarded["status"], "accepted", "{awarded}");
-    let redeemed = request(&client, "admin-city", &admin("r1", json!({"type": "redeem", "volunteer": "v1",
-        "reward": "ticket", "quantity": 2}))).await;
+    let redeemed = request(
+        &client,
+        "admin-city",
+        &admin(
+            "r1",
+            json!({"type": "redeem", "volunteer": "v1",
+        "reward": "ticket", "quantity": 2}),
+        ),
+    )
+    .await;
     assert_eq!(redeemed["status"], "accepted", "{redeemed}");
 
     let state = state_from_stream(&nats).await;
@@ -63,7 +95,10 @@ async fn the_full_path_over_nats() {
     assert_eq!(account.confirmed_system_minutes, 30);
     assert_eq!(account.points_earned, 9);
     assert_eq!(account.balance(), 3);
-    assert_eq!(state.rewards[&ledger_core::values::RewardId::new("ticket").unwrap()].stock, 8);
+    assert_eq!(
+        state.rewards[&ledger_core::values::RewardId::new("ticket").unwrap()].stock,
+        8
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,18 +111,56 @@ async fn rejections_answer_their_code_and_append_nothing() {
     let before = store.last_sequence().await.unwrap();
 
     let cases = [
-        (submission("x1", check_in(-5)), "NOT_SIGNED_UP", Some("volunteer")),
-        (submission("x2", json!({"type": "redeem", "volunteer": "v1", "reward": "ticket", "quantity": 1})),
-            "INSUFFICIENT_BALANCE", Some("volunteer")),
-        (submission("x3", json!({"type": "sign_up", "activity": "nope", "volunteer": "v1"})),
-            "UNKNOWN_ACTIVITY", Some("activity")),
-        (submission("x4", json!({"type": "sign_up", "activity": "a1", "volunteer": "v1", "hours": 3})),
-            "MALFORMED", Some("hours")),
-        (submission("x5", json!({"type": "sign_up", "activity": "a1"})), "MALFORMED", Some("volunteer")),
-        (submission("x6", json!({"type": "redeem", "volunteer": "v1", "reward": "ticket", "quantity": "two"})),
-            "MALFORMED", None),
-        (submission("x7", json!({"type": "sign_up", "activity": "a1", "volunteer": "13812345678"})),
-            "MALFORMED", None),
+        (
+            submission("x1", check_in(-5)),
+            "NOT_SIGNED_UP",
+            Some("volunteer"),
+        ),
+        (
+            submission(
+                "x2",
+                json!({"type": "redeem", "volunteer": "v1", "reward": "ticket", "quantity": 1}),
+            ),
+            "INSUFFICIENT_BALANCE",
+            Some("volunteer"),
+        ),
+        (
+            submission(
+                "x3",
+                json!({"type": "sign_up", "activity": "nope", "volunteer": "v1"}),
+            ),
+            "UNKNOWN_ACTIVITY",
+            Some("activity"),
+        ),
+        (
+            submission(
+                "x4",
+                json!({"type": "sign_up", "activity": "a1", "volunteer": "v1", "hours": 3}),
+            ),
+            "MALFORMED",
+            Some("hours"),
+        ),
+        (
+            submission("x5", json!({"type": "sign_up", "activity": "a1"})),
+            "MALFORMED",
+            Some("volunteer"),
+        ),
+        (
+            submission(
+                "x6",
+                json!({"type": "redeem", "volunteer": "v1", "reward": "ticket", "quantity": "two"}),
+            ),
+            "MALFORMED",
+            None,
+        ),
+        (
+            submission(
+                "x7",
+                json!({"type": "sign_up", "activity": "a1", "volunteer": "13812345678"}),
+            ),
+            "MALFORMED",
+            None,
+        ),
     ];
     for (body, code, field) in cases {
         let answer = request(&client, "kiosk-12", &body).await;
@@ -103,7 +176,11 @@ async fn rejections_answer_their_code_and_append_nothing() {
         .unwrap();
     let answer: Value = serde_json::from_slice(&reply.payload).unwrap();
     assert_eq!(answer["code"], "MALFORMED");
-    assert_eq!(store.last_sequence().await.unwrap(), before, "nothing appended");
+    assert_eq!(
+        store.last_sequence().await.unwrap(),
+        before,
+        "nothing appended"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,7 +189,10 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
     let writer = nats.serve().await;
     let client = nats.client().await;
     set_up(&client).await;
-    let sign_up = submission("s1", json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}));
+    let sign_up = submission(
+        "s1",
+        json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+    );
     let first = request(&client, "admin-city", &sign_up).await;
     let again = request(&client, "admin-city", &sign_up).await;
     assert_eq!(first, again);
@@ -134,7 +214,11 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
         })
         .await;
     assert_eq!(serde_json::to_value(&answer).unwrap(), first);
-    assert_eq!(store.last_sequence().await.unwrap(), before, "a retry appends nothing");
+    assert_eq!(
+        store.last_sequence().await.unwrap(),
+        before,
+        "a retry appends nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,7 +227,15 @@ async fn a_batch_gets_one_answer_per_submission_in_order() {
     let _writer = nats.serve().await;
     let client = nats.client().await;
     set_up(&client).await;
-    request(&client, "admin-city", &submission("s1", json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}))).await;
+    request(
+        &client,
+        "admin-city",
+        &submission(
+            "s1",
+            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+        ),
+    )
+    .await;
     // An offline kiosk uploads its queue: check-in, a duplicate scan, check-out, junk.
     let batch = json!({"submissions": [
         submission("q1", check_in(-50)),
@@ -153,7 +245,10 @@ async fn a_batch_gets_one_answer_per_submission_in_order() {
     ]});
     let reply = request(&client, "kiosk-12", &batch).await;
     let results = reply["results"].as_array().expect("results");
-    let statuses: Vec<_> = results.iter().map(|r| (r["status"].clone(), r["code"].clone())).collect();
+    let statuses: Vec<_> = results
+        .iter()
+        .map(|r| (r["status"].clone(), r["code"].clone()))
+        .collect();
     assert_eq!(
         statuses,
         vec![
@@ -188,14 +283,19 @@ async fn a_stale_writer_cannot_fork_the_chain() {
     };
     let commands = federation();
     for (i, c) in commands.iter().take(3).enumerate() {
-        assert!(submit(&active, &format!("k{i}"), c.clone()).await.is_accepted());
+        assert!(submit(&active, &format!("k{i}"), c.clone())
+            .await
+            .is_accepted());
     }
     // The stale writer still believes the ledger is empty: its append is fenced off.
     let answer = submit(&stale, "k-stale", commands[0].clone()).await;
     assert!(matches!(answer, Answer::Unavailable { .. }), "{answer:?}");
     // Having rebuilt from the stream, it now sees the ledger as it is.
     let answer = submit(&stale, "k-stale", commands[0].clone()).await;
-    assert!(matches!(&answer, Answer::Rejected { code, .. } if code == "LEDGER_ALREADY_OPEN"), "{answer:?}");
+    assert!(
+        matches!(&answer, Answer::Rejected { code, .. } if code == "LEDGER_ALREADY_OPEN"),
+        "{answer:?}"
+    );
     let (records, head) = read_chain(&store).await;
     assert_eq!(records.len(), 3);
     assert_eq!(head.sequence, 3);
@@ -213,8 +313,11 @@ async fn killed_mid_load_nothing_acknowledged_is_lost_or_doubled() {
     set_up(&client).await;
 
     let award = |i: usize| {
-        submission(&format!("load-{i}"), json!({"type": "award_points", "volunteer": "v1",
-            "points": 1, "approver": "admin-haizhou", "reason": "批量测试"}))
+        submission(
+            &format!("load-{i}"),
+            json!({"type": "award_points", "volunteer": "v1",
+            "points": 1, "approver": "admin-haizhou", "reason": "批量测试"}),
+        )
     };
     // Fire everything at once; kill the service once some answers are in.
     let mut pending = futures::stream::FuturesUnordered::new();
@@ -224,7 +327,10 @@ async fn killed_mid_load_nothing_acknowledged_is_lost_or_doubled() {
         pending.push(async move {
             let reply = tokio::time::timeout(
                 Duration::from_secs(10),
-                client.request(shard().intake_subject("loader"), serde_json::to_vec(&body).unwrap().into()),
+                client.request(
+                    shard().intake_subject("loader"),
+                    serde_json::to_vec(&body).unwrap().into(),
+                ),
             )
             .await;
             let answer = match reply {
@@ -247,7 +353,10 @@ async fn killed_mid_load_nothing_acknowledged_is_lost_or_doubled() {
         }
     }
     assert!(killed, "the load finished before the kill");
-    assert!(acknowledged.len() < SUBMISSIONS, "the kill came too late to matter");
+    assert!(
+        acknowledged.len() < SUBMISSIONS,
+        "the kill came too late to matter"
+    );
 
     // Restart and retry every submission with its key.
     let _service = ServiceProcess::start(&nats.url());
@@ -256,7 +365,10 @@ async fn killed_mid_load_nothing_acknowledged_is_lost_or_doubled() {
         let answer = request(&client, "loader", &award(i)).await;
         assert_eq!(answer["status"], "accepted", "retry of {i}: {answer}");
         if let Some(first) = acknowledged.get(&i) {
-            assert_eq!(&answer, first, "a retry of an acknowledged submission gets its answer");
+            assert_eq!(
+                &answer, first,
+                "a retry of an acknowledged submission gets its answer"
+            );
         }
     }
 
@@ -269,7 +381,11 @@ async fn killed_mid_load_nothing_acknowledged_is_lost_or_doubled() {
             }
         }
     }
-    assert_eq!(seen.len(), SUBMISSIONS, "every submission is in the chain exactly once");
+    assert_eq!(
+        seen.len(),
+        SUBMISSIONS,
+        "every submission is in the chain exactly once"
+    );
     println!(
         "{} submissions, {} acknowledged before SIGKILL, all {} in the chain once",
         SUBMISSIONS,
@@ -284,7 +400,10 @@ async fn wait_for_intake(client: &async_nats::Client) {
     for _ in 0..100 {
         let reply = tokio::time::timeout(
             Duration::from_millis(500),
-            client.request(shard().intake_subject("probe"), serde_json::to_vec(&probe).unwrap().into()),
+            client.request(
+                shard().intake_subject("probe"),
+                serde_json::to_vec(&probe).unwrap().into(),
+            ),
         )
         .await;
         if let Ok(Ok(_)) = reply {
