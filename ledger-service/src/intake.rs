@@ -5,7 +5,6 @@
 //! submission in order. See docs/integration.md.
 
 use async_nats::{Client, Message};
-use futures::future::join_all;
 use futures::StreamExt;
 use ledger_core::values::{ActorId, SubmissionKey};
 use ledger_core::Command;
@@ -89,15 +88,27 @@ pub async fn handle(writer: &Writer, actor: &ActorId, payload: &[u8]) -> serde_j
             field: Some("submissions".into()),
         });
     }
-    // Submitted together, in order: they reach the writer back to back and
-    // are decided in the order given, usually in one block.
-    let pending = batch.submissions.into_iter().map(|v| async {
-        match read_submission(actor, v) {
-            Ok(s) => writer.submit(s).await,
+    // The readable ones go to the writer back to back, in the order given,
+    // and are decided in that order, usually in one block.
+    let read: Vec<Result<Submission, Answer>> = batch
+        .submissions
+        .into_iter()
+        .map(|v| read_submission(actor, v))
+        .collect();
+    let valid: Vec<Submission> = read
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    let mut answers = writer.submit_many(valid).await.into_iter();
+    let results = read
+        .into_iter()
+        .map(|r| match r {
+            Ok(_) => answers.next().unwrap_or_else(|| Answer::Unavailable {
+                message: "the writer stopped".into(),
+            }),
             Err(answer) => answer,
-        }
-    });
-    let results = join_all(pending).await;
+        })
+        .collect();
     serde_json::to_value(BatchReply { results }).unwrap_or_default()
 }
 

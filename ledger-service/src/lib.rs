@@ -4,6 +4,7 @@
 //! This is the only crate that talks to NATS (and, later, HTTP).
 
 pub mod answer;
+pub mod demo;
 pub mod intake;
 pub mod local;
 pub mod sequencer;

@@ -1,12 +1,14 @@
 //! `ledger`: run the ledger service.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use ledger_core::domain::IdentityKey;
 use ledger_core::values::LedgerId;
 use ledger_service::local::{free_port, NatsServer};
-use ledger_service::{intake, ChainStore, Sequencer, Shard};
+use ledger_service::{demo, intake, ChainStore, Sequencer, Shard};
 
 #[derive(Parser)]
 #[command(name = "ledger", about = "The union volunteer-service ledger")]
@@ -34,8 +36,11 @@ enum Cmd {
     Local {
         #[arg(long, default_value = "data")]
         data: PathBuf,
-        #[arg(long, default_value = "lyg")]
+        #[arg(long, default_value = "dl")]
         shard: String,
+        /// Do not load the demo federation (notice 004, Dalian).
+        #[arg(long)]
+        no_demo: bool,
     },
 }
 
@@ -51,8 +56,12 @@ async fn main() -> anyhow::Result<()> {
             nats,
             shard,
             replicas,
-        } => serve(&nats, &shard, replicas).await,
-        Cmd::Local { data, shard } => {
+        } => serve(&nats, &shard, replicas, None).await,
+        Cmd::Local {
+            data,
+            shard,
+            no_demo,
+        } => {
             let port = free_port();
             let server = NatsServer::start(&data.join("nats"), port)
                 .context("starting the local nats-server")?;
@@ -64,12 +73,35 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "submit commands: nats request ledger.{shard}.intake.<system> '{{\"key\": ..., \"command\": ...}}'"
             );
-            serve(&server.url(), &shard, 1).await
+            let demo = (!no_demo).then(|| identity_key(&data)).transpose()?;
+            serve(&server.url(), &shard, 1, demo).await
         }
     }
 }
 
-async fn serve(nats: &str, shard: &str, replicas: usize) -> anyhow::Result<()> {
+/// The local identity-commitment key, made once per data folder.
+fn identity_key(data: &Path) -> anyhow::Result<IdentityKey> {
+    let path = data.join("identity.key");
+    if !path.exists() {
+        let mut key = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut key))
+            .context("reading /dev/urandom")?;
+        std::fs::write(&path, key).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
+    Ok(IdentityKey(key))
+}
+
+async fn serve(
+    nats: &str,
+    shard: &str,
+    replicas: usize,
+    demo: Option<IdentityKey>,
+) -> anyhow::Result<()> {
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
     let client = async_nats::connect(nats)
         .await
@@ -79,6 +111,13 @@ async fn serve(nats: &str, shard: &str, replicas: usize) -> anyhow::Result<()> {
     let sequencer = Sequencer::open(store).await?;
     tracing::info!(head = sequencer.head().sequence, "writer ready");
     let writer = sequencer.spawn();
+    if let Some(key) = demo {
+        let loaded = demo::load(&writer, &key).await;
+        println!(
+            "demo federation (notice 004, Dalian): {} commands accepted, rejected: {:?}",
+            loaded.accepted, loaded.rejected
+        );
+    }
     let intake = tokio::spawn(intake::serve(client, shard, writer));
     tokio::select! {
         r = intake => { r?.map_err(|e| anyhow::anyhow!(e))?; }

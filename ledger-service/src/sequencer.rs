@@ -138,6 +138,28 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// Submits several commands to be decided in the given order (they are
+    /// queued one after another before any answer is awaited).
+    pub async fn submit_many(&self, submissions: Vec<Submission>) -> Vec<Answer> {
+        let mut replies = Vec::with_capacity(submissions.len());
+        for submission in submissions {
+            let (reply, answer) = oneshot::channel();
+            let queued = self.tx.send(Request { submission, reply }).await.is_ok();
+            replies.push(queued.then_some(answer));
+        }
+        let mut answers = Vec::with_capacity(replies.len());
+        for reply in replies {
+            let answer = match reply {
+                Some(answer) => answer.await.ok(),
+                None => None,
+            };
+            answers.push(answer.unwrap_or_else(|| Answer::Unavailable {
+                message: SequencerError::Stopped.to_string(),
+            }));
+        }
+        answers
+    }
+
     pub async fn submit(&self, submission: Submission) -> Answer {
         let (reply, answer) = oneshot::channel();
         if self.tx.send(Request { submission, reply }).await.is_err() {

@@ -261,6 +261,46 @@ async fn a_batch_gets_one_answer_per_submission_in_order() {
     );
 }
 
+/// A large batch whose items depend on each other in order: each volunteer
+/// registered, then approved at three levels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batch_is_decided_in_the_order_given() {
+    let nats = Nats::start();
+    let _writer = nats.serve().await;
+    let client = nats.client().await;
+    set_up(&client).await;
+    let mut submissions = Vec::new();
+    for n in 0..100 {
+        let v = format!("bulk-{n}");
+        submissions.push(submission(
+            &format!("{v}-r"),
+            json!({"type": "register_volunteer",
+            "volunteer": v, "home_unit": "g1", "membership": "member",
+            "identity": format!("{:064x}", n + 1)}),
+        ));
+        for level in ["unit", "district_or_industry", "city"] {
+            submissions.push(submission(
+                &format!("{v}-{level}"),
+                json!({"type": "approve_volunteer", "volunteer": v, "level": level}),
+            ));
+        }
+    }
+    let reply = request(&client, "admin-city", &json!({"submissions": submissions})).await;
+    let results = reply["results"].as_array().expect("results");
+    assert_eq!(results.len(), 400);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r["status"], "accepted", "item {i}: {r}");
+    }
+    let sequences: Vec<u64> = results
+        .iter()
+        .map(|r| r["first_sequence"].as_u64().unwrap())
+        .collect();
+    assert!(
+        sequences.windows(2).all(|w| w[0] < w[1]),
+        "sequences follow the batch's order"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_writer_cannot_fork_the_chain() {
     let nats = Nats::start();
