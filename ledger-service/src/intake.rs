@@ -116,9 +116,15 @@ fn to_json(answer: &Answer) -> serde_json::Value {
     serde_json::to_value(answer).unwrap_or_default()
 }
 
+/// Instances that hold the write lease answer intake in this queue group,
+/// so during a hand-over a request is still answered once.
+pub const QUEUE_GROUP: &str = "ledger-writers";
+
 /// Serves intake requests until the subscription ends.
 pub async fn serve(client: Client, shard: Shard, writer: Writer) -> Result<(), async_nats::Error> {
-    let mut requests = client.subscribe(shard.intake_wildcard()).await?;
+    let mut requests = client
+        .queue_subscribe(shard.intake_wildcard(), QUEUE_GROUP.into())
+        .await?;
     while let Some(message) = requests.next().await {
         let client = client.clone();
         let writer = writer.clone();

@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod demo;
 pub mod intake;
+pub mod lease;
 pub mod local;
 pub mod sequencer;
 pub mod shard;

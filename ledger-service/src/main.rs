@@ -2,11 +2,13 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ledger_core::domain::IdentityKey;
 use ledger_core::values::LedgerId;
+use ledger_service::lease::{Lease, LeaseBucket};
 use ledger_service::local::{free_port, NatsServer};
 use ledger_service::{demo, intake, ChainStore, Sequencer, Shard};
 
@@ -100,28 +102,80 @@ async fn serve(
     nats: &str,
     shard: &str,
     replicas: usize,
-    demo: Option<IdentityKey>,
+    mut demo: Option<IdentityKey>,
 ) -> anyhow::Result<()> {
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
     let client = async_nats::connect(nats)
         .await
         .with_context(|| format!("connecting to {nats}"))?;
-    let store = ChainStore::new(async_nats::jetstream::new(client.clone()), shard.clone());
+    let js = async_nats::jetstream::new(client.clone());
+    let store = ChainStore::new(js.clone(), shard.clone());
     store.ensure(replicas).await?;
-    let sequencer = Sequencer::open(store).await?;
-    tracing::info!(head = sequencer.head().sequence, "writer ready");
-    let writer = sequencer.spawn();
-    if let Some(key) = demo {
-        let loaded = demo::load(&writer, &key).await;
-        println!(
-            "demo federation (notice 004, Dalian): {} commands accepted, rejected: {:?}",
-            loaded.accepted, loaded.rejected
-        );
+    let leases = LeaseBucket::open(&js, &shard, LEASE_TTL, replicas).await?;
+    let holder = format!("{}-{}", hostname(), std::process::id());
+    loop {
+        let Some(mut lease) = wait_for_lease(&leases, &holder).await else {
+            return Ok(());
+        };
+        tracing::info!(holder, "holding the write lease");
+        let sequencer = Sequencer::open(store.clone())
+            .await?
+            .with_lease(lease.watch());
+        tracing::info!(head = sequencer.head().sequence, "writer ready");
+        let writer = sequencer.spawn();
+        if let Some(key) = demo.take() {
+            let loaded = demo::load(&writer, &key).await;
+            println!(
+                "demo federation (notice 004, Dalian): {} commands accepted, rejected: {:?}",
+                loaded.accepted, loaded.rejected
+            );
+        }
+        let mut intake = tokio::spawn(intake::serve(client.clone(), shard.clone(), writer));
+        tokio::select! {
+            lost = lease.keep() => {
+                tracing::warn!(error = %lost, "write lease lost; following again");
+                intake.abort();
+            }
+            r = &mut intake => {
+                r?.map_err(|e| anyhow::anyhow!(e))?;
+                return Ok(());
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("stopping; giving up the write lease");
+                lease.give_up().await;
+                return Ok(());
+            }
+        }
     }
-    let intake = tokio::spawn(intake::serve(client, shard, writer));
-    tokio::select! {
-        r = intake => { r?.map_err(|e| anyhow::anyhow!(e))?; }
-        _ = tokio::signal::ctrl_c() => { tracing::info!("stopping"); }
+}
+
+/// How long a dead writer's lease outlives it: another instance takes over
+/// within about this long.
+const LEASE_TTL: Duration = Duration::from_secs(3);
+
+/// Waits until this instance holds the lease (None when asked to stop).
+async fn wait_for_lease(leases: &LeaseBucket, holder: &str) -> Option<Lease> {
+    let mut announced = false;
+    loop {
+        if let Some(lease) = leases.try_acquire(holder).await {
+            return Some(lease);
+        }
+        if !announced {
+            tracing::info!(
+                writer = leases.holder().await.unwrap_or_default(),
+                "another instance writes; following"
+            );
+            announced = true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LEASE_TTL / 6) => {}
+            _ = tokio::signal::ctrl_c() => return None,
+        }
     }
-    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "ledger".into())
 }

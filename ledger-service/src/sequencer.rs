@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::answer::{Answer, Submission};
+use crate::lease::LeaseWatch;
 use crate::store::{Block, ChainStore, StoreError};
 
 /// At most this many commands go into one block.
@@ -176,6 +177,7 @@ impl Writer {
 pub struct Sequencer {
     store: ChainStore,
     replica: Replica,
+    lease: LeaseWatch,
 }
 
 impl Sequencer {
@@ -184,6 +186,7 @@ impl Sequencer {
         let mut sequencer = Sequencer {
             store,
             replica: Replica::empty(),
+            lease: LeaseWatch::always(),
         };
         sequencer.rebuild().await?;
         Ok(sequencer)
@@ -210,6 +213,12 @@ impl Sequencer {
         );
         self.replica = replica;
         Ok(())
+    }
+
+    /// Appends only while `lease` is held (several instances, one writer).
+    pub fn with_lease(mut self, lease: LeaseWatch) -> Sequencer {
+        self.lease = lease;
+        self
     }
 
     pub fn head(&self) -> Head {
@@ -309,6 +318,12 @@ impl Sequencer {
         }
         self.replica.last_recorded_at = now;
 
+        if !frames.is_empty() && !self.lease.is_held() {
+            warn!("the write lease is not held; block abandoned");
+            return self
+                .abandon(batch, "this instance does not hold the write lease; retry")
+                .await;
+        }
         if !frames.is_empty() {
             let expected = self.replica.stream_sequence;
             let head = self.replica.chain.head();

@@ -63,6 +63,26 @@ impl Nats {
     }
 }
 
+/// Waits until the intake answers (a service process takes a moment to start).
+pub async fn wait_for_intake(client: &async_nats::Client) {
+    let probe = json!({"key": "probe", "command": {"type": "nonsense"}});
+    for _ in 0..200 {
+        let reply = tokio::time::timeout(
+            Duration::from_millis(500),
+            client.request(
+                shard().intake_subject("probe"),
+                serde_json::to_vec(&probe).expect("json").into(),
+            ),
+        )
+        .await;
+        if let Ok(Ok(_)) = reply {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the service's intake never answered");
+}
+
 /// Sends a request to the intake as `system` and returns the JSON reply.
 pub async fn request(client: &async_nats::Client, system: &str, body: &Value) -> Value {
     let subject = shard().intake_subject(system);
@@ -192,6 +212,10 @@ impl ServiceProcess {
             .spawn()
             .expect("ledger serve starts");
         ServiceProcess { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no chance to flush or answer anything more.

@@ -433,23 +433,3 @@ async fn killed_mid_load_nothing_acknowledged_is_lost_or_doubled() {
         seen.len()
     );
 }
-
-/// Waits until the intake answers (a service process takes a moment to start).
-async fn wait_for_intake(client: &async_nats::Client) {
-    let probe = json!({"key": "probe", "command": {"type": "nonsense"}});
-    for _ in 0..100 {
-        let reply = tokio::time::timeout(
-            Duration::from_millis(500),
-            client.request(
-                shard().intake_subject("probe"),
-                serde_json::to_vec(&probe).unwrap().into(),
-            ),
-        )
-        .await;
-        if let Ok(Ok(_)) = reply {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the service's intake never answered");
-}

@@ -1,0 +1,135 @@
+//! Several instances, one writer: the lease, take-over, and stale writers.
+
+use std::time::{Duration, Instant};
+
+use ledger_service::lease::LeaseBucket;
+use ledger_service::{Answer, Sequencer, Submission};
+use ledger_tests::*;
+use serde_json::{json, Value};
+
+fn award(key: &str) -> Value {
+    submission(
+        key,
+        json!({"type": "award_points", "volunteer": "v1", "points": 1,
+        "approver": "admin-haizhou", "reason": "接管测试"}),
+    )
+}
+
+/// Sends until accepted (a take-over answers `unavailable` or not at all
+/// for a moment); returns the answer.
+async fn until_accepted(client: &async_nats::Client, body: &Value) -> Value {
+    for _ in 0..100 {
+        let reply = tokio::time::timeout(
+            Duration::from_secs(2),
+            client.request(
+                shard().intake_subject("admin-city"),
+                serde_json::to_vec(body).unwrap().into(),
+            ),
+        )
+        .await;
+        if let Ok(Ok(m)) = reply {
+            let answer: Value = serde_json::from_slice(&m.payload).unwrap();
+            if answer["status"] == "accepted" {
+                return answer;
+            }
+            assert_eq!(answer["status"], "unavailable", "{answer}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never accepted: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_writer_dies_another_instance_takes_over_the_same_chain() {
+    let nats = Nats::start();
+    let client = nats.client().await;
+    let mut first = ServiceProcess::start(&nats.url());
+    wait_for_intake(&client).await;
+    let mut second = ServiceProcess::start(&nats.url());
+    set_up(&client).await;
+    for i in 0..20 {
+        until_accepted(&client, &award(&format!("before-{i}"))).await;
+    }
+
+    // Kill whichever holds the lease.
+    let js = async_nats::jetstream::new(client.clone());
+    let leases = LeaseBucket::open(&js, &shard(), Duration::from_secs(3), 1)
+        .await
+        .unwrap();
+    let holder = leases.holder().await.expect("a writer holds the lease");
+    let (writer, follower) = if holder.ends_with(&format!("-{}", first.pid())) {
+        (&mut first, &mut second)
+    } else {
+        (&mut second, &mut first)
+    };
+    writer.kill();
+    let killed = Instant::now();
+    let answer = until_accepted(&client, &award("after-0")).await;
+    let took = killed.elapsed();
+    println!("take-over after SIGKILL of the writer: {took:?}");
+    assert!(took < Duration::from_secs(15), "take-over took {took:?}");
+    let new_holder = leases.holder().await.expect("a new writer");
+    assert!(
+        new_holder.ends_with(&format!("-{}", follower.pid())),
+        "{new_holder}"
+    );
+
+    // The chain continues unbroken from where the dead writer left it.
+    let (records, head) = read_chain(&nats.store().await).await;
+    assert_eq!(answer["last_sequence"].as_u64(), Some(head.sequence));
+    let keys: Vec<_> = records
+        .iter()
+        .filter_map(|(_, r)| r.submission.clone())
+        .collect();
+    assert!(keys.iter().any(|k| k.as_str() == "before-19"));
+    assert!(keys.iter().any(|k| k.as_str() == "after-0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_writer_that_wakes_up_cannot_append() {
+    let nats = Nats::start();
+    let store = nats.store().await;
+    let js = async_nats::jetstream::new(nats.client().await);
+    let ttl = Duration::from_secs(1);
+    let leases = LeaseBucket::open(&js, &shard(), ttl, 1).await.unwrap();
+
+    // A takes the lease, then stalls (no renewals) as a paused process would.
+    let a_lease = leases
+        .try_acquire("instance-a")
+        .await
+        .expect("A takes the lease");
+    let a = Sequencer::open(store.clone())
+        .await
+        .unwrap()
+        .with_lease(a_lease.watch())
+        .spawn();
+    assert!(
+        leases.try_acquire("instance-b").await.is_none(),
+        "one holder at a time"
+    );
+    tokio::time::sleep(ttl * 2).await;
+
+    // B takes over and writes.
+    let b_lease = leases
+        .try_acquire("instance-b")
+        .await
+        .expect("B takes the lapsed lease");
+    let b = Sequencer::open(store.clone())
+        .await
+        .unwrap()
+        .with_lease(b_lease.watch())
+        .spawn();
+    let open = |key: &str| Submission {
+        actor: ledger_core::testing::actor("admin-city"),
+        key: Some(ledger_core::values::SubmissionKey::new(key).unwrap()),
+        command: serde_json::from_value(federation()[0].clone()).unwrap(),
+    };
+    assert!(b.submit(open("by-b")).await.is_accepted());
+
+    // A wakes up and tries: refused, nothing appended.
+    let answer = a.submit(open("by-a")).await;
+    assert!(matches!(answer, Answer::Unavailable { .. }), "{answer:?}");
+    let (records, _) = read_chain(&store).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].1.submission.as_ref().unwrap().as_str(), "by-b");
+}
