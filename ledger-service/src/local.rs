@@ -62,6 +62,12 @@ impl NatsServer {
     /// Starts nats-server with JetStream storing under `dir`, syncing to disk
     /// before every acknowledgement (`sync_interval: always`).
     pub fn start(dir: &Path, port: u16) -> Result<NatsServer, LocalError> {
+        Self::start_with(dir, port, "")
+    }
+
+    /// As [`NatsServer::start`], with more configuration (accounts, users,
+    /// cluster routes) appended to the file.
+    pub fn start_with(dir: &Path, port: u16, extra: &str) -> Result<NatsServer, LocalError> {
         let io = |what, path: &Path| {
             let path = path.to_owned();
             move |source| LocalError::Io { what, path, source }
@@ -70,7 +76,7 @@ impl NatsServer {
         let store = dir.join("jetstream");
         let config = format!(
             "listen: 127.0.0.1:{port}\nmax_payload: 8MB\n\
-             jetstream {{\n  store_dir: \"{}\"\n  sync_interval: always\n}}\n",
+             jetstream {{\n  store_dir: \"{}\"\n  sync_interval: always\n}}\n{extra}\n",
             store.display()
         );
         let config_path = dir.join("nats-server.conf");

@@ -1,0 +1,116 @@
+//! NATS permissions: a publishing system's account may submit on its own
+//! intake subject and nothing else; it cannot write to the chain's stream.
+
+use std::time::Duration;
+
+use async_nats::ConnectOptions;
+use ledger_service::local::{free_port, NatsServer};
+use ledger_service::{intake, ChainStore, Sequencer};
+use ledger_tests::*;
+use serde_json::json;
+
+const USERS: &str = r#"
+authorization {
+  users = [
+    { user: "ledger", password: "ledger-secret" }
+    { user: "kiosk-12", password: "kiosk-secret",
+      permissions: {
+        publish: { allow: ["ledger.lyg.intake.kiosk-12"] }
+        subscribe: { allow: ["_INBOX.>"] }
+      } }
+  ]
+}
+"#;
+
+async fn connect(url: &str, user: &str, password: &str) -> async_nats::Client {
+    ConnectOptions::with_user_and_password(user.into(), password.into())
+        .connect(url)
+        .await
+        .expect("connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publishing_system_can_submit_but_not_write_to_the_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NatsServer::start_with(dir.path(), free_port(), USERS).unwrap();
+    let url = server.url();
+
+    let service = connect(&url, "ledger", "ledger-secret").await;
+    let store = ChainStore::new(async_nats::jetstream::new(service.clone()), shard());
+    store.ensure(1).await.unwrap();
+    let writer = Sequencer::open(store.clone()).await.unwrap().spawn();
+    tokio::spawn(intake::serve(service.clone(), shard(), writer));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let open = submission("open", federation()[0].clone());
+    let answer = request(&service, "admin-city", &open).await;
+    assert_eq!(answer["status"], "accepted");
+    let before = store.last_sequence().await.unwrap();
+
+    let kiosk = connect(&url, "kiosk-12", "kiosk-secret").await;
+    // Its own intake subject works, and the ledger records it as kiosk-12.
+    let mine = request(
+        &kiosk,
+        "kiosk-12",
+        &submission(
+            "k1",
+            json!({"type": "sign_up",
+        "activity": "a1", "volunteer": "v1"}),
+        ),
+    )
+    .await;
+    assert_eq!(mine["code"], "UNKNOWN_ACTIVITY", "answered: {mine}");
+
+    // Writing to the stream's subject directly, or through JetStream: refused.
+    kiosk
+        .publish(shard().blocks_subject(), "forged block".into())
+        .await
+        .ok();
+    let js = async_nats::jetstream::new(kiosk.clone());
+    let forged = tokio::time::timeout(
+        Duration::from_secs(3),
+        js.publish(shard().blocks_subject(), "forged block".into()),
+    )
+    .await;
+    let acked = match forged {
+        Ok(Ok(ack)) => matches!(
+            tokio::time::timeout(Duration::from_secs(3), ack).await,
+            Ok(Ok(_))
+        ),
+        _ => false,
+    };
+    assert!(!acked, "a publisher's block was acknowledged");
+    // Another system's subject and the JetStream API: refused too.
+    let as_admin = tokio::time::timeout(
+        Duration::from_secs(2),
+        kiosk.request(
+            shard().intake_subject("admin-city"),
+            serde_json::to_vec(&open).unwrap().into(),
+        ),
+    )
+    .await;
+    assert!(
+        !matches!(as_admin, Ok(Ok(_))),
+        "kiosk-12 spoke as admin-city"
+    );
+    let api = tokio::time::timeout(
+        Duration::from_secs(2),
+        kiosk.request(
+            format!("$JS.API.STREAM.PURGE.{}", shard().stream()),
+            "".into(),
+        ),
+    )
+    .await;
+    assert!(
+        !matches!(api, Ok(Ok(_))),
+        "kiosk-12 reached the JetStream API"
+    );
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        store.last_sequence().await.unwrap(),
+        before,
+        "nothing reached the stream"
+    );
+    let (records, _) = read_chain(&store).await;
+    assert_eq!(records.len(), 1);
+}
