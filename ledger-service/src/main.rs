@@ -105,7 +105,12 @@ async fn serve(
     mut demo: Option<IdentityKey>,
 ) -> anyhow::Result<()> {
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
-    let client = async_nats::connect(nats)
+    let servers = nats
+        .split(',')
+        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("NATS URLs {nats:?}"))?;
+    let client = async_nats::connect(servers.as_slice())
         .await
         .with_context(|| format!("connecting to {nats}"))?;
     let js = async_nats::jetstream::new(client.clone());

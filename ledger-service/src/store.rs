@@ -128,6 +128,17 @@ impl ChainStore {
         Ok(info.state.last_sequence)
     }
 
+    /// The server that leads the stream's replicas, on a cluster.
+    pub async fn leader(&self) -> Result<Option<String>, StoreError> {
+        let stream = self
+            .js
+            .get_stream(self.shard.stream())
+            .await
+            .map_err(|e| self.err(e))?;
+        let info = stream.get_info().await.map_err(|e| self.err(e))?;
+        Ok(info.cluster.and_then(|c| c.leader))
+    }
+
     /// Every block from `from` (a stream sequence) up to the end as it is
     /// now, in order, handed to `each`.
     pub async fn replay(

@@ -83,6 +83,75 @@ pub async fn wait_for_intake(client: &async_nats::Client) {
     panic!("the service's intake never answered");
 }
 
+/// A three-node JetStream cluster on the loopback interface.
+pub struct Cluster {
+    pub nodes: Vec<Option<NatsServer>>,
+    ports: Vec<(u16, u16)>,
+    dirs: Vec<PathBuf>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let dirs: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("n{i}"))).collect();
+        let mut cluster = Cluster {
+            nodes: Vec::new(),
+            ports,
+            dirs,
+            _dir: dir,
+        };
+        for i in 0..3 {
+            let node = cluster.start_node(i);
+            cluster.nodes.push(Some(node));
+        }
+        cluster
+    }
+
+    fn start_node(&self, i: usize) -> NatsServer {
+        let routes: Vec<String> = (0..3)
+            .filter(|j| *j != i)
+            .map(|j| format!("nats-route://127.0.0.1:{}", self.ports[j].1))
+            .collect();
+        let extra = format!(
+            "server_name: n{i}\ncluster {{\n  name: ledger\n  listen: 127.0.0.1:{}\n  routes: [{}]\n}}\n",
+            self.ports[i].1,
+            routes.join(", ")
+        );
+        NatsServer::start_with(&self.dirs[i], self.ports[i].0, &extra).expect("cluster node starts")
+    }
+
+    /// All three client URLs.
+    pub fn servers(&self) -> Vec<async_nats::ServerAddr> {
+        self.ports
+            .iter()
+            .map(|(p, _)| format!("nats://127.0.0.1:{p}").parse().expect("address"))
+            .collect()
+    }
+
+    pub async fn client(&self) -> async_nats::Client {
+        async_nats::connect(self.servers().as_slice())
+            .await
+            .expect("connect to the cluster")
+    }
+
+    /// Kills node `name` (`n0`, `n1`, `n2`) with SIGKILL.
+    pub fn kill(&mut self, name: &str) {
+        let i: usize = name.trim_start_matches('n').parse().expect("node name");
+        if let Some(mut node) = self.nodes[i].take() {
+            node.kill();
+        }
+    }
+
+    pub fn restart(&mut self, name: &str) {
+        let i: usize = name.trim_start_matches('n').parse().expect("node name");
+        if self.nodes[i].is_none() {
+            self.nodes[i] = Some(self.start_node(i));
+        }
+    }
+}
+
 /// Sends a request to the intake as `system` and returns the JSON reply.
 pub async fn request(client: &async_nats::Client, system: &str, body: &Value) -> Value {
     let subject = shard().intake_subject(system);
@@ -104,14 +173,28 @@ pub fn submission(key: &str, command: Value) -> Value {
 /// Reads the whole stream, verifying every link, and returns the records
 /// with their ledger sequences, and the head.
 pub async fn read_chain(store: &ChainStore) -> (Vec<(u64, EventRecord)>, Head) {
+    // On a cluster the stream's API may not answer for a few seconds after
+    // a node dies, while JetStream elects new leaders.
     let mut frames = Vec::new();
-    store
-        .replay(1, |block| {
-            frames.extend_from_slice(&block.frames);
-            Ok(())
-        })
-        .await
-        .expect("replay");
+    let mut attempt = 0;
+    loop {
+        frames.clear();
+        let read = store
+            .replay(1, |block| {
+                frames.extend_from_slice(&block.frames);
+                Ok(())
+            })
+            .await;
+        match read {
+            Ok(_) => break,
+            Err(e) if attempt < 30 => {
+                attempt += 1;
+                eprintln!("reading the chain, attempt {attempt}: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => panic!("reading the chain: {e}"),
+        }
+    }
     let head = verify_concatenated(&frames, Head::EMPTY).expect("the chain verifies");
     let mut verifier = ledger_core::Verifier::new();
     let mut rest: &[u8] = &frames;
