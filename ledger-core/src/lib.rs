@@ -15,6 +15,7 @@ pub mod domain;
 pub mod event;
 pub mod frame;
 pub mod rejection;
+pub mod rights;
 pub mod state;
 pub mod time;
 pub mod values;

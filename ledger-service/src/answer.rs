@@ -2,14 +2,18 @@
 //! chain), rejected (with a stable code and the field at fault), or
 //! unavailable (nothing was recorded; retry with the same key).
 
+use ledger_core::rights::{Forbidden, Role};
 use ledger_core::values::{ActorId, Digest, SubmissionKey};
 use ledger_core::{Command, Rejection};
 use serde::{Deserialize, Serialize};
 
-/// One command as submitted: who, under which idempotency key, what.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One command as submitted: who, in which role, under which idempotency
+/// key, what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Submission {
     pub actor: ActorId,
+    pub role: Role,
     pub key: Option<SubmissionKey>,
     pub command: Command,
 }
@@ -42,6 +46,14 @@ impl Answer {
             code: r.code().to_owned(),
             message: r.to_string(),
             field: r.field().map(str::to_owned),
+        }
+    }
+
+    pub fn forbidden(f: &Forbidden) -> Answer {
+        Answer::Rejected {
+            code: f.code().to_owned(),
+            message: f.to_string(),
+            field: None,
         }
     }
 

@@ -13,6 +13,7 @@ use ledger_core::domain::{
     ApprovalLevel, AutoCheckOut, Category, Grassroots, Group, IdentityCommitment, IdentityKey,
     Membership, PointsRule, UnitKind,
 };
+use ledger_core::rights::Role;
 use ledger_core::time::{Timestamp, UtcOffset, Window};
 use ledger_core::values::*;
 use ledger_core::Command;
@@ -340,6 +341,13 @@ pub async fn load(writer: &Writer, identity_key: &IdentityKey) -> Loaded {
             .enumerate()
             .map(|(i, (actor, command))| Submission {
                 actor: id(ActorId::new(*actor)),
+                role: if actor.starts_with("kiosk") {
+                    Role::System {
+                        units: vec![unit("dalian")],
+                    }
+                } else {
+                    Role::CityAdmin
+                },
                 key: Some(id(SubmissionKey::new(format!(
                     "demo-{}",
                     chunk_no * 500 + i

@@ -11,6 +11,7 @@ use ledger_core::Command;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+use crate::accounts::{Accounts, Principal};
 use crate::answer::{Answer, Submission};
 use crate::sequencer::Writer;
 use crate::shard::Shard;
@@ -55,23 +56,24 @@ fn malformed(e: &serde_json::Error) -> Answer {
     }
 }
 
-fn read_submission(actor: &ActorId, value: serde_json::Value) -> Result<Submission, Answer> {
+fn read_submission(who: &Principal, value: serde_json::Value) -> Result<Submission, Answer> {
     let wire: WireSubmission = serde_json::from_value(value).map_err(|e| malformed(&e))?;
     Ok(Submission {
-        actor: actor.clone(),
+        actor: who.actor.clone(),
+        role: who.role.clone(),
         key: Some(wire.key),
         command: wire.command,
     })
 }
 
 /// Answers one request: a single submission or a batch.
-pub async fn handle(writer: &Writer, actor: &ActorId, payload: &[u8]) -> serde_json::Value {
+pub async fn handle(writer: &Writer, who: &Principal, payload: &[u8]) -> serde_json::Value {
     let value: serde_json::Value = match serde_json::from_slice(payload) {
         Ok(v) => v,
         Err(e) => return to_json(&malformed(&e)),
     };
     if value.get("submissions").is_none() {
-        let answer = match read_submission(actor, value) {
+        let answer = match read_submission(who, value) {
             Ok(s) => writer.submit(s).await,
             Err(answer) => answer,
         };
@@ -93,7 +95,7 @@ pub async fn handle(writer: &Writer, actor: &ActorId, payload: &[u8]) -> serde_j
     let read: Vec<Result<Submission, Answer>> = batch
         .submissions
         .into_iter()
-        .map(|v| read_submission(actor, v))
+        .map(|v| read_submission(who, v))
         .collect();
     let valid: Vec<Submission> = read
         .iter()
@@ -121,19 +123,55 @@ fn to_json(answer: &Answer) -> serde_json::Value {
 pub const QUEUE_GROUP: &str = "ledger-writers";
 
 /// Serves intake requests until the subscription ends.
-pub async fn serve(client: Client, shard: Shard, writer: Writer) -> Result<(), async_nats::Error> {
+pub async fn serve(
+    client: Client,
+    shard: Shard,
+    writer: Writer,
+    accounts: Accounts,
+) -> Result<(), async_nats::Error> {
     let mut requests = client
         .queue_subscribe(shard.intake_wildcard(), QUEUE_GROUP.into())
         .await?;
     while let Some(message) = requests.next().await {
         let client = client.clone();
         let writer = writer.clone();
-        tokio::spawn(async move { answer_request(&client, &writer, message).await });
+        let accounts = accounts.clone();
+        tokio::spawn(async move { answer_request(&client, &writer, &accounts, message).await });
     }
     Ok(())
 }
 
-async fn answer_request(client: &Client, writer: &Writer, message: Message) {
+/// Serves commands forwarded by other instances (their HTTP API) until the
+/// subscription ends. The subject is for service accounts only.
+pub async fn serve_forwarded(
+    client: Client,
+    shard: Shard,
+    writer: Writer,
+) -> Result<(), async_nats::Error> {
+    let mut requests = client
+        .queue_subscribe(shard.writer_subject(), QUEUE_GROUP.into())
+        .await?;
+    while let Some(message) = requests.next().await {
+        let client = client.clone();
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            let Some(reply) = message.reply.clone() else {
+                return;
+            };
+            let answer = match serde_json::from_slice::<Submission>(&message.payload) {
+                Ok(submission) => writer.submit(submission).await,
+                Err(e) => malformed(&e),
+            };
+            let bytes = serde_json::to_vec(&answer).unwrap_or_default();
+            if let Err(e) = client.publish(reply, bytes.into()).await {
+                warn!(error = %e, "forwarded command's reply not sent");
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn answer_request(client: &Client, writer: &Writer, accounts: &Accounts, message: Message) {
     let Some(reply) = message.reply.clone() else {
         warn!(subject = %message.subject, "intake message without a reply subject ignored");
         return;
@@ -144,11 +182,15 @@ async fn answer_request(client: &Client, writer: &Writer, message: Message) {
         .rsplit('.')
         .next()
         .unwrap_or_default();
-    let body = match ActorId::new(system) {
-        Ok(actor) => handle(writer, &actor, &message.payload).await,
-        Err(e) => to_json(&Answer::Rejected {
+    let who = ActorId::new(system).ok().and_then(|actor| {
+        let role = accounts.system_role(&actor)?;
+        Some(Principal { actor, role })
+    });
+    let body = match who {
+        Some(who) => handle(writer, &who, &message.payload).await,
+        None => to_json(&Answer::Rejected {
             code: "UNKNOWN_SYSTEM".into(),
-            message: e.to_string(),
+            message: format!("{system:?} is not a registered publishing system"),
             field: None,
         }),
     };

@@ -3,8 +3,10 @@
 //!
 //! This is the only crate that talks to NATS (and, later, HTTP).
 
+pub mod accounts;
 pub mod answer;
 pub mod demo;
+pub mod http;
 pub mod intake;
 pub mod lease;
 pub mod local;

@@ -1,16 +1,19 @@
 //! `ledger`: run the ledger service.
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ledger_core::domain::IdentityKey;
-use ledger_core::values::LedgerId;
+use ledger_core::rights::Role;
+use ledger_core::values::{ActorId, Digest, LedgerId, UnitId};
+use ledger_service::accounts::{Accounts, AccountsFile, SystemAccount, TokenAccount};
 use ledger_service::lease::{Lease, LeaseBucket};
 use ledger_service::local::{free_port, NatsServer};
-use ledger_service::{demo, intake, ChainStore, Sequencer, Shard};
+use ledger_service::{demo, http, intake, ChainStore, Sequencer, Shard};
 
 #[derive(Parser)]
 #[command(name = "ledger", about = "The union volunteer-service ledger")]
@@ -32,6 +35,13 @@ enum Cmd {
         /// Stream replicas: 1 on a single server, 3 on a cluster.
         #[arg(long, default_value_t = 1)]
         replicas: usize,
+        /// Where the HTTP API listens.
+        #[arg(long, env = "LEDGER_HTTP", default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Tokens and publishing systems with their roles (JSON; see
+        /// docs/operations.md). Without it every caller is a city admin.
+        #[arg(long, env = "LEDGER_ACCOUNTS")]
+        accounts: Option<PathBuf>,
     },
     /// Start a local nats-server (JetStream, fsync before every ack) in a data
     /// folder and serve against it.
@@ -43,6 +53,8 @@ enum Cmd {
         /// Do not load the demo federation (notice 004, Dalian).
         #[arg(long)]
         no_demo: bool,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
     },
 }
 
@@ -58,11 +70,31 @@ async fn main() -> anyhow::Result<()> {
             nats,
             shard,
             replicas,
-        } => serve(&nats, &shard, replicas, None).await,
+            http,
+            accounts,
+        } => {
+            let accounts = match accounts {
+                Some(path) => Accounts::from_file(&path)?,
+                None => {
+                    tracing::warn!(
+                        "no --accounts: every caller acts as a city admin (development only)"
+                    );
+                    Accounts::open()
+                }
+            };
+            let options = Options {
+                replicas,
+                http,
+                accounts,
+                demo: None,
+            };
+            serve(&nats, &shard, options).await
+        }
         Cmd::Local {
             data,
             shard,
             no_demo,
+            http,
         } => {
             let port = free_port();
             let server = NatsServer::start(&data.join("nats"), port)
@@ -76,7 +108,16 @@ async fn main() -> anyhow::Result<()> {
                 "submit commands: nats request ledger.{shard}.intake.<system> '{{\"key\": ..., \"command\": ...}}'"
             );
             let demo = (!no_demo).then(|| identity_key(&data)).transpose()?;
-            serve(&server.url(), &shard, 1, demo).await
+            let (accounts, token) = local_accounts(&data)?;
+            println!("HTTP API: http://{http}/api/v1/  (OpenAPI at /api/v1/openapi.json)");
+            println!("city admin token: {token}");
+            let options = Options {
+                replicas: 1,
+                http,
+                accounts,
+                demo,
+            };
+            serve(&server.url(), &shard, options).await
         }
     }
 }
@@ -98,12 +139,53 @@ fn identity_key(data: &Path) -> anyhow::Result<IdentityKey> {
     Ok(IdentityKey(key))
 }
 
-async fn serve(
-    nats: &str,
-    shard: &str,
+/// A local admin token, made once per data folder, and the accounts file
+/// that holds its hash and the demo kiosk.
+fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, String)> {
+    let token_path = data.join("admin.token");
+    if !token_path.exists() {
+        let mut bytes = [0u8; 24];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .context("reading /dev/urandom")?;
+        std::fs::write(&token_path, hex::encode(bytes))
+            .with_context(|| format!("writing {}", token_path.display()))?;
+    }
+    let token = std::fs::read_to_string(&token_path)?.trim().to_owned();
+    let file = AccountsFile {
+        tokens: vec![TokenAccount {
+            token_blake3: Digest::of(token.as_bytes()),
+            actor: ActorId::new("admin-dalian")?,
+            role: Role::CityAdmin,
+        }],
+        systems: vec![SystemAccount {
+            system: ActorId::new("kiosk-dl-01")?,
+            role: Role::System {
+                units: vec![UnitId::new("dalian")?],
+            },
+        }],
+    };
+    std::fs::write(
+        data.join("accounts.json"),
+        serde_json::to_vec_pretty(&file)?,
+    )?;
+    Ok((Accounts::from(file), token))
+}
+
+struct Options {
     replicas: usize,
-    mut demo: Option<IdentityKey>,
-) -> anyhow::Result<()> {
+    http: SocketAddr,
+    accounts: Accounts,
+    demo: Option<IdentityKey>,
+}
+
+async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> {
+    let Options {
+        replicas,
+        http,
+        accounts,
+        mut demo,
+    } = options;
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
     let servers = nats
         .split(',')
@@ -117,6 +199,17 @@ async fn serve(
     let store = ChainStore::new(js.clone(), shard.clone());
     store.ensure(replicas).await?;
     let leases = LeaseBucket::open(&js, &shard, LEASE_TTL, replicas).await?;
+    // Every instance serves HTTP; commands go to the lease holder over NATS.
+    let api = http::Api {
+        client: client.clone(),
+        shard: shard.clone(),
+        store: store.clone(),
+        accounts: accounts.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(http)
+        .await
+        .with_context(|| format!("listening on {http}"))?;
+    tokio::spawn(async move { axum::serve(listener, http::router(api)).await });
     let holder = format!("{}-{}", hostname(), std::process::id());
     loop {
         let Some(mut lease) = wait_for_lease(&leases, &holder).await else {
@@ -135,11 +228,22 @@ async fn serve(
                 loaded.accepted, loaded.rejected
             );
         }
-        let mut intake = tokio::spawn(intake::serve(client.clone(), shard.clone(), writer));
+        let forwarded = tokio::spawn(intake::serve_forwarded(
+            client.clone(),
+            shard.clone(),
+            writer.clone(),
+        ));
+        let mut intake = tokio::spawn(intake::serve(
+            client.clone(),
+            shard.clone(),
+            writer,
+            accounts.clone(),
+        ));
         tokio::select! {
             lost = lease.keep() => {
                 tracing::warn!(error = %lost, "write lease lost; following again");
                 intake.abort();
+                forwarded.abort();
             }
             r = &mut intake => {
                 r?.map_err(|e| anyhow::anyhow!(e))?;

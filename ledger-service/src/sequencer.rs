@@ -277,6 +277,10 @@ impl Sequencer {
                 }
                 in_block.insert(key.clone(), i);
             }
+            if let Err(f) = s.role.permits(&replica.state, &s.command) {
+                outcomes.push(Outcome::Rejected(Answer::forbidden(&f)));
+                continue;
+            }
             let ctx = Context {
                 now,
                 actor: s.actor.clone(),

@@ -43,6 +43,12 @@ impl Shard {
         format!("ledger.{}.intake.*", self.token())
     }
 
+    /// Where any instance forwards a command to whichever instance holds
+    /// the write lease (service accounts only).
+    pub fn writer_subject(&self) -> String {
+        format!("ledger.{}.writer", self.token())
+    }
+
     /// Where events are republished one per message after commit, by kind.
     pub fn event_subject(&self, kind: &str) -> String {
         format!("ledger.{}.events.{}", self.token(), kind)

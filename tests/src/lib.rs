@@ -56,7 +56,12 @@ impl Nats {
             .expect("writer opens");
         let writer = sequencer.spawn();
         let client = self.client().await;
-        tokio::spawn(intake::serve(client, shard(), writer.clone()));
+        tokio::spawn(intake::serve(
+            client,
+            shard(),
+            writer.clone(),
+            ledger_service::accounts::Accounts::open(),
+        ));
         // The intake subscription must be in place before the first request.
         tokio::time::sleep(Duration::from_millis(100)).await;
         writer
@@ -289,6 +294,8 @@ impl ServiceProcess {
     pub fn start(nats_url: &str) -> ServiceProcess {
         let child = Command::new(ledger_binary())
             .args(["serve", "--nats", nats_url, "--shard", SHARD])
+            .arg("--http")
+            .arg(format!("127.0.0.1:{}", free_port()))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -26,7 +26,12 @@ async fn killing_the_stream_leader_loses_no_acknowledged_event() {
     }
     assert!(ready, "the cluster never accepted an R3 stream");
     let writer = Sequencer::open(store.clone()).await.unwrap().spawn();
-    tokio::spawn(intake::serve(client.clone(), shard(), writer));
+    tokio::spawn(intake::serve(
+        client.clone(),
+        shard(),
+        writer,
+        ledger_service::accounts::Accounts::open(),
+    ));
     tokio::time::sleep(Duration::from_millis(200)).await;
     set_up(&client).await;
 

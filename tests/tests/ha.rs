@@ -121,6 +121,7 @@ async fn a_stale_writer_that_wakes_up_cannot_append() {
         .spawn();
     let open = |key: &str| Submission {
         actor: ledger_core::testing::actor("admin-city"),
+        role: ledger_core::rights::Role::CityAdmin,
         key: Some(ledger_core::values::SubmissionKey::new(key).unwrap()),
         command: serde_json::from_value(federation()[0].clone()).unwrap(),
     };

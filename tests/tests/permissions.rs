@@ -39,7 +39,12 @@ async fn a_publishing_system_can_submit_but_not_write_to_the_stream() {
     let store = ChainStore::new(async_nats::jetstream::new(service.clone()), shard());
     store.ensure(1).await.unwrap();
     let writer = Sequencer::open(store.clone()).await.unwrap().spawn();
-    tokio::spawn(intake::serve(service.clone(), shard(), writer));
+    tokio::spawn(intake::serve(
+        service.clone(),
+        shard(),
+        writer,
+        ledger_service::accounts::Accounts::open(),
+    ));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let open = submission("open", federation()[0].clone());
     let answer = request(&service, "admin-city", &open).await;

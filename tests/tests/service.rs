@@ -209,6 +209,7 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
     let answer = reopened
         .submit(Submission {
             actor: ledger_core::testing::actor("admin-city"),
+            role: ledger_core::rights::Role::CityAdmin,
             key: Some(ledger_core::values::SubmissionKey::new("s1").unwrap()),
             command,
         })
@@ -315,6 +316,7 @@ async fn a_stale_writer_cannot_fork_the_chain() {
             writer
                 .submit(Submission {
                     actor: ledger_core::testing::actor("admin-city"),
+                    role: ledger_core::rights::Role::CityAdmin,
                     key: Some(ledger_core::values::SubmissionKey::new(key).unwrap()),
                     command: serde_json::from_value(command).unwrap(),
                 })

@@ -1,0 +1,260 @@
+//! Who may ask for what. Admin roles are scoped to a subtree of units;
+//! auditors read and never write; publishing systems submit attendance for
+//! the activities of the units they are bound to. The check reads the state
+//! to learn which units a command touches, so it lives beside the rules.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::command::Command;
+use crate::domain::{EntryRef, Proposer};
+use crate::state::Ledger;
+use crate::values::{ActivityId, UnitId, VolunteerId};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Role {
+    /// The city federation's admins: everything.
+    CityAdmin,
+    /// An admin of a unit: acts only inside that unit's subtree.
+    UnitAdmin { unit: UnitId },
+    /// Reads everything, writes nothing.
+    Auditor,
+    /// A kiosk, scanner or partner platform bound to some units: submits
+    /// sign-ups, insurance and attendance for their activities.
+    System { units: Vec<UnitId> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Forbidden {
+    #[error("auditors read; they never write")]
+    ReadOnly,
+    #[error("{0} is for the city federation's admins")]
+    CityOnly(&'static str),
+    #[error("a publishing system may submit sign-ups, insurance and attendance only, not {0}")]
+    NotForSystems(&'static str),
+    #[error("unit {0} is outside the units this account acts for")]
+    OutsideScope(UnitId),
+}
+
+impl Forbidden {
+    pub fn code(&self) -> &'static str {
+        "FORBIDDEN"
+    }
+}
+
+impl Role {
+    pub fn permits(&self, state: &Ledger, command: &Command) -> Result<(), Forbidden> {
+        let scope: &[UnitId] = match self {
+            Role::CityAdmin => return Ok(()),
+            Role::Auditor => return Err(Forbidden::ReadOnly),
+            Role::UnitAdmin { unit } => std::slice::from_ref(unit),
+            Role::System { units } => {
+                if !is_attendance(command) {
+                    return Err(Forbidden::NotForSystems(command.kind()));
+                }
+                units
+            }
+        };
+        if city_only(command) {
+            return Err(Forbidden::CityOnly(command.kind()));
+        }
+        for unit in touched_units(state, command) {
+            if !scope.iter().any(|s| state.is_within(&unit, s)) {
+                return Err(Forbidden::OutsideScope(unit));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_attendance(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::SignUp(_)
+            | Command::CancelSignUp(_)
+            | Command::RecordInsurance(_)
+            | Command::CheckIn(_)
+            | Command::CheckOut(_)
+    )
+}
+
+/// Ledger-wide acts: opening, the city's approval level, approving
+/// projects, the timer's batch confirmations, checkpoints.
+fn city_only(command: &Command) -> bool {
+    use crate::domain::ApprovalLevel;
+    match command {
+        Command::OpenLedger(_)
+        | Command::ApproveProject(_)
+        | Command::RejectProject(_)
+        | Command::ConfirmDueCredits(_)
+        | Command::RecordCheckpoint(_) => true,
+        Command::ApproveVolunteer(c) => c.level == ApprovalLevel::City,
+        Command::RejectVolunteer(c) => c.level == ApprovalLevel::City,
+        Command::ProposeProject(c) => c.proposer == Proposer::City,
+        Command::RegisterUnit(c) => c.parent.is_none(),
+        _ => false,
+    }
+}
+
+fn activity_units(state: &Ledger, activity: &ActivityId) -> Vec<UnitId> {
+    state
+        .activities
+        .get(activity)
+        .map(|a| vec![a.activity.organiser.clone()])
+        .unwrap_or_default()
+}
+
+fn home_unit(state: &Ledger, volunteer: &VolunteerId) -> Vec<UnitId> {
+    state
+        .volunteers
+        .get(volunteer)
+        .map(|v| vec![v.volunteer.home_unit.clone()])
+        .unwrap_or_default()
+}
+
+/// The units a command acts on. Things it names that do not exist touch
+/// nothing here; the rules then refuse the command for what it is.
+pub fn touched_units(state: &Ledger, command: &Command) -> Vec<UnitId> {
+    match command {
+        Command::OpenLedger(_) | Command::ConfirmDueCredits(_) | Command::RecordCheckpoint(_) => {
+            vec![]
+        }
+        Command::RegisterUnit(c) => c.parent.iter().cloned().collect(),
+        Command::SetQuota(c) => vec![c.unit.clone()],
+        Command::RegisterVolunteer(c) => vec![c.home_unit.clone()],
+        Command::ApproveVolunteer(c) => home_unit(state, &c.volunteer),
+        Command::RejectVolunteer(c) => home_unit(state, &c.volunteer),
+        Command::ProposeProject(c) => vec![c.filed_by.clone()],
+        Command::ApproveProject(_) | Command::RejectProject(_) => vec![],
+        Command::UndertakeProject(c) => vec![c.unit.clone()],
+        Command::PublishActivity(c) => {
+            let mut units = vec![c.organiser.clone()];
+            units.extend(c.co_organisers.iter().cloned());
+            units
+        }
+        Command::CancelActivity(c) => activity_units(state, &c.activity),
+        Command::SignUp(c) => activity_units(state, &c.activity),
+        Command::CancelSignUp(c) => activity_units(state, &c.activity),
+        Command::RecordInsurance(c) => activity_units(state, &c.activity),
+        Command::CheckIn(c) => activity_units(state, &c.activity),
+        Command::CheckOut(c) => activity_units(state, &c.activity),
+        Command::CloseForgottenCheckOuts(c) => activity_units(state, &c.activity),
+        Command::BackfillHours(c) => activity_units(state, &c.activity),
+        Command::DisputeCredit(c) => credit_units(state, c.credit),
+        Command::ReviewCredit(c) => credit_units(state, c.credit),
+        Command::ConfirmCredit(c) => credit_units(state, c.credit),
+        Command::AwardPoints(c) => home_unit(state, &c.volunteer),
+        Command::ListReward(c) => vec![c.unit.clone()],
+        Command::RestockReward(c) => state
+            .rewards
+            .get(&c.reward)
+            .map(|r| vec![r.unit.clone()])
+            .unwrap_or_default(),
+        Command::Redeem(c) => home_unit(state, &c.volunteer),
+        Command::Reverse(c) => match c.target {
+            EntryRef::Credit(id) => credit_units(state, id),
+            EntryRef::Award(id) => state
+                .awards
+                .get(&id)
+                .map(|a| home_unit(state, &a.volunteer))
+                .unwrap_or_default(),
+            EntryRef::Redemption(id) => state
+                .redemptions
+                .get(&id)
+                .map(|r| home_unit(state, &r.volunteer))
+                .unwrap_or_default(),
+        },
+        Command::PostWish(c) => vec![c.unit.clone()],
+        Command::ClaimWish(c) => wish_units(state, &c.wish),
+        Command::FulfilWish(c) => wish_units(state, &c.wish),
+        Command::WithdrawWish(c) => wish_units(state, &c.wish),
+        Command::StartPairing(c) => vec![c.unit.clone()],
+        Command::EndPairing(c) => state
+            .pairings
+            .get(&c.pairing)
+            .map(|p| vec![p.unit.clone()])
+            .unwrap_or_default(),
+        Command::DeclareCampaign(c) => vec![c.organiser.clone()],
+        Command::FileReport(c) => vec![c.unit.clone()],
+    }
+}
+
+fn credit_units(state: &Ledger, credit: crate::values::CreditId) -> Vec<UnitId> {
+    state
+        .credits
+        .get(&credit)
+        .map(|c| activity_units(state, &c.activity))
+        .unwrap_or_default()
+}
+
+fn wish_units(state: &Ledger, wish: &crate::values::WishId) -> Vec<UnitId> {
+    state
+        .wishes
+        .get(wish)
+        .map(|w| vec![w.unit.clone()])
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ApprovalLevel;
+    use crate::testing::*;
+
+    fn admin_of(unit: &str) -> Role {
+        Role::UnitAdmin {
+            unit: unit_id(unit),
+        }
+    }
+
+    #[test]
+    fn unit_admins_act_inside_their_subtree_only() {
+        let state = world().state;
+        // g1 lies under d1.
+        assert_eq!(
+            admin_of("d1").permits(&state, &register_volunteer("v9", "g1", 9)),
+            Ok(())
+        );
+        assert_eq!(
+            admin_of("d2").permits(&state, &register_volunteer("v9", "g1", 9)),
+            Err(Forbidden::OutsideScope(unit_id("g1")))
+        );
+        assert_eq!(
+            admin_of("d2").permits(&state, &approve("v1", ApprovalLevel::Unit)),
+            Err(Forbidden::OutsideScope(unit_id("g1")))
+        );
+        assert_eq!(
+            admin_of("d1").permits(&state, &approve("v1", ApprovalLevel::City)),
+            Err(Forbidden::CityOnly("approve_volunteer"))
+        );
+        assert_eq!(Role::CityAdmin.permits(&state, &open_ledger(3)), Ok(()));
+    }
+
+    #[test]
+    fn auditors_never_write_and_systems_only_report_attendance() {
+        let state = world().state;
+        assert_eq!(
+            Role::Auditor.permits(&state, &sign_up("a1", "v1")),
+            Err(Forbidden::ReadOnly)
+        );
+        let kiosk = Role::System {
+            units: vec![unit_id("d1")],
+        };
+        assert_eq!(
+            kiosk.permits(&state, &check_in("a1", "v1", "2026-03-05T09:00")),
+            Ok(())
+        );
+        assert_eq!(
+            kiosk.permits(&state, &register_volunteer("v9", "g1", 9)),
+            Err(Forbidden::NotForSystems("register_volunteer"))
+        );
+        let elsewhere = Role::System {
+            units: vec![unit_id("d2")],
+        };
+        assert_eq!(
+            elsewhere.permits(&state, &check_in("a1", "v1", "2026-03-05T09:00")),
+            Err(Forbidden::OutsideScope(unit_id("g1")))
+        );
+    }
+}

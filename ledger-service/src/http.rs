@@ -1,0 +1,232 @@
+//! HTTP for admins (axum): the commands of the domain as JSON, behind bearer
+//! tokens with roles. Every instance serves it; commands travel over NATS
+//! to whichever instance holds the write lease. The OpenAPI document is at
+//! `/api/v1/openapi.json`.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ledger_core::frame::parse_frame;
+use ledger_core::values::SubmissionKey;
+use ledger_core::Command;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::accounts::{Accounts, Principal};
+use crate::answer::{Answer, Submission};
+use crate::shard::Shard;
+use crate::store::ChainStore;
+
+#[derive(Clone)]
+pub struct Api {
+    pub client: async_nats::Client,
+    pub shard: Shard,
+    pub store: ChainStore,
+    pub accounts: Accounts,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandRequest {
+    key: SubmissionKey,
+    command: Command,
+}
+
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .route("/api/v1/commands", post(submit))
+        .route("/api/v1/head", get(head))
+        .route("/api/v1/openapi.json", get(openapi))
+        .with_state(api)
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body =
+        json!({"status": "rejected", "code": code, "message": message.into(), "field": null});
+    (status, Json(body)).into_response()
+}
+
+fn principal(api: &Api, headers: &HeaderMap) -> Result<Principal, Response> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "a bearer token is required",
+            )
+        })?;
+    api.accounts
+        .by_token(token.trim())
+        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "unknown token"))
+}
+
+async fn submit(State(api): State<Api>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let who = match principal(&api, &headers) {
+        Ok(who) => who,
+        Err(response) => return response,
+    };
+    let request: CommandRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "MALFORMED", e.to_string()),
+    };
+    let submission = Submission {
+        actor: who.actor,
+        role: who.role,
+        key: Some(request.key),
+        command: request.command,
+    };
+    let answer = forward(&api, &submission).await;
+    let status = match &answer {
+        Answer::Accepted { .. } => StatusCode::OK,
+        Answer::Rejected { code, .. } if code == "FORBIDDEN" => StatusCode::FORBIDDEN,
+        Answer::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Answer::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(answer)).into_response()
+}
+
+/// To the instance holding the write lease, over NATS.
+async fn forward(api: &Api, submission: &Submission) -> Answer {
+    let payload = match serde_json::to_vec(submission) {
+        Ok(p) => p,
+        Err(e) => return Answer::malformed(e.to_string()),
+    };
+    let reply = tokio::time::timeout(
+        Duration::from_secs(30),
+        api.client
+            .request(api.shard.writer_subject(), payload.into()),
+    )
+    .await;
+    match reply {
+        Ok(Ok(message)) => {
+            serde_json::from_slice(&message.payload).unwrap_or_else(|e| Answer::Unavailable {
+                message: format!("the writer's reply did not read: {e}"),
+            })
+        }
+        Ok(Err(e)) => Answer::Unavailable {
+            message: format!("no writer answered: {e}"),
+        },
+        Err(_) => Answer::Unavailable {
+            message: "no writer answered within 30 s; retry with the same key".into(),
+        },
+    }
+}
+
+/// The chain's head as stored: the last frame of the last block.
+async fn head(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if let Err(response) = principal(&api, &headers) {
+        return response;
+    }
+    let last = match api.store.last_sequence().await {
+        Ok(0) => {
+            return Json(json!({"sequence": 0, "hash": null, "stream_sequence": 0})).into_response()
+        }
+        Ok(last) => last,
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                e.to_string(),
+            )
+        }
+    };
+    let block = match api.store.block(last).await {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                e.to_string(),
+            )
+        }
+    };
+    let mut rest: &[u8] = &block.frames;
+    let mut head = None;
+    while let Ok((frame, tail)) = parse_frame(rest) {
+        head = Some((frame.header.sequence, frame.stored_hash));
+        rest = tail;
+    }
+    match head {
+        Some((sequence, hash)) => {
+            Json(json!({"sequence": sequence, "hash": hash, "stream_sequence": last}))
+                .into_response()
+        }
+        None => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "BAD_BLOCK",
+            "the last block holds no frame",
+        ),
+    }
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
+}
+
+/// The OpenAPI 3.1 description of this API. Command bodies are described in
+/// full in docs/events.md; here each is an object with a `type`.
+pub fn openapi_document() -> Value {
+    let answer = json!({
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"enum": ["accepted", "rejected", "unavailable"]},
+            "first_sequence": {"type": ["integer", "null"]},
+            "last_sequence": {"type": ["integer", "null"]},
+            "hash": {"type": ["string", "null"], "description": "hex BLAKE3 of the last event's frame"},
+            "events": {"type": "integer"},
+            "code": {"type": "string", "description": "stable rejection code (docs/events.md)"},
+            "message": {"type": "string"},
+            "field": {"type": ["string", "null"]}
+        }
+    });
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Union volunteer-service ledger", "version": env!("CARGO_PKG_VERSION")},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Answer": answer,
+                "CommandRequest": {
+                    "type": "object",
+                    "required": ["key", "command"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "key": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$",
+                                "description": "idempotency key: a retry with the same key gets the first answer"},
+                        "command": {"type": "object", "required": ["type"],
+                                    "properties": {"type": {"type": "string"}},
+                                    "description": "one command of docs/events.md"}
+                    }
+                }
+            }
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/commands": {"post": {
+                "summary": "Submit one command",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommandRequest"}}}},
+                "responses": {
+                    "200": {"description": "accepted", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answer"}}}},
+                    "401": {"description": "no or unknown token"},
+                    "403": {"description": "outside the caller's units or role (code FORBIDDEN); nothing recorded"},
+                    "422": {"description": "rejected by a rule or malformed; nothing recorded"},
+                    "503": {"description": "nothing recorded; retry with the same key"}
+                }
+            }},
+            "/api/v1/head": {"get": {
+                "summary": "The chain's head: last ledger sequence and hash",
+                "responses": {"200": {"description": "the head"}, "401": {"description": "no or unknown token"}}
+            }},
+            "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+        }
+    })
+}

@@ -1,0 +1,313 @@
+//! The admins' HTTP API and the rights behind it, and rights on the NATS
+//! intake: 401 without a token, 403 outside one's units, nothing recorded.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use ledger_core::rights::Role;
+use ledger_core::values::{ActorId, Digest, UnitId};
+use ledger_service::accounts::{Accounts, AccountsFile, SystemAccount, TokenAccount};
+use ledger_service::{http, intake, Sequencer};
+use ledger_tests::*;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+fn token(actor: &str, secret: &str, role: Role) -> TokenAccount {
+    TokenAccount {
+        token_blake3: Digest::of(secret.as_bytes()),
+        actor: ActorId::new(actor).unwrap(),
+        role,
+    }
+}
+
+fn accounts() -> Accounts {
+    let unit = |u: &str| UnitId::new(u).unwrap();
+    Accounts::from(AccountsFile {
+        tokens: vec![
+            token("admin-city", "city-secret", Role::CityAdmin),
+            token(
+                "admin-haizhou",
+                "haizhou-secret",
+                Role::UnitAdmin {
+                    unit: unit("haizhou"),
+                },
+            ),
+            token(
+                "admin-lianyun",
+                "lianyun-secret",
+                Role::UnitAdmin {
+                    unit: unit("lianyun"),
+                },
+            ),
+            token("auditor-1", "auditor-secret", Role::Auditor),
+        ],
+        systems: vec![
+            SystemAccount {
+                system: ActorId::new("admin-city").unwrap(),
+                role: Role::CityAdmin,
+            },
+            SystemAccount {
+                system: ActorId::new("kiosk-12").unwrap(),
+                role: Role::System {
+                    units: vec![unit("lianyun")],
+                },
+            },
+        ],
+    })
+}
+
+struct Setup {
+    nats: Nats,
+    router: axum::Router,
+    client: async_nats::Client,
+}
+
+async fn start() -> Setup {
+    let nats = Nats::start();
+    let store = nats.store().await;
+    let client = nats.client().await;
+    let writer = Sequencer::open(store.clone()).await.unwrap().spawn();
+    tokio::spawn(intake::serve(
+        client.clone(),
+        shard(),
+        writer.clone(),
+        accounts(),
+    ));
+    tokio::spawn(intake::serve_forwarded(client.clone(), shard(), writer));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let router = http::router(http::Api {
+        client: client.clone(),
+        shard: shard(),
+        store,
+        accounts: accounts(),
+    });
+    Setup {
+        nats,
+        router,
+        client,
+    }
+}
+
+async fn call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(t) = bearer {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    let body = body
+        .map(|b| Body::from(serde_json::to_vec(&b).unwrap()))
+        .unwrap_or_else(Body::empty);
+    let response = router
+        .clone()
+        .oneshot(
+            request
+                .header("content-type", "application/json")
+                .body(body)
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_act_inside_their_subtree_and_nothing_else_is_recorded() {
+    let s = start().await;
+    for (i, command) in federation().into_iter().enumerate() {
+        let (status, answer) = call(
+            &s.router,
+            "POST",
+            "/api/v1/commands",
+            Some("city-secret"),
+            Some(submission(&format!("setup-{i}"), command)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "setup {i}: {answer}");
+    }
+    let register_lianyun = json!({"type": "register_unit", "unit": "lianyun", "name": "连云区总工会",
+        "kind": "district_federation", "parent": "city", "quota": 300});
+    assert_eq!(
+        call(
+            &s.router,
+            "POST",
+            "/api/v1/commands",
+            Some("city-secret"),
+            Some(submission("u-lianyun", register_lianyun))
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let store = s.nats.store().await;
+    let before = store.last_sequence().await.unwrap();
+
+    let register = |v: &str, n: u32| {
+        json!({"type": "register_volunteer", "volunteer": v, "home_unit": "g1",
+        "membership": "member", "identity": format!("{n:064x}")})
+    };
+    // No token, a wrong token: 401.
+    let (status, _) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        None,
+        Some(submission("x1", register("v2", 2))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("guess"),
+        Some(submission("x1", register("v2", 2))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Another district's admin: 403. An auditor: 403.
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("lianyun-secret"),
+        Some(submission("x2", register("v2", 2))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["code"], "FORBIDDEN");
+    let (status, _) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("auditor-secret"),
+        Some(submission("x3", register("v2", 2))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The city's own approval level is not a district's to give.
+    let (status, _) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("haizhou-secret"),
+        Some(submission(
+            "x4",
+            json!({"type": "open_ledger", "ledger": "lyg", "name": "x",
+            "objection_window_days": 1, "utc_offset_minutes": 480, "number_prefix": "XX"}),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        store.last_sequence().await.unwrap(),
+        before,
+        "nothing recorded"
+    );
+
+    // Inside its subtree the district admin acts; a rule's refusal is 422.
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("haizhou-secret"),
+        Some(submission("ok-1", register("v2", 2))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("haizhou-secret"),
+        Some(submission("ok-2", register("v3", 2))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["code"], "DUPLICATE_IDENTITY");
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("haizhou-secret"),
+        Some(json!({"key": "k", "command": {"type": "sign_up"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["code"], "MALFORMED");
+
+    let (status, head) = call(
+        &s.router,
+        "GET",
+        "/api/v1/head",
+        Some("auditor-secret"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, chain_head) = read_chain(&store).await;
+    assert_eq!(head["sequence"].as_u64(), Some(chain_head.sequence));
+    assert_eq!(
+        head["hash"].as_str(),
+        Some(chain_head.hash.to_hex().as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_the_api() {
+    let s = start().await;
+    let (status, doc) = call(&s.router, "GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in ["/api/v1/commands", "/api/v1/head"] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(doc["paths"]["/api/v1/commands"]["post"]["responses"]["403"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_systems_are_known_and_bound_to_their_units() {
+    let s = start().await;
+    set_up(&s.client).await;
+    request(
+        &s.client,
+        "admin-city",
+        &submission(
+            "s1",
+            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+        ),
+    )
+    .await;
+    // kiosk-12 is bound to another district than a1's organiser.
+    let answer = request(
+        &s.client,
+        "kiosk-12",
+        &submission(
+            "k1",
+            json!({"type": "check_in", "activity": "a1",
+        "volunteer": "v1", "at": from_now(-5), "device": null, "external_id": null}),
+        ),
+    )
+    .await;
+    assert_eq!(answer["code"], "FORBIDDEN", "{answer}");
+    let answer = request(
+        &s.client,
+        "kiosk-99",
+        &submission(
+            "k1",
+            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+        ),
+    )
+    .await;
+    assert_eq!(answer["code"], "UNKNOWN_SYSTEM", "{answer}");
+}
