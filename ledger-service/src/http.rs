@@ -70,7 +70,7 @@ fn principal(api: &Api, headers: &HeaderMap) -> Result<Principal, Response> {
 async fn submit(State(api): State<Api>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let who = match principal(&api, &headers) {
         Ok(who) => who,
-        Err(response) => return response,
+        Err(why) => return unauthorized(why),
     };
     let request: CommandRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -121,8 +121,8 @@ async fn forward(api: &Api, submission: &Submission) -> Answer {
 
 /// The chain's head as stored: the last frame of the last block.
 async fn head(State(api): State<Api>, headers: HeaderMap) -> Response {
-    if let Err(response) = principal(&api, &headers) {
-        return response;
+    if let Err(why) = principal(&api, &headers) {
+        return unauthorized(why);
     }
     let last = match api.store.last_sequence().await {
         Ok(0) => {
