@@ -50,21 +50,18 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     (status, Json(body)).into_response()
 }
 
-fn principal(api: &Api, headers: &HeaderMap) -> Result<Principal, Response> {
+/// The caller, or why not (answered as 401).
+fn principal(api: &Api, headers: &HeaderMap) -> Result<Principal, &'static str> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            error(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "a bearer token is required",
-            )
-        })?;
-    api.accounts
-        .by_token(token.trim())
-        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "unknown token"))
+        .ok_or("a bearer token is required")?;
+    api.accounts.by_token(token.trim()).ok_or("unknown token")
+}
+
+fn unauthorized(why: &str) -> Response {
+    error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why)
 }
 
 async fn submit(State(api): State<Api>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
