@@ -5,19 +5,23 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ledger_core::command::RegisterVolunteer;
+use ledger_core::domain::{Group, IdentityCommitment, IdentityKey, Membership};
 use ledger_core::frame::parse_frame;
-use ledger_core::values::SubmissionKey;
+use ledger_core::rights::Role;
+use ledger_core::values::{SubmissionKey, Text, UnitId, VolunteerId};
 use ledger_core::Command;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::accounts::{Accounts, Principal};
 use crate::answer::{Answer, Submission};
+use crate::personal::{PersonalRecord, PersonalStore};
 use crate::shard::Shard;
 use crate::store::ChainStore;
 
@@ -27,6 +31,26 @@ pub struct Api {
     pub shard: Shard,
     pub store: ChainStore,
     pub accounts: Accounts,
+    pub personal: PersonalStore,
+    /// The key of identity commitments; without it, registration with
+    /// personal data is refused.
+    pub identity_key: Option<IdentityKey>,
+}
+
+/// The registration form: the non-personal part goes on the chain, the
+/// personal part to the erasable store.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Registration {
+    key: SubmissionKey,
+    volunteer: VolunteerId,
+    home_unit: UnitId,
+    membership: Membership,
+    #[serde(default)]
+    groups: Vec<Group>,
+    #[serde(default)]
+    specialties: Vec<Text>,
+    personal: PersonalRecord,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +64,11 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route("/api/v1/commands", post(submit))
         .route("/api/v1/head", get(head))
+        .route("/api/v1/volunteers", post(register))
+        .route(
+            "/api/v1/volunteers/{volunteer}/personal",
+            get(read_personal).delete(erase_personal),
+        )
         .route("/api/v1/openapi.json", get(openapi))
         .with_state(api)
 }
@@ -79,7 +108,10 @@ async fn submit(State(api): State<Api>, headers: HeaderMap, body: axum::body::By
         key: Some(request.key),
         command: request.command,
     };
-    let answer = forward(&api, &submission).await;
+    answer_response(forward(&api, &submission).await)
+}
+
+fn answer_response(answer: Answer) -> Response {
     let status = match &answer {
         Answer::Accepted { .. } => StatusCode::OK,
         Answer::Rejected { code, .. } if code == "FORBIDDEN" => StatusCode::FORBIDDEN,
@@ -87,6 +119,130 @@ async fn submit(State(api): State<Api>, headers: HeaderMap, body: axum::body::By
         Answer::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
     };
     (status, Json(answer)).into_response()
+}
+
+/// Registers a volunteer: the chain gets the pseudonymous id and a keyed
+/// commitment to the ID number; the personal fields are stored encrypted,
+/// only once the registration is accepted (so a refusal or a crash never
+/// leaves personal data behind without a volunteer).
+async fn register(State(api): State<Api>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let who = match principal(&api, &headers) {
+        Ok(who) => who,
+        Err(why) => return unauthorized(why),
+    };
+    let form: Registration = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "MALFORMED", e.to_string()),
+    };
+    let Some(identity_key) = &api.identity_key else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NO_IDENTITY_KEY",
+            "this instance has no identity key configured",
+        );
+    };
+    let command = Command::RegisterVolunteer(RegisterVolunteer {
+        volunteer: form.volunteer.clone(),
+        home_unit: form.home_unit,
+        membership: form.membership,
+        groups: form.groups,
+        specialties: form.specialties,
+        identity: IdentityCommitment::compute(identity_key, &form.personal.citizen_id),
+    });
+    let submission = Submission {
+        actor: who.actor,
+        role: who.role,
+        key: Some(form.key),
+        command,
+    };
+    let answer = forward(&api, &submission).await;
+    if answer.is_accepted() {
+        if let Err(e) = api.personal.put(&form.volunteer, &form.personal).await {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "PERSONAL_STORE",
+                format!("registered, but the personal record was not stored; send again: {e}"),
+            );
+        }
+    }
+    answer_response(answer)
+}
+
+/// Personal fields are for the city federation's admins. (Admins of a
+/// subtree see them once the read models know each volunteer's unit.)
+fn may_see_personal(who: &Principal) -> bool {
+    who.role == Role::CityAdmin
+}
+
+async fn read_personal(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(volunteer): Path<String>,
+) -> Response {
+    let who = match principal(&api, &headers) {
+        Ok(who) => who,
+        Err(why) => return unauthorized(why),
+    };
+    if !may_see_personal(&who) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "personal fields are for the city federation's admins",
+        );
+    }
+    let Ok(volunteer) = VolunteerId::new(volunteer) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_VOLUNTEER",
+            "no such volunteer",
+        );
+    };
+    match api.personal.get(&volunteer).await {
+        Ok(Some(record)) => Json(record).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "NO_PERSONAL_RECORD",
+            "none stored, or erased",
+        ),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "PERSONAL_STORE",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn erase_personal(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(volunteer): Path<String>,
+) -> Response {
+    let who = match principal(&api, &headers) {
+        Ok(who) => who,
+        Err(why) => return unauthorized(why),
+    };
+    if !may_see_personal(&who) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "erasure is for the city federation's admins",
+        );
+    }
+    let Ok(volunteer) = VolunteerId::new(volunteer) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_VOLUNTEER",
+            "no such volunteer",
+        );
+    };
+    match api.personal.erase(&volunteer).await {
+        Ok(()) => Json(json!({"erased": volunteer})).into_response(),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "PERSONAL_STORE",
+            e.to_string(),
+        ),
+    }
 }
 
 /// To the instance holding the write lease, over NATS.
@@ -218,6 +374,19 @@ pub fn openapi_document() -> Value {
                     "503": {"description": "nothing recorded; retry with the same key"}
                 }
             }},
+            "/api/v1/volunteers": {"post": {
+                "summary": "Register a volunteer: the registration form, personal fields included; only a pseudonymous id and a keyed commitment to the ID number reach the chain",
+                "responses": {"200": {"description": "accepted"}, "401": {"description": "no or unknown token"},
+                    "403": {"description": "outside the caller's units"}, "422": {"description": "rejected or malformed"}}
+            }},
+            "/api/v1/volunteers/{volunteer}/personal": {
+                "get": {"summary": "A volunteer's personal fields (city admins)",
+                    "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "the record"}, "403": {"description": "not a city admin"}, "404": {"description": "none, or erased"}}},
+                "delete": {"summary": "Erase a person: the key of their record is purged (city admins)",
+                    "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "erased"}, "403": {"description": "not a city admin"}}}
+            },
             "/api/v1/head": {"get": {
                 "summary": "The chain's head: last ledger sequence and hash",
                 "responses": {"200": {"description": "the head"}, "401": {"description": "no or unknown token"}}

@@ -10,6 +10,7 @@ pub mod http;
 pub mod intake;
 pub mod lease;
 pub mod local;
+pub mod personal;
 pub mod sequencer;
 pub mod shard;
 pub mod store;

@@ -13,6 +13,7 @@ use ledger_core::values::{ActorId, Digest, LedgerId, UnitId};
 use ledger_service::accounts::{Accounts, AccountsFile, SystemAccount, TokenAccount};
 use ledger_service::lease::{Lease, LeaseBucket};
 use ledger_service::local::{free_port, NatsServer};
+use ledger_service::personal::PersonalStore;
 use ledger_service::{demo, http, intake, ChainStore, Sequencer, Shard};
 
 #[derive(Parser)]
@@ -42,6 +43,10 @@ enum Cmd {
         /// docs/operations.md). Without it every caller is a city admin.
         #[arg(long, env = "LEDGER_ACCOUNTS")]
         accounts: Option<PathBuf>,
+        /// The 32-byte key of identity commitments (a file). Without it,
+        /// registration with personal data is refused.
+        #[arg(long, env = "LEDGER_IDENTITY_KEY")]
+        identity_key: Option<PathBuf>,
     },
     /// Start a local nats-server (JetStream, fsync before every ack) in a data
     /// folder and serve against it.
@@ -72,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
             replicas,
             http,
             accounts,
+            identity_key,
         } => {
             let accounts = match accounts {
                 Some(path) => Accounts::from_file(&path)?,
@@ -82,11 +88,13 @@ async fn main() -> anyhow::Result<()> {
                     Accounts::open()
                 }
             };
+            let identity_key = identity_key.map(|p| read_key(&p)).transpose()?;
             let options = Options {
                 replicas,
                 http,
                 accounts,
-                demo: None,
+                identity_key,
+                demo: false,
             };
             serve(&nats, &shard, options).await
         }
@@ -107,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "submit commands: nats request ledger.{shard}.intake.<system> '{{\"key\": ..., \"command\": ...}}'"
             );
-            let demo = (!no_demo).then(|| identity_key(&data)).transpose()?;
+            let identity_key = Some(identity_key(&data)?);
             let (accounts, token) = local_accounts(&data)?;
             println!("HTTP API: http://{http}/api/v1/  (OpenAPI at /api/v1/openapi.json)");
             println!("city admin token: {token}");
@@ -115,7 +123,8 @@ async fn main() -> anyhow::Result<()> {
                 replicas: 1,
                 http,
                 accounts,
-                demo,
+                identity_key,
+                demo: !no_demo,
             };
             serve(&server.url(), &shard, options).await
         }
@@ -132,7 +141,11 @@ fn identity_key(data: &Path) -> anyhow::Result<IdentityKey> {
             .context("reading /dev/urandom")?;
         std::fs::write(&path, key).with_context(|| format!("writing {}", path.display()))?;
     }
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    read_key(&path)
+}
+
+fn read_key(path: &Path) -> anyhow::Result<IdentityKey> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let key: [u8; 32] = bytes
         .try_into()
         .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
@@ -176,7 +189,9 @@ struct Options {
     replicas: usize,
     http: SocketAddr,
     accounts: Accounts,
-    demo: Option<IdentityKey>,
+    identity_key: Option<IdentityKey>,
+    /// Load the demo federation once the writer is ready.
+    demo: bool,
 }
 
 async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> {
@@ -184,6 +199,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         replicas,
         http,
         accounts,
+        identity_key,
         mut demo,
     } = options;
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
@@ -200,11 +216,15 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     store.ensure(replicas).await?;
     let leases = LeaseBucket::open(&js, &shard, LEASE_TTL, replicas).await?;
     // Every instance serves HTTP; commands go to the lease holder over NATS.
+    let personal = PersonalStore::open(&js, &shard, replicas).await?;
+    let demo_key = identity_key.clone();
     let api = http::Api {
         client: client.clone(),
         shard: shard.clone(),
         store: store.clone(),
         accounts: accounts.clone(),
+        personal,
+        identity_key,
     };
     let listener = tokio::net::TcpListener::bind(http)
         .await
@@ -221,8 +241,8 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
             .with_lease(lease.watch());
         tracing::info!(head = sequencer.head().sequence, "writer ready");
         let writer = sequencer.spawn();
-        if let Some(key) = demo.take() {
-            let loaded = demo::load(&writer, &key).await;
+        if let (true, Some(key)) = (std::mem::take(&mut demo), &demo_key) {
+            let loaded = demo::load(&writer, key).await;
             println!(
                 "demo federation (notice 004, Dalian): {} commands accepted, rejected: {:?}",
                 loaded.accepted, loaded.rejected

@@ -320,3 +320,81 @@ impl Drop for ServiceProcess {
         self.kill();
     }
 }
+
+/// The service with its HTTP router, against a nats-server of its own.
+pub struct HttpSetup {
+    pub nats: Nats,
+    pub router: axum::Router,
+    pub client: async_nats::Client,
+}
+
+/// The identity-commitment key of the HTTP tests.
+pub fn identity_key() -> ledger_core::domain::IdentityKey {
+    ledger_core::domain::IdentityKey([9; 32])
+}
+
+pub async fn start_http(accounts: ledger_service::accounts::Accounts) -> HttpSetup {
+    let nats = Nats::start();
+    let store = nats.store().await;
+    let client = nats.client().await;
+    let writer = Sequencer::open(store.clone())
+        .await
+        .expect("writer")
+        .spawn();
+    tokio::spawn(intake::serve(
+        client.clone(),
+        shard(),
+        writer.clone(),
+        accounts.clone(),
+    ));
+    tokio::spawn(intake::serve_forwarded(client.clone(), shard(), writer));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let js = jetstream::new(client.clone());
+    let personal = ledger_service::personal::PersonalStore::open(&js, &shard(), 1)
+        .await
+        .expect("personal store");
+    let router = ledger_service::http::router(ledger_service::http::Api {
+        client: client.clone(),
+        shard: shard(),
+        store,
+        accounts,
+        personal,
+        identity_key: Some(identity_key()),
+    });
+    HttpSetup {
+        nats,
+        router,
+        client,
+    }
+}
+
+/// One HTTP request through the service's router.
+pub async fn call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (axum::http::StatusCode, Value) {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(path);
+    if let Some(t) = bearer {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    let body = body
+        .map(|b| axum::body::Body::from(serde_json::to_vec(&b).expect("json")))
+        .unwrap_or_else(axum::body::Body::empty);
+    let request = request
+        .header("content-type", "application/json")
+        .body(body)
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}

@@ -1,15 +1,12 @@
 //! The admins' HTTP API and the rights behind it, and rights on the NATS
 //! intake: 401 without a token, 403 outside one's units, nothing recorded.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use ledger_core::rights::Role;
 use ledger_core::values::{ActorId, Digest, UnitId};
 use ledger_service::accounts::{Accounts, AccountsFile, SystemAccount, TokenAccount};
-use ledger_service::{http, intake, Sequencer};
 use ledger_tests::*;
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use serde_json::json;
 
 fn token(actor: &str, secret: &str, role: Role) -> TokenAccount {
     TokenAccount {
@@ -55,75 +52,9 @@ fn accounts() -> Accounts {
     })
 }
 
-struct Setup {
-    nats: Nats,
-    router: axum::Router,
-    client: async_nats::Client,
-}
-
-async fn start() -> Setup {
-    let nats = Nats::start();
-    let store = nats.store().await;
-    let client = nats.client().await;
-    let writer = Sequencer::open(store.clone()).await.unwrap().spawn();
-    tokio::spawn(intake::serve(
-        client.clone(),
-        shard(),
-        writer.clone(),
-        accounts(),
-    ));
-    tokio::spawn(intake::serve_forwarded(client.clone(), shard(), writer));
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let router = http::router(http::Api {
-        client: client.clone(),
-        shard: shard(),
-        store,
-        accounts: accounts(),
-    });
-    Setup {
-        nats,
-        router,
-        client,
-    }
-}
-
-async fn call(
-    router: &axum::Router,
-    method: &str,
-    path: &str,
-    bearer: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(path);
-    if let Some(t) = bearer {
-        request = request.header("authorization", format!("Bearer {t}"));
-    }
-    let body = body
-        .map(|b| Body::from(serde_json::to_vec(&b).unwrap()))
-        .unwrap_or_else(Body::empty);
-    let response = router
-        .clone()
-        .oneshot(
-            request
-                .header("content-type", "application/json")
-                .body(body)
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_act_inside_their_subtree_and_nothing_else_is_recorded() {
-    let s = start().await;
+    let s = start_http(accounts()).await;
     for (i, command) in federation().into_iter().enumerate() {
         let (status, answer) = call(
             &s.router,
@@ -265,7 +196,7 @@ async fn admins_act_inside_their_subtree_and_nothing_else_is_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_the_api() {
-    let s = start().await;
+    let s = start_http(accounts()).await;
     let (status, doc) = call(&s.router, "GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
@@ -277,7 +208,7 @@ async fn the_openapi_document_describes_the_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishing_systems_are_known_and_bound_to_their_units() {
-    let s = start().await;
+    let s = start_http(accounts()).await;
     set_up(&s.client).await;
     request(
         &s.client,

@@ -1,0 +1,181 @@
+//! Personal data off the chain. The registration form's personal fields
+//! (name, ID number, phone, employer…) live in a JetStream KV bucket,
+//! encrypted with a key of the volunteer's own that lives in a second bucket.
+//! Erasing a person purges that key: every copy of the record, backups
+//! included, becomes unreadable, while the chain stays verifiable (it only
+//! ever held the pseudonymous id and the identity commitment).
+
+use async_nats::jetstream::{self, kv};
+use bytes::Bytes;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use ledger_core::values::VolunteerId;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::shard::Shard;
+
+#[derive(Debug, Error)]
+pub enum PersonalError {
+    #[error("personal-data bucket {bucket}: {source}")]
+    Bucket {
+        bucket: String,
+        source: async_nats::Error,
+    },
+    #[error("the personal record of {0} does not decrypt")]
+    Undecryptable(VolunteerId),
+    #[error("the personal record of {volunteer} does not read: {source}")]
+    Unreadable {
+        volunteer: VolunteerId,
+        source: serde_json::Error,
+    },
+}
+
+/// The personal part of the registration form (登记表) and roster (花名册).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalRecord {
+    pub name: String,
+    pub sex: Option<String>,
+    /// 身份证号
+    pub citizen_id: String,
+    pub phone: Option<String>,
+    /// 政治面貌
+    pub political_status: Option<String>,
+    pub employer: Option<String>,
+    pub education: Option<String>,
+    pub started_work: Option<String>,
+    pub health: Option<String>,
+    #[serde(default)]
+    pub work_history: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct PersonalStore {
+    records: kv::Store,
+    keys: kv::Store,
+}
+
+async fn bucket(
+    js: &jetstream::Context,
+    name: String,
+    replicas: usize,
+) -> Result<kv::Store, PersonalError> {
+    js.create_key_value(kv::Config {
+        bucket: name.clone(),
+        history: 1,
+        storage: jetstream::stream::StorageType::File,
+        num_replicas: replicas,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| PersonalError::Bucket {
+        bucket: name,
+        source: e.into(),
+    })
+}
+
+impl PersonalStore {
+    pub async fn open(
+        js: &jetstream::Context,
+        shard: &Shard,
+        replicas: usize,
+    ) -> Result<PersonalStore, PersonalError> {
+        Ok(PersonalStore {
+            records: bucket(js, format!("{}_PERSONAL", shard.stream()), replicas).await?,
+            keys: bucket(js, format!("{}_PERSONAL_KEYS", shard.stream()), replicas).await?,
+        })
+    }
+
+    fn failed(&self, what: &str, e: impl Into<async_nats::Error>) -> PersonalError {
+        PersonalError::Bucket {
+            bucket: what.to_owned(),
+            source: e.into(),
+        }
+    }
+
+    /// Stores a volunteer's record under a fresh key of their own.
+    pub async fn put(
+        &self,
+        volunteer: &VolunteerId,
+        record: &PersonalRecord,
+    ) -> Result<(), PersonalError> {
+        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+        let cipher = XChaCha20Poly1305::new(&key);
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let plain = serde_json::to_vec(record).map_err(|source| PersonalError::Unreadable {
+            volunteer: volunteer.clone(),
+            source,
+        })?;
+        let sealed = cipher
+            .encrypt(&nonce, plain.as_slice())
+            .map_err(|_| PersonalError::Undecryptable(volunteer.clone()))?;
+        let mut stored = nonce.to_vec();
+        stored.extend_from_slice(&sealed);
+        self.keys
+            .put(volunteer.as_str(), Bytes::copy_from_slice(key.as_slice()))
+            .await
+            .map_err(|e| self.failed("keys", e))?;
+        self.records
+            .put(volunteer.as_str(), Bytes::from(stored))
+            .await
+            .map_err(|e| self.failed("records", e))?;
+        Ok(())
+    }
+
+    /// The record, or None if there is none or the person was erased.
+    pub async fn get(
+        &self,
+        volunteer: &VolunteerId,
+    ) -> Result<Option<PersonalRecord>, PersonalError> {
+        let key = self
+            .keys
+            .get(volunteer.as_str())
+            .await
+            .map_err(|e| self.failed("keys", e))?;
+        let stored = self
+            .records
+            .get(volunteer.as_str())
+            .await
+            .map_err(|e| self.failed("records", e))?;
+        let (Some(key), Some(stored)) = (key, stored) else {
+            return Ok(None);
+        };
+        if key.len() != 32 || stored.len() < 24 {
+            return Err(PersonalError::Undecryptable(volunteer.clone()));
+        }
+        let cipher = XChaCha20Poly1305::new(Key::from_slice(&key));
+        let (nonce, sealed) = stored.split_at(24);
+        let plain = cipher
+            .decrypt(XNonce::from_slice(nonce), sealed)
+            .map_err(|_| PersonalError::Undecryptable(volunteer.clone()))?;
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|source| PersonalError::Unreadable {
+                volunteer: volunteer.clone(),
+                source,
+            })
+    }
+
+    /// Erases a person: purges their key (so any copy of the record is
+    /// unreadable) and the record itself.
+    pub async fn erase(&self, volunteer: &VolunteerId) -> Result<(), PersonalError> {
+        self.keys
+            .purge(volunteer.as_str())
+            .await
+            .map_err(|e| self.failed("keys", e))?;
+        self.records
+            .purge(volunteer.as_str())
+            .await
+            .map_err(|e| self.failed("records", e))?;
+        Ok(())
+    }
+
+    /// The sealed bytes as stored, for tests that check nothing is in clear.
+    pub async fn sealed(&self, volunteer: &VolunteerId) -> Result<Option<Bytes>, PersonalError> {
+        self.records
+            .get(volunteer.as_str())
+            .await
+            .map_err(|e| self.failed("records", e))
+    }
+}
