@@ -14,13 +14,14 @@ use ledger_core::command::RegisterVolunteer;
 use ledger_core::domain::{Group, IdentityCommitment, IdentityKey, Membership};
 use ledger_core::frame::parse_frame;
 use ledger_core::rights::Role;
-use ledger_core::values::{SubmissionKey, Text, UnitId, VolunteerId};
+use ledger_core::values::{Digest, SubmissionKey, Text, UnitId, VolunteerId};
 use ledger_core::Command;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::accounts::{Accounts, Principal};
 use crate::answer::{Answer, Submission};
+use crate::attachments::{AttachmentError, AttachmentStore};
 use crate::personal::{PersonalRecord, PersonalStore};
 use crate::shard::Shard;
 use crate::store::ChainStore;
@@ -32,6 +33,7 @@ pub struct Api {
     pub store: ChainStore,
     pub accounts: Accounts,
     pub personal: PersonalStore,
+    pub attachments: AttachmentStore,
     /// The key of identity commitments; without it, registration with
     /// personal data is refused.
     pub identity_key: Option<IdentityKey>,
@@ -65,6 +67,10 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/commands", post(submit))
         .route("/api/v1/head", get(head))
         .route("/api/v1/volunteers", post(register))
+        .route(
+            "/api/v1/attachments/{hash}",
+            axum::routing::put(upload).get(download),
+        )
         .route(
             "/api/v1/volunteers/{volunteer}/personal",
             get(read_personal).delete(erase_personal),
@@ -102,6 +108,20 @@ async fn submit(State(api): State<Api>, headers: HeaderMap, body: axum::body::By
         Ok(r) => r,
         Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "MALFORMED", e.to_string()),
     };
+    if let Command::FileReport(report) = &request.command {
+        for a in &report.attachments {
+            if api.attachments.size(&a.blake3).await != Some(a.bytes) {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "ATTACHMENT_MISSING",
+                    format!(
+                        "{} ({}, {} bytes) is not uploaded; PUT it to /api/v1/attachments/{} first",
+                        a.name, a.blake3, a.bytes, a.blake3
+                    ),
+                );
+            }
+        }
+    }
     let submission = Submission {
         actor: who.actor,
         role: who.role,
@@ -166,6 +186,69 @@ async fn register(State(api): State<Api>, headers: HeaderMap, body: axum::body::
         }
     }
     answer_response(answer)
+}
+
+/// Uploads a report's file under its BLAKE3 hash; bytes that hash to
+/// anything else are refused.
+async fn upload(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let who = match principal(&api, &headers) {
+        Ok(who) => who,
+        Err(why) => return unauthorized(why),
+    };
+    if who.role == Role::Auditor {
+        return error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "auditors read; they never write",
+        );
+    }
+    let Ok(claimed) = Digest::from_hex(&hash) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "MALFORMED",
+            "the path names a BLAKE3 hash in hex",
+        );
+    };
+    match api.attachments.put(claimed, &body).await {
+        Ok(()) => Json(json!({"blake3": claimed, "bytes": body.len()})).into_response(),
+        Err(e @ AttachmentError::Mismatch { .. }) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ATTACHMENT_MISMATCH",
+            e.to_string(),
+        ),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ATTACHMENT_STORE",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn download(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+) -> Response {
+    if let Err(why) = principal(&api, &headers) {
+        return unauthorized(why);
+    }
+    let Ok(hash) = Digest::from_hex(&hash) else {
+        return error(StatusCode::NOT_FOUND, "NO_ATTACHMENT", "no such attachment");
+    };
+    match api.attachments.get(&hash).await {
+        Ok(Some(bytes)) => bytes.into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "NO_ATTACHMENT", "no such attachment"),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ATTACHMENT_STORE",
+            e.to_string(),
+        ),
+    }
 }
 
 /// Personal fields are for the city federation's admins. (Admins of a
@@ -386,6 +469,15 @@ pub fn openapi_document() -> Value {
                 "delete": {"summary": "Erase a person: the key of their record is purged (city admins)",
                     "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}}],
                     "responses": {"200": {"description": "erased"}, "403": {"description": "not a city admin"}}}
+            },
+            "/api/v1/attachments/{hash}": {
+                "put": {"summary": "Upload a report's file under its BLAKE3 hash (hex); other bytes are refused (ATTACHMENT_MISMATCH)",
+                    "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"content": {"application/octet-stream": {}}},
+                    "responses": {"200": {"description": "stored"}, "422": {"description": "the bytes do not hash to the name"}}},
+                "get": {"summary": "Download a file by its hash",
+                    "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "the bytes"}, "404": {"description": "not stored"}}}
             },
             "/api/v1/head": {"get": {
                 "summary": "The chain's head: last ledger sequence and hash",

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod answer;
+pub mod attachments;
 pub mod demo;
 pub mod http;
 pub mod intake;

@@ -11,6 +11,7 @@ use ledger_core::domain::IdentityKey;
 use ledger_core::rights::Role;
 use ledger_core::values::{ActorId, Digest, LedgerId, UnitId};
 use ledger_service::accounts::{Accounts, AccountsFile, SystemAccount, TokenAccount};
+use ledger_service::attachments::AttachmentStore;
 use ledger_service::lease::{Lease, LeaseBucket};
 use ledger_service::local::{free_port, NatsServer};
 use ledger_service::personal::PersonalStore;
@@ -217,6 +218,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let leases = LeaseBucket::open(&js, &shard, LEASE_TTL, replicas).await?;
     // Every instance serves HTTP; commands go to the lease holder over NATS.
     let personal = PersonalStore::open(&js, &shard, replicas).await?;
+    let attachments = AttachmentStore::open(&js, &shard, replicas).await?;
     let demo_key = identity_key.clone();
     let api = http::Api {
         client: client.clone(),
@@ -224,6 +226,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         store: store.clone(),
         accounts: accounts.clone(),
         personal,
+        attachments,
         identity_key,
     };
     let listener = tokio::net::TcpListener::bind(http)

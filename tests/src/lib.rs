@@ -353,12 +353,16 @@ pub async fn start_http(accounts: ledger_service::accounts::Accounts) -> HttpSet
     let personal = ledger_service::personal::PersonalStore::open(&js, &shard(), 1)
         .await
         .expect("personal store");
+    let attachments = ledger_service::attachments::AttachmentStore::open(&js, &shard(), 1)
+        .await
+        .expect("attachment store");
     let router = ledger_service::http::router(ledger_service::http::Api {
         client: client.clone(),
         shard: shard(),
         store,
         accounts,
         personal,
+        attachments,
         identity_key: Some(identity_key()),
     });
     HttpSetup {

@@ -1,0 +1,101 @@
+//! Report attachments: stored under their BLAKE3 hash; mismatched bytes and
+//! reports naming files never uploaded are refused.
+
+use axum::http::StatusCode;
+use ledger_core::values::Digest;
+use ledger_service::accounts::Accounts;
+use ledger_tests::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_checked_against_their_hash() {
+    let s = start_http(Accounts::open()).await;
+    for (i, command) in federation().into_iter().enumerate() {
+        call(
+            &s.router,
+            "POST",
+            "/api/v1/commands",
+            Some("t"),
+            Some(submission(&format!("setup-{i}"), command)),
+        )
+        .await;
+    }
+    let declare = json!({"type": "declare_campaign", "campaign": "c2026", "organiser": "city",
+        "name": "2026年职工志愿服务", "phases": [],
+        "deadlines": [{"kind": "typical_case", "due": "2099-04-15"}]});
+    assert_eq!(
+        call(
+            &s.router,
+            "POST",
+            "/api/v1/commands",
+            Some("t"),
+            Some(submission("c", declare))
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+
+    let photo = b"\xff\xd8\xff\xe0 a photo of tree planting on 12 March".to_vec();
+    let hash = Digest::of(&photo);
+    let report = |key: &str| {
+        submission(
+            key,
+            json!({"type": "file_report", "report": key, "campaign": "c2026",
+        "unit": "g1", "deadline": 0, "title": "植树节典型案例",
+        "attachments": [{"name": "photo-1.jpg", "blake3": hash, "bytes": photo.len()}]}),
+        )
+    };
+
+    // Not uploaded yet: the report is refused.
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("t"),
+        Some(report("r1")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["code"], "ATTACHMENT_MISSING");
+
+    // Bytes offered under another file's hash: refused.
+    let upload = |hash: &Digest, bytes: Vec<u8>| {
+        let router = s.router.clone();
+        let path = format!("/api/v1/attachments/{hash}");
+        async move {
+            use tower::ServiceExt;
+            let request = axum::http::Request::builder()
+                .method("PUT")
+                .uri(path)
+                .header("authorization", "Bearer t")
+                .body(axum::body::Body::from(bytes))
+                .unwrap();
+            router.oneshot(request).await.unwrap().status()
+        }
+    };
+    assert_eq!(
+        upload(&hash, b"something else".to_vec()).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(upload(&hash, photo.clone()).await, StatusCode::OK);
+
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("t"),
+        Some(report("r2")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (records, _) = read_chain(&s.nats.store().await).await;
+    let filed = records.iter().find_map(|(_, r)| match &r.event {
+        ledger_core::Event::ReportFiled(f) => Some(f.report.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        filed.expect("report on the chain").attachments[0].blake3,
+        hash
+    );
+}
