@@ -151,6 +151,65 @@ impl Ledger {
         self.ancestry(unit).any(|u| &u.unit.id == ancestor)
     }
 
+    /// The unit an event concerns most directly (the organiser of its
+    /// activity, a volunteer's home unit, the unit it names), for routing
+    /// events to subscribers. Ledger-wide events concern none.
+    pub fn unit_of(&self, event: &Event) -> Option<UnitId> {
+        let home = |v: &VolunteerId| {
+            self.volunteers
+                .get(v)
+                .map(|v| v.volunteer.home_unit.clone())
+        };
+        let organiser =
+            |a: &ActivityId| self.activities.get(a).map(|a| a.activity.organiser.clone());
+        let credit = |c: &CreditId| self.credits.get(c).and_then(|c| organiser(&c.activity));
+        match event {
+            Event::LedgerOpened(_) | Event::CheckpointRecorded(_) => None,
+            Event::UnitRegistered(e) => Some(e.unit.id.clone()),
+            Event::QuotaSet(e) => Some(e.unit.clone()),
+            Event::VolunteerRegistered(e) => Some(e.home_unit.clone()),
+            Event::VolunteerApproved(e) => home(&e.volunteer),
+            Event::VolunteerRejected(e) => home(&e.volunteer),
+            Event::ProjectProposed(e) => Some(e.filed_by.clone()),
+            Event::ProjectApproved(e) => self.projects.get(&e.project).map(|p| p.filed_by.clone()),
+            Event::ProjectRejected(e) => self.projects.get(&e.project).map(|p| p.filed_by.clone()),
+            Event::ProjectUndertaken(e) => Some(e.unit.clone()),
+            Event::ActivityPublished(e) => Some(e.organiser.clone()),
+            Event::ActivityCancelled(e) => organiser(&e.activity),
+            Event::SignedUp(e) => organiser(&e.activity),
+            Event::SignUpCancelled(e) => organiser(&e.activity),
+            Event::InsuranceRecorded(e) => organiser(&e.activity),
+            Event::CheckedIn(e) => organiser(&e.activity),
+            Event::CheckedOut(e) => self
+                .sessions
+                .get(&e.session)
+                .and_then(|s| organiser(&s.activity)),
+            Event::HoursCredited(e) => organiser(&e.activity),
+            Event::CreditDisputed(e) => credit(&e.credit),
+            Event::CreditReviewed(e) => credit(&e.credit),
+            Event::CreditConfirmed(e) => credit(&e.credit),
+            Event::PointsAwarded(e) => home(&e.volunteer),
+            Event::RewardListed(e) => Some(e.reward.unit.clone()),
+            Event::RewardRestocked(e) => self.rewards.get(&e.reward).map(|r| r.unit.clone()),
+            Event::RewardRedeemed(e) => home(&e.volunteer),
+            Event::EntryReversed(e) => match e.target {
+                EntryRef::Credit(c) => credit(&c),
+                EntryRef::Award(a) => self.awards.get(&a).and_then(|a| home(&a.volunteer)),
+                EntryRef::Redemption(r) => {
+                    self.redemptions.get(&r).and_then(|r| home(&r.volunteer))
+                }
+            },
+            Event::WishPosted(e) => Some(e.unit.clone()),
+            Event::WishClaimed(e) => self.wishes.get(&e.wish).map(|w| w.unit.clone()),
+            Event::WishFulfilled(e) => self.wishes.get(&e.wish).map(|w| w.unit.clone()),
+            Event::WishWithdrawn(e) => self.wishes.get(&e.wish).map(|w| w.unit.clone()),
+            Event::PairingStarted(e) => Some(e.unit.clone()),
+            Event::PairingEnded(e) => self.pairings.get(&e.pairing).map(|p| p.unit.clone()),
+            Event::CampaignDeclared(e) => Some(e.campaign.organiser.clone()),
+            Event::ReportFiled(e) => Some(e.report.unit.clone()),
+        }
+    }
+
     pub fn apply(&mut self, event: &Event) {
         self.events += 1;
         match event {

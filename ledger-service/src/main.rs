@@ -241,7 +241,8 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         tracing::info!(holder, "holding the write lease");
         let sequencer = Sequencer::open(store.clone())
             .await?
-            .with_lease(lease.watch());
+            .with_lease(lease.watch())
+            .republishing(client.clone());
         tracing::info!(head = sequencer.head().sequence, "writer ready");
         let writer = sequencer.spawn();
         if let (true, Some(key)) = (std::mem::take(&mut demo), &demo_key) {

@@ -178,6 +178,14 @@ pub struct Sequencer {
     store: ChainStore,
     replica: Replica,
     lease: LeaseWatch,
+    republish: Option<async_nats::Client>,
+}
+
+/// Where one event's frame sits in a block, and where it is republished.
+struct Route {
+    start: usize,
+    kind: &'static str,
+    unit: Option<ledger_core::values::UnitId>,
 }
 
 impl Sequencer {
@@ -187,6 +195,7 @@ impl Sequencer {
             store,
             replica: Replica::empty(),
             lease: LeaseWatch::always(),
+            republish: None,
         };
         sequencer.rebuild().await?;
         Ok(sequencer)
@@ -218,6 +227,12 @@ impl Sequencer {
     /// Appends only while `lease` is held (several instances, one writer).
     pub fn with_lease(mut self, lease: LeaseWatch) -> Sequencer {
         self.lease = lease;
+        self
+    }
+
+    /// Republishes every committed event on `ledger.<shard>.events.<kind>.<unit>`.
+    pub fn republishing(mut self, client: async_nats::Client) -> Sequencer {
+        self.republish = Some(client);
         self
     }
 
@@ -262,6 +277,7 @@ impl Sequencer {
         let mut frames = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut in_block: HashMap<IndexKey, usize> = HashMap::new();
+        let mut routes: Vec<Route> = Vec::new();
         let replica = &mut self.replica;
         for (i, request) in batch.iter().enumerate() {
             let s = &request.submission;
@@ -294,6 +310,11 @@ impl Sequencer {
             };
             let mut heads = Vec::with_capacity(events.len());
             for event in events {
+                let route = Route {
+                    start: frames.len(),
+                    kind: event.kind(),
+                    unit: replica.state.unit_of(&event),
+                };
                 replica.state.apply(&event);
                 let record = EventRecord {
                     recorded_at: now,
@@ -302,7 +323,10 @@ impl Sequencer {
                     event,
                 };
                 match replica.chain.append(&record, &mut frames) {
-                    Ok(head) => heads.push(head),
+                    Ok(head) => {
+                        heads.push(head);
+                        routes.push(route);
+                    }
                     Err(e) => {
                         // An event the frame cannot hold (over 1 MiB) is a
                         // bug in the rules' bounds; refuse the whole block.
@@ -328,10 +352,11 @@ impl Sequencer {
                 .abandon(batch, "this instance does not hold the write lease; retry")
                 .await;
         }
+        let frames = Bytes::from(frames);
         if !frames.is_empty() {
             let expected = self.replica.stream_sequence;
             let head = self.replica.chain.head();
-            match self.store.append(Bytes::from(frames), expected).await {
+            match self.store.append(frames.clone(), expected).await {
                 Ok(sequence) => self.replica.stream_sequence = sequence,
                 Err(e) => {
                     warn!(error = %e, "append failed; reconciling with the stream");
@@ -350,6 +375,30 @@ impl Sequencer {
             }
         }
         self.answer(batch, outcomes);
+        self.republish(&frames, &routes).await;
+    }
+
+    /// Each committed event once more, on its own subject, for subscribers
+    /// that want one message per event. Best effort: the stream is the
+    /// record; a subscriber that misses one reads it there.
+    async fn republish(&self, frames: &Bytes, routes: &[Route]) {
+        let Some(client) = &self.republish else {
+            return;
+        };
+        for (i, route) in routes.iter().enumerate() {
+            let end = routes.get(i + 1).map_or(frames.len(), |next| next.start);
+            let subject = self
+                .store
+                .shard()
+                .event_subject(route.kind, route.unit.as_ref());
+            if let Err(e) = client
+                .publish(subject, frames.slice(route.start..end))
+                .await
+            {
+                warn!(error = %e, "republishing an event failed");
+                return;
+            }
+        }
     }
 
     /// After a failed or unanswered append: was the block stored after all?

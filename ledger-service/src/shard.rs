@@ -1,7 +1,7 @@
 //! Names that carry the shard: one chain, one stream and one set of subjects
 //! per top-level federation. Nothing here assumes there is only one.
 
-use ledger_core::values::LedgerId;
+use ledger_core::values::{LedgerId, UnitId as LedgerUnit};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shard {
@@ -49,9 +49,12 @@ impl Shard {
         format!("ledger.{}.writer", self.token())
     }
 
-    /// Where events are republished one per message after commit, by kind.
-    pub fn event_subject(&self, kind: &str) -> String {
-        format!("ledger.{}.events.{}", self.token(), kind)
+    /// Where each event is republished after commit, one per message:
+    /// `ledger.<shard>.events.<kind>.<unit>` (`_` for ledger-wide events),
+    /// so subscribers filter by kind, by unit, or both.
+    pub fn event_subject(&self, kind: &str, unit: Option<&LedgerUnit>) -> String {
+        let unit = unit.map_or_else(|| "_".to_owned(), |u| u.as_str().replace(['.', ':'], "_"));
+        format!("ledger.{}.events.{}.{}", self.token(), kind, unit)
     }
 }
 
@@ -68,9 +71,14 @@ mod tests {
             shard.intake_subject("kiosk-1"),
             "ledger.gd_edu.intake.kiosk-1"
         );
+        let unit = LedgerUnit::new("gz.yuexiu").unwrap();
         assert_eq!(
-            shard.event_subject("checked_in"),
-            "ledger.gd_edu.events.checked_in"
+            shard.event_subject("checked_in", Some(&unit)),
+            "ledger.gd_edu.events.checked_in.gz_yuexiu"
+        );
+        assert_eq!(
+            shard.event_subject("ledger_opened", None),
+            "ledger.gd_edu.events.ledger_opened._"
         );
     }
 }

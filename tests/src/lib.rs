@@ -53,7 +53,8 @@ impl Nats {
     pub async fn serve(&self) -> Writer {
         let sequencer = Sequencer::open(self.store().await)
             .await
-            .expect("writer opens");
+            .expect("writer opens")
+            .republishing(self.client().await);
         let writer = sequencer.spawn();
         let client = self.client().await;
         tokio::spawn(intake::serve(

@@ -102,6 +102,50 @@ async fn the_full_path_over_nats() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_event_is_republished_on_a_subject_by_kind_and_unit() {
+    use futures::StreamExt;
+    let nats = Nats::start();
+    let _writer = nats.serve().await;
+    let client = nats.client().await;
+    set_up(&client).await;
+    let mut check_ins = client
+        .subscribe("ledger.lyg.events.checked_in.g1")
+        .await
+        .unwrap();
+    let mut everything_at_g1 = client.subscribe("ledger.lyg.events.*.g1").await.unwrap();
+    client.flush().await.unwrap();
+    request(
+        &client,
+        "admin-city",
+        &submission(
+            "s1",
+            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+        ),
+    )
+    .await;
+    let accepted = request(&client, "kiosk-12", &submission("rec-1", check_in(-30))).await;
+
+    let message = tokio::time::timeout(Duration::from_secs(5), check_ins.next())
+        .await
+        .unwrap()
+        .unwrap();
+    // The message is the event's own frame: its hash is the one the chain holds.
+    let (frame, rest) = ledger_core::frame::parse_frame(&message.payload).unwrap();
+    assert!(rest.is_empty());
+    assert_eq!(frame.computed_hash(), frame.stored_hash);
+    assert_eq!(
+        Some(frame.stored_hash.to_hex()),
+        accepted["hash"].as_str().map(str::to_owned)
+    );
+    assert!(matches!(frame.decode().unwrap().event, Event::CheckedIn(_)));
+    let first = tokio::time::timeout(Duration::from_secs(5), everything_at_g1.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.subject.as_str(), "ledger.lyg.events.signed_up.g1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejections_answer_their_code_and_append_nothing() {
     let nats = Nats::start();
     let _writer = nats.serve().await;
