@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger_core::command::RegisterVolunteer;
-use ledger_core::domain::{Group, IdentityCommitment, IdentityKey, Membership};
+use ledger_core::domain::{Group, IdentityCommitment, IdentityKey, Membership, StarLevel};
 use ledger_core::frame::parse_frame;
 use ledger_core::rights::Role;
 use ledger_core::values::{Digest, SubmissionKey, Text, UnitId, VolunteerId};
@@ -23,6 +23,7 @@ use crate::accounts::{Accounts, Principal};
 use crate::answer::{Answer, Submission};
 use crate::attachments::{AttachmentError, AttachmentStore};
 use crate::personal::{PersonalRecord, PersonalStore};
+use crate::reader::Reader;
 use crate::shard::Shard;
 use crate::store::ChainStore;
 
@@ -34,6 +35,7 @@ pub struct Api {
     pub accounts: Accounts,
     pub personal: PersonalStore,
     pub attachments: AttachmentStore,
+    pub reader: Reader,
     /// The key of identity commitments; without it, registration with
     /// personal data is refused.
     pub identity_key: Option<IdentityKey>,
@@ -67,6 +69,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/commands", post(submit))
         .route("/api/v1/head", get(head))
         .route("/api/v1/volunteers", post(register))
+        .route("/api/v1/volunteers/{volunteer}/account", get(account))
         .route(
             "/api/v1/attachments/{hash}",
             axum::routing::put(upload).get(download),
@@ -248,6 +251,90 @@ async fn download(
             "ATTACHMENT_STORE",
             e.to_string(),
         ),
+    }
+}
+
+#[derive(Deserialize)]
+struct AsOf {
+    /// Wait (up to 5 s) until the replica has applied this ledger sequence:
+    /// read-your-writes after an accepted command.
+    after: Option<u64>,
+}
+
+/// Whether `who` may see things of `unit`: city admins and auditors see
+/// everything, unit admins their subtree, publishing systems nothing.
+fn may_read(state: &ledger_core::Ledger, who: &Principal, unit: &UnitId) -> bool {
+    match &who.role {
+        Role::CityAdmin | Role::Auditor => true,
+        Role::UnitAdmin { unit: scope } => state.is_within(unit, scope),
+        Role::System { .. } => false,
+    }
+}
+
+/// A volunteer's account: confirmed hours (system and backfilled apart),
+/// pending hours, points earned and redeemed, balance, star level.
+async fn account(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(volunteer): Path<String>,
+    axum::extract::Query(as_of): axum::extract::Query<AsOf>,
+) -> Response {
+    let who = match principal(&api, &headers) {
+        Ok(who) => who,
+        Err(why) => return unauthorized(why),
+    };
+    if let Some(after) = as_of.after {
+        if !api.reader.caught_up(after, Duration::from_secs(5)).await {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "NOT_YET",
+                format!("sequence {after} is not applied here yet"),
+            );
+        }
+    }
+    let Ok(volunteer) = VolunteerId::new(volunteer) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_VOLUNTEER",
+            "no such volunteer",
+        );
+    };
+    let read = api.reader.read(|state, head| {
+        let v = state.volunteers.get(&volunteer)?;
+        if !may_read(state, &who, &v.volunteer.home_unit) {
+            return Some(Err(()));
+        }
+        let a = &v.account;
+        let confirmed = a.confirmed_minutes();
+        Some(Ok(json!({
+            "volunteer": v.volunteer.id,
+            "number": v.volunteer.number,
+            "home_unit": v.volunteer.home_unit,
+            "status": v.volunteer.status,
+            "confirmed_system_minutes": a.confirmed_system_minutes,
+            "confirmed_backfill_minutes": a.confirmed_backfill_minutes,
+            "pending_minutes": a.pending_minutes,
+            "points_earned": a.points_earned,
+            "points_redeemed": a.points_redeemed,
+            "balance": a.balance(),
+            "star_level": StarLevel::for_minutes(confirmed).0,
+            "minutes_to_next_star": StarLevel::minutes_to_next(confirmed),
+            "as_of": {"sequence": head.sequence, "hash": head.hash},
+        })))
+    });
+    match read {
+        Err(broken) => error(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", broken),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_VOLUNTEER",
+            "no such volunteer",
+        ),
+        Ok(Some(Err(()))) => error(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "outside the units this account reads",
+        ),
+        Ok(Some(Ok(body))) => Json(body).into_response(),
     }
 }
 
@@ -479,6 +566,14 @@ pub fn openapi_document() -> Value {
                     "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string"}}],
                     "responses": {"200": {"description": "the bytes"}, "404": {"description": "not stored"}}}
             },
+            "/api/v1/volunteers/{volunteer}/account": {"get": {
+                "summary": "A volunteer's account: confirmed hours (system and backfilled), pending hours, points, balance, star level, as of a ledger sequence",
+                "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "after", "in": "query", "required": false, "schema": {"type": "integer"},
+                     "description": "wait until this ledger sequence is applied (read-your-writes)"}],
+                "responses": {"200": {"description": "the account"}, "403": {"description": "outside the caller's units"},
+                    "404": {"description": "no such volunteer"}, "503": {"description": "not caught up, or the chain is broken"}}
+            }},
             "/api/v1/head": {"get": {
                 "summary": "The chain's head: last ledger sequence and hash",
                 "responses": {"200": {"description": "the head"}, "401": {"description": "no or unknown token"}}

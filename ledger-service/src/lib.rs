@@ -12,6 +12,7 @@ pub mod intake;
 pub mod lease;
 pub mod local;
 pub mod personal;
+pub mod reader;
 pub mod sequencer;
 pub mod shard;
 pub mod store;

@@ -15,6 +15,7 @@ use ledger_service::attachments::AttachmentStore;
 use ledger_service::lease::{Lease, LeaseBucket};
 use ledger_service::local::{free_port, NatsServer};
 use ledger_service::personal::PersonalStore;
+use ledger_service::reader::Reader;
 use ledger_service::{demo, http, intake, ChainStore, Sequencer, Shard};
 
 #[derive(Parser)]
@@ -220,6 +221,8 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let personal = PersonalStore::open(&js, &shard, replicas).await?;
     let attachments = AttachmentStore::open(&js, &shard, replicas).await?;
     let demo_key = identity_key.clone();
+    let reader = Reader::new();
+    tokio::spawn(reader.clone().follow(store.clone()));
     let api = http::Api {
         client: client.clone(),
         shard: shard.clone(),
@@ -227,6 +230,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         accounts: accounts.clone(),
         personal,
         attachments,
+        reader,
         identity_key,
     };
     let listener = tokio::net::TcpListener::bind(http)

@@ -8,10 +8,11 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use chrono::Utc;
-use ledger_core::chain::{verify_concatenated, Chain, Head, Verifier};
+use ledger_core::chain::{verify_concatenated, Head};
 use ledger_core::time::Timestamp;
 use ledger_core::values::{ActorId, SubmissionKey};
 use ledger_core::{decide, ChainError, Context, EventRecord, Ledger};
+use projections::Follower;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -43,8 +44,7 @@ type IndexKey = (ActorId, SubmissionKey);
 
 /// Everything the writer knows, rebuilt from the stream.
 struct Replica {
-    state: Ledger,
-    chain: Chain,
+    follower: Follower,
     /// Stream sequence of the last block applied.
     stream_sequence: u64,
     /// Submission → its answer. Accepted answers are rebuilt from the
@@ -57,8 +57,7 @@ struct Replica {
 impl Replica {
     fn empty() -> Replica {
         Replica {
-            state: Ledger::new(),
-            chain: Chain::new(),
+            follower: Follower::new(),
             stream_sequence: 0,
             index: HashMap::new(),
             last_recorded_at: Timestamp(0),
@@ -67,25 +66,20 @@ impl Replica {
 
     /// Verifies a stored block frame by frame and applies it.
     fn apply_block(&mut self, block: &Block) -> Result<(), SequencerError> {
-        let mut verifier = Verifier::resume(self.chain.head());
-        let mut rest: &[u8] = &block.frames;
-        while !rest.is_empty() {
-            let (verified, tail) =
-                verifier
-                    .push_front(rest)
-                    .map_err(|error| SequencerError::Chain {
-                        stream_sequence: block.stream_sequence,
-                        error,
-                    })?;
-            rest = tail;
-            let record = verified.record;
-            self.state.apply(&record.event);
-            self.last_recorded_at = self.last_recorded_at.max(record.recorded_at);
-            if let Some(key) = record.submission {
-                remember_accepted(&mut self.index, (record.actor, key), verified.head);
-            }
-        }
-        self.chain = Chain::resume(verifier.head());
+        let index = &mut self.index;
+        let last_recorded_at = &mut self.last_recorded_at;
+        self.follower
+            .apply_frames(&block.frames, |verified| {
+                let record = &verified.record;
+                *last_recorded_at = (*last_recorded_at).max(record.recorded_at);
+                if let Some(key) = &record.submission {
+                    remember_accepted(index, (record.actor.clone(), key.clone()), verified.head);
+                }
+            })
+            .map_err(|error| SequencerError::Chain {
+                stream_sequence: block.stream_sequence,
+                error,
+            })?;
         self.stream_sequence = block.stream_sequence;
         Ok(())
     }
@@ -216,7 +210,7 @@ impl Sequencer {
             return Err(e);
         }
         info!(
-            head = replica.chain.head().sequence,
+            head = replica.follower.head().sequence,
             stream_sequence = replica.stream_sequence,
             "chain verified and state rebuilt"
         );
@@ -237,11 +231,11 @@ impl Sequencer {
     }
 
     pub fn head(&self) -> Head {
-        self.replica.chain.head()
+        self.replica.follower.head()
     }
 
     pub fn state(&self) -> &Ledger {
-        &self.replica.state
+        self.replica.follower.state()
     }
 
     /// Starts the writer task; commands reach it through the returned handle.
@@ -273,7 +267,7 @@ impl Sequencer {
     /// message, and answers each once the message is stored.
     async fn commit(&mut self, batch: Vec<Request>) {
         let now = self.clock();
-        let before = self.replica.chain.head();
+        let before = self.replica.follower.head();
         let mut frames = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut in_block: HashMap<IndexKey, usize> = HashMap::new();
@@ -293,7 +287,7 @@ impl Sequencer {
                 }
                 in_block.insert(key.clone(), i);
             }
-            if let Err(f) = s.role.permits(&replica.state, &s.command) {
+            if let Err(f) = s.role.permits(replica.follower.state(), &s.command) {
                 outcomes.push(Outcome::Rejected(Answer::forbidden(&f)));
                 continue;
             }
@@ -301,7 +295,7 @@ impl Sequencer {
                 now,
                 actor: s.actor.clone(),
             };
-            let events = match decide(&replica.state, &ctx, &s.command) {
+            let events = match decide(replica.follower.state(), &ctx, &s.command) {
                 Ok(events) => events,
                 Err(r) => {
                     outcomes.push(Outcome::Rejected(Answer::rejected(&r)));
@@ -313,16 +307,15 @@ impl Sequencer {
                 let route = Route {
                     start: frames.len(),
                     kind: event.kind(),
-                    unit: replica.state.unit_of(&event),
+                    unit: replica.follower.state().unit_of(&event),
                 };
-                replica.state.apply(&event);
                 let record = EventRecord {
                     recorded_at: now,
                     actor: s.actor.clone(),
                     submission: s.key.clone(),
                     event,
                 };
-                match replica.chain.append(&record, &mut frames) {
+                match replica.follower.append(&record, &mut frames) {
                     Ok(head) => {
                         heads.push(head);
                         routes.push(route);
@@ -355,7 +348,7 @@ impl Sequencer {
         let frames = Bytes::from(frames);
         if !frames.is_empty() {
             let expected = self.replica.stream_sequence;
-            let head = self.replica.chain.head();
+            let head = self.replica.follower.head();
             match self.store.append(frames.clone(), expected).await {
                 Ok(sequence) => self.replica.stream_sequence = sequence,
                 Err(e) => {

@@ -187,6 +187,35 @@ impl ChainStore {
         Ok(last)
     }
 
+    /// Every block after `after` (a stream sequence), as it is stored and
+    /// then as new ones arrive, handed to `each`; returns only on an error.
+    pub async fn follow(&self, after: u64, mut each: impl FnMut(Block)) -> Result<(), StoreError> {
+        let stream = self
+            .js
+            .get_stream(self.shard.stream())
+            .await
+            .map_err(|e| self.err(e))?;
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: after + 1,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut messages = consumer.messages().await.map_err(|e| self.err(e))?;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|e| self.err(e))?;
+            let info = message.info().map_err(|e| self.err(e))?;
+            each(Block {
+                stream_sequence: info.stream_sequence,
+                frames: message.payload.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// The block stored at `stream_sequence`.
     pub async fn block(&self, stream_sequence: u64) -> Result<Block, StoreError> {
         let stream = self

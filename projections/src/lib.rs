@@ -1,8 +1,109 @@
-//! Read models of the ledger: per-volunteer balances, per-unit rankings and
-//! leaderboards, applied from the verified chain into sled.
+//! Read models of the ledger, applied from the verified chain.
 //!
-//! This crate knows nothing of NATS or HTTP; the service feeds it frames.
-//! The read models arrive with the projections issue; until then this crate
-//! only re-exports the pure state that the core already keeps.
+//! This crate knows nothing of NATS or HTTP: it is fed frames, verifies each
+//! link as it applies it, and refuses to go past a broken one. For now it
+//! holds the core state in memory ([`Follower`]); the sled read models of
+//! balances, rankings and leaderboards build on the same loop.
 
-pub use ledger_core::state::Ledger;
+use ledger_core::chain::{Chain, Head, Verified, Verifier};
+use ledger_core::frame::FrameError;
+use ledger_core::{ChainError, EventRecord, Ledger};
+
+/// The state as of the last verified frame.
+#[derive(Clone, Debug, Default)]
+pub struct Follower {
+    state: Ledger,
+    verifier: Verifier,
+}
+
+impl Follower {
+    pub fn new() -> Follower {
+        Follower::default()
+    }
+
+    pub fn head(&self) -> Head {
+        self.verifier.head()
+    }
+
+    pub fn state(&self) -> &Ledger {
+        &self.state
+    }
+
+    /// The writer's side: frames and links `record` after the head, appends
+    /// the frame to `out`, and applies the event, so that the next command is
+    /// decided against it.
+    pub fn append(&mut self, record: &EventRecord, out: &mut Vec<u8>) -> Result<Head, FrameError> {
+        let head = Chain::resume(self.head()).append(record, out)?;
+        self.state.apply(&record.event);
+        self.verifier = Verifier::resume(head);
+        Ok(head)
+    }
+
+    /// Verifies and applies frames stored back to back (a block), calling
+    /// `each` with every verified record. Stops at the first bad frame and
+    /// says where the chain broke; what came before it stays applied.
+    pub fn apply_frames(
+        &mut self,
+        mut frames: &[u8],
+        mut each: impl FnMut(&Verified),
+    ) -> Result<(), ChainError> {
+        while !frames.is_empty() {
+            let (verified, rest) = self.verifier.push_front(frames)?;
+            self.state.apply(&verified.record.event);
+            each(&verified);
+            frames = rest;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_core::testing::{actor, world};
+
+    #[test]
+    fn follows_a_chain_and_stops_at_a_broken_link() {
+        let world = world();
+        let mut chain = Chain::new();
+        let mut frames = Vec::new();
+        for (i, event) in world.events.iter().enumerate() {
+            let record = EventRecord {
+                recorded_at: ledger_core::time::Timestamp(i as i64),
+                actor: actor("admin-city"),
+                submission: None,
+                event: event.clone(),
+            };
+            chain.append(&record, &mut frames).unwrap();
+        }
+        let mut follower = Follower::new();
+        let mut seen = 0;
+        follower.apply_frames(&frames, |_| seen += 1).unwrap();
+        assert_eq!(seen, world.events.len());
+        assert_eq!(follower.state(), &world.state);
+        assert_eq!(follower.head(), chain.head());
+
+        // The writer's own appends produce the same frames.
+        let mut writer = Follower::new();
+        let mut own = Vec::new();
+        for (i, event) in world.events.iter().enumerate() {
+            let record = EventRecord {
+                recorded_at: ledger_core::time::Timestamp(i as i64),
+                actor: actor("admin-city"),
+                submission: None,
+                event: event.clone(),
+            };
+            writer.append(&record, &mut own).unwrap();
+        }
+        assert_eq!(own, frames);
+        assert_eq!(writer.state(), follower.state());
+
+        let mut broken = frames.clone();
+        let middle = broken.len() / 2;
+        broken[middle] ^= 1;
+        let mut follower = Follower::new();
+        let err = follower.apply_frames(&broken, |_| {}).unwrap_err();
+        assert!(err.sequence > 1);
+        assert_eq!(follower.head().sequence, err.sequence - 1);
+    }
+}

@@ -357,9 +357,12 @@ pub async fn start_http(accounts: ledger_service::accounts::Accounts) -> HttpSet
     let attachments = ledger_service::attachments::AttachmentStore::open(&js, &shard(), 1)
         .await
         .expect("attachment store");
+    let reader = ledger_service::reader::Reader::new();
+    tokio::spawn(reader.clone().follow(store.clone()));
     let router = ledger_service::http::router(ledger_service::http::Api {
         client: client.clone(),
         shard: shard(),
+        reader,
         store,
         accounts,
         personal,

@@ -48,6 +48,12 @@ fn accounts() -> Accounts {
                     units: vec![unit("lianyun")],
                 },
             },
+            SystemAccount {
+                system: ActorId::new("kiosk-hz").unwrap(),
+                role: Role::System {
+                    units: vec![unit("haizhou")],
+                },
+            },
         ],
     })
 }
@@ -241,4 +247,93 @@ async fn publishing_systems_are_known_and_bound_to_their_units() {
     )
     .await;
     assert_eq!(answer["code"], "UNKNOWN_SYSTEM", "{answer}");
+}
+
+/// The whole path with the balance read back through the service: admins
+/// over HTTP, a kiosk over NATS, read-your-writes on the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_balance_is_read_back_through_the_service() {
+    let s = start_http(accounts()).await;
+    let post = |key: &str, command: serde_json::Value, token: &'static str| {
+        let router = s.router.clone();
+        let body = submission(key, command);
+        async move { call(&router, "POST", "/api/v1/commands", Some(token), Some(body)).await }
+    };
+    for (i, command) in federation().into_iter().enumerate() {
+        assert_eq!(
+            post(&format!("setup-{i}"), command, "city-secret").await.0,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        post(
+            "s1",
+            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+            "haizhou-secret"
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let kiosk = |key: &str, kind: &str, at: i64| {
+        submission(
+            key,
+            json!({"type": kind, "activity": "a1",
+        "volunteer": "v1", "at": from_now(at), "device": "kiosk-hz", "external_id": key}),
+        )
+    };
+    let checked_in = request(&s.client, "kiosk-hz", &kiosk("in-1", "check_in", -45)).await;
+    assert_eq!(checked_in["status"], "accepted", "{checked_in}");
+    assert_eq!(
+        request(&s.client, "kiosk-hz", &kiosk("out-1", "check_out", -15)).await["status"],
+        "accepted"
+    );
+    assert_eq!(
+        post(
+            "c1",
+            json!({"type": "confirm_credit", "credit": 1}),
+            "haizhou-secret"
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (status, redeemed) = post(
+        "r1",
+        json!({"type": "redeem", "volunteer": "v1", "reward": "ticket", "quantity": 1}),
+        "city-secret",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{redeemed}");
+    let after = redeemed["last_sequence"].as_u64().unwrap();
+
+    let path = format!("/api/v1/volunteers/v1/account?after={after}");
+    let (status, account) = call(&s.router, "GET", &path, Some("haizhou-secret"), None).await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["confirmed_system_minutes"], 30);
+    assert_eq!(
+        account["points_earned"], 5,
+        "30 minutes at 10 points an hour"
+    );
+    assert_eq!(account["points_redeemed"], 3);
+    assert_eq!(account["balance"], 2);
+    assert_eq!(account["star_level"], 0);
+    assert_eq!(account["as_of"]["sequence"].as_u64(), Some(after));
+    // Another district's admin may not look; an auditor may.
+    assert_eq!(
+        call(&s.router, "GET", &path, Some("lianyun-secret"), None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&s.router, "GET", &path, Some("auditor-secret"), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&s.router, "GET", &path, None, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
