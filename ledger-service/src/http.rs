@@ -338,10 +338,39 @@ async fn account(
     }
 }
 
-/// Personal fields are for the city federation's admins. (Admins of a
-/// subtree see them once the read models know each volunteer's unit.)
-fn may_see_personal(who: &Principal) -> bool {
-    who.role == Role::CityAdmin
+/// The volunteer whose personal fields a caller asks for, if the caller
+/// may handle personal fields at all: the city federation's admins. (Admins
+/// of a subtree will, once the read models know each volunteer's unit.)
+fn personal_target(
+    api: &Api,
+    headers: &HeaderMap,
+    volunteer: String,
+) -> Result<VolunteerId, Refusal> {
+    let who = principal(api, headers)
+        .map_err(|why| Refusal(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why))?;
+    if who.role != Role::CityAdmin {
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "personal fields are for the city federation's admins",
+        ));
+    }
+    VolunteerId::new(volunteer).map_err(|_| {
+        Refusal(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_VOLUNTEER",
+            "no such volunteer",
+        )
+    })
+}
+
+/// A request refused before it does anything: status, code, message.
+struct Refusal(StatusCode, &'static str, &'static str);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        error(self.0, self.1, self.2)
+    }
 }
 
 async fn read_personal(
@@ -349,23 +378,9 @@ async fn read_personal(
     headers: HeaderMap,
     Path(volunteer): Path<String>,
 ) -> Response {
-    let who = match principal(&api, &headers) {
-        Ok(who) => who,
-        Err(why) => return unauthorized(why),
-    };
-    if !may_see_personal(&who) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "personal fields are for the city federation's admins",
-        );
-    }
-    let Ok(volunteer) = VolunteerId::new(volunteer) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "UNKNOWN_VOLUNTEER",
-            "no such volunteer",
-        );
+    let volunteer = match personal_target(&api, &headers, volunteer) {
+        Ok(v) => v,
+        Err(refusal) => return refusal.into_response(),
     };
     match api.personal.get(&volunteer).await {
         Ok(Some(record)) => Json(record).into_response(),
@@ -387,23 +402,9 @@ async fn erase_personal(
     headers: HeaderMap,
     Path(volunteer): Path<String>,
 ) -> Response {
-    let who = match principal(&api, &headers) {
-        Ok(who) => who,
-        Err(why) => return unauthorized(why),
-    };
-    if !may_see_personal(&who) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "erasure is for the city federation's admins",
-        );
-    }
-    let Ok(volunteer) = VolunteerId::new(volunteer) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "UNKNOWN_VOLUNTEER",
-            "no such volunteer",
-        );
+    let volunteer = match personal_target(&api, &headers, volunteer) {
+        Ok(v) => v,
+        Err(refusal) => return refusal.into_response(),
     };
     match api.personal.erase(&volunteer).await {
         Ok(()) => Json(json!({"erased": volunteer})).into_response(),

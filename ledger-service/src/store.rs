@@ -139,6 +139,26 @@ impl ChainStore {
         Ok(info.cluster.and_then(|c| c.leader))
     }
 
+    /// The stream's messages in order from stream sequence `start`, through
+    /// an ordered consumer (which recreates itself if the server loses it).
+    async fn ordered_from(&self, start: u64) -> Result<consumer::pull::Ordered, StoreError> {
+        let stream = self
+            .js
+            .get_stream(self.shard.stream())
+            .await
+            .map_err(|e| self.err(e))?;
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| self.err(e))?;
+        consumer.messages().await.map_err(|e| self.err(e))
+    }
+
     /// Every block from `from` (a stream sequence) up to the end as it is
     /// now, in order, handed to `each`.
     pub async fn replay(
@@ -150,21 +170,7 @@ impl ChainStore {
         if last < from {
             return Ok(last);
         }
-        let stream = self
-            .js
-            .get_stream(self.shard.stream())
-            .await
-            .map_err(|e| self.err(e))?;
-        let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
-                    start_sequence: from.max(1),
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| self.err(e))?;
-        let mut messages = consumer.messages().await.map_err(|e| self.err(e))?;
+        let mut messages = self.ordered_from(from.max(1)).await?;
         let mut expected = from.max(1);
         while expected <= last {
             let read_err = |e: async_nats::Error| StoreError::Read {
@@ -190,21 +196,7 @@ impl ChainStore {
     /// Every block after `after` (a stream sequence), as it is stored and
     /// then as new ones arrive, handed to `each`; returns only on an error.
     pub async fn follow(&self, after: u64, mut each: impl FnMut(Block)) -> Result<(), StoreError> {
-        let stream = self
-            .js
-            .get_stream(self.shard.stream())
-            .await
-            .map_err(|e| self.err(e))?;
-        let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
-                    start_sequence: after + 1,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| self.err(e))?;
-        let mut messages = consumer.messages().await.map_err(|e| self.err(e))?;
+        let mut messages = self.ordered_from(after + 1).await?;
         while let Some(message) = messages.next().await {
             let message = message.map_err(|e| self.err(e))?;
             let info = message.info().map_err(|e| self.err(e))?;

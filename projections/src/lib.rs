@@ -61,6 +61,16 @@ impl Follower {
 mod tests {
     use super::*;
     use ledger_core::testing::{actor, world};
+    use ledger_core::Event;
+
+    fn record(i: usize, event: &Event) -> EventRecord {
+        EventRecord {
+            recorded_at: ledger_core::time::Timestamp(i as i64),
+            actor: actor("admin-city"),
+            submission: None,
+            event: event.clone(),
+        }
+    }
 
     #[test]
     fn follows_a_chain_and_stops_at_a_broken_link() {
@@ -68,13 +78,7 @@ mod tests {
         let mut chain = Chain::new();
         let mut frames = Vec::new();
         for (i, event) in world.events.iter().enumerate() {
-            let record = EventRecord {
-                recorded_at: ledger_core::time::Timestamp(i as i64),
-                actor: actor("admin-city"),
-                submission: None,
-                event: event.clone(),
-            };
-            chain.append(&record, &mut frames).unwrap();
+            chain.append(&record(i, event), &mut frames).unwrap();
         }
         let mut follower = Follower::new();
         let mut seen = 0;
@@ -87,13 +91,7 @@ mod tests {
         let mut writer = Follower::new();
         let mut own = Vec::new();
         for (i, event) in world.events.iter().enumerate() {
-            let record = EventRecord {
-                recorded_at: ledger_core::time::Timestamp(i as i64),
-                actor: actor("admin-city"),
-                submission: None,
-                event: event.clone(),
-            };
-            writer.append(&record, &mut own).unwrap();
+            writer.append(&record(i, event), &mut own).unwrap();
         }
         assert_eq!(own, frames);
         assert_eq!(writer.state(), follower.state());

@@ -158,6 +158,54 @@ impl Cluster {
     }
 }
 
+/// One submission's reply, or None if none came in time.
+pub type Reply =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (usize, Option<Value>)> + Send>>;
+
+/// Sends every body to the intake as `system` at once; the replies come
+/// back in any order, each with its body's index.
+pub fn fire_all(
+    client: &async_nats::Client,
+    system: &str,
+    bodies: Vec<Value>,
+    timeout: Duration,
+) -> futures::stream::FuturesUnordered<Reply> {
+    let subject = shard().intake_subject(system);
+    bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let client = client.clone();
+            let subject = subject.clone();
+            let reply: Reply = Box::pin(async move {
+                let payload = serde_json::to_vec(&body).expect("json");
+                let reply =
+                    tokio::time::timeout(timeout, client.request(subject, payload.into())).await;
+                let answer = match reply {
+                    Ok(Ok(m)) => serde_json::from_slice::<Value>(&m.payload).ok(),
+                    _ => None,
+                };
+                (i, answer)
+            });
+            reply
+        })
+        .collect()
+}
+
+/// Sets up `federation()` through the HTTP API with `token`.
+pub async fn set_up_http(router: &axum::Router, token: &str) {
+    for (i, command) in federation().into_iter().enumerate() {
+        let body = submission(&format!("setup-{i}"), command);
+        let (status, answer) =
+            call(router, "POST", "/api/v1/commands", Some(token), Some(body)).await;
+        assert_eq!(
+            status,
+            axum::http::StatusCode::OK,
+            "setup step {i}: {answer}"
+        );
+    }
+}
+
 /// Sends a request to the intake as `system` and returns the JSON reply.
 pub async fn request(client: &async_nats::Client, system: &str, body: &Value) -> Value {
     let subject = shard().intake_subject(system);

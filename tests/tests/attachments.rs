@@ -10,16 +10,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attachments_are_checked_against_their_hash() {
     let s = start_http(Accounts::open()).await;
-    for (i, command) in federation().into_iter().enumerate() {
-        call(
-            &s.router,
-            "POST",
-            "/api/v1/commands",
-            Some("t"),
-            Some(submission(&format!("setup-{i}"), command)),
-        )
-        .await;
-    }
+    set_up_http(&s.router, "t").await;
     let declare = json!({"type": "declare_campaign", "campaign": "c2026", "organiser": "city",
         "name": "2026年职工志愿服务", "phases": [],
         "deadlines": [{"kind": "typical_case", "due": "2099-04-15"}]});

@@ -42,26 +42,8 @@ async fn killing_the_stream_leader_loses_no_acknowledged_event() {
             "points": 1, "approver": "admin-haizhou", "reason": "集群测试"}),
         )
     };
-    let mut pending = futures::stream::FuturesUnordered::new();
-    for i in 0..SUBMISSIONS {
-        let client = client.clone();
-        let body = award(i);
-        pending.push(async move {
-            let reply = tokio::time::timeout(
-                Duration::from_secs(30),
-                client.request(
-                    shard().intake_subject("loader"),
-                    serde_json::to_vec(&body).unwrap().into(),
-                ),
-            )
-            .await;
-            let answer = match reply {
-                Ok(Ok(m)) => serde_json::from_slice::<Value>(&m.payload).ok(),
-                _ => None,
-            };
-            (i, answer)
-        });
-    }
+    let bodies = (0..SUBMISSIONS).map(award).collect();
+    let mut pending = fire_all(&client, "loader", bodies, Duration::from_secs(30));
     let mut acknowledged: HashMap<usize, Value> = HashMap::new();
     let mut killed = None;
     while let Some((i, answer)) = pending.next().await {

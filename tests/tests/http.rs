@@ -61,17 +61,7 @@ fn accounts() -> Accounts {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_act_inside_their_subtree_and_nothing_else_is_recorded() {
     let s = start_http(accounts()).await;
-    for (i, command) in federation().into_iter().enumerate() {
-        let (status, answer) = call(
-            &s.router,
-            "POST",
-            "/api/v1/commands",
-            Some("city-secret"),
-            Some(submission(&format!("setup-{i}"), command)),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "setup {i}: {answer}");
-    }
+    set_up_http(&s.router, "city-secret").await;
     let register_lianyun = json!({"type": "register_unit", "unit": "lianyun", "name": "连云区总工会",
         "kind": "district_federation", "parent": "city", "quota": 300});
     assert_eq!(
@@ -259,12 +249,7 @@ async fn the_balance_is_read_back_through_the_service() {
         let body = submission(key, command);
         async move { call(&router, "POST", "/api/v1/commands", Some(token), Some(body)).await }
     };
-    for (i, command) in federation().into_iter().enumerate() {
-        assert_eq!(
-            post(&format!("setup-{i}"), command, "city-secret").await.0,
-            StatusCode::OK
-        );
-    }
+    set_up_http(&s.router, "city-secret").await;
     assert_eq!(
         post(
             "s1",

@@ -18,17 +18,7 @@ fn phone(n: u32) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_id_number_or_phone_reaches_the_stream_and_erasure_works() {
     let s = start_http(Accounts::open()).await;
-    for (i, command) in federation().into_iter().enumerate() {
-        let (status, answer) = call(
-            &s.router,
-            "POST",
-            "/api/v1/commands",
-            Some("t"),
-            Some(submission(&format!("setup-{i}"), command)),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
-    }
+    set_up_http(&s.router, "t").await;
     for n in 0..20 {
         let form = json!({
             "key": format!("reg-{n}"), "volunteer": format!("p-{n}"), "home_unit": "g1",

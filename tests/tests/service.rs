@@ -406,26 +406,8 @@ async fn killed_mid_load_nothing_acknowledged_is_lost_or_doubled() {
         )
     };
     // Fire everything at once; kill the service once some answers are in.
-    let mut pending = futures::stream::FuturesUnordered::new();
-    for i in 0..SUBMISSIONS {
-        let client = client.clone();
-        let body = award(i);
-        pending.push(async move {
-            let reply = tokio::time::timeout(
-                Duration::from_secs(10),
-                client.request(
-                    shard().intake_subject("loader"),
-                    serde_json::to_vec(&body).unwrap().into(),
-                ),
-            )
-            .await;
-            let answer = match reply {
-                Ok(Ok(m)) => serde_json::from_slice::<Value>(&m.payload).ok(),
-                _ => None,
-            };
-            (i, answer)
-        });
-    }
+    let bodies = (0..SUBMISSIONS).map(award).collect();
+    let mut pending = fire_all(&client, "loader", bodies, Duration::from_secs(10));
     let mut acknowledged: HashMap<usize, Value> = HashMap::new();
     let mut killed = false;
     use futures::StreamExt;
