@@ -13,6 +13,7 @@ pub mod lease;
 pub mod local;
 pub mod personal;
 pub mod reader;
+pub mod rejections;
 pub mod sequencer;
 pub mod shard;
 pub mod store;

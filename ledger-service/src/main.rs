@@ -16,6 +16,7 @@ use ledger_service::lease::{Lease, LeaseBucket};
 use ledger_service::local::{free_port, NatsServer};
 use ledger_service::personal::PersonalStore;
 use ledger_service::reader::Reader;
+use ledger_service::rejections::RejectionLog;
 use ledger_service::{demo, http, intake, ChainStore, Sequencer, Shard};
 
 #[derive(Parser)]
@@ -217,6 +218,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let store = ChainStore::new(js.clone(), shard.clone());
     store.ensure(replicas).await?;
     let leases = LeaseBucket::open(&js, &shard, LEASE_TTL, replicas).await?;
+    let rejections = RejectionLog::open(&js, &shard, replicas).await?;
     // Every instance serves HTTP; commands go to the lease holder over NATS.
     let personal = PersonalStore::open(&js, &shard, replicas).await?;
     let attachments = AttachmentStore::open(&js, &shard, replicas).await?;
@@ -246,7 +248,9 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         let sequencer = Sequencer::open(store.clone())
             .await?
             .with_lease(lease.watch())
-            .republishing(client.clone());
+            .republishing(client.clone())
+            .remembering_rejections(rejections.clone())
+            .await?;
         tracing::info!(head = sequencer.head().sequence, "writer ready");
         let writer = sequencer.spawn();
         if let (true, Some(key)) = (std::mem::take(&mut demo), &demo_key) {

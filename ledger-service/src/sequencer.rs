@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use crate::answer::{Answer, Submission};
 use crate::lease::LeaseWatch;
+use crate::rejections::{RejectionLog, RejectionLogError};
 use crate::store::{Block, ChainStore, StoreError};
 
 /// At most this many commands go into one block.
@@ -38,6 +39,8 @@ pub enum SequencerError {
     },
     #[error("the writer stopped")]
     Stopped,
+    #[error(transparent)]
+    Rejections(#[from] RejectionLogError),
 }
 
 type IndexKey = (ActorId, SubmissionKey);
@@ -173,6 +176,7 @@ pub struct Sequencer {
     replica: Replica,
     lease: LeaseWatch,
     republish: Option<async_nats::Client>,
+    rejections: Option<RejectionLog>,
 }
 
 /// Where one event's frame sits in a block, and where it is republished.
@@ -190,6 +194,7 @@ impl Sequencer {
             replica: Replica::empty(),
             lease: LeaseWatch::always(),
             republish: None,
+            rejections: None,
         };
         sequencer.rebuild().await?;
         Ok(sequencer)
@@ -214,6 +219,14 @@ impl Sequencer {
             stream_sequence = replica.stream_sequence,
             "chain verified and state rebuilt"
         );
+        // Rejections are not on the chain; the ones already answered (and
+        // logged) stay known.
+        let previous = std::mem::take(&mut self.replica.index);
+        for (key, answer) in previous {
+            if matches!(answer, Answer::Rejected { .. }) {
+                replica.index.entry(key).or_insert(answer);
+            }
+        }
         self.replica = replica;
         Ok(())
     }
@@ -222,6 +235,19 @@ impl Sequencer {
     pub fn with_lease(mut self, lease: LeaseWatch) -> Sequencer {
         self.lease = lease;
         self
+    }
+
+    /// Remembers rejections durably in `log`, and answers retries of those
+    /// recorded before from it.
+    pub async fn remembering_rejections(
+        mut self,
+        log: RejectionLog,
+    ) -> Result<Sequencer, SequencerError> {
+        for (actor, key, answer) in log.load().await? {
+            self.replica.index.entry((actor, key)).or_insert(answer);
+        }
+        self.rejections = Some(log);
+        Ok(self)
     }
 
     /// Republishes every committed event on `ledger.<shard>.events.<kind>.<unit>`.
@@ -367,8 +393,46 @@ impl Sequencer {
                 }
             }
         }
+        let outcomes = self.log_rejections(&batch, outcomes).await;
         self.answer(batch, outcomes);
         self.republish(&frames, &routes).await;
+    }
+
+    /// Writes the block's keyed rejections to the rejection log before they
+    /// are answered. If the log cannot take them, they are answered
+    /// `unavailable` instead (a retry is then decided afresh).
+    async fn log_rejections(&self, batch: &[Request], mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
+        let Some(log) = &self.rejections else {
+            return outcomes;
+        };
+        let rejected: Vec<_> = batch
+            .iter()
+            .zip(&outcomes)
+            .filter_map(
+                |(request, outcome)| match (outcome, &request.submission.key) {
+                    (Outcome::Rejected(answer), Some(key)) => Some((
+                        request.submission.actor.clone(),
+                        key.clone(),
+                        answer.clone(),
+                    )),
+                    _ => None,
+                },
+            )
+            .collect();
+        if rejected.is_empty() {
+            return outcomes;
+        }
+        if let Err(e) = log.record(&rejected).await {
+            warn!(error = %e, "rejections not logged; answered as unavailable");
+            for outcome in &mut outcomes {
+                if matches!(outcome, Outcome::Rejected(_)) {
+                    *outcome = Outcome::Known(Answer::Unavailable {
+                        message: "the answer could not be recorded; retry with the same key".into(),
+                    });
+                }
+            }
+        }
+        outcomes
     }
 
     /// Each committed event once more, on its own subject, for subscribers
@@ -473,7 +537,8 @@ impl Sequencer {
                 Outcome::SameAs(i) => given[i].clone(),
             };
             let s = &request.submission;
-            if let Some(key) = s.key.clone() {
+            let remembered = !matches!(answer, Answer::Unavailable { .. });
+            if let (Some(key), true) = (s.key.clone(), remembered) {
                 self.replica
                     .index
                     .entry((s.actor.clone(), key))

@@ -49,12 +49,22 @@ impl Nats {
         store
     }
 
+    pub async fn rejections(&self) -> ledger_service::rejections::RejectionLog {
+        let js = jetstream::new(self.client().await);
+        ledger_service::rejections::RejectionLog::open(&js, &shard(), 1)
+            .await
+            .expect("rejection log")
+    }
+
     /// The writer and intake, in-process.
     pub async fn serve(&self) -> Writer {
         let sequencer = Sequencer::open(self.store().await)
             .await
             .expect("writer opens")
-            .republishing(self.client().await);
+            .republishing(self.client().await)
+            .remembering_rejections(self.rejections().await)
+            .await
+            .expect("rejection log");
         let writer = sequencer.spawn();
         let client = self.client().await;
         tokio::spawn(intake::serve(

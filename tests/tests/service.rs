@@ -243,12 +243,25 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
     // The same key from another system is another submission (and here a rejection).
     let other = request(&client, "kiosk-12", &sign_up).await;
     assert_eq!(other["code"], "ALREADY_SIGNED_UP");
+    // A rejection whose cause goes away: the retry still gets the rejection.
+    let too_early = submission(
+        "w1",
+        json!({"type": "sign_up", "activity": "a1", "volunteer": "v2"}),
+    );
+    let rejected = request(&client, "admin-city", &too_early).await;
+    assert_eq!(rejected["code"], "UNKNOWN_VOLUNTEER");
 
     // A new writer rebuilt from the stream alone answers the same.
     drop(writer);
     let store = nats.store().await;
     let before = store.last_sequence().await.unwrap();
-    let reopened = Sequencer::open(store.clone()).await.unwrap().spawn();
+    let reopened = Sequencer::open(store.clone())
+        .await
+        .unwrap()
+        .remembering_rejections(nats.rejections().await)
+        .await
+        .unwrap()
+        .spawn();
     let command: Command = serde_json::from_value(sign_up["command"].clone()).unwrap();
     let answer = reopened
         .submit(Submission {
@@ -263,6 +276,38 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
         store.last_sequence().await.unwrap(),
         before,
         "a retry appends nothing"
+    );
+    let register_v2 =
+        serde_json::from_value(json!({"type": "register_volunteer", "volunteer": "v2",
+        "home_unit": "g1", "membership": "member", "identity": format!("{:064x}", 2)}))
+        .unwrap();
+    let registered = reopened
+        .submit(Submission {
+            actor: ledger_core::testing::actor("admin-city"),
+            role: ledger_core::rights::Role::CityAdmin,
+            key: Some(ledger_core::values::SubmissionKey::new("v2-reg").unwrap()),
+            command: register_v2,
+        })
+        .await;
+    assert!(registered.is_accepted());
+    let before_retry = store.last_sequence().await.unwrap();
+    let retried = reopened
+        .submit(Submission {
+            actor: ledger_core::testing::actor("admin-city"),
+            role: ledger_core::rights::Role::CityAdmin,
+            key: Some(ledger_core::values::SubmissionKey::new("w1").unwrap()),
+            command: serde_json::from_value(too_early["command"].clone()).unwrap(),
+        })
+        .await;
+    assert_eq!(
+        serde_json::to_value(&retried).unwrap(),
+        rejected,
+        "the original rejection, after a restart"
+    );
+    assert_eq!(
+        store.last_sequence().await.unwrap(),
+        before_retry,
+        "and nothing appended"
     );
 }
 
