@@ -11,10 +11,11 @@ use crate::domain::{
     ApprovalLevel, Attachment, AutoCheckOut, Category, Checkpoint, Deadline, DisputeKind, EntryRef,
     Group, IdentityCommitment, Membership, Phase, PointsRule, Proposer, UnitKind,
 };
+use crate::signing::PublicKey;
 use crate::time::{Timestamp, UtcOffset, Window};
 use crate::values::{
     ActivityId, ActorId, CampaignId, CreditId, ExternalRef, LedgerId, PairingId, ProjectId,
-    ReportId, RewardId, Text, UnitId, VolunteerId, WishId,
+    ReportId, RewardId, Signature, Text, UnitId, VolunteerId, WishId,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +58,7 @@ pub enum Command {
     DeclareCampaign(DeclareCampaign),
     FileReport(FileReport),
     RecordCheckpoint(RecordCheckpoint),
+    PublishLedgerKey(PublishLedgerKey),
 }
 
 /// The genesis: names the shard and fixes the rules that must never change
@@ -408,6 +410,15 @@ pub struct RecordCheckpoint {
     pub checkpoint: Checkpoint,
 }
 
+/// Publishes the ledger's signing key, or rotates it: a new key is endorsed
+/// by the current one (a signature over the rotation message).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishLedgerKey {
+    pub public_key: PublicKey,
+    pub endorsement: Option<Signature>,
+}
+
 impl Command {
     /// The stable snake_case name, as in the JSON `type` field.
     pub fn kind(&self) -> &'static str {
@@ -449,6 +460,7 @@ impl Command {
             Command::DeclareCampaign(_) => "declare_campaign",
             Command::FileReport(_) => "file_report",
             Command::RecordCheckpoint(_) => "record_checkpoint",
+            Command::PublishLedgerKey(_) => "publish_ledger_key",
         }
     }
 }

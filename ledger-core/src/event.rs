@@ -13,10 +13,12 @@ use crate::domain::{
     DisputeKind, EntryRef, Group, IdentityCommitment, Membership, PointsRule, Proposer, Report,
     Reward, Source, Unit, VolunteerNumber,
 };
+use crate::signing::PublicKey;
 use crate::time::{Day, Timestamp, UtcOffset, Window};
 use crate::values::{
     ActivityId, ActorId, AwardId, CampaignId, CreditId, ExternalRef, LedgerId, PairingId,
-    ProjectId, RedemptionId, RewardId, SessionId, SubmissionKey, Text, UnitId, VolunteerId, WishId,
+    ProjectId, RedemptionId, RewardId, SessionId, Signature, SubmissionKey, Text, UnitId,
+    VolunteerId, WishId,
 };
 
 /// What the frame's body holds: the event, who caused it, under which
@@ -72,6 +74,7 @@ pub enum Event {
     CampaignDeclared(CampaignDeclared),
     ReportFiled(ReportFiled),
     CheckpointRecorded(CheckpointRecorded),
+    LedgerKeyPublished(LedgerKeyPublished),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -335,6 +338,14 @@ pub struct CheckpointRecorded {
     pub checkpoint: Checkpoint,
 }
 
+/// The ledger's public key from now on. The first needs no endorsement;
+/// every later one (a rotation) is endorsed by the key before it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerKeyPublished {
+    pub public_key: PublicKey,
+    pub endorsement: Option<Signature>,
+}
+
 impl Event {
     /// The stable snake_case name of the event's kind, used in subjects and docs.
     pub fn kind(&self) -> &'static str {
@@ -374,6 +385,7 @@ impl Event {
             Event::CampaignDeclared(_) => "campaign_declared",
             Event::ReportFiled(_) => "report_filed",
             Event::CheckpointRecorded(_) => "checkpoint_recorded",
+            Event::LedgerKeyPublished(_) => "ledger_key_published",
         }
     }
 }

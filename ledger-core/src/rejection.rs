@@ -216,6 +216,8 @@ pub enum Rejection {
     #[error("campaign {campaign} has no deadline number {deadline}")]
     UnknownDeadline { campaign: CampaignId, deadline: u16 },
 
+    #[error("the {what} signature does not verify with the ledger's key")]
+    BadSignature { what: &'static str },
     #[error("a checkpoint over {tree_size} events, but only {events} are recorded")]
     CheckpointAhead { tree_size: u64, events: u64 },
 }
@@ -297,6 +299,7 @@ impl Rejection {
             ReportExists(_) => "REPORT_EXISTS",
             UnknownDeadline { .. } => "UNKNOWN_DEADLINE",
             CheckpointAhead { .. } => "CHECKPOINT_AHEAD",
+            BadSignature { .. } => "BAD_SIGNATURE",
         }
     }
 
@@ -345,6 +348,7 @@ impl Rejection {
             ReportExists(_) => "report",
             UnknownDeadline { .. } => "deadline",
             CheckpointAhead { .. } => "checkpoint",
+            BadSignature { what } => what,
         })
     }
 }

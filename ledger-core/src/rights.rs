@@ -88,7 +88,8 @@ fn city_only(command: &Command) -> bool {
         | Command::ApproveProject(_)
         | Command::RejectProject(_)
         | Command::ConfirmDueCredits(_)
-        | Command::RecordCheckpoint(_) => true,
+        | Command::RecordCheckpoint(_)
+        | Command::PublishLedgerKey(_) => true,
         Command::ApproveVolunteer(c) => c.level == ApprovalLevel::City,
         Command::RejectVolunteer(c) => c.level == ApprovalLevel::City,
         Command::ProposeProject(c) => c.proposer == Proposer::City,
@@ -117,9 +118,10 @@ fn home_unit(state: &Ledger, volunteer: &VolunteerId) -> Vec<UnitId> {
 /// nothing here; the rules then refuse the command for what it is.
 pub fn touched_units(state: &Ledger, command: &Command) -> Vec<UnitId> {
     match command {
-        Command::OpenLedger(_) | Command::ConfirmDueCredits(_) | Command::RecordCheckpoint(_) => {
-            vec![]
-        }
+        Command::OpenLedger(_)
+        | Command::ConfirmDueCredits(_)
+        | Command::RecordCheckpoint(_)
+        | Command::PublishLedgerKey(_) => vec![],
         Command::RegisterUnit(c) => c.parent.iter().cloned().collect(),
         Command::SetQuota(c) => vec![c.unit.clone()],
         Command::RegisterVolunteer(c) => vec![c.home_unit.clone()],

@@ -12,6 +12,7 @@ use crate::domain::{
     Volunteer, VolunteerStatus, Wish, WishStatus,
 };
 use crate::event::*;
+use crate::signing::PublicKey;
 use crate::time::{Day, Timestamp, UtcOffset};
 use crate::values::{
     ActivityId, AwardId, CampaignId, CreditId, LedgerId, PairingId, ProjectId, RedemptionId,
@@ -113,6 +114,8 @@ pub struct Ledger {
     pub campaigns: HashMap<CampaignId, Campaign>,
     pub reports: HashMap<ReportId, Report>,
     pub last_checkpoint: Option<Checkpoint>,
+    /// The key that signs checkpoints now.
+    pub ledger_key: Option<PublicKey>,
     pub counters: Counters,
 }
 
@@ -164,7 +167,9 @@ impl Ledger {
             |a: &ActivityId| self.activities.get(a).map(|a| a.activity.organiser.clone());
         let credit = |c: &CreditId| self.credits.get(c).and_then(|c| organiser(&c.activity));
         match event {
-            Event::LedgerOpened(_) | Event::CheckpointRecorded(_) => None,
+            Event::LedgerOpened(_)
+            | Event::CheckpointRecorded(_)
+            | Event::LedgerKeyPublished(_) => None,
             Event::UnitRegistered(e) => Some(e.unit.id.clone()),
             Event::QuotaSet(e) => Some(e.unit.clone()),
             Event::VolunteerRegistered(e) => Some(e.home_unit.clone()),
@@ -355,6 +360,7 @@ impl Ledger {
                 self.reports.insert(e.report.id.clone(), e.report.clone());
             }
             Event::CheckpointRecorded(e) => self.last_checkpoint = Some(e.checkpoint.clone()),
+            Event::LedgerKeyPublished(e) => self.ledger_key = Some(e.public_key),
         }
     }
 

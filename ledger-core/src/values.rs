@@ -248,7 +248,7 @@ impl fmt::Display for Text {
 }
 
 /// Fixed-size bytes that read as hex in JSON and as raw bytes in postcard.
-fn serialize_fixed<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_fixed<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     if s.is_human_readable() {
         s.serialize_str(&hex::encode(bytes))
     } else {
@@ -256,7 +256,7 @@ fn serialize_fixed<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error>
     }
 }
 
-fn deserialize_fixed<'de, D: Deserializer<'de>, const N: usize>(
+pub(crate) fn deserialize_fixed<'de, D: Deserializer<'de>, const N: usize>(
     d: D,
     what: &'static str,
 ) -> Result<[u8; N], D::Error> {

@@ -2,10 +2,11 @@
 //! and checkpoints.
 
 use super::Decider;
-use crate::command::{DeclareCampaign, FileReport, RecordCheckpoint};
+use crate::command::{DeclareCampaign, FileReport, PublishLedgerKey, RecordCheckpoint};
 use crate::domain::{Campaign, Report};
 use crate::event::*;
 use crate::rejection::Rejection;
+use crate::signing::{checkpoint_message, rotation_message, verify};
 
 const MAX_PHASES: usize = 24;
 const MAX_DEADLINES: usize = 24;
@@ -97,24 +98,64 @@ impl Decider<'_> {
         })])
     }
 
+    /// A checkpoint commits to every event before it, signed by the
+    /// ledger's current key. (The root itself is checked by whoever holds
+    /// the hashes: the writer that computed it, and every verifier.)
     pub(super) fn record_checkpoint(&self, c: &RecordCheckpoint) -> Result<Vec<Event>, Rejection> {
         let tree_size = c.checkpoint.tree_size;
-        if tree_size > self.state.events {
-            return Err(Rejection::CheckpointAhead {
-                tree_size,
-                events: self.state.events,
-            });
+        let events = self.state.events;
+        if tree_size > events {
+            return Err(Rejection::CheckpointAhead { tree_size, events });
         }
-        if let Some(last) = &self.state.last_checkpoint {
-            if tree_size <= last.tree_size {
-                return Err(Rejection::invalid(
-                    "checkpoint",
-                    format!("tree size must grow past {}", last.tree_size),
-                ));
-            }
+        if tree_size < events {
+            return Err(Rejection::invalid(
+                "checkpoint",
+                format!("a checkpoint covers every event before it: {events}, not {tree_size}"),
+            ));
+        }
+        let Some(key) = &self.state.ledger_key else {
+            return Err(Rejection::invalid(
+                "checkpoint",
+                "no ledger key is published yet",
+            ));
+        };
+        let signed = c.checkpoint.signature.as_ref().is_some_and(|signature| {
+            let message = checkpoint_message(&self.config.ledger, tree_size, &c.checkpoint.root);
+            verify(key, &message, signature).is_ok()
+        });
+        if !signed {
+            return Err(Rejection::BadSignature { what: "checkpoint" });
         }
         Ok(vec![Event::CheckpointRecorded(CheckpointRecorded {
             checkpoint: c.checkpoint.clone(),
+        })])
+    }
+
+    /// The first key stands alone; each later key is endorsed by the current.
+    pub(super) fn publish_ledger_key(&self, c: &PublishLedgerKey) -> Result<Vec<Event>, Rejection> {
+        match (&self.state.ledger_key, &c.endorsement) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(Rejection::invalid(
+                    "endorsement",
+                    "the first key has no key before it to endorse it",
+                ))
+            }
+            (Some(current), endorsement) => {
+                let message = rotation_message(&self.config.ledger, &c.public_key);
+                let endorsed = endorsement
+                    .as_ref()
+                    .is_some_and(|sig| verify(current, &message, sig).is_ok());
+                if !endorsed {
+                    return Err(Rejection::BadSignature {
+                        what: "endorsement",
+                    });
+                }
+            }
+        }
+        Ok(vec![Event::LedgerKeyPublished(LedgerKeyPublished {
+            public_key: c.public_key,
+            endorsement: c.endorsement,
         })])
     }
 }

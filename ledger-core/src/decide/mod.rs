@@ -83,6 +83,7 @@ pub fn decide(state: &Ledger, ctx: &Context, command: &Command) -> Result<Vec<Ev
         Command::DeclareCampaign(c) => d.declare_campaign(c),
         Command::FileReport(c) => d.file_report(c),
         Command::RecordCheckpoint(c) => d.record_checkpoint(c),
+        Command::PublishLedgerKey(c) => d.publish_ledger_key(c),
     }
 }
 

@@ -5,6 +5,7 @@
 use crate::command::*;
 use crate::domain::*;
 use crate::event::*;
+use crate::signing::{checkpoint_message, rotation_message, LedgerSigner};
 use crate::testing::*;
 use crate::time::{Day, DayRange, Window};
 use crate::values::*;
@@ -1097,28 +1098,72 @@ fn reports_answer_a_deadline_and_are_marked_late_after_it() {
         .then_rejects("REPORT_EXISTS");
 }
 
-// ---- checkpoints ----
+// ---- checkpoints and the ledger's key ----
+
+fn ledger_id() -> LedgerId {
+    LedgerId::new("lyg").unwrap()
+}
+
+fn publish_key(key: &LedgerSigner, endorsed_by: Option<&LedgerSigner>) -> Command {
+    let public_key = key.public_key();
+    Command::PublishLedgerKey(PublishLedgerKey {
+        public_key,
+        endorsement: endorsed_by.map(|e| e.sign(&rotation_message(&ledger_id(), &public_key))),
+    })
+}
+
+fn checkpoint(tree_size: u64, signer: &LedgerSigner) -> Command {
+    let root = Digest::of(b"a root");
+    Command::RecordCheckpoint(RecordCheckpoint {
+        checkpoint: Checkpoint {
+            tree_size,
+            root,
+            signature: Some(signer.sign(&checkpoint_message(&ledger_id(), tree_size, &root))),
+        },
+    })
+}
 
 #[test]
-fn checkpoints_cover_recorded_events_and_grow() {
-    let checkpoint = |tree_size| {
-        Command::RecordCheckpoint(RecordCheckpoint {
-            checkpoint: Checkpoint {
-                tree_size,
-                root: Digest::ZERO,
-                signature: None,
-            },
-        })
-    };
-    let events = w();
-    let n = events.len() as u64;
-    given(events.clone())
-        .when(checkpoint(n + 1))
-        .then_rejects("CHECKPOINT_AHEAD");
-    let recorded = world().run(checkpoint(n)).events();
-    given(recorded)
-        .when(checkpoint(n))
+fn checkpoints_cover_every_event_before_them_and_carry_the_keys_signature() {
+    let key = LedgerSigner::from_secret(&[5; 32]);
+    let n = w().len() as u64;
+    given(w())
+        .when(checkpoint(n, &key))
         .then_rejects("INVALID_VALUE");
+    let keyed = world().run(publish_key(&key, None)).events();
+    let n = keyed.len() as u64;
+    given(keyed.clone())
+        .when(checkpoint(n + 1, &key))
+        .then_rejects("CHECKPOINT_AHEAD");
+    given(keyed.clone())
+        .when(checkpoint(n - 1, &key))
+        .then_rejects("INVALID_VALUE");
+    let stranger = LedgerSigner::from_secret(&[6; 32]);
+    given(keyed.clone())
+        .when(checkpoint(n, &stranger))
+        .then_rejects("BAD_SIGNATURE");
+    let state = given(keyed).when(checkpoint(n, &key)).then_accepts(|_| {});
+    assert_eq!(state.last_checkpoint.unwrap().tree_size, n);
+}
+
+#[test]
+fn keys_rotate_only_with_the_current_keys_endorsement() {
+    let first = LedgerSigner::from_secret(&[5; 32]);
+    let second = LedgerSigner::from_secret(&[6; 32]);
+    given(w())
+        .when(publish_key(&first, Some(&second)))
+        .then_rejects("INVALID_VALUE");
+    let keyed = world().run(publish_key(&first, None)).events();
+    given(keyed.clone())
+        .when(publish_key(&second, None))
+        .then_rejects("BAD_SIGNATURE");
+    given(keyed.clone())
+        .when(publish_key(&second, Some(&second)))
+        .then_rejects("BAD_SIGNATURE");
+    let state = given(keyed)
+        .when(publish_key(&second, Some(&first)))
+        .then_accepts(|_| {});
+    assert_eq!(state.ledger_key, Some(second.public_key()));
 }
 
 /// Every code the rules can answer is exercised above and documented.
