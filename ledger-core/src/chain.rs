@@ -7,9 +7,13 @@
 
 use thiserror::Error;
 
-use crate::event::EventRecord;
+use crate::domain::Checkpoint;
+use crate::event::{Event, EventRecord};
 use crate::frame::{self, BodyError, FrameError, FrameRef, FORMAT_VERSION};
+use crate::merkle::Frontier;
+use crate::signing::{self, checkpoint_message, rotation_message, PublicKey};
 use crate::values::Digest;
+use crate::values::LedgerId;
 
 /// The last link of a chain: its sequence and hash. The empty chain's head
 /// is sequence 0 with a hash of zeros, which the first frame links to.
@@ -43,6 +47,17 @@ pub enum Fault {
     Body(#[from] BodyError),
     #[error("{0} bytes follow the frame")]
     TrailingBytes(usize),
+    #[error("checkpoint mismatch: it commits to {tree_size} events with root {root}, but the {expected_size} events before it have root {expected_root}")]
+    CheckpointMismatch {
+        tree_size: u64,
+        root: Digest,
+        expected_size: u64,
+        expected_root: Digest,
+    },
+    #[error("bad signature on a {0}: it does not verify with the ledger's key")]
+    BadSignature(&'static str),
+    #[error("missing: the chain ends at {last}, but reached {expected} before")]
+    Missing { last: u64, expected: u64 },
 }
 
 /// The first bad frame of a chain.
@@ -90,24 +105,116 @@ pub struct Verified {
     pub record: EventRecord,
 }
 
-/// The auditor's end: checks frames one by one, in order.
+/// What a verifier that has seen the chain from its first frame knows
+/// beyond the links: the Merkle frontier over every event hash, the
+/// ledger's id and current key, so it can check checkpoints and rotations.
 #[derive(Clone, Debug, Default)]
+pub struct Audit {
+    pub frontier: Frontier,
+    pub ledger: Option<LedgerId>,
+    pub key: Option<PublicKey>,
+    pub last_checkpoint: Option<Checkpoint>,
+}
+
+impl Audit {
+    fn check(&self, record: &EventRecord) -> Result<(), Fault> {
+        match &record.event {
+            Event::CheckpointRecorded(e) => {
+                let c = &e.checkpoint;
+                let expected_root = self.frontier.root();
+                if c.tree_size != self.frontier.size() || c.root != expected_root {
+                    return Err(Fault::CheckpointMismatch {
+                        tree_size: c.tree_size,
+                        root: c.root,
+                        expected_size: self.frontier.size(),
+                        expected_root,
+                    });
+                }
+                let signed = match (&self.key, &self.ledger, &c.signature) {
+                    (Some(key), Some(ledger), Some(sig)) => {
+                        signing::verify(key, &checkpoint_message(ledger, c.tree_size, &c.root), sig)
+                            .is_ok()
+                    }
+                    _ => false,
+                };
+                if !signed {
+                    return Err(Fault::BadSignature("checkpoint"));
+                }
+            }
+            Event::LedgerKeyPublished(e) => {
+                let endorsed = match (&self.key, &self.ledger, &e.endorsement) {
+                    (None, _, None) => true,
+                    (Some(key), Some(ledger), Some(sig)) => {
+                        signing::verify(key, &rotation_message(ledger, &e.public_key), sig).is_ok()
+                    }
+                    _ => false,
+                };
+                if !endorsed {
+                    return Err(Fault::BadSignature("key rotation"));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self, hash: &Digest, record: &EventRecord) {
+        match &record.event {
+            Event::LedgerOpened(e) => self.ledger = Some(e.ledger.clone()),
+            Event::LedgerKeyPublished(e) => self.key = Some(e.public_key),
+            Event::CheckpointRecorded(e) => self.last_checkpoint = Some(e.checkpoint.clone()),
+            _ => {}
+        }
+        self.frontier.push(hash);
+    }
+}
+
+/// The auditor's end: checks frames one by one, in order.
+#[derive(Clone, Debug)]
 pub struct Verifier {
     head: Head,
+    /// Present when verifying from the first frame; a verifier resumed in
+    /// the middle of a chain checks links only.
+    audit: Option<Audit>,
+}
+
+impl Default for Verifier {
+    /// From the first frame, checkpoints included.
+    fn default() -> Verifier {
+        Verifier::new()
+    }
 }
 
 impl Verifier {
     pub fn new() -> Verifier {
-        Verifier { head: Head::EMPTY }
+        Verifier {
+            head: Head::EMPTY,
+            audit: Some(Audit::default()),
+        }
     }
 
-    /// Verifies a suffix of a chain whose earlier part is known good up to `head`.
+    /// Verifies a suffix of a chain whose earlier part is known good up to
+    /// `head` (links and hashes; checkpoints need the whole chain).
     pub fn resume(head: Head) -> Verifier {
-        Verifier { head }
+        Verifier { head, audit: None }
     }
 
     pub fn head(&self) -> Head {
         self.head
+    }
+
+    /// The frontier, key and last checkpoint, for a verifier run from the start.
+    pub fn audit(&self) -> Option<&Audit> {
+        self.audit.as_ref()
+    }
+
+    /// Takes in a frame its holder wrote itself (the writer), whose hash is
+    /// `head.hash`: moves the head and keeps the audit state current.
+    pub fn accept_own(&mut self, head: Head, record: &EventRecord) {
+        if let Some(audit) = &mut self.audit {
+            audit.accept(&head.hash, record);
+        }
+        self.head = head;
     }
 
     /// Checks one frame that fills `bytes` exactly.
@@ -124,6 +231,13 @@ impl Verifier {
     pub fn push_front<'b>(&mut self, buf: &'b [u8]) -> Result<(Verified, &'b [u8]), ChainError> {
         let (frame, rest) = frame::parse_frame(buf).map_err(|e| self.fault(e.into()))?;
         let record = self.check(&frame)?;
+        if let Some(audit) = &mut self.audit {
+            audit.check(&record).map_err(|fault| ChainError {
+                sequence: self.head.sequence + 1,
+                fault,
+            })?;
+            audit.accept(&frame.stored_hash, &record);
+        }
         self.head = Head {
             sequence: frame.header.sequence,
             hash: frame.stored_hash,
@@ -323,6 +437,75 @@ mod tests {
     }
 
     const HASH_LEN_FOR_TESTS: usize = frame::HASH_LEN;
+
+    /// A chain of the test world, the ledger key, then a checkpoint signed
+    /// by `signer` over `root` (None: the true root).
+    fn checkpointed(signer: &signing::LedgerSigner, root: Option<Digest>) -> (Vec<Vec<u8>>, u64) {
+        use crate::domain::Checkpoint;
+        use crate::event::{CheckpointRecorded, LedgerKeyPublished};
+        let key = signing::LedgerSigner::from_secret(&[1; 32]);
+        let mut events = world().events();
+        events.push(Event::LedgerKeyPublished(LedgerKeyPublished {
+            public_key: key.public_key(),
+            endorsement: None,
+        }));
+        let mut chain = Chain::new();
+        let mut frontier = Frontier::new();
+        let mut frames = Vec::new();
+        let record = |event| EventRecord {
+            recorded_at: Timestamp(0),
+            actor: actor("ledger"),
+            submission: None,
+            event,
+        };
+        for event in events {
+            let mut out = Vec::new();
+            let head = chain.append(&record(event), &mut out).unwrap();
+            frontier.push(&head.hash);
+            frames.push(out);
+        }
+        let tree_size = frontier.size();
+        let root = root.unwrap_or_else(|| frontier.root());
+        let ledger = LedgerId::new("lyg").unwrap();
+        let checkpoint = Checkpoint {
+            tree_size,
+            root,
+            signature: Some(signer.sign(&checkpoint_message(&ledger, tree_size, &root))),
+        };
+        let mut out = Vec::new();
+        chain
+            .append(
+                &record(Event::CheckpointRecorded(CheckpointRecorded { checkpoint })),
+                &mut out,
+            )
+            .unwrap();
+        frames.push(out);
+        (frames, tree_size + 1)
+    }
+
+    #[test]
+    fn checkpoints_are_checked_against_the_tree_and_the_key() {
+        let key = signing::LedgerSigner::from_secret(&[1; 32]);
+        let (frames, at) = checkpointed(&key, None);
+        assert_eq!(
+            verify(frames.iter().map(Vec::as_slice)).unwrap().sequence,
+            at
+        );
+
+        let (frames, at) = checkpointed(&key, Some(Digest::of(b"not the root")));
+        let err = verify(frames.iter().map(Vec::as_slice)).unwrap_err();
+        assert_eq!(err.sequence, at);
+        assert!(
+            matches!(err.fault, Fault::CheckpointMismatch { .. }),
+            "{err}"
+        );
+
+        let stranger = signing::LedgerSigner::from_secret(&[2; 32]);
+        let (frames, at) = checkpointed(&stranger, None);
+        let err = verify(frames.iter().map(Vec::as_slice)).unwrap_err();
+        assert_eq!(err.sequence, at);
+        assert_eq!(err.fault, Fault::BadSignature("checkpoint"));
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]

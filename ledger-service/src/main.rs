@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ledger_core::domain::IdentityKey;
 use ledger_core::rights::Role;
+use ledger_core::signing::LedgerSigner;
 use ledger_core::values::{ActorId, Digest, LedgerId, UnitId};
 use ledger_service::accounts::{Accounts, AccountsFile, SystemAccount, TokenAccount};
 use ledger_service::attachments::AttachmentStore;
@@ -17,7 +18,9 @@ use ledger_service::local::{free_port, NatsServer};
 use ledger_service::personal::PersonalStore;
 use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
-use ledger_service::{demo, http, intake, ChainStore, Sequencer, Shard};
+use ledger_service::sequencer::CheckpointPolicy;
+use ledger_service::{audit, demo, http, intake, ChainStore, Sequencer, Shard};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "ledger", about = "The union volunteer-service ledger")]
@@ -50,6 +53,44 @@ enum Cmd {
         /// registration with personal data is refused.
         #[arg(long, env = "LEDGER_IDENTITY_KEY")]
         identity_key: Option<PathBuf>,
+        /// The ledger's ed25519 secret key (a file of 32 bytes): it signs
+        /// checkpoints. Without it the writer appends no checkpoints.
+        #[arg(long, env = "LEDGER_SIGNING_KEY")]
+        signing_key: Option<PathBuf>,
+        /// A checkpoint after at most this many events…
+        #[arg(long, default_value_t = 10_000)]
+        checkpoint_events: u64,
+        /// …or this many seconds.
+        #[arg(long, default_value_t = 60)]
+        checkpoint_seconds: u64,
+    },
+    /// Verify the chain: re-hash and re-link every frame, check every
+    /// checkpoint. From the live stream (--nats) or a bundle (--bundle).
+    /// Exit 0 when all holds; 1 naming the first bad sequence; 2 when the
+    /// chain could not be read at all.
+    Verify {
+        #[arg(long, env = "LEDGER_NATS", conflicts_with = "bundle")]
+        nats: Option<String>,
+        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
+        shard: String,
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// A head verified before, `SEQ` or `SEQ:HASH`: the chain must
+        /// still reach it (nothing cut off) with that hash (nothing rewritten).
+        #[arg(long)]
+        expect_head: Option<audit::Expected>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Write the whole chain to a self-describing bundle file.
+    Export {
+        #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
+        shard: String,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Start a local nats-server (JetStream, fsync before every ack) in a data
     /// folder and serve against it.
@@ -74,6 +115,49 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
+        Cmd::Verify {
+            nats,
+            shard,
+            bundle,
+            expect_head,
+            quiet,
+        } => {
+            let expected = expect_head.as_ref();
+            let result = match (bundle, nats) {
+                (Some(path), _) => audit::verify_bundle(&path, expected, !quiet),
+                (None, Some(nats)) => {
+                    let store = connect_store(&nats, &shard).await?;
+                    audit::verify_stream(&store, expected, !quiet).await
+                }
+                (None, None) => anyhow::bail!("name --nats or --bundle"),
+            };
+            match result {
+                Ok(summary) => {
+                    println!("OK: {summary}");
+                    Ok(())
+                }
+                Err(audit::AuditError::Chain(e)) => {
+                    println!("FAILED at sequence {}: {}", e.sequence, e.fault);
+                    std::process::exit(1)
+                }
+                Err(e) => {
+                    eprintln!("could not verify: {e}");
+                    std::process::exit(2)
+                }
+            }
+        }
+        Cmd::Export { nats, shard, out } => {
+            let store = connect_store(&nats, &shard).await?;
+            let header = audit::export(&store, &out).await?;
+            println!(
+                "exported {} events in {} blocks to {} (head {})",
+                header.events,
+                header.blocks,
+                out.display(),
+                header.head_hash
+            );
+            Ok(())
+        }
         Cmd::Serve {
             nats,
             shard,
@@ -81,6 +165,9 @@ async fn main() -> anyhow::Result<()> {
             http,
             accounts,
             identity_key,
+            signing_key,
+            checkpoint_events,
+            checkpoint_seconds,
         } => {
             let accounts = match accounts {
                 Some(path) => Accounts::from_file(&path)?,
@@ -92,11 +179,20 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let identity_key = identity_key.map(|p| read_key(&p)).transpose()?;
+            let checkpoints = signing_key
+                .map(|p| read_secret(&p))
+                .transpose()?
+                .map(|secret| Checkpoints {
+                    secret,
+                    every_events: checkpoint_events,
+                    every: Duration::from_secs(checkpoint_seconds),
+                });
             let options = Options {
                 replicas,
                 http,
                 accounts,
                 identity_key,
+                checkpoints,
                 demo: false,
             };
             serve(&nats, &shard, options).await
@@ -119,6 +215,11 @@ async fn main() -> anyhow::Result<()> {
                 "submit commands: nats request ledger.{shard}.intake.<system> '{{\"key\": ..., \"command\": ...}}'"
             );
             let identity_key = Some(identity_key(&data)?);
+            let checkpoints = Some(Checkpoints {
+                secret: local_secret(&data, "signing.key")?,
+                every_events: 1_000,
+                every: Duration::from_secs(10),
+            });
             let (accounts, token) = local_accounts(&data)?;
             println!("HTTP API: http://{http}/api/v1/  (OpenAPI at /api/v1/openapi.json)");
             println!("city admin token: {token}");
@@ -127,6 +228,7 @@ async fn main() -> anyhow::Result<()> {
                 http,
                 accounts,
                 identity_key,
+                checkpoints,
                 demo: !no_demo,
             };
             serve(&server.url(), &shard, options).await
@@ -134,9 +236,28 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The local identity-commitment key, made once per data folder.
-fn identity_key(data: &Path) -> anyhow::Result<IdentityKey> {
-    let path = data.join("identity.key");
+/// The chain's stream, for reading only.
+async fn connect_store(nats: &str, shard: &str) -> anyhow::Result<ChainStore> {
+    let shard = Shard::new(LedgerId::new(shard).context("shard")?);
+    let client = connect(nats).await?;
+    Ok(ChainStore::new(async_nats::jetstream::new(client), shard))
+}
+
+/// A NATS connection to any of the comma-separated URLs.
+async fn connect(nats: &str) -> anyhow::Result<async_nats::Client> {
+    let servers = nats
+        .split(',')
+        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("NATS URLs {nats:?}"))?;
+    async_nats::connect(servers.as_slice())
+        .await
+        .with_context(|| format!("connecting to {nats}"))
+}
+
+/// A local secret of 32 random bytes, made once per data folder.
+fn local_secret(data: &Path, name: &str) -> anyhow::Result<[u8; 32]> {
+    let path = data.join(name);
     if !path.exists() {
         let mut key = [0u8; 32];
         std::fs::File::open("/dev/urandom")
@@ -144,15 +265,23 @@ fn identity_key(data: &Path) -> anyhow::Result<IdentityKey> {
             .context("reading /dev/urandom")?;
         std::fs::write(&path, key).with_context(|| format!("writing {}", path.display()))?;
     }
-    read_key(&path)
+    read_secret(&path)
+}
+
+/// The local identity-commitment key.
+fn identity_key(data: &Path) -> anyhow::Result<IdentityKey> {
+    local_secret(data, "identity.key").map(IdentityKey)
 }
 
 fn read_key(path: &Path) -> anyhow::Result<IdentityKey> {
+    read_secret(path).map(IdentityKey)
+}
+
+fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let key: [u8; 32] = bytes
+    bytes
         .try_into()
-        .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))?;
-    Ok(IdentityKey(key))
+        .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))
 }
 
 /// A local admin token, made once per data folder, and the accounts file
@@ -188,11 +317,19 @@ fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, String)> {
     Ok((Accounts::from(file), token))
 }
 
+/// The writer's checkpoints: its signing key and how often.
+struct Checkpoints {
+    secret: [u8; 32],
+    every_events: u64,
+    every: Duration,
+}
+
 struct Options {
     replicas: usize,
     http: SocketAddr,
     accounts: Accounts,
     identity_key: Option<IdentityKey>,
+    checkpoints: Option<Checkpoints>,
     /// Load the demo federation once the writer is ready.
     demo: bool,
 }
@@ -203,17 +340,14 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         http,
         accounts,
         identity_key,
+        checkpoints,
         mut demo,
     } = options;
+    let signer = checkpoints
+        .as_ref()
+        .map(|c| Arc::new(LedgerSigner::from_secret(&c.secret)));
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
-    let servers = nats
-        .split(',')
-        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("NATS URLs {nats:?}"))?;
-    let client = async_nats::connect(servers.as_slice())
-        .await
-        .with_context(|| format!("connecting to {nats}"))?;
+    let client = connect(nats).await?;
     let js = async_nats::jetstream::new(client.clone());
     let store = ChainStore::new(js.clone(), shard.clone());
     store.ensure(replicas).await?;
@@ -251,6 +385,15 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
             .republishing(client.clone())
             .remembering_rejections(rejections.clone())
             .await?;
+        let sequencer = match (&checkpoints, &signer) {
+            (Some(c), Some(signer)) => sequencer.checkpointing(CheckpointPolicy {
+                every_events: c.every_events,
+                every: c.every,
+                signer: signer.clone(),
+                actor: ActorId::new("ledger-writer")?,
+            }),
+            _ => sequencer,
+        };
         tracing::info!(head = sequencer.head().sequence, "writer ready");
         let writer = sequencer.spawn();
         if let (true, Some(key)) = (std::mem::take(&mut demo), &demo_key) {

@@ -9,10 +9,15 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use chrono::Utc;
 use ledger_core::chain::{verify_concatenated, Head};
+use ledger_core::command::{PublishLedgerKey, RecordCheckpoint};
+use ledger_core::domain::Checkpoint;
+use ledger_core::signing::{checkpoint_message, LedgerSigner};
 use ledger_core::time::Timestamp;
 use ledger_core::values::{ActorId, SubmissionKey};
-use ledger_core::{decide, ChainError, Context, EventRecord, Ledger};
+use ledger_core::{decide, ChainError, Command, Context, EventRecord, Ledger};
 use projections::Follower;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -177,6 +182,17 @@ pub struct Sequencer {
     lease: LeaseWatch,
     republish: Option<async_nats::Client>,
     rejections: Option<RejectionLog>,
+    checkpoints: Option<CheckpointPolicy>,
+    last_checkpoint_at: Instant,
+}
+
+/// When the writer checkpoints, and with which key.
+pub struct CheckpointPolicy {
+    pub every_events: u64,
+    pub every: Duration,
+    pub signer: Arc<LedgerSigner>,
+    /// Who the checkpoints are recorded as.
+    pub actor: ActorId,
 }
 
 /// Where one event's frame sits in a block, and where it is republished.
@@ -195,6 +211,8 @@ impl Sequencer {
             lease: LeaseWatch::always(),
             republish: None,
             rejections: None,
+            checkpoints: None,
+            last_checkpoint_at: Instant::now(),
         };
         sequencer.rebuild().await?;
         Ok(sequencer)
@@ -237,6 +255,13 @@ impl Sequencer {
         self
     }
 
+    /// Appends the ledger's key and, every so many events or seconds, a
+    /// signed checkpoint.
+    pub fn checkpointing(mut self, policy: CheckpointPolicy) -> Sequencer {
+        self.checkpoints = Some(policy);
+        self
+    }
+
     /// Remembers rejections durably in `log`, and answers retries of those
     /// recorded before from it.
     pub async fn remembering_rejections(
@@ -272,7 +297,20 @@ impl Sequencer {
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
-        while let Some(first) = rx.recv().await {
+        loop {
+            // Idle, the writer still checkpoints on time.
+            let idle = self
+                .checkpoints
+                .as_ref()
+                .map_or(Duration::from_secs(3600), |c| c.every);
+            let first = match tokio::time::timeout(idle, rx.recv()).await {
+                Ok(Some(first)) => first,
+                Ok(None) => return,
+                Err(_) => {
+                    self.commit(Vec::new()).await;
+                    continue;
+                }
+            };
             let mut batch = vec![first];
             while batch.len() < MAX_BLOCK_COMMANDS {
                 match rx.try_recv() {
@@ -363,6 +401,7 @@ impl Sequencer {
                 _ => Outcome::Nothing,
             });
         }
+        self.own_events(now, &mut frames, &mut routes);
         self.replica.last_recorded_at = now;
 
         if !frames.is_empty() && !self.lease.is_held() {
@@ -396,6 +435,106 @@ impl Sequencer {
         let outcomes = self.log_rejections(&batch, outcomes).await;
         self.answer(batch, outcomes);
         self.republish(&frames, &routes).await;
+    }
+
+    /// The writer's own events at the end of a block: its key, once the
+    /// ledger is open and has none, and a checkpoint when one is due.
+    fn own_events(&mut self, now: Timestamp, frames: &mut Vec<u8>, routes: &mut Vec<Route>) {
+        let Some(policy) = &self.checkpoints else {
+            return;
+        };
+        let (signer, actor) = (policy.signer.clone(), policy.actor.clone());
+        let (every_events, every) = (policy.every_events, policy.every);
+        let state = self.replica.follower.state();
+        if state.config.is_none() {
+            return;
+        }
+        let mut commands = Vec::new();
+        match state.ledger_key {
+            None => commands.push(Command::PublishLedgerKey(PublishLedgerKey {
+                public_key: signer.public_key(),
+                endorsement: None,
+            })),
+            Some(key) if key != signer.public_key() => {
+                warn!(%key, "the ledger's key is not this writer's; no checkpoints until it is rotated");
+                return;
+            }
+            Some(_) => {}
+        }
+        let since = state.events - state.last_checkpoint.as_ref().map_or(0, |c| c.tree_size);
+        let due =
+            since >= every_events || (since > 1 && self.last_checkpoint_at.elapsed() >= every);
+        if commands.is_empty() && !due {
+            return;
+        }
+        let ctx = Context { now, actor };
+        for command in commands {
+            self.record_own(&ctx, &command, frames, routes);
+        }
+        if due {
+            let Some(audit) = self.replica.follower.audit() else {
+                return;
+            };
+            let Some(ledger) = self
+                .replica
+                .follower
+                .state()
+                .config
+                .as_ref()
+                .map(|c| c.ledger.clone())
+            else {
+                return;
+            };
+            let tree_size = audit.frontier.size();
+            let root = audit.frontier.root();
+            let signature = signer.sign(&checkpoint_message(&ledger, tree_size, &root));
+            let command = Command::RecordCheckpoint(RecordCheckpoint {
+                checkpoint: Checkpoint {
+                    tree_size,
+                    root,
+                    signature: Some(signature),
+                },
+            });
+            self.record_own(&ctx, &command, frames, routes);
+            self.last_checkpoint_at = Instant::now();
+        }
+    }
+
+    fn record_own(
+        &mut self,
+        ctx: &Context,
+        command: &Command,
+        frames: &mut Vec<u8>,
+        routes: &mut Vec<Route>,
+    ) {
+        let follower = &mut self.replica.follower;
+        let events = match decide(follower.state(), ctx, command) {
+            Ok(events) => events,
+            Err(r) => {
+                warn!(
+                    command = command.kind(),
+                    code = r.code(),
+                    "the writer's own command was refused"
+                );
+                return;
+            }
+        };
+        for event in events {
+            let route = Route {
+                start: frames.len(),
+                kind: event.kind(),
+                unit: None,
+            };
+            let record = EventRecord {
+                recorded_at: ctx.now,
+                actor: ctx.actor.clone(),
+                submission: None,
+                event,
+            };
+            if follower.append(&record, frames).is_ok() {
+                routes.push(route);
+            }
+        }
     }
 
     /// Writes the block's keyed rejections to the rejection log before they

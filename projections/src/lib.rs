@@ -29,13 +29,19 @@ impl Follower {
         &self.state
     }
 
+    /// The Merkle frontier over every event so far, the ledger's key and
+    /// last checkpoint.
+    pub fn audit(&self) -> Option<&ledger_core::chain::Audit> {
+        self.verifier.audit()
+    }
+
     /// The writer's side: frames and links `record` after the head, appends
     /// the frame to `out`, and applies the event, so that the next command is
     /// decided against it.
     pub fn append(&mut self, record: &EventRecord, out: &mut Vec<u8>) -> Result<Head, FrameError> {
         let head = Chain::resume(self.head()).append(record, out)?;
         self.state.apply(&record.event);
-        self.verifier = Verifier::resume(head);
+        self.verifier.accept_own(head, record);
         Ok(head)
     }
 

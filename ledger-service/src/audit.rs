@@ -1,0 +1,326 @@
+//! The auditor's tools: export the chain to a bundle file, and verify the
+//! chain — from the live stream or from a bundle — re-hashing and re-linking
+//! every frame and checking every checkpoint against the Merkle tree and the
+//! ledger's key. Nothing here trusts the service: only the bytes.
+//!
+//! A bundle is one JSON line describing it, then the frames back to back
+//! exactly as stored (docs/audit.md).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use ledger_core::chain::{Fault, Head, Verifier};
+use ledger_core::domain::Checkpoint;
+use ledger_core::frame::{HASH_LEN, HEADER_LEN, MAX_BODY_LEN};
+use ledger_core::values::Digest;
+use ledger_core::ChainError;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::store::{ChainStore, StoreError};
+
+pub const BUNDLE_FORMAT: &str = "union-volunteer-ledger bundle";
+
+#[derive(Debug, Error)]
+pub enum AuditError {
+    #[error("{0}")]
+    Chain(#[from] ChainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0} is not a ledger bundle: {1}")]
+    NotABundle(String, String),
+}
+
+/// The first line of a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleHeader {
+    pub format: String,
+    pub version: u32,
+    pub shard: String,
+    pub stream: String,
+    pub blocks: u64,
+    pub events: u64,
+    pub head_hash: String,
+    pub exported_at: String,
+}
+
+/// A head the auditor verified before (from an earlier run, or a signed
+/// checkpoint): the chain must still reach it, with the same hash there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expected {
+    pub sequence: u64,
+    pub hash: Option<Digest>,
+}
+
+impl std::str::FromStr for Expected {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Expected, String> {
+        let (seq, hash) = match s.split_once(':') {
+            Some((seq, hash)) => (seq, Some(hash)),
+            None => (s, None),
+        };
+        let sequence = seq
+            .parse()
+            .map_err(|_| format!("{seq:?} is not a sequence"))?;
+        let hash = hash
+            .map(Digest::from_hex)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        Ok(Expected { sequence, hash })
+    }
+}
+
+/// Checks a verified chain against what the auditor knew before: a chain
+/// that ends early is missing events (cut off), one with another hash at
+/// that sequence was rewritten.
+fn check_expected(head: Head, seen: Option<Digest>, expected: &Expected) -> Result<(), ChainError> {
+    if head.sequence < expected.sequence {
+        return Err(ChainError {
+            sequence: head.sequence + 1,
+            fault: Fault::Missing {
+                last: head.sequence,
+                expected: expected.sequence,
+            },
+        });
+    }
+    match (expected.hash, seen) {
+        (Some(want), Some(got)) if want != got => Err(ChainError {
+            sequence: expected.sequence,
+            fault: Fault::BadLink {
+                expected: want,
+                found: got,
+            },
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What a successful verification found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub head: Head,
+    pub last_checkpoint: Option<Checkpoint>,
+    pub checkpoints: u64,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "verified {} events, head {} {}, {} checkpoints",
+            self.head.sequence, self.head.sequence, self.head.hash, self.checkpoints
+        )?;
+        match &self.last_checkpoint {
+            Some(c) => write!(f, ", last over {} events with root {}", c.tree_size, c.root),
+            None => write!(f, ", none yet"),
+        }
+    }
+}
+
+fn progress(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// Checks frames as they come, counting checkpoints.
+struct Audit {
+    verifier: Verifier,
+    checkpoints: u64,
+    /// The sequence whose hash the auditor wants to compare, and that hash.
+    watch: Option<u64>,
+    seen: Option<Digest>,
+}
+
+impl Audit {
+    fn new(watch: Option<u64>) -> Audit {
+        Audit {
+            verifier: Verifier::new(),
+            checkpoints: 0,
+            watch,
+            seen: None,
+        }
+    }
+
+    fn push(&mut self, mut frames: &[u8]) -> Result<(), ChainError> {
+        while !frames.is_empty() {
+            let (verified, rest) = self.verifier.push_front(frames)?;
+            if matches!(
+                verified.record.event,
+                ledger_core::Event::CheckpointRecorded(_)
+            ) {
+                self.checkpoints += 1;
+            }
+            if self.watch == Some(verified.head.sequence) {
+                self.seen = Some(verified.head.hash);
+            }
+            frames = rest;
+        }
+        Ok(())
+    }
+
+    fn finish(&self, expected: Option<&Expected>) -> Result<Summary, AuditError> {
+        if let Some(expected) = expected {
+            check_expected(self.verifier.head(), self.seen, expected)?;
+        }
+        Ok(self.summary())
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            head: self.verifier.head(),
+            last_checkpoint: self
+                .verifier
+                .audit()
+                .and_then(|a| a.last_checkpoint.clone()),
+            checkpoints: self.checkpoints,
+        }
+    }
+}
+
+/// Verifies the live stream from its first block to its last.
+pub async fn verify_stream(
+    store: &ChainStore,
+    expected: Option<&Expected>,
+    show_progress: bool,
+) -> Result<Summary, AuditError> {
+    let last = store.last_sequence().await?;
+    let bar = if show_progress {
+        progress(last, "blocks")
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut audit = Audit::new(expected.map(|e| e.sequence));
+    let mut failure = None;
+    store
+        .replay(1, |block| {
+            if failure.is_none() {
+                failure = audit.push(&block.frames).err();
+                bar.inc(1);
+            }
+            Ok(())
+        })
+        .await?;
+    bar.finish_and_clear();
+    match failure {
+        Some(e) => Err(e.into()),
+        None => audit.finish(expected),
+    }
+}
+
+/// Writes the whole chain to a bundle file.
+pub async fn export(store: &ChainStore, path: &Path) -> Result<BundleHeader, AuditError> {
+    let io = |source| AuditError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut frames = Vec::new();
+    let mut blocks = 0u64;
+    store
+        .replay(1, |block| {
+            frames.extend_from_slice(&block.frames);
+            blocks += 1;
+            Ok(())
+        })
+        .await?;
+    // The export itself is verified before it is written.
+    let mut audit = Audit::new(None);
+    audit.push(&frames)?;
+    let summary = audit.summary();
+    let header = BundleHeader {
+        format: BUNDLE_FORMAT.into(),
+        version: 1,
+        shard: store.shard().id().to_string(),
+        stream: store.shard().stream(),
+        blocks,
+        events: summary.head.sequence,
+        head_hash: summary.head.hash.to_hex(),
+        exported_at: chrono::Utc::now().to_rfc3339(),
+    };
+    let mut file = std::fs::File::create(path).map_err(io)?;
+    let line = serde_json::to_string(&header).unwrap_or_default();
+    file.write_all(line.as_bytes()).map_err(io)?;
+    file.write_all(b"\n").map_err(io)?;
+    file.write_all(&frames).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(header)
+}
+
+/// Verifies a bundle file, reading it frame by frame.
+pub fn verify_bundle(
+    path: &Path,
+    expected: Option<&Expected>,
+    show_progress: bool,
+) -> Result<Summary, AuditError> {
+    let name = path.display().to_string();
+    let io = |source| AuditError::Io {
+        path: name.clone(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut first = String::new();
+    reader.read_line(&mut first).map_err(io)?;
+    let header: BundleHeader = serde_json::from_str(first.trim_end())
+        .map_err(|e| AuditError::NotABundle(name.clone(), e.to_string()))?;
+    if header.format != BUNDLE_FORMAT || header.version != 1 {
+        return Err(AuditError::NotABundle(
+            name.clone(),
+            format!("format {:?} version {}", header.format, header.version),
+        ));
+    }
+    let bar = if show_progress {
+        progress(header.events, "events")
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut audit = Audit::new(expected.map(|e| e.sequence));
+    let mut frame = Vec::with_capacity(HEADER_LEN + 4096);
+    loop {
+        frame.clear();
+        frame.resize(HEADER_LEN, 0);
+        let got = read_full(&mut reader, &mut frame).map_err(io)?;
+        if got == 0 {
+            break;
+        }
+        // A short or oversized frame is left for the verifier to name.
+        let body_len = if got == HEADER_LEN {
+            u32::from_le_bytes([frame[44], frame[45], frame[46], frame[47]]) as usize
+        } else {
+            0
+        };
+        frame.truncate(got);
+        if got == HEADER_LEN && body_len <= MAX_BODY_LEN {
+            let rest = body_len + HASH_LEN;
+            frame.resize(HEADER_LEN + rest, 0);
+            let more = read_full(&mut reader, &mut frame[HEADER_LEN..]).map_err(io)?;
+            frame.truncate(HEADER_LEN + more);
+        }
+        audit.push(&frame)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    audit.finish(expected)
+}
+
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
