@@ -13,7 +13,7 @@ use crate::frame::{self, BodyError, FrameError, FrameRef, FORMAT_VERSION};
 use crate::merkle::Frontier;
 use crate::signing::{self, checkpoint_message, rotation_message, PublicKey};
 use crate::values::Digest;
-use crate::values::LedgerId;
+use crate::values::{LedgerId, Signature};
 
 /// The last link of a chain: its sequence and hash. The empty chain's head
 /// is sequence 0 with a hash of zeros, which the first frame links to.
@@ -206,6 +206,33 @@ impl Verifier {
     /// The frontier, key and last checkpoint, for a verifier run from the start.
     pub fn audit(&self) -> Option<&Audit> {
         self.audit.as_ref()
+    }
+
+    /// Checks the writer's seal on a block that has just been pushed: once
+    /// the ledger has a key, every block carries the key's signature over
+    /// the head after it, so a writer without the key cannot append even
+    /// well-linked frames. Blocks before any key are unsealed.
+    pub fn check_seal(
+        &self,
+        first_sequence: u64,
+        seal: Option<&Signature>,
+    ) -> Result<(), ChainError> {
+        let Some(audit) = &self.audit else {
+            return Ok(());
+        };
+        let (Some(key), Some(ledger)) = (&audit.key, &audit.ledger) else {
+            return Ok(());
+        };
+        let message = signing::block_message(ledger, self.head.sequence, &self.head.hash);
+        let sealed = seal.is_some_and(|sig| signing::verify(key, &message, sig).is_ok());
+        if sealed {
+            Ok(())
+        } else {
+            Err(ChainError {
+                sequence: first_sequence,
+                fault: Fault::BadSignature("block"),
+            })
+        }
     }
 
     /// Takes in a frame its holder wrote itself (the writer), whose hash is

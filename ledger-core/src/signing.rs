@@ -7,6 +7,7 @@
 //! ```text
 //! checkpoint: "union-volunteer-ledger checkpoint v1" 0x00 len(ledger) ledger tree_size(u64 LE) root(32)
 //! rotation:   "union-volunteer-ledger key rotation v1" 0x00 len(ledger) ledger new_public_key(32)
+//! block seal: "union-volunteer-ledger block v1" 0x00 len(ledger) ledger last_sequence(u64 LE) last_hash(32)
 //! ```
 //! where `len(ledger)` is one byte (ledger ids are at most 64 bytes).
 
@@ -85,6 +86,15 @@ pub fn rotation_message(ledger: &LedgerId, new_key: &PublicKey) -> Vec<u8> {
         "union-volunteer-ledger key rotation v1",
         ledger,
         &[&new_key.0],
+    )
+}
+
+/// What the writer signs for each block it appends: the head after it.
+pub fn block_message(ledger: &LedgerId, last_sequence: u64, last_hash: &Digest) -> Vec<u8> {
+    message(
+        "union-volunteer-ledger block v1",
+        ledger,
+        &[&last_sequence.to_le_bytes(), &last_hash.0],
     )
 }
 

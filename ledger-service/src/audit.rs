@@ -3,8 +3,10 @@
 //! every frame and checking every checkpoint against the Merkle tree and the
 //! ledger's key. Nothing here trusts the service: only the bytes.
 //!
-//! A bundle is one JSON line describing it, then the frames back to back
-//! exactly as stored (docs/audit.md).
+//! A bundle is one JSON line describing it, then one record per block as
+//! stored: a flag byte (1 when the block is sealed), the 64-byte seal (zeros
+//! when not), the frames' length (u32 LE), and the frames exactly as stored
+//! (docs/audit.md).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -12,8 +14,9 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger_core::chain::{Fault, Head, Verifier};
 use ledger_core::domain::Checkpoint;
-use ledger_core::frame::{HASH_LEN, HEADER_LEN, MAX_BODY_LEN};
+use ledger_core::frame::FrameError;
 use ledger_core::values::Digest;
+use ledger_core::values::Signature;
 use ledger_core::ChainError;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -21,6 +24,8 @@ use thiserror::Error;
 use crate::store::{ChainStore, StoreError};
 
 pub const BUNDLE_FORMAT: &str = "union-volunteer-ledger bundle";
+/// A block larger than NATS's largest message cannot be genuine.
+const MAX_BLOCK_BYTES: usize = 64 << 20;
 
 #[derive(Debug, Error)]
 pub enum AuditError {
@@ -153,6 +158,13 @@ impl Audit {
         }
     }
 
+    /// A whole block: its frames, then its seal.
+    fn push_block(&mut self, frames: &[u8], seal: Option<&Signature>) -> Result<(), ChainError> {
+        let first = self.verifier.head().sequence + 1;
+        self.push(frames)?;
+        self.verifier.check_seal(first, seal)
+    }
+
     fn push(&mut self, mut frames: &[u8]) -> Result<(), ChainError> {
         while !frames.is_empty() {
             let (verified, rest) = self.verifier.push_front(frames)?;
@@ -206,7 +218,7 @@ pub async fn verify_stream(
     store
         .replay(1, |block| {
             if failure.is_none() {
-                failure = audit.push(&block.frames).err();
+                failure = audit.push_block(&block.frames, block.seal.as_ref()).err();
                 bar.inc(1);
             }
             Ok(())
@@ -225,18 +237,30 @@ pub async fn export(store: &ChainStore, path: &Path) -> Result<BundleHeader, Aud
         path: path.display().to_string(),
         source,
     };
-    let mut frames = Vec::new();
+    let mut records = Vec::new();
     let mut blocks = 0u64;
+    // The export itself is verified before it is written.
+    let mut audit = Audit::new(None);
+    let mut failure = None;
     store
         .replay(1, |block| {
-            frames.extend_from_slice(&block.frames);
+            if failure.is_none() {
+                failure = audit.push_block(&block.frames, block.seal.as_ref()).err();
+            }
+            records.push(match block.seal {
+                Some(_) => 1u8,
+                None => 0u8,
+            });
+            records.extend_from_slice(&block.seal.map_or([0; 64], |s| s.0));
+            records.extend_from_slice(&(block.frames.len() as u32).to_le_bytes());
+            records.extend_from_slice(&block.frames);
             blocks += 1;
             Ok(())
         })
         .await?;
-    // The export itself is verified before it is written.
-    let mut audit = Audit::new(None);
-    audit.push(&frames)?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
     let summary = audit.summary();
     let header = BundleHeader {
         format: BUNDLE_FORMAT.into(),
@@ -252,7 +276,7 @@ pub async fn export(store: &ChainStore, path: &Path) -> Result<BundleHeader, Aud
     let line = serde_json::to_string(&header).unwrap_or_default();
     file.write_all(line.as_bytes()).map_err(io)?;
     file.write_all(b"\n").map_err(io)?;
-    file.write_all(&frames).map_err(io)?;
+    file.write_all(&records).map_err(io)?;
     file.sync_all().map_err(io)?;
     Ok(header)
 }
@@ -286,29 +310,38 @@ pub fn verify_bundle(
         ProgressBar::hidden()
     };
     let mut audit = Audit::new(expected.map(|e| e.sequence));
-    let mut frame = Vec::with_capacity(HEADER_LEN + 4096);
+    let mut head = [0u8; 1 + 64 + 4];
+    let mut frames = Vec::new();
     loop {
-        frame.clear();
-        frame.resize(HEADER_LEN, 0);
-        let got = read_full(&mut reader, &mut frame).map_err(io)?;
+        let got = read_full(&mut reader, &mut head).map_err(io)?;
         if got == 0 {
             break;
         }
-        // A short or oversized frame is left for the verifier to name.
-        let body_len = if got == HEADER_LEN {
-            u32::from_le_bytes([frame[44], frame[45], frame[46], frame[47]]) as usize
-        } else {
-            0
+        let first = audit.verifier.head().sequence + 1;
+        let truncated = |needed, available| ChainError {
+            sequence: first,
+            fault: Fault::Frame(FrameError::Truncated { needed, available }),
         };
-        frame.truncate(got);
-        if got == HEADER_LEN && body_len <= MAX_BODY_LEN {
-            let rest = body_len + HASH_LEN;
-            frame.resize(HEADER_LEN + rest, 0);
-            let more = read_full(&mut reader, &mut frame[HEADER_LEN..]).map_err(io)?;
-            frame.truncate(HEADER_LEN + more);
+        if got < head.len() {
+            return Err(truncated(head.len(), got).into());
         }
-        audit.push(&frame)?;
-        bar.inc(1);
+        let seal = (head[0] == 1).then(|| {
+            let mut s = [0u8; 64];
+            s.copy_from_slice(&head[1..65]);
+            Signature(s)
+        });
+        let len = u32::from_le_bytes([head[65], head[66], head[67], head[68]]) as usize;
+        if len > MAX_BLOCK_BYTES {
+            return Err(truncated(len, MAX_BLOCK_BYTES).into());
+        }
+        frames.resize(len, 0);
+        let got = read_full(&mut reader, &mut frames).map_err(io)?;
+        if got < len {
+            return Err(truncated(len, got).into());
+        }
+        let before = audit.verifier.head().sequence;
+        audit.push_block(&frames, seal.as_ref())?;
+        bar.inc(audit.verifier.head().sequence - before);
     }
     bar.finish_and_clear();
     audit.finish(expected)

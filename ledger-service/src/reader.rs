@@ -75,7 +75,10 @@ impl Reader {
                     if state.broken.is_some() || block.stream_sequence <= state.stream_sequence {
                         return;
                     }
-                    match state.follower.apply_frames(&block.frames, |_| {}) {
+                                        match state
+                        .follower
+                        .apply_block(&block.frames, block.seal.as_ref(), |_| {})
+                    {
                         Ok(()) => state.stream_sequence = block.stream_sequence,
                         Err(e) => {
                             error!(stream_sequence = block.stream_sequence, error = %e, "the chain is broken; reads stop here");

@@ -11,8 +11,9 @@ use chrono::Utc;
 use ledger_core::chain::{verify_concatenated, Head};
 use ledger_core::command::{PublishLedgerKey, RecordCheckpoint};
 use ledger_core::domain::Checkpoint;
-use ledger_core::signing::{checkpoint_message, LedgerSigner};
+use ledger_core::signing::{block_message, checkpoint_message, LedgerSigner};
 use ledger_core::time::Timestamp;
+use ledger_core::values::Signature;
 use ledger_core::values::{ActorId, SubmissionKey};
 use ledger_core::{decide, ChainError, Command, Context, EventRecord, Ledger};
 use projections::Follower;
@@ -77,7 +78,7 @@ impl Replica {
         let index = &mut self.index;
         let last_recorded_at = &mut self.last_recorded_at;
         self.follower
-            .apply_frames(&block.frames, |verified| {
+            .apply_block(&block.frames, block.seal.as_ref(), |verified| {
                 let record = &verified.record;
                 *last_recorded_at = (*last_recorded_at).max(record.recorded_at);
                 if let Some(key) = &record.submission {
@@ -414,7 +415,12 @@ impl Sequencer {
         if !frames.is_empty() {
             let expected = self.replica.stream_sequence;
             let head = self.replica.follower.head();
-            match self.store.append(frames.clone(), expected).await {
+            let seal = self.seal(head);
+            match self
+                .store
+                .append(frames.clone(), expected, seal.as_ref())
+                .await
+            {
                 Ok(sequence) => self.replica.stream_sequence = sequence,
                 Err(e) => {
                     warn!(error = %e, "append failed; reconciling with the stream");
@@ -435,6 +441,18 @@ impl Sequencer {
         let outcomes = self.log_rejections(&batch, outcomes).await;
         self.answer(batch, outcomes);
         self.republish(&frames, &routes).await;
+    }
+
+    /// The writer's signature over the head after a block, once the ledger
+    /// has this writer's key.
+    fn seal(&self, head: Head) -> Option<Signature> {
+        let signer = &self.checkpoints.as_ref()?.signer;
+        let state = self.replica.follower.state();
+        if state.ledger_key != Some(signer.public_key()) {
+            return None;
+        }
+        let ledger = &state.config.as_ref()?.ledger;
+        Some(signer.sign(&block_message(ledger, head.sequence, &head.hash)))
     }
 
     /// The writer's own events at the end of a block: its key, once the

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use thiserror::Error;
 
 use crate::shard::Shard;
+use ledger_core::values::Signature;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -39,10 +40,22 @@ pub enum StoreError {
 /// this only absorbs a client library's immediate resend.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
-/// One stored block: its stream sequence and its frames, back to back.
+/// The header that carries a block's seal: the writer's signature over the
+/// head after the block (hex).
+pub const SEAL_HEADER: &str = "Ledger-Seal";
+
+/// One stored block: its stream sequence, its frames back to back, and the
+/// writer's seal.
 pub struct Block {
     pub stream_sequence: u64,
     pub frames: Bytes,
+    pub seal: Option<Signature>,
+}
+
+fn seal_of(headers: Option<&HeaderMap>) -> Option<Signature> {
+    let value = headers?.get(SEAL_HEADER)?;
+    let bytes = hex::decode(value.as_str()).ok()?;
+    bytes.try_into().ok().map(Signature)
 }
 
 #[derive(Clone)]
@@ -187,6 +200,7 @@ impl ChainStore {
             each(Block {
                 stream_sequence: info.stream_sequence,
                 frames: message.payload.clone(),
+                seal: seal_of(message.headers.as_ref()),
             })?;
             expected = info.stream_sequence + 1;
         }
@@ -203,6 +217,7 @@ impl ChainStore {
             each(Block {
                 stream_sequence: info.stream_sequence,
                 frames: message.payload.clone(),
+                seal: seal_of(message.headers.as_ref()),
             });
         }
         Ok(())
@@ -226,6 +241,7 @@ impl ChainStore {
                 })?;
         Ok(Block {
             stream_sequence: message.sequence,
+            seal: seal_of(Some(&message.headers)),
             frames: message.payload,
         })
     }
@@ -233,8 +249,16 @@ impl ChainStore {
     /// Appends one block, fenced: the server stores it only if the stream's
     /// last sequence is still `expected_last`, so a stale or second writer
     /// can never fork the chain. Returns the block's stream sequence.
-    pub async fn append(&self, frames: Bytes, expected_last: u64) -> Result<u64, StoreError> {
+    pub async fn append(
+        &self,
+        frames: Bytes,
+        expected_last: u64,
+        seal: Option<&Signature>,
+    ) -> Result<u64, StoreError> {
         let mut headers = HeaderMap::new();
+        if let Some(seal) = seal {
+            headers.insert(SEAL_HEADER, hex::encode(seal.0).as_str());
+        }
         headers.insert(
             async_nats::header::NATS_EXPECTED_LAST_SEQUENCE,
             expected_last.to_string().as_str(),

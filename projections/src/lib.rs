@@ -7,6 +7,7 @@
 
 use ledger_core::chain::{Chain, Head, Verified, Verifier};
 use ledger_core::frame::FrameError;
+use ledger_core::values::Signature;
 use ledger_core::{ChainError, EventRecord, Ledger};
 
 /// The state as of the last verified frame.
@@ -43,6 +44,19 @@ impl Follower {
         self.state.apply(&record.event);
         self.verifier.accept_own(head, record);
         Ok(head)
+    }
+
+    /// Verifies a whole block: its frames, then the writer's seal on it
+    /// (required once the ledger has a key).
+    pub fn apply_block(
+        &mut self,
+        frames: &[u8],
+        seal: Option<&Signature>,
+        each: impl FnMut(&Verified),
+    ) -> Result<(), ChainError> {
+        let first = self.head().sequence + 1;
+        self.apply_frames(frames, each)?;
+        self.verifier.check_seal(first, seal)
     }
 
     /// Verifies and applies frames stored back to back (a block), calling

@@ -58,16 +58,26 @@ fn ledger(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-/// Where each frame starts in a buffer of frames, and its sequence.
-fn frame_offsets(frames: &[u8]) -> Vec<(usize, u64)> {
-    let mut offsets = Vec::new();
+/// Which sequence a verifier must name for a changed byte at each offset of
+/// a bundle's body: a frame's own sequence for its bytes, the block's first
+/// for the block record's flag, seal and length.
+fn blame(body: &[u8]) -> Vec<(usize, u64)> {
+    let mut spans = Vec::new();
     let mut at = 0;
-    while at < frames.len() {
-        let (frame, _) = ledger_core::frame::parse_frame(&frames[at..]).unwrap();
-        offsets.push((at, frame.header.sequence));
-        at += frame.len();
+    while at < body.len() {
+        let len = u32::from_le_bytes(body[at + 65..at + 69].try_into().unwrap()) as usize;
+        let frames_at = at + 69;
+        let (first, _) = ledger_core::frame::parse_frame(&body[frames_at..]).unwrap();
+        spans.push((at, first.header.sequence));
+        let mut f = frames_at;
+        while f < frames_at + len {
+            let (frame, _) = ledger_core::frame::parse_frame(&body[f..]).unwrap();
+            spans.push((f, frame.header.sequence));
+            f += frame.len();
+        }
+        at = frames_at + len;
     }
-    offsets
+    spans
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,12 +119,12 @@ async fn checkpoints_verify_and_a_changed_byte_in_a_bundle_is_named() {
 
     let original = std::fs::read(&bundle).unwrap();
     let body_start = original.iter().position(|b| *b == b'\n').unwrap() + 1;
-    let offsets = frame_offsets(&original[body_start..]);
+    let spans = blame(&original[body_start..]);
     // Bytes spread over the file: headers, bodies and trailers of many frames.
     for k in 0..12 {
         let at = body_start + (original.len() - body_start) * k / 12 + 7 * k;
         let within = at - body_start;
-        let expected = offsets
+        let expected = spans
             .iter()
             .rev()
             .find(|(start, _)| *start <= within)
@@ -200,4 +210,44 @@ async fn a_changed_byte_in_the_servers_store_files_is_named() {
     // after it (the chain then ends early, and the first missing sequence is
     // named), or serve it, and the hash fails at the frame itself.
     assert!(named <= target, "named {named}, changed {target}: {out}");
+}
+
+/// A writer without the ledger's key, able to publish to the stream, appends
+/// a perfectly linked frame: its block has no valid seal, and verify names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_forged_without_the_key_is_named() {
+    let nats = Nats::start();
+    checkpointed_ledger(&nats).await;
+    let store = nats.store().await;
+    let (_, head) = read_chain(&store).await;
+    let forged = ledger_core::EventRecord {
+        recorded_at: ledger_core::time::Timestamp(1_800_000_000_000_000),
+        actor: ledger_core::testing::actor("admin-city"),
+        submission: None,
+        event: Event::PointsAwarded(ledger_core::event::PointsAwarded {
+            award: ledger_core::values::AwardId(9_999),
+            volunteer: ledger_core::testing::vid("v1"),
+            points: 100_000,
+            basis: ledger_core::domain::AwardBasis::Manual {
+                approver: ledger_core::testing::actor("admin-haizhou"),
+                reason: ledger_core::testing::text("伪造"),
+            },
+        }),
+    };
+    let mut frames = Vec::new();
+    ledger_core::Chain::resume(head)
+        .append(&forged, &mut frames)
+        .unwrap();
+    let last = store.last_sequence().await.unwrap();
+    let stored = store.append(frames.into(), last, None).await.unwrap();
+    assert_eq!(stored, last + 1, "the forger could write to the stream");
+
+    let url = nats.url();
+    let (code, out) = ledger(&["verify", "--nats", &url, "--shard", SHARD, "--quiet"]);
+    assert_eq!(code, 1, "{out}");
+    let named = format!(
+        "FAILED at sequence {}: bad signature on a block",
+        head.sequence + 1
+    );
+    assert!(out.contains(&named), "{out}");
 }
