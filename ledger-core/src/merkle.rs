@@ -98,6 +98,50 @@ impl Frontier {
     }
 }
 
+/// Every leaf so far, for proofs against any tree size up to the current.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Log {
+    leaves: Vec<Digest>,
+}
+
+impl Log {
+    pub fn new() -> Log {
+        Log::default()
+    }
+
+    pub fn push(&mut self, event_hash: &Digest) {
+        self.leaves.push(leaf_hash(event_hash));
+    }
+
+    pub fn size(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    fn prefix(&self, size: u64) -> Result<&[Digest], ProofError> {
+        self.leaves
+            .get(..size as usize)
+            .ok_or(ProofError::OutOfRange {
+                index: size,
+                tree_size: self.size(),
+            })
+    }
+
+    /// MTH of the first `size` events.
+    pub fn root(&self, size: u64) -> Result<Digest, ProofError> {
+        Ok(root_of_leaves(self.prefix(size)?))
+    }
+
+    /// The event with ledger sequence `index + 1` is in the tree of `size`.
+    pub fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, ProofError> {
+        inclusion_proof(self.prefix(size)?, index)
+    }
+
+    /// The tree of `old` events is a prefix of the tree of `new`.
+    pub fn consistency(&self, old: u64, new: u64) -> Result<ConsistencyProof, ProofError> {
+        consistency_proof(self.prefix(new)?, old)
+    }
+}
+
 /// An inclusion proof: the event at `index` is in the tree of `tree_size`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InclusionProof {
@@ -321,6 +365,29 @@ mod tests {
                 n + 1
             );
         }
+    }
+
+    #[test]
+    fn the_log_proves_against_any_earlier_size() {
+        let e = events(40);
+        let mut log = Log::new();
+        for h in &e {
+            log.push(h);
+        }
+        for size in [1u64, 7, 16, 40] {
+            let root = log.root(size).unwrap();
+            let proof = log.inclusion(size - 1, size).unwrap();
+            assert_eq!(
+                verify_inclusion(&e[size as usize - 1], &proof, &root),
+                Ok(())
+            );
+        }
+        let c = log.consistency(7, 40).unwrap();
+        assert_eq!(
+            verify_consistency(&c, &log.root(7).unwrap(), &log.root(40).unwrap()),
+            Ok(())
+        );
+        assert!(log.root(41).is_err());
     }
 
     #[test]

@@ -357,3 +357,26 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     }
     Ok(filled)
 }
+
+/// Builds the proof log from the live stream, verifying every block (links,
+/// hashes, checkpoints, seals) as it goes: proofs come from the bytes, not
+/// from the service.
+pub async fn proof_log(store: &ChainStore) -> Result<crate::proofs::ProofLog, AuditError> {
+    let mut follower = projections::Follower::new();
+    let mut log = crate::proofs::ProofLog::new();
+    let mut failure = None;
+    store
+        .replay(1, |block| {
+            if failure.is_none() {
+                failure = follower
+                    .apply_block(&block.frames, block.seal.as_ref(), |v| log.record(v))
+                    .err();
+            }
+            Ok(())
+        })
+        .await?;
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(log),
+    }
+}

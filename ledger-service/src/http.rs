@@ -23,6 +23,7 @@ use crate::accounts::{Accounts, Principal};
 use crate::answer::{Answer, Submission};
 use crate::attachments::{AttachmentError, AttachmentStore};
 use crate::personal::{PersonalRecord, PersonalStore};
+use crate::proofs::ProofError;
 use crate::reader::Reader;
 use crate::shard::Shard;
 use crate::store::ChainStore;
@@ -68,6 +69,9 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route("/api/v1/commands", post(submit))
         .route("/api/v1/head", get(head))
+        .route("/api/v1/ledger-key", get(ledger_key))
+        .route("/api/v1/proofs/inclusion", get(prove_inclusion))
+        .route("/api/v1/proofs/consistency", get(prove_consistency))
         .route("/api/v1/volunteers", post(register))
         .route("/api/v1/volunteers/{volunteer}/account", get(account))
         .route(
@@ -252,6 +256,59 @@ async fn download(
             e.to_string(),
         ),
     }
+}
+
+/// The ledger's public key and its latest checkpoint (no token needed:
+/// anyone may check a proof).
+async fn ledger_key(State(api): State<Api>) -> Response {
+    match api
+        .reader
+        .proofs(|p| (p.key(), p.latest_checkpoint().cloned()))
+    {
+        Ok((Some(key), checkpoint)) => {
+            Json(json!({"public_key": key, "latest_checkpoint": checkpoint})).into_response()
+        }
+        Ok((None, _)) => error(
+            StatusCode::NOT_FOUND,
+            "NO_KEY",
+            "the ledger has published no key yet",
+        ),
+        Err(broken) => error(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", broken),
+    }
+}
+
+#[derive(Deserialize)]
+struct InclusionQuery {
+    sequence: u64,
+    tree_size: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+fn proof_response<T: serde::Serialize>(result: Result<Result<T, ProofError>, String>) -> Response {
+    match result {
+        Ok(Ok(doc)) => Json(doc).into_response(),
+        Ok(Err(e)) => error(StatusCode::NOT_FOUND, "NO_PROOF", e.to_string()),
+        Err(broken) => error(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", broken),
+    }
+}
+
+async fn prove_inclusion(
+    State(api): State<Api>,
+    axum::extract::Query(q): axum::extract::Query<InclusionQuery>,
+) -> Response {
+    proof_response(api.reader.proofs(|p| p.inclusion(q.sequence, q.tree_size)))
+}
+
+async fn prove_consistency(
+    State(api): State<Api>,
+    axum::extract::Query(q): axum::extract::Query<ConsistencyQuery>,
+) -> Response {
+    proof_response(api.reader.proofs(|p| p.consistency(q.from, q.to)))
 }
 
 #[derive(Deserialize)]
@@ -575,6 +632,16 @@ pub fn openapi_document() -> Value {
                 "responses": {"200": {"description": "the account"}, "403": {"description": "outside the caller's units"},
                     "404": {"description": "no such volunteer"}, "503": {"description": "not caught up, or the chain is broken"}}
             }},
+                        "/api/v1/ledger-key": {"get": {"summary": "The ledger's ed25519 public key and latest signed checkpoint", "security": [],
+                "responses": {"200": {"description": "key and checkpoint"}, "404": {"description": "no key yet"}}}},
+            "/api/v1/proofs/inclusion": {"get": {"summary": "Inclusion proof of event `sequence` against a signed checkpoint (the first covering it, or the one over `tree_size` events)", "security": [],
+                "parameters": [{"name": "sequence", "in": "query", "required": true, "schema": {"type": "integer"}},
+                    {"name": "tree_size", "in": "query", "required": false, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "an InclusionDocument, checkable offline with the public key"}, "404": {"description": "no checkpoint covers it yet"}}}},
+            "/api/v1/proofs/consistency": {"get": {"summary": "Consistency proof between the checkpoints over `from` and `to` events", "security": [],
+                "parameters": [{"name": "from", "in": "query", "required": true, "schema": {"type": "integer"}},
+                    {"name": "to", "in": "query", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "a ConsistencyDocument"}, "404": {"description": "no such checkpoints"}}}},
             "/api/v1/head": {"get": {
                 "summary": "The chain's head: last ledger sequence and hash",
                 "responses": {"200": {"description": "the head"}, "401": {"description": "no or unknown token"}}

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod lease;
 pub mod local;
 pub mod personal;
+pub mod proofs;
 pub mod reader;
 pub mod rejections;
 pub mod sequencer;

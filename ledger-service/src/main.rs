@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use ledger_core::domain::IdentityKey;
 use ledger_core::rights::Role;
 use ledger_core::signing::LedgerSigner;
+use ledger_core::signing::PublicKey;
 use ledger_core::values::{ActorId, Digest, LedgerId, UnitId};
 use ledger_service::accounts::{Accounts, AccountsFile, SystemAccount, TokenAccount};
 use ledger_service::attachments::AttachmentStore;
@@ -19,7 +20,7 @@ use ledger_service::personal::PersonalStore;
 use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
 use ledger_service::sequencer::CheckpointPolicy;
-use ledger_service::{audit, demo, http, intake, ChainStore, Sequencer, Shard};
+use ledger_service::{audit, demo, http, intake, proofs, ChainStore, Sequencer, Shard};
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -83,6 +84,23 @@ enum Cmd {
         #[arg(long)]
         quiet: bool,
     },
+    /// Prove from the live stream (verified on the way): that an event is in
+    /// a checkpoint's tree, or that one checkpoint extends another. Prints a
+    /// JSON document that `ledger verify-proof` checks offline.
+    Prove {
+        #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
+        shard: String,
+        #[command(subcommand)]
+        what: ProofKind,
+    },
+    /// Check a proof document offline with the ledger's public key (hex).
+    VerifyProof {
+        file: PathBuf,
+        #[arg(long)]
+        key: String,
+    },
     /// Write the whole chain to a self-describing bundle file.
     Export {
         #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
@@ -104,6 +122,25 @@ enum Cmd {
         no_demo: bool,
         #[arg(long, default_value = "127.0.0.1:8080")]
         http: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProofKind {
+    /// Event `sequence` against the checkpoint over `tree_size` events (or
+    /// the first checkpoint that covers it).
+    Inclusion {
+        #[arg(long)]
+        sequence: u64,
+        #[arg(long)]
+        tree_size: Option<u64>,
+    },
+    /// The checkpoint over `to` events extends the one over `from`.
+    Consistency {
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
     },
 }
 
@@ -143,6 +180,59 @@ async fn main() -> anyhow::Result<()> {
                 Err(e) => {
                     eprintln!("could not verify: {e}");
                     std::process::exit(2)
+                }
+            }
+        }
+        Cmd::Prove { nats, shard, what } => {
+            let store = connect_store(&nats, &shard).await?;
+            let log = audit::proof_log(&store).await?;
+            let doc = match what {
+                ProofKind::Inclusion {
+                    sequence,
+                    tree_size,
+                } => serde_json::to_string_pretty(&log.inclusion(sequence, tree_size)?)?,
+                ProofKind::Consistency { from, to } => {
+                    serde_json::to_string_pretty(&log.consistency(from, to)?)?
+                }
+            };
+            println!("{doc}");
+            Ok(())
+        }
+        Cmd::VerifyProof { file, key } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let key = PublicKey(
+                hex::decode(key.trim())
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .context("--key takes 32 bytes in hex")?,
+            );
+            let value: serde_json::Value = serde_json::from_str(&text)?;
+            let result = if value.get("sequence").is_some() {
+                let doc: proofs::InclusionDocument = serde_json::from_value(value)?;
+                proofs::verify_inclusion(&doc, &key).map(|()| {
+                    format!(
+                        "event {} ({}) is in the tree of checkpoint {}",
+                        doc.sequence, doc.event_hash, doc.checkpoint.tree_size
+                    )
+                })
+            } else {
+                let doc: proofs::ConsistencyDocument = serde_json::from_value(value)?;
+                proofs::verify_consistency(&doc, &key).map(|()| {
+                    format!(
+                        "checkpoint {} extends checkpoint {}",
+                        doc.new.tree_size, doc.old.tree_size
+                    )
+                })
+            };
+            match result {
+                Ok(what) => {
+                    println!("OK: {what}");
+                    Ok(())
+                }
+                Err(e) => {
+                    println!("FAILED: {e}");
+                    std::process::exit(1)
                 }
             }
         }

@@ -10,11 +10,13 @@ use ledger_core::Ledger;
 use projections::Follower;
 use tracing::{error, warn};
 
+use crate::proofs::ProofLog;
 use crate::store::ChainStore;
 
 #[derive(Default)]
 struct ReadState {
     follower: Follower,
+    proofs: ProofLog,
     stream_sequence: u64,
     broken: Option<String>,
 }
@@ -39,6 +41,18 @@ impl Reader {
             return Err(broken.clone());
         }
         Ok(f(inner.follower.state(), inner.follower.head()))
+    }
+
+    /// Reads the proof log, or says why it cannot.
+    pub fn proofs<T>(&self, f: impl FnOnce(&ProofLog) -> T) -> Result<T, String> {
+        let inner = self
+            .inner
+            .read()
+            .map_err(|_| "the reader failed".to_owned())?;
+        if let Some(broken) = &inner.broken {
+            return Err(broken.clone());
+        }
+        Ok(f(&inner.proofs))
     }
 
     pub fn head(&self) -> Head {
@@ -75,10 +89,11 @@ impl Reader {
                     if state.broken.is_some() || block.stream_sequence <= state.stream_sequence {
                         return;
                     }
-                                        match state
-                        .follower
-                        .apply_block(&block.frames, block.seal.as_ref(), |_| {})
-                    {
+                                                            let ReadState { follower, proofs, .. } = &mut *state;
+                    let applied = follower.apply_block(&block.frames, block.seal.as_ref(), |v| {
+                        proofs.record(v)
+                    });
+                    match applied {
                         Ok(()) => state.stream_sequence = block.stream_sequence,
                         Err(e) => {
                             error!(stream_sequence = block.stream_sequence, error = %e, "the chain is broken; reads stop here");

@@ -251,3 +251,63 @@ async fn a_block_forged_without_the_key_is_named() {
     );
     assert!(out.contains(&named), "{out}");
 }
+
+/// Proofs made from the stream check offline with the public key alone,
+/// and fail when any part is changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_from_the_stream_check_offline() {
+    let nats = Nats::start();
+    checkpointed_ledger(&nats).await;
+    let (records, _) = read_chain(&nats.store().await).await;
+    let sizes: Vec<u64> = records
+        .iter()
+        .filter_map(|(_, r)| match &r.event {
+            Event::CheckpointRecorded(c) => Some(c.checkpoint.tree_size),
+            _ => None,
+        })
+        .collect();
+    let key = hex::encode(LedgerSigner::from_secret(&[3; 32]).public_key().0);
+    let url = nats.url();
+    let dir = tempfile::tempdir().unwrap();
+
+    let prove = |args: &[&str], name: &str| {
+        let mut all = vec!["prove", "--nats", &url, "--shard", SHARD];
+        all.extend_from_slice(args);
+        let (code, out) = ledger(&all);
+        assert_eq!(code, 0, "{out}");
+        let json = &out[out.find('{').unwrap()..=out.rfind('}').unwrap()];
+        let path = dir.path().join(name);
+        std::fs::write(&path, json).unwrap();
+        path
+    };
+    let inclusion = prove(&["inclusion", "--sequence", "5"], "inclusion.json");
+    let (from, to) = (sizes[0].to_string(), sizes[sizes.len() - 1].to_string());
+    let consistency = prove(
+        &["consistency", "--from", &from, "--to", &to],
+        "consistency.json",
+    );
+
+    for path in [&inclusion, &consistency] {
+        let p = path.to_str().unwrap();
+        let (code, out) = ledger(&["verify-proof", p, "--key", &key]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.starts_with("OK: "), "{out}");
+        // Another key, or one changed hex digit anywhere in a hash: refused.
+        let stranger = hex::encode(LedgerSigner::from_secret(&[4; 32]).public_key().0);
+        assert_eq!(ledger(&["verify-proof", p, "--key", &stranger]).0, 1);
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let root = doc.get("checkpoint").or(doc.get("new")).unwrap()["root"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let flipped = if root.starts_with('0') {
+            format!("1{}", &root[1..])
+        } else {
+            format!("0{}", &root[1..])
+        };
+        std::fs::write(path, text.replace(&root, &flipped)).unwrap();
+        let (code, out) = ledger(&["verify-proof", p, "--key", &key]);
+        assert_eq!(code, 1, "{out}");
+    }
+}
