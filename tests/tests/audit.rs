@@ -301,10 +301,9 @@ async fn proofs_from_the_stream_check_offline() {
             .as_str()
             .unwrap()
             .to_owned();
-        let flipped = if root.starts_with('0') {
-            format!("1{}", &root[1..])
-        } else {
-            format!("0{}", &root[1..])
+        let flipped = match root.strip_prefix('0') {
+            Some(rest) => format!("1{rest}"),
+            None => format!("0{}", &root[1..]),
         };
         std::fs::write(path, text.replace(&root, &flipped)).unwrap();
         let (code, out) = ledger(&["verify-proof", p, "--key", &key]);
