@@ -472,3 +472,62 @@ mod tests {
         }
     }
 }
+
+/// The test vectors of docs/audit.md, checked against the page.
+#[cfg(test)]
+mod vectors {
+    use super::*;
+    use crate::signing::{block_message, checkpoint_message, LedgerSigner};
+    use crate::values::LedgerId;
+
+    /// Event hashes of the vectors: BLAKE3 of the ASCII digits "1", "2", …
+    fn event(n: u64) -> Digest {
+        Digest::of(n.to_string().as_bytes())
+    }
+
+    fn values() -> Vec<(String, String)> {
+        let events: Vec<Digest> = (1..=5).map(event).collect();
+        let mut log = Log::new();
+        for e in &events {
+            log.push(e);
+        }
+        let ledger = LedgerId::new("lyg").unwrap();
+        let signer = LedgerSigner::from_secret(&[0x42; 32]);
+        let root5 = log.root(5).unwrap();
+        let inclusion = log.inclusion(2, 5).unwrap();
+        let consistency = log.consistency(3, 5).unwrap();
+        let join = |v: &[Digest]| v.iter().map(|d| d.to_hex()).collect::<Vec<_>>().join(" ");
+        vec![
+            ("empty root".into(), empty_root().to_hex()),
+            ("leaf 1".into(), leaf_hash(&events[0]).to_hex()),
+            ("root of 1".into(), log.root(1).unwrap().to_hex()),
+            ("root of 2".into(), log.root(2).unwrap().to_hex()),
+            ("root of 3".into(), log.root(3).unwrap().to_hex()),
+            ("root of 5".into(), root5.to_hex()),
+            ("inclusion of event 3 in 5".into(), join(&inclusion.path)),
+            ("consistency of 3 with 5".into(), join(&consistency.path)),
+            ("public key".into(), signer.public_key().to_hex()),
+            (
+                "checkpoint message".into(),
+                hex::encode(checkpoint_message(&ledger, 5, &root5)),
+            ),
+            (
+                "checkpoint signature".into(),
+                hex::encode(signer.sign(&checkpoint_message(&ledger, 5, &root5)).0),
+            ),
+            (
+                "block message".into(),
+                hex::encode(block_message(&ledger, 5, &events[4])),
+            ),
+        ]
+    }
+
+    #[test]
+    fn docs_audit_vectors_match() {
+        let page = include_str!("../../docs/audit.md");
+        for (name, value) in values() {
+            let line = format!("| {name} | `{value}` |");
+            assert!(page.contains(&line), "docs/audit.md lacks the line\n{line}");
+        }
+    }
+}
