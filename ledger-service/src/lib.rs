@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod answer;
 pub mod attachments;
 pub mod audit;
+pub mod bench;
 pub mod demo;
 pub mod http;
 pub mod intake;

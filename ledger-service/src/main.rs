@@ -101,6 +101,11 @@ enum Cmd {
         #[arg(long)]
         key: String,
     },
+    /// Benchmarks, each printed beside a raw baseline from the same run.
+    Bench {
+        #[command(subcommand)]
+        what: BenchKind,
+    },
     /// Write the whole chain to a self-describing bundle file.
     Export {
         #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
@@ -122,6 +127,15 @@ enum Cmd {
         no_demo: bool,
         #[arg(long, default_value = "127.0.0.1:8080")]
         http: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchKind {
+    /// The chain verifier against raw chained BLAKE3 over the same frames.
+    Verify {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
     },
 }
 
@@ -182,6 +196,20 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(2)
                 }
             }
+        }
+        Cmd::Bench {
+            what: BenchKind::Verify { events },
+        } => {
+            let f = ledger_service::bench::verify(events);
+            println!(
+                "verify: {} events ({} MiB of frames)\n  raw chained BLAKE3: {:>12.0} events/s\n  ledger verifier:    {:>12.0} events/s  ({:.0} % of raw)",
+                f.events,
+                f.bytes >> 20,
+                f.raw_per_sec,
+                f.verify_per_sec,
+                100.0 * f.verify_per_sec / f.raw_per_sec
+            );
+            Ok(())
         }
         Cmd::Prove { nats, shard, what } => {
             let store = connect_store(&nats, &shard).await?;
