@@ -89,6 +89,11 @@ pub fn rotation_message(ledger: &LedgerId, new_key: &PublicKey) -> Vec<u8> {
     )
 }
 
+/// What the ledger signs for a volunteer's statement: its body's JSON.
+pub fn statement_message(ledger: &LedgerId, body_json: &[u8]) -> Vec<u8> {
+    message("union-volunteer-ledger statement v1", ledger, &[body_json])
+}
+
 /// What the writer signs for each block it appends: the head after it.
 pub fn block_message(ledger: &LedgerId, last_sequence: u64, last_hash: &Digest) -> Vec<u8> {
     message(

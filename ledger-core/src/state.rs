@@ -215,6 +215,39 @@ impl Ledger {
         }
     }
 
+    /// The volunteer an event is about, if any: whose registration,
+    /// attendance, credit, points, redemption, wish or pairing it records.
+    /// Read before the event is applied.
+    pub fn volunteer_of(&self, event: &Event) -> Option<VolunteerId> {
+        let of_credit = |c: &CreditId| self.credits.get(c).map(|c| c.volunteer.clone());
+        match event {
+            Event::VolunteerRegistered(e) => Some(e.volunteer.clone()),
+            Event::VolunteerApproved(e) => Some(e.volunteer.clone()),
+            Event::VolunteerRejected(e) => Some(e.volunteer.clone()),
+            Event::SignedUp(e) => Some(e.volunteer.clone()),
+            Event::SignUpCancelled(e) => Some(e.volunteer.clone()),
+            Event::InsuranceRecorded(e) => Some(e.volunteer.clone()),
+            Event::CheckedIn(e) => Some(e.volunteer.clone()),
+            Event::CheckedOut(e) => self.sessions.get(&e.session).map(|s| s.volunteer.clone()),
+            Event::HoursCredited(e) => Some(e.volunteer.clone()),
+            Event::CreditDisputed(e) => of_credit(&e.credit),
+            Event::CreditReviewed(e) => of_credit(&e.credit),
+            Event::CreditConfirmed(e) => of_credit(&e.credit),
+            Event::PointsAwarded(e) => Some(e.volunteer.clone()),
+            Event::RewardRedeemed(e) => Some(e.volunteer.clone()),
+            Event::EntryReversed(e) => match e.target {
+                EntryRef::Credit(c) => of_credit(&c),
+                EntryRef::Award(a) => self.awards.get(&a).map(|a| a.volunteer.clone()),
+                EntryRef::Redemption(r) => self.redemptions.get(&r).map(|r| r.volunteer.clone()),
+            },
+            Event::WishClaimed(e) => Some(e.volunteer.clone()),
+            Event::WishFulfilled(e) => Some(e.volunteer.clone()),
+            Event::PairingStarted(e) => Some(e.volunteer.clone()),
+            Event::PairingEnded(e) => self.pairings.get(&e.pairing).map(|p| p.volunteer.clone()),
+            _ => None,
+        }
+    }
+
     pub fn apply(&mut self, event: &Event) {
         self.events += 1;
         match event {

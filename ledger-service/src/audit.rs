@@ -369,7 +369,7 @@ pub async fn proof_log(store: &ChainStore) -> Result<crate::proofs::ProofLog, Au
         .replay(1, |block| {
             if failure.is_none() {
                 failure = follower
-                    .apply_block(&block.frames, block.seal.as_ref(), |v| log.record(v))
+                    .apply_block(&block.frames, block.seal.as_ref(), |v, _| log.record(v))
                     .err();
             }
             Ok(())

@@ -26,7 +26,10 @@ use crate::personal::{PersonalRecord, PersonalStore};
 use crate::proofs::ProofError;
 use crate::reader::Reader;
 use crate::shard::Shard;
+use crate::statement;
 use crate::store::ChainStore;
+use ledger_core::signing::LedgerSigner;
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct Api {
@@ -37,6 +40,8 @@ pub struct Api {
     pub personal: PersonalStore,
     pub attachments: AttachmentStore,
     pub reader: Reader,
+    /// The ledger's key, to sign statements (the service that holds it).
+    pub signer: Option<Arc<LedgerSigner>>,
     /// The key of identity commitments; without it, registration with
     /// personal data is refused.
     pub identity_key: Option<IdentityKey>,
@@ -74,6 +79,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/proofs/consistency", get(prove_consistency))
         .route("/api/v1/volunteers", post(register))
         .route("/api/v1/volunteers/{volunteer}/account", get(account))
+        .route("/api/v1/volunteers/{volunteer}/statement", get(statement))
         .route(
             "/api/v1/attachments/{hash}",
             axum::routing::put(upload).get(download),
@@ -309,6 +315,146 @@ async fn prove_consistency(
     axum::extract::Query(q): axum::extract::Query<ConsistencyQuery>,
 ) -> Response {
     proof_response(api.reader.proofs(|p| p.consistency(q.from, q.to)))
+}
+
+#[derive(Deserialize)]
+struct Period {
+    from: ledger_core::time::Day,
+    to: ledger_core::time::Day,
+}
+
+/// A volunteer's signed, verifiable statement for a period (志愿服务记录证明).
+async fn statement(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(volunteer): Path<String>,
+    axum::extract::Query(period): axum::extract::Query<Period>,
+) -> Response {
+    let who = match principal(&api, &headers) {
+        Ok(who) => who,
+        Err(why) => return unauthorized(why),
+    };
+    let Ok(volunteer) = VolunteerId::new(volunteer) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_VOLUNTEER",
+            "no such volunteer",
+        );
+    };
+    let Some(signer) = api.signer.clone() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NO_SIGNING_KEY",
+            "this instance cannot sign statements",
+        );
+    };
+    let found = api.reader.read(|state, _| {
+        state.volunteers.get(&volunteer).map(|v| {
+            (
+                may_read(state, &who, &v.volunteer.home_unit),
+                v.volunteer.number.clone(),
+            )
+        })
+    });
+    let number = match found {
+        Err(broken) => return error(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", broken),
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "UNKNOWN_VOLUNTEER",
+                "no such volunteer",
+            )
+        }
+        Ok(Some((false, _))) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "outside the units this account reads",
+            )
+        }
+        Ok(Some((true, number))) => number,
+    };
+    let inputs = match api.reader.statement_inputs(&volunteer) {
+        Ok(i) => i,
+        Err(why) => return error(StatusCode::SERVICE_UNAVAILABLE, "NO_CHECKPOINT", why),
+    };
+    let (ledger, offset) = inputs.ledger.clone();
+    let mut events = Vec::new();
+    let mut records = Vec::new();
+    let mut block_cache: Option<(u64, bytes::Bytes)> = None;
+    for (sequence, stream_sequence, proof) in inputs.events {
+        if block_cache.as_ref().map(|(s, _)| *s) != Some(stream_sequence) {
+            match api.store.block(stream_sequence).await {
+                Ok(b) => block_cache = Some((stream_sequence, b.frames)),
+                Err(e) => {
+                    return error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "UNAVAILABLE",
+                        e.to_string(),
+                    )
+                }
+            }
+        }
+        let Some((_, frames)) = &block_cache else {
+            continue;
+        };
+        let mut rest: &[u8] = frames;
+        while let Ok((frame, tail)) = parse_frame(rest) {
+            if frame.header.sequence == sequence {
+                if let Ok(record) = frame.decode() {
+                    let day = record.recorded_at.local_day(offset);
+                    if period.from <= day && day <= period.to {
+                        let bytes = &rest[..frame.len()];
+                        events.push(statement::StatementEvent {
+                            sequence,
+                            frame: hex::encode(bytes),
+                            proof: proof.clone(),
+                        });
+                        records.push(record);
+                    }
+                }
+                break;
+            }
+            rest = tail;
+        }
+    }
+    let totals = statement::totals(&records);
+    let personal = if who.role == Role::CityAdmin {
+        api.personal.get(&volunteer).await.ok().flatten()
+    } else {
+        None
+    };
+    let issued_at = ledger_core::time::Timestamp::from_chrono(&chrono::Utc::now())
+        .unwrap_or(ledger_core::time::Timestamp(0));
+    let body = statement::StatementBody {
+        format: statement::STATEMENT_FORMAT.into(),
+        version: 1,
+        ledger: ledger.clone(),
+        volunteer: volunteer.clone(),
+        from: period.from,
+        to: period.to,
+        issued_at,
+        public_key: inputs.key,
+        certificate: statement::Certificate {
+            name: personal.as_ref().map(|p| p.name.clone()),
+            id_type: personal.as_ref().map(|_| "居民身份证".to_owned()),
+            id_number: personal.as_ref().map(|p| p.citizen_id.clone()),
+            volunteer_number: number.to_string(),
+            hours: format!(
+                "{}.{:02}",
+                totals.confirmed_minutes / 60,
+                totals.confirmed_minutes % 60 * 100 / 60
+            ),
+            issuing_organisation: ledger.to_string(),
+            certificate_number: format!("{}-{}-{}", ledger, volunteer, issued_at.micros()),
+            date: issued_at.local_day(offset),
+            notes: None,
+        },
+        checkpoint: inputs.checkpoint,
+        events,
+        totals,
+    };
+    Json(statement::sign(body, &signer)).into_response()
 }
 
 #[derive(Deserialize)]

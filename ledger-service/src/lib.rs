@@ -19,6 +19,7 @@ pub mod reader;
 pub mod rejections;
 pub mod sequencer;
 pub mod shard;
+pub mod statement;
 pub mod store;
 
 pub use answer::{Answer, Submission};

@@ -20,7 +20,7 @@ use ledger_service::personal::PersonalStore;
 use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
 use ledger_service::sequencer::CheckpointPolicy;
-use ledger_service::{audit, demo, http, intake, proofs, ChainStore, Sequencer, Shard};
+use ledger_service::{audit, demo, http, intake, proofs, statement, ChainStore, Sequencer, Shard};
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -94,6 +94,12 @@ enum Cmd {
         shard: String,
         #[command(subcommand)]
         what: ProofKind,
+    },
+    /// Check a volunteer's statement offline with the ledger's public key (hex).
+    VerifyStatement {
+        file: PathBuf,
+        #[arg(long)]
+        key: String,
     },
     /// Check a proof document offline with the ledger's public key (hex).
     VerifyProof {
@@ -226,15 +232,32 @@ async fn main() -> anyhow::Result<()> {
             println!("{doc}");
             Ok(())
         }
+        Cmd::VerifyStatement { file, key } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let key = parse_key(&key)?;
+            let result = serde_json::from_str::<statement::Statement>(&text)
+                .map_err(|e| statement::StatementError::Format(e.to_string()))
+                .and_then(|s| statement::verify(&s, &key).map(|t| (s, t)));
+            match result {
+                Ok((s, t)) => {
+                    println!(
+                        "OK: {} events of volunteer {} from {} to {}: {} confirmed minutes, {} points earned, {} redeemed; under checkpoint {}",
+                        s.body.events.len(), s.body.volunteer, s.body.from, s.body.to,
+                        t.confirmed_minutes, t.points_earned, t.points_redeemed, s.body.checkpoint.tree_size
+                    );
+                    Ok(())
+                }
+                Err(e) => {
+                    println!("FAILED: {e}");
+                    std::process::exit(1)
+                }
+            }
+        }
         Cmd::VerifyProof { file, key } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let key = PublicKey(
-                hex::decode(key.trim())
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .context("--key takes 32 bytes in hex")?,
-            );
+            let key = parse_key(&key)?;
             let value: serde_json::Value = serde_json::from_str(&text)?;
             let result = if value.get("sequence").is_some() {
                 let doc: proofs::InclusionDocument = serde_json::from_value(value)?;
@@ -352,6 +375,14 @@ async fn main() -> anyhow::Result<()> {
             serve(&server.url(), &shard, options).await
         }
     }
+}
+
+fn parse_key(hex_key: &str) -> anyhow::Result<PublicKey> {
+    let bytes = hex::decode(hex_key.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .context("--key takes 32 bytes in hex")?;
+    Ok(PublicKey(bytes))
 }
 
 /// The chain's stream, for reading only.
@@ -485,6 +516,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         personal,
         attachments,
         reader,
+        signer: signer.clone(),
         identity_key,
     };
     let listener = tokio::net::TcpListener::bind(http)

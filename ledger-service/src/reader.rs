@@ -11,12 +11,31 @@ use projections::Follower;
 use tracing::{error, warn};
 
 use crate::proofs::ProofLog;
+use ledger_core::domain::Checkpoint;
+use ledger_core::merkle::InclusionProof;
+use ledger_core::signing::PublicKey;
+use ledger_core::time::UtcOffset;
+use ledger_core::values::{LedgerId, VolunteerId};
+use std::collections::HashMap;
+
+/// What a statement is made of, as the reader knows it.
+pub struct StatementInputs {
+    pub ledger: (LedgerId, UtcOffset),
+    pub key: PublicKey,
+    pub checkpoint: Checkpoint,
+    /// (ledger sequence, stream sequence of its block, proof)
+    pub events: Vec<(u64, u64, InclusionProof)>,
+}
 use crate::store::ChainStore;
 
 #[derive(Default)]
 struct ReadState {
     follower: Follower,
     proofs: ProofLog,
+    /// Each volunteer's events, by ledger sequence.
+    by_volunteer: HashMap<VolunteerId, Vec<u64>>,
+    /// The first ledger sequence of each stored block, and its stream sequence.
+    blocks: Vec<(u64, u64)>,
     stream_sequence: u64,
     broken: Option<String>,
 }
@@ -55,6 +74,50 @@ impl Reader {
         Ok(f(&inner.proofs))
     }
 
+    /// A volunteer's events up to the latest checkpoint, each with its proof
+    /// and the stream message that holds it.
+    pub fn statement_inputs(&self, volunteer: &VolunteerId) -> Result<StatementInputs, String> {
+        let inner = self
+            .inner
+            .read()
+            .map_err(|_| "the reader failed".to_owned())?;
+        if let Some(broken) = &inner.broken {
+            return Err(broken.clone());
+        }
+        let checkpoint = inner
+            .proofs
+            .latest_checkpoint()
+            .cloned()
+            .ok_or("no checkpoint yet")?;
+        let mut events = Vec::new();
+        for &sequence in inner.by_volunteer.get(volunteer).into_iter().flatten() {
+            if sequence > checkpoint.tree_size {
+                break;
+            }
+            let doc = inner
+                .proofs
+                .inclusion(sequence, Some(checkpoint.tree_size))
+                .map_err(|e| e.to_string())?;
+            let block = inner
+                .blocks
+                .partition_point(|(first, _)| *first <= sequence);
+            let stream_sequence = inner.blocks[block.saturating_sub(1)].1;
+            events.push((sequence, stream_sequence, doc.proof));
+        }
+        Ok(StatementInputs {
+            ledger: inner
+                .follower
+                .state()
+                .config
+                .as_ref()
+                .map(|c| (c.ledger.clone(), c.utc_offset))
+                .ok_or("the ledger is not open")?,
+            key: inner.proofs.key().ok_or("the ledger has no key")?,
+            checkpoint,
+            events,
+        })
+    }
+
     pub fn head(&self) -> Head {
         self.inner
             .read()
@@ -89,9 +152,19 @@ impl Reader {
                     if state.broken.is_some() || block.stream_sequence <= state.stream_sequence {
                         return;
                     }
-                                                            let ReadState { follower, proofs, .. } = &mut *state;
-                    let applied = follower.apply_block(&block.frames, block.seal.as_ref(), |v| {
-                        proofs.record(v)
+                                                                                let ReadState {
+                        follower,
+                        proofs,
+                        by_volunteer,
+                        blocks,
+                        ..
+                    } = &mut *state;
+                    blocks.push((follower.head().sequence + 1, block.stream_sequence));
+                    let applied = follower.apply_block(&block.frames, block.seal.as_ref(), |v, before| {
+                        proofs.record(v);
+                        if let Some(volunteer) = before.volunteer_of(&v.record.event) {
+                            by_volunteer.entry(volunteer).or_default().push(v.head.sequence);
+                        }
                     });
                     match applied {
                         Ok(()) => state.stream_sequence = block.stream_sequence,

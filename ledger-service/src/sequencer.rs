@@ -78,7 +78,7 @@ impl Replica {
         let index = &mut self.index;
         let last_recorded_at = &mut self.last_recorded_at;
         self.follower
-            .apply_block(&block.frames, block.seal.as_ref(), |verified| {
+            .apply_block(&block.frames, block.seal.as_ref(), |verified, _| {
                 let record = &verified.record;
                 *last_recorded_at = (*last_recorded_at).max(record.recorded_at);
                 if let Some(key) = &record.submission {

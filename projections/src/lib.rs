@@ -52,7 +52,7 @@ impl Follower {
         &mut self,
         frames: &[u8],
         seal: Option<&Signature>,
-        each: impl FnMut(&Verified),
+        each: impl FnMut(&Verified, &Ledger),
     ) -> Result<(), ChainError> {
         let first = self.head().sequence + 1;
         self.apply_frames(frames, each)?;
@@ -60,17 +60,17 @@ impl Follower {
     }
 
     /// Verifies and applies frames stored back to back (a block), calling
-    /// `each` with every verified record. Stops at the first bad frame and
+    /// `each` with every verified record and the state just before it. Stops at the first bad frame and
     /// says where the chain broke; what came before it stays applied.
     pub fn apply_frames(
         &mut self,
         mut frames: &[u8],
-        mut each: impl FnMut(&Verified),
+        mut each: impl FnMut(&Verified, &Ledger),
     ) -> Result<(), ChainError> {
         while !frames.is_empty() {
             let (verified, rest) = self.verifier.push_front(frames)?;
+            each(&verified, &self.state);
             self.state.apply(&verified.record.event);
-            each(&verified);
             frames = rest;
         }
         Ok(())
@@ -102,7 +102,7 @@ mod tests {
         }
         let mut follower = Follower::new();
         let mut seen = 0;
-        follower.apply_frames(&frames, |_| seen += 1).unwrap();
+        follower.apply_frames(&frames, |_, _| seen += 1).unwrap();
         assert_eq!(seen, world.events.len());
         assert_eq!(follower.state(), &world.state);
         assert_eq!(follower.head(), chain.head());
@@ -120,7 +120,7 @@ mod tests {
         let middle = broken.len() / 2;
         broken[middle] ^= 1;
         let mut follower = Follower::new();
-        let err = follower.apply_frames(&broken, |_| {}).unwrap_err();
+        let err = follower.apply_frames(&broken, |_, _| {}).unwrap_err();
         assert!(err.sequence > 1);
         assert_eq!(follower.head().sequence, err.sequence - 1);
     }

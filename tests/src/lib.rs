@@ -393,13 +393,28 @@ pub fn identity_key() -> ledger_core::domain::IdentityKey {
 }
 
 pub async fn start_http(accounts: ledger_service::accounts::Accounts) -> HttpSetup {
+    start_http_with(accounts, None).await
+}
+
+/// As [`start_http`], with a writer that checkpoints every 5 events and an
+/// API that signs statements, when given the ledger's key.
+pub async fn start_http_with(
+    accounts: ledger_service::accounts::Accounts,
+    signer: Option<std::sync::Arc<ledger_core::signing::LedgerSigner>>,
+) -> HttpSetup {
     let nats = Nats::start();
     let store = nats.store().await;
     let client = nats.client().await;
-    let writer = Sequencer::open(store.clone())
-        .await
-        .expect("writer")
-        .spawn();
+    let mut sequencer = Sequencer::open(store.clone()).await.expect("writer");
+    if let Some(signer) = &signer {
+        sequencer = sequencer.checkpointing(ledger_service::sequencer::CheckpointPolicy {
+            every_events: 5,
+            every: Duration::from_secs(3600),
+            signer: signer.clone(),
+            actor: ledger_core::testing::actor("ledger-writer"),
+        });
+    }
+    let writer = sequencer.spawn();
     tokio::spawn(intake::serve(
         client.clone(),
         shard(),
@@ -421,6 +436,7 @@ pub async fn start_http(accounts: ledger_service::accounts::Accounts) -> HttpSet
         client: client.clone(),
         shard: shard(),
         reader,
+        signer,
         store,
         accounts,
         personal,

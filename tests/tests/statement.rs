@@ -1,0 +1,138 @@
+//! A volunteer's statement: issued by the service, checked offline with the
+//! ledger's public key; one event removed, added or altered fails the check.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use ledger_core::signing::LedgerSigner;
+use ledger_service::accounts::Accounts;
+use ledger_tests::*;
+use serde_json::{json, Value};
+
+fn ledger(args: &[&str]) -> (i32, String) {
+    let out = Command::new(ledger_binary())
+        .args(args)
+        .output()
+        .expect("ledger runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_checks_offline_and_fails_when_changed() {
+    let signer = Arc::new(LedgerSigner::from_secret(&[11; 32]));
+    let key = hex::encode(signer.public_key().0);
+    let s = start_http_with(Accounts::open(), Some(signer)).await;
+    set_up_http(&s.router, "t").await;
+    let admin = |key: &str, command: Value| submission(key, command);
+    request(
+        &s.client,
+        "admin-city",
+        &admin(
+            "s1",
+            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+        ),
+    )
+    .await;
+    let kiosk = |k: &str, kind: &str, at: i64| {
+        submission(
+            k,
+            json!({"type": kind, "activity": "a1",
+        "volunteer": "v1", "at": from_now(at), "device": null, "external_id": null}),
+        )
+    };
+    request(&s.client, "kiosk-1", &kiosk("in", "check_in", -50)).await;
+    request(&s.client, "kiosk-1", &kiosk("out", "check_out", -20)).await;
+    request(
+        &s.client,
+        "admin-city",
+        &admin("c1", json!({"type": "confirm_credit", "credit": 1})),
+    )
+    .await;
+    request(
+        &s.client,
+        "admin-city",
+        &admin(
+            "r1",
+            json!({"type": "redeem", "volunteer": "v1", "reward": "ticket", "quantity": 1}),
+        ),
+    )
+    .await;
+    let mut last = Value::Null;
+    for i in 0..6 {
+        last = request(
+            &s.client,
+            "admin-city",
+            &admin(
+                &format!("p{i}"),
+                json!({"type": "award_points",
+            "volunteer": "v1", "points": 2, "approver": "admin-haizhou", "reason": "证明测试"}),
+            ),
+        )
+        .await;
+    }
+    let after = last["last_sequence"].as_u64().unwrap();
+    call(
+        &s.router,
+        "GET",
+        &format!("/api/v1/volunteers/v1/account?after={after}"),
+        Some("t"),
+        None,
+    )
+    .await;
+
+    let (status, statement) = call(
+        &s.router,
+        "GET",
+        "/api/v1/volunteers/v1/statement?from=2020-01-01&to=2099-12-31",
+        Some("t"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{statement}");
+    let events = statement["body"]["events"].as_array().unwrap().len();
+    assert!(events >= 8, "{events} events in the statement");
+    assert_eq!(statement["body"]["totals"]["confirmed_minutes"], 30);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("statement.json");
+    let file = path.to_str().unwrap();
+    std::fs::write(&path, statement.to_string()).unwrap();
+    let (code, out) = ledger(&["verify-statement", file, "--key", &key]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("30 confirmed minutes"), "{out}");
+
+    let changed = |f: &dyn Fn(&mut Value)| {
+        let mut doc = statement.clone();
+        f(&mut doc);
+        std::fs::write(&path, doc.to_string()).unwrap();
+        ledger(&["verify-statement", file, "--key", &key])
+    };
+    // One event removed, one added twice, one frame altered, the totals raised.
+    let removed = changed(&|d| {
+        d["body"]["events"].as_array_mut().unwrap().remove(2);
+    });
+    assert_eq!(removed.0, 1, "{}", removed.1);
+    let added = changed(&|d| {
+        let events = d["body"]["events"].as_array_mut().unwrap();
+        let copy = events[1].clone();
+        events.insert(1, copy);
+    });
+    assert_eq!(added.0, 1, "{}", added.1);
+    let altered = changed(&|d| {
+        let frame = d["body"]["events"][3]["frame"].as_str().unwrap().to_owned();
+        let mut bytes = hex::decode(&frame).unwrap();
+        bytes[60] ^= 1;
+        d["body"]["events"][3]["frame"] = json!(hex::encode(bytes));
+    });
+    assert_eq!(altered.0, 1, "{}", altered.1);
+    let inflated = changed(&|d| d["body"]["totals"]["confirmed_minutes"] = json!(3000));
+    assert_eq!(inflated.0, 1, "{}", inflated.1);
+    // Another key: refused.
+    let stranger = hex::encode(LedgerSigner::from_secret(&[12; 32]).public_key().0);
+    std::fs::write(&path, statement.to_string()).unwrap();
+    assert_eq!(ledger(&["verify-statement", file, "--key", &stranger]).0, 1);
+}
