@@ -81,6 +81,10 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/volunteers/{volunteer}/account", get(account))
         .route("/api/v1/volunteers/{volunteer}/statement", get(statement))
         .route(
+            "/api/v1/volunteers/{volunteer}/statement.html",
+            get(statement_page),
+        )
+        .route(
             "/api/v1/attachments/{hash}",
             axum::routing::put(upload).get(download),
         )
@@ -330,70 +334,86 @@ async fn statement(
     Path(volunteer): Path<String>,
     axum::extract::Query(period): axum::extract::Query<Period>,
 ) -> Response {
-    let who = match principal(&api, &headers) {
-        Ok(who) => who,
-        Err(why) => return unauthorized(why),
-    };
-    let Ok(volunteer) = VolunteerId::new(volunteer) else {
-        return error(
+    match build_statement(&api, &headers, volunteer, &period).await {
+        Ok(s) => Json(s).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// The same statement as a printable page, in Chinese.
+async fn statement_page(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(volunteer): Path<String>,
+    axum::extract::Query(period): axum::extract::Query<Period>,
+) -> Response {
+    match build_statement(&api, &headers, volunteer, &period).await {
+        Ok(s) => axum::response::Html(statement::render_html(&s)).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn build_statement(
+    api: &Api,
+    headers: &HeaderMap,
+    volunteer: String,
+    period: &Period,
+) -> Result<statement::Statement, Refusal> {
+    let who = principal(api, headers)
+        .map_err(|why| Refusal(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why.into()))?;
+    let unknown = || {
+        Refusal(
             StatusCode::NOT_FOUND,
             "UNKNOWN_VOLUNTEER",
-            "no such volunteer",
-        );
+            "no such volunteer".into(),
+        )
     };
-    let Some(signer) = api.signer.clone() else {
-        return error(
+    let volunteer = VolunteerId::new(volunteer).map_err(|_| unknown())?;
+    let signer = api.signer.clone().ok_or_else(|| {
+        Refusal(
             StatusCode::SERVICE_UNAVAILABLE,
             "NO_SIGNING_KEY",
-            "this instance cannot sign statements",
-        );
-    };
-    let found = api.reader.read(|state, _| {
-        state.volunteers.get(&volunteer).map(|v| {
-            (
-                may_read(state, &who, &v.volunteer.home_unit),
-                v.volunteer.number.clone(),
-            )
+            "this instance cannot sign statements".into(),
+        )
+    })?;
+    let broken = |why: String| Refusal(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", why);
+    let (visible, number) = api
+        .reader
+        .read(|state, _| {
+            state.volunteers.get(&volunteer).map(|v| {
+                (
+                    may_read(state, &who, &v.volunteer.home_unit),
+                    v.volunteer.number.clone(),
+                )
+            })
         })
-    });
-    let number = match found {
-        Err(broken) => return error(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", broken),
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "UNKNOWN_VOLUNTEER",
-                "no such volunteer",
-            )
-        }
-        Ok(Some((false, _))) => {
-            return error(
-                StatusCode::FORBIDDEN,
-                "FORBIDDEN",
-                "outside the units this account reads",
-            )
-        }
-        Ok(Some((true, number))) => number,
-    };
-    let inputs = match api.reader.statement_inputs(&volunteer) {
-        Ok(i) => i,
-        Err(why) => return error(StatusCode::SERVICE_UNAVAILABLE, "NO_CHECKPOINT", why),
-    };
+        .map_err(broken)?
+        .ok_or_else(unknown)?;
+    if !visible {
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "outside the units this account reads".into(),
+        ));
+    }
+    let inputs = api
+        .reader
+        .statement_inputs(&volunteer)
+        .map_err(|why| Refusal(StatusCode::SERVICE_UNAVAILABLE, "NO_CHECKPOINT", why))?;
     let (ledger, offset) = inputs.ledger.clone();
     let mut events = Vec::new();
     let mut records = Vec::new();
     let mut block_cache: Option<(u64, bytes::Bytes)> = None;
     for (sequence, stream_sequence, proof) in inputs.events {
         if block_cache.as_ref().map(|(s, _)| *s) != Some(stream_sequence) {
-            match api.store.block(stream_sequence).await {
-                Ok(b) => block_cache = Some((stream_sequence, b.frames)),
-                Err(e) => {
-                    return error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "UNAVAILABLE",
-                        e.to_string(),
-                    )
-                }
-            }
+            let block = api.store.block(stream_sequence).await.map_err(|e| {
+                Refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "UNAVAILABLE",
+                    e.to_string(),
+                )
+            })?;
+            block_cache = Some((stream_sequence, block.frames));
         }
         let Some((_, frames)) = &block_cache else {
             continue;
@@ -404,10 +424,10 @@ async fn statement(
                 if let Ok(record) = frame.decode() {
                     let day = record.recorded_at.local_day(offset);
                     if period.from <= day && day <= period.to {
-                        let bytes = &rest[..frame.len()];
+                        let frame_hex = hex::encode(&rest[..frame.len()]);
                         events.push(statement::StatementEvent {
                             sequence,
-                            frame: hex::encode(bytes),
+                            frame: frame_hex,
                             proof: proof.clone(),
                         });
                         records.push(record);
@@ -419,6 +439,7 @@ async fn statement(
         }
     }
     let totals = statement::totals(&records);
+    // Personal certificate fields only for those who may see them.
     let personal = if who.role == Role::CityAdmin {
         api.personal.get(&volunteer).await.ok().flatten()
     } else {
@@ -454,7 +475,7 @@ async fn statement(
         events,
         totals,
     };
-    Json(statement::sign(body, &signer)).into_response()
+    Ok(statement::sign(body, &signer))
 }
 
 #[derive(Deserialize)]
@@ -550,25 +571,25 @@ fn personal_target(
     volunteer: String,
 ) -> Result<VolunteerId, Refusal> {
     let who = principal(api, headers)
-        .map_err(|why| Refusal(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why))?;
+        .map_err(|why| Refusal(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why.into()))?;
     if who.role != Role::CityAdmin {
         return Err(Refusal(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
-            "personal fields are for the city federation's admins",
+            "personal fields are for the city federation's admins".into(),
         ));
     }
     VolunteerId::new(volunteer).map_err(|_| {
         Refusal(
             StatusCode::NOT_FOUND,
             "UNKNOWN_VOLUNTEER",
-            "no such volunteer",
+            "no such volunteer".into(),
         )
     })
 }
 
 /// A request refused before it does anything: status, code, message.
-struct Refusal(StatusCode, &'static str, &'static str);
+struct Refusal(StatusCode, &'static str, String);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {

@@ -131,6 +131,29 @@ async fn a_statement_checks_offline_and_fails_when_changed() {
     assert_eq!(altered.0, 1, "{}", altered.1);
     let inflated = changed(&|d| d["body"]["totals"]["confirmed_minutes"] = json!(3000));
     assert_eq!(inflated.0, 1, "{}", inflated.1);
+    // The printable page, in Chinese.
+    let page = {
+        use tower::ServiceExt;
+        let request = axum::http::Request::builder()
+            .uri("/api/v1/volunteers/v1/statement.html?from=2020-01-01&to=2099-12-31")
+            .header("authorization", "Bearer t")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = s.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    assert!(page.contains("<html lang=\"zh-CN\">"), "{page}");
+    assert!(page.contains("志愿服务记录证明"));
+    assert!(page.contains("服务时长确认"));
+    assert_eq!(
+        page.matches("<tr><td>").count(),
+        events,
+        "one row per event"
+    );
     // Another key: refused.
     let stranger = hex::encode(LedgerSigner::from_secret(&[12; 32]).public_key().0);
     std::fs::write(&path, statement.to_string()).unwrap();
