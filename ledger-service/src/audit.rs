@@ -40,6 +40,110 @@ pub enum AuditError {
     },
     #[error("{0} is not a ledger bundle: {1}")]
     NotABundle(String, String),
+    #[error("the service at {url}: {why}")]
+    Service { url: String, why: String },
+}
+
+/// A figure the service serves that the chain does not bear out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    pub volunteer: String,
+    pub field: &'static str,
+    pub chain: u64,
+    pub service: u64,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "projection mismatch: volunteer {} {} is {} by the chain, {} by the service",
+            self.volunteer, self.field, self.chain, self.service
+        )
+    }
+}
+
+/// Recomputes every volunteer's hours and points from the chain (read and
+/// verified anew) and compares them with what the service at `url` serves as
+/// of the same head. Returns how many volunteers were compared, or the first
+/// mismatch.
+pub async fn compare_with_service(
+    store: &ChainStore,
+    url: &str,
+    token: &str,
+) -> Result<Result<usize, (u64, Mismatch)>, AuditError> {
+    let mut follower = projections::Follower::new();
+    let mut failure = None;
+    store
+        .replay(1, |block| {
+            if failure.is_none() {
+                failure = follower
+                    .apply_block(&block.frames, block.seal.as_ref(), |_, _| {})
+                    .err();
+            }
+            Ok(())
+        })
+        .await?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    let head = follower.head().sequence;
+    let service_err = |why: String| AuditError::Service {
+        url: url.to_owned(),
+        why,
+    };
+    let client = reqwest::Client::new();
+    let mut volunteers: Vec<_> = follower.state().volunteers.values().collect();
+    volunteers.sort_by(|a, b| a.volunteer.id.cmp(&b.volunteer.id));
+    for v in &volunteers {
+        let address = format!(
+            "{}/api/v1/volunteers/{}/account?after={head}",
+            url.trim_end_matches('/'),
+            v.volunteer.id
+        );
+        let response = client
+            .get(&address)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| service_err(e.to_string()))?;
+        let status = response.status();
+        let served: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| service_err(e.to_string()))?;
+        if !status.is_success() {
+            return Err(service_err(format!("{status}: {served}")));
+        }
+        if served["as_of"]["sequence"].as_u64() != Some(head) {
+            return Err(service_err(format!(
+                "it serves sequence {}, the chain read has {head}; compare on a quiet ledger",
+                served["as_of"]["sequence"]
+            )));
+        }
+        let a = &v.account;
+        let figures = [
+            ("confirmed_system_minutes", a.confirmed_system_minutes),
+            ("confirmed_backfill_minutes", a.confirmed_backfill_minutes),
+            ("pending_minutes", a.pending_minutes),
+            ("points_earned", a.points_earned),
+            ("points_redeemed", a.points_redeemed),
+            ("balance", a.balance()),
+        ];
+        for (field, chain) in figures {
+            let service = served[field].as_u64().unwrap_or(u64::MAX);
+            if service != chain {
+                let mismatch = Mismatch {
+                    volunteer: v.volunteer.id.to_string(),
+                    field,
+                    chain,
+                    service,
+                };
+                return Ok(Err((head, mismatch)));
+            }
+        }
+    }
+    Ok(Ok(volunteers.len()))
 }
 
 /// The first line of a bundle.

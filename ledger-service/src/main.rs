@@ -80,6 +80,13 @@ enum Cmd {
         /// still reach it (nothing cut off) with that hash (nothing rewritten).
         #[arg(long)]
         expect_head: Option<audit::Expected>,
+        /// Also compare every volunteer's hours and points, recomputed from
+        /// the chain, with what the service at this URL serves.
+        #[arg(long, requires = "nats")]
+        service: Option<String>,
+        /// The bearer token for --service (an auditor's).
+        #[arg(long, env = "LEDGER_TOKEN", default_value = "")]
+        token: String,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -177,17 +184,33 @@ async fn main() -> anyhow::Result<()> {
             shard,
             bundle,
             expect_head,
+            service,
+            token,
             quiet,
         } => {
             let expected = expect_head.as_ref();
-            let result = match (bundle, nats) {
+            let result = match (bundle, &nats) {
                 (Some(path), _) => audit::verify_bundle(&path, expected, !quiet),
                 (None, Some(nats)) => {
-                    let store = connect_store(&nats, &shard).await?;
+                    let store = connect_store(nats, &shard).await?;
                     audit::verify_stream(&store, expected, !quiet).await
                 }
                 (None, None) => anyhow::bail!("name --nats or --bundle"),
             };
+            if let (Ok(_), Some(url), Some(nats)) = (&result, &service, &nats) {
+                let store = connect_store(nats, &shard).await?;
+                match audit::compare_with_service(&store, url, &token).await {
+                    Ok(Ok(count)) => println!("compared {count} volunteers with {url}: all equal"),
+                    Ok(Err((sequence, mismatch))) => {
+                        println!("FAILED at sequence {sequence}: {mismatch}");
+                        std::process::exit(1)
+                    }
+                    Err(e) => {
+                        eprintln!("could not compare: {e}");
+                        std::process::exit(2)
+                    }
+                }
+            }
             match result {
                 Ok(summary) => {
                     println!("OK: {summary}");

@@ -347,20 +347,27 @@ pub fn ledger_binary() -> PathBuf {
 /// `ledger serve` as a separate process, to be killed like a crashed one.
 pub struct ServiceProcess {
     child: Child,
+    http_port: u16,
 }
 
 impl ServiceProcess {
     pub fn start(nats_url: &str) -> ServiceProcess {
+        let http_port = free_port();
         let child = Command::new(ledger_binary())
             .args(["serve", "--nats", nats_url, "--shard", SHARD])
             .arg("--http")
-            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg(format!("127.0.0.1:{http_port}"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("ledger serve starts");
-        ServiceProcess { child }
+        ServiceProcess { child, http_port }
+    }
+
+    /// Where its HTTP API listens.
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
     }
 
     pub fn pid(&self) -> u32 {

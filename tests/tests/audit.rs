@@ -310,3 +310,66 @@ async fn proofs_from_the_stream_check_offline() {
         assert_eq!(code, 1, "{out}");
     }
 }
+
+/// `ledger verify --service` recomputes every account from the chain and
+/// compares it with what a service serves; a service of another ledger
+/// is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_compares_the_chain_with_what_the_service_serves() {
+    let (a, b) = (Nats::start(), Nats::start());
+    let (service_a, service_b) = (
+        ServiceProcess::start(&a.url()),
+        ServiceProcess::start(&b.url()),
+    );
+    // Two ledgers of the same length whose figures differ.
+    for (nats, points) in [(&a, 1), (&b, 2)] {
+        let client = nats.client().await;
+        wait_for_intake(&client).await;
+        set_up(&client).await;
+        for i in 0..3 {
+            let body = submission(
+                &format!("a{i}"),
+                json!({"type": "award_points", "volunteer": "v1", "points": points,
+                       "approver": "admin-haizhou", "reason": "比对测试"}),
+            );
+            let answer = request(&client, "admin-city", &body).await;
+            assert_eq!(answer["status"], "accepted", "{answer}");
+        }
+    }
+    let url = a.url();
+    let own = service_a.http_url();
+    let (code, out) = ledger(&[
+        "verify",
+        "--nats",
+        &url,
+        "--shard",
+        SHARD,
+        "--quiet",
+        "--service",
+        &own,
+        "--token",
+        "x",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("compared 1 volunteers"), "{out}");
+    let other = service_b.http_url();
+    let (code, out) = ledger(&[
+        "verify",
+        "--nats",
+        &url,
+        "--shard",
+        SHARD,
+        "--quiet",
+        "--service",
+        &other,
+        "--token",
+        "x",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "projection mismatch: volunteer v1 points_earned is 3 by the chain, 6 by the service"
+        ),
+        "{out}"
+    );
+}
