@@ -50,40 +50,33 @@ impl Reader {
         Reader::default()
     }
 
-    /// Reads the state as of the current head, or says why it cannot.
-    pub fn read<T>(&self, f: impl FnOnce(&Ledger, Head) -> T) -> Result<T, String> {
+    /// The replica for reading, unless the chain broke (then why).
+    fn sound(&self) -> Result<std::sync::RwLockReadGuard<'_, ReadState>, String> {
         let inner = self
             .inner
             .read()
             .map_err(|_| "the reader failed".to_owned())?;
-        if let Some(broken) = &inner.broken {
-            return Err(broken.clone());
+        match &inner.broken {
+            Some(broken) => Err(broken.clone()),
+            None => Ok(inner),
         }
+    }
+
+    /// Reads the state as of the current head, or says why it cannot.
+    pub fn read<T>(&self, f: impl FnOnce(&Ledger, Head) -> T) -> Result<T, String> {
+        let inner = self.sound()?;
         Ok(f(inner.follower.state(), inner.follower.head()))
     }
 
     /// Reads the proof log, or says why it cannot.
     pub fn proofs<T>(&self, f: impl FnOnce(&ProofLog) -> T) -> Result<T, String> {
-        let inner = self
-            .inner
-            .read()
-            .map_err(|_| "the reader failed".to_owned())?;
-        if let Some(broken) = &inner.broken {
-            return Err(broken.clone());
-        }
-        Ok(f(&inner.proofs))
+        Ok(f(&self.sound()?.proofs))
     }
 
     /// A volunteer's events up to the latest checkpoint, each with its proof
     /// and the stream message that holds it.
     pub fn statement_inputs(&self, volunteer: &VolunteerId) -> Result<StatementInputs, String> {
-        let inner = self
-            .inner
-            .read()
-            .map_err(|_| "the reader failed".to_owned())?;
-        if let Some(broken) = &inner.broken {
-            return Err(broken.clone());
-        }
+        let inner = self.sound()?;
         let checkpoint = inner
             .proofs
             .latest_checkpoint()

@@ -130,26 +130,23 @@ impl ChainStore {
         }
     }
 
-    /// The stream sequence of the last stored block (0 when empty).
-    pub async fn last_sequence(&self) -> Result<u64, StoreError> {
+    async fn info(&self) -> Result<stream::Info, StoreError> {
         let stream = self
             .js
             .get_stream(self.shard.stream())
             .await
             .map_err(|e| self.err(e))?;
-        let info = stream.get_info().await.map_err(|e| self.err(e))?;
-        Ok(info.state.last_sequence)
+        stream.get_info().await.map_err(|e| self.err(e))
+    }
+
+    /// The stream sequence of the last stored block (0 when empty).
+    pub async fn last_sequence(&self) -> Result<u64, StoreError> {
+        Ok(self.info().await?.state.last_sequence)
     }
 
     /// The server that leads the stream's replicas, on a cluster.
     pub async fn leader(&self) -> Result<Option<String>, StoreError> {
-        let stream = self
-            .js
-            .get_stream(self.shard.stream())
-            .await
-            .map_err(|e| self.err(e))?;
-        let info = stream.get_info().await.map_err(|e| self.err(e))?;
-        Ok(info.cluster.and_then(|c| c.leader))
+        Ok(self.info().await?.cluster.and_then(|c| c.leader))
     }
 
     /// The stream's messages in order from stream sequence `start`, through

@@ -230,6 +230,16 @@ pub async fn request(client: &async_nats::Client, system: &str, body: &Value) ->
     serde_json::from_slice(&reply.payload).expect("reply is json")
 }
 
+/// A submission by the city's admin under `key`, for the writer directly.
+pub fn as_city_admin(key: &str, command: ledger_core::Command) -> ledger_service::Submission {
+    ledger_service::Submission {
+        actor: ledger_core::testing::actor("admin-city"),
+        role: ledger_core::rights::Role::CityAdmin,
+        key: Some(ledger_core::values::SubmissionKey::new(key).expect("valid key")),
+        command,
+    }
+}
+
 pub fn submission(key: &str, command: Value) -> Value {
     json!({ "key": key, "command": command })
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use ledger_service::lease::LeaseBucket;
-use ledger_service::{Answer, Sequencer, Submission};
+use ledger_service::{Answer, Sequencer};
 use ledger_tests::*;
 use serde_json::{json, Value};
 
@@ -119,11 +119,11 @@ async fn a_stale_writer_that_wakes_up_cannot_append() {
         .unwrap()
         .with_lease(b_lease.watch())
         .spawn();
-    let open = |key: &str| Submission {
-        actor: ledger_core::testing::actor("admin-city"),
-        role: ledger_core::rights::Role::CityAdmin,
-        key: Some(ledger_core::values::SubmissionKey::new(key).unwrap()),
-        command: serde_json::from_value(federation()[0].clone()).unwrap(),
+    let open = |key: &str| {
+        as_city_admin(
+            key,
+            serde_json::from_value(federation()[0].clone()).unwrap(),
+        )
     };
     assert!(b.submit(open("by-b")).await.is_accepted());
 

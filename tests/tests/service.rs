@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ledger_core::event::Event;
 use ledger_core::{Command, Ledger};
-use ledger_service::{Answer, Sequencer, Submission};
+use ledger_service::{Answer, Sequencer};
 use ledger_tests::*;
 use serde_json::{json, Value};
 
@@ -263,14 +263,7 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
         .unwrap()
         .spawn();
     let command: Command = serde_json::from_value(sign_up["command"].clone()).unwrap();
-    let answer = reopened
-        .submit(Submission {
-            actor: ledger_core::testing::actor("admin-city"),
-            role: ledger_core::rights::Role::CityAdmin,
-            key: Some(ledger_core::values::SubmissionKey::new("s1").unwrap()),
-            command,
-        })
-        .await;
+    let answer = reopened.submit(as_city_admin("s1", command)).await;
     assert_eq!(serde_json::to_value(&answer).unwrap(), first);
     assert_eq!(
         store.last_sequence().await.unwrap(),
@@ -281,23 +274,14 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
         serde_json::from_value(json!({"type": "register_volunteer", "volunteer": "v2",
         "home_unit": "g1", "membership": "member", "identity": format!("{:064x}", 2)}))
         .unwrap();
-    let registered = reopened
-        .submit(Submission {
-            actor: ledger_core::testing::actor("admin-city"),
-            role: ledger_core::rights::Role::CityAdmin,
-            key: Some(ledger_core::values::SubmissionKey::new("v2-reg").unwrap()),
-            command: register_v2,
-        })
-        .await;
+    let registered = reopened.submit(as_city_admin("v2-reg", register_v2)).await;
     assert!(registered.is_accepted());
     let before_retry = store.last_sequence().await.unwrap();
     let retried = reopened
-        .submit(Submission {
-            actor: ledger_core::testing::actor("admin-city"),
-            role: ledger_core::rights::Role::CityAdmin,
-            key: Some(ledger_core::values::SubmissionKey::new("w1").unwrap()),
-            command: serde_json::from_value(too_early["command"].clone()).unwrap(),
-        })
+        .submit(as_city_admin(
+            "w1",
+            serde_json::from_value(too_early["command"].clone()).unwrap(),
+        ))
         .await;
     assert_eq!(
         serde_json::to_value(&retried).unwrap(),
@@ -403,12 +387,10 @@ async fn a_stale_writer_cannot_fork_the_chain() {
         let key = key.to_owned();
         async move {
             writer
-                .submit(Submission {
-                    actor: ledger_core::testing::actor("admin-city"),
-                    role: ledger_core::rights::Role::CityAdmin,
-                    key: Some(ledger_core::values::SubmissionKey::new(key).unwrap()),
-                    command: serde_json::from_value(command).unwrap(),
-                })
+                .submit(as_city_admin(
+                    &key,
+                    serde_json::from_value(command).unwrap(),
+                ))
                 .await
         }
     };
