@@ -216,6 +216,15 @@ pub async fn set_up_http(router: &axum::Router, token: &str) {
     }
 }
 
+/// A nats-server, the service in-process, a client, and `federation()` set up.
+pub async fn served_federation() -> (Nats, Writer, async_nats::Client) {
+    let nats = Nats::start();
+    let writer = nats.serve().await;
+    let client = nats.client().await;
+    set_up(&client).await;
+    (nats, writer, client)
+}
+
 /// Sends a request to the intake as `system` and returns the JSON reply.
 pub async fn request(client: &async_nats::Client, system: &str, body: &Value) -> Value {
     let subject = shard().intake_subject(system);

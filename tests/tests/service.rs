@@ -27,10 +27,7 @@ async fn state_from_stream(nats: &Nats) -> Ledger {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_full_path_over_nats() {
-    let nats = Nats::start();
-    let _writer = nats.serve().await;
-    let client = nats.client().await;
-    set_up(&client).await;
+    let (nats, _writer, client) = served_federation().await;
     let admin = |key: &str, command: Value| submission(key, command);
 
     let signed = request(
@@ -104,10 +101,7 @@ async fn the_full_path_over_nats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_event_is_republished_on_a_subject_by_kind_and_unit() {
     use futures::StreamExt;
-    let nats = Nats::start();
-    let _writer = nats.serve().await;
-    let client = nats.client().await;
-    set_up(&client).await;
+    let (_nats, _writer, client) = served_federation().await;
     let mut check_ins = client
         .subscribe("ledger.lyg.events.checked_in.g1")
         .await
@@ -147,10 +141,7 @@ async fn each_event_is_republished_on_a_subject_by_kind_and_unit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejections_answer_their_code_and_append_nothing() {
-    let nats = Nats::start();
-    let _writer = nats.serve().await;
-    let client = nats.client().await;
-    set_up(&client).await;
+    let (nats, _writer, client) = served_federation().await;
     let store = nats.store().await;
     let before = store.last_sequence().await.unwrap();
 
@@ -229,10 +220,7 @@ async fn rejections_answer_their_code_and_append_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_gets_the_first_answer_even_after_a_restart() {
-    let nats = Nats::start();
-    let writer = nats.serve().await;
-    let client = nats.client().await;
-    set_up(&client).await;
+    let (nats, writer, client) = served_federation().await;
     let sign_up = submission(
         "s1",
         json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
@@ -297,10 +285,7 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_gets_one_answer_per_submission_in_order() {
-    let nats = Nats::start();
-    let _writer = nats.serve().await;
-    let client = nats.client().await;
-    set_up(&client).await;
+    let (_nats, _writer, client) = served_federation().await;
     request(
         &client,
         "admin-city",
@@ -339,10 +324,7 @@ async fn a_batch_gets_one_answer_per_submission_in_order() {
 /// registered, then approved at three levels.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_batch_is_decided_in_the_order_given() {
-    let nats = Nats::start();
-    let _writer = nats.serve().await;
-    let client = nats.client().await;
-    set_up(&client).await;
+    let (_nats, _writer, client) = served_federation().await;
     let mut submissions = Vec::new();
     for n in 0..100 {
         let v = format!("bulk-{n}");
