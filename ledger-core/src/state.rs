@@ -546,8 +546,8 @@ impl Ledger {
         }
     }
 
-    /// Adds (or, with `sign < 0`, releases) minutes a live credit holds on
-    /// the volunteer's day and on the activity.
+    /// Adds (`add`) or releases the minutes a live credit holds on the
+    /// volunteer's day and on the activity.
     fn hold_minutes(&mut self, credit: &Credit, minutes: u64, add: bool) {
         let adjust = |held: &mut u64| {
             *held = if add {
