@@ -58,6 +58,10 @@ enum Cmd {
         /// checkpoints. Without it the writer appends no checkpoints.
         #[arg(long, env = "LEDGER_SIGNING_KEY")]
         signing_key: Option<PathBuf>,
+        /// The ledger's current secret key when rotating it out: this
+        /// writer then publishes --signing-key endorsed by it.
+        #[arg(long, env = "LEDGER_PREVIOUS_SIGNING_KEY", requires = "signing_key")]
+        previous_signing_key: Option<PathBuf>,
         /// A checkpoint after at most this many events…
         #[arg(long, default_value_t = 10_000)]
         checkpoint_events: u64,
@@ -330,6 +334,7 @@ async fn main() -> anyhow::Result<()> {
             accounts,
             identity_key,
             signing_key,
+            previous_signing_key,
             checkpoint_events,
             checkpoint_seconds,
         } => {
@@ -343,11 +348,13 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let identity_key = identity_key.map(|p| read_key(&p)).transpose()?;
+            let previous = previous_signing_key.map(|p| read_secret(&p)).transpose()?;
             let checkpoints = signing_key
                 .map(|p| read_secret(&p))
                 .transpose()?
                 .map(|secret| Checkpoints {
                     secret,
+                    previous,
                     every_events: checkpoint_events,
                     every: Duration::from_secs(checkpoint_seconds),
                 });
@@ -381,6 +388,7 @@ async fn main() -> anyhow::Result<()> {
             let identity_key = Some(identity_key(&data)?);
             let checkpoints = Some(Checkpoints {
                 secret: local_secret(&data, "signing.key")?,
+                previous: None,
                 every_events: 1_000,
                 every: Duration::from_secs(10),
             });
@@ -492,6 +500,7 @@ fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, String)> {
 /// The writer's checkpoints: its signing key and how often.
 struct Checkpoints {
     secret: [u8; 32],
+    previous: Option<[u8; 32]>,
     every_events: u64,
     every: Duration,
 }
@@ -563,6 +572,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
                 every_events: c.every_events,
                 every: c.every,
                 signer: signer.clone(),
+                previous: c.previous.map(|p| Arc::new(LedgerSigner::from_secret(&p))),
                 actor: ActorId::new("ledger-writer")?,
             }),
             _ => sequencer,

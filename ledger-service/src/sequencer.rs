@@ -11,7 +11,7 @@ use chrono::Utc;
 use ledger_core::chain::{verify_concatenated, Head};
 use ledger_core::command::{PublishLedgerKey, RecordCheckpoint};
 use ledger_core::domain::Checkpoint;
-use ledger_core::signing::{block_message, checkpoint_message, LedgerSigner};
+use ledger_core::signing::{block_message, checkpoint_message, rotation_message, LedgerSigner};
 use ledger_core::time::Timestamp;
 use ledger_core::values::Signature;
 use ledger_core::values::{ActorId, SubmissionKey};
@@ -192,6 +192,9 @@ pub struct CheckpointPolicy {
     pub every_events: u64,
     pub every: Duration,
     pub signer: Arc<LedgerSigner>,
+    /// The ledger's current key, when this writer rotates it out: the writer
+    /// publishes its own key endorsed by this one.
+    pub previous: Option<Arc<LedgerSigner>>,
     /// Who the checkpoints are recorded as.
     pub actor: ActorId,
 }
@@ -416,6 +419,17 @@ impl Sequencer {
             let expected = self.replica.stream_sequence;
             let head = self.replica.follower.head();
             let seal = self.seal(head);
+            // Once the ledger has a key, an unsealed block would fail every
+            // verifier: a writer without that key records nothing.
+            if seal.is_none() && self.replica.follower.state().ledger_key.is_some() {
+                warn!("this writer does not hold the ledger's key; block abandoned");
+                return self
+                    .abandon(
+                        batch,
+                        "the writer does not hold the ledger's key; nothing recorded",
+                    )
+                    .await;
+            }
             match self
                 .store
                 .append(frames.clone(), expected, seal.as_ref())
@@ -462,6 +476,7 @@ impl Sequencer {
             return;
         };
         let (signer, actor) = (policy.signer.clone(), policy.actor.clone());
+        let previous = policy.previous.clone();
         let (every_events, every) = (policy.every_events, policy.every);
         let state = self.replica.follower.state();
         if state.config.is_none() {
@@ -473,11 +488,22 @@ impl Sequencer {
                 public_key: signer.public_key(),
                 endorsement: None,
             })),
-            Some(key) if key != signer.public_key() => {
-                warn!(%key, "the ledger's key is not this writer's; no checkpoints until it is rotated");
+            Some(key) if key == signer.public_key() => {}
+            Some(key) if previous.as_ref().is_some_and(|p| p.public_key() == key) => {
+                let ledger = state.config.as_ref().map(|c| c.ledger.clone());
+                if let (Some(previous), Some(ledger)) = (&previous, ledger) {
+                    let endorsement =
+                        previous.sign(&rotation_message(&ledger, &signer.public_key()));
+                    commands.push(Command::PublishLedgerKey(PublishLedgerKey {
+                        public_key: signer.public_key(),
+                        endorsement: Some(endorsement),
+                    }));
+                }
+            }
+            Some(key) => {
+                warn!(%key, "the ledger's key is neither this writer's nor the one it rotates out");
                 return;
             }
-            Some(_) => {}
         }
         let since = state.events - state.last_checkpoint.as_ref().map_or(0, |c| c.tree_size);
         let due =

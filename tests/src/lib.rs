@@ -437,6 +437,7 @@ pub async fn start_http_with(
             every_events: 5,
             every: Duration::from_secs(3600),
             signer: signer.clone(),
+            previous: None,
             actor: ledger_core::testing::actor("ledger-writer"),
         });
     }

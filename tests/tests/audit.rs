@@ -23,6 +23,7 @@ async fn checkpointed_ledger(nats: &Nats) {
             every_events: 20,
             every: Duration::from_secs(3600),
             signer,
+            previous: None,
             actor: ledger_core::testing::actor("ledger-writer"),
         })
         .spawn();
@@ -372,4 +373,87 @@ async fn verify_compares_the_chain_with_what_the_service_serves() {
         ),
         "{out}"
     );
+}
+
+/// A writer started with a new key and the current one rotates the ledger's
+/// key; the chain verifies across the rotation. A writer holding a key the
+/// ledger does not know records nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_rotates_the_key_and_a_writer_without_it_records_nothing() {
+    use ledger_service::Answer;
+    let nats = Nats::start();
+    let store = nats.store().await;
+    let old = Arc::new(LedgerSigner::from_secret(&[3; 32]));
+    let new = Arc::new(LedgerSigner::from_secret(&[4; 32]));
+    let policy =
+        |signer: &Arc<LedgerSigner>, previous: Option<&Arc<LedgerSigner>>| CheckpointPolicy {
+            every_events: 5,
+            every: Duration::from_secs(3600),
+            signer: signer.clone(),
+            previous: previous.cloned(),
+            actor: ledger_core::testing::actor("ledger-writer"),
+        };
+    let award = |key: &str| {
+        as_city_admin(
+            key,
+            serde_json::from_value(json!({"type": "award_points", "volunteer": "v1",
+            "points": 1, "approver": "admin-haizhou", "reason": "轮换"}))
+            .unwrap(),
+        )
+    };
+
+    let first = Sequencer::open(store.clone())
+        .await
+        .unwrap()
+        .checkpointing(policy(&old, None))
+        .spawn();
+    for (i, command) in federation().into_iter().enumerate() {
+        let answer = first
+            .submit(as_city_admin(
+                &format!("s{i}"),
+                serde_json::from_value(command).unwrap(),
+            ))
+            .await;
+        assert!(answer.is_accepted(), "{answer:?}");
+    }
+    drop(first);
+
+    let stranger = Sequencer::open(store.clone())
+        .await
+        .unwrap()
+        .checkpointing(policy(&new, None))
+        .spawn();
+    let before = store.last_sequence().await.unwrap();
+    let refused = stranger.submit(award("x")).await;
+    assert!(matches!(refused, Answer::Unavailable { .. }), "{refused:?}");
+    assert_eq!(
+        store.last_sequence().await.unwrap(),
+        before,
+        "nothing recorded"
+    );
+    drop(stranger);
+
+    let rotating = Sequencer::open(store.clone())
+        .await
+        .unwrap()
+        .checkpointing(policy(&new, Some(&old)))
+        .spawn();
+    for i in 0..8 {
+        let answer = rotating.submit(award(&format!("r{i}"))).await;
+        assert!(answer.is_accepted(), "{answer:?}");
+    }
+    let (records, _) = read_chain(&store).await;
+    let keys: Vec<_> = records
+        .iter()
+        .filter_map(|(_, r)| match &r.event {
+            Event::LedgerKeyPublished(k) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[1].public_key, new.public_key());
+    assert!(keys[1].endorsement.is_some());
+    let url = nats.url();
+    let (code, out) = ledger(&["verify", "--nats", &url, "--shard", SHARD, "--quiet"]);
+    assert_eq!(code, 0, "{out}");
 }
