@@ -225,6 +225,15 @@ pub async fn served_federation() -> (Nats, Writer, async_nats::Client) {
     (nats, writer, client)
 }
 
+/// Signs volunteer `v1` up for activity `a1`, as the city's admin.
+pub async fn sign_up_v1(client: &async_nats::Client) -> Value {
+    let body = submission(
+        "s1",
+        json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+    );
+    request(client, "admin-city", &body).await
+}
+
 /// Sends a request to the intake as `system` and returns the JSON reply.
 pub async fn request(client: &async_nats::Client, system: &str, body: &Value) -> Value {
     let subject = shard().intake_subject(system);

@@ -206,15 +206,7 @@ async fn the_openapi_document_describes_the_api() {
 async fn publishing_systems_are_known_and_bound_to_their_units() {
     let s = start_http(accounts()).await;
     set_up(&s.client).await;
-    request(
-        &s.client,
-        "admin-city",
-        &submission(
-            "s1",
-            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
-        ),
-    )
-    .await;
+    sign_up_v1(&s.client).await;
     // kiosk-12 is bound to another district than a1's organiser.
     let answer = request(
         &s.client,

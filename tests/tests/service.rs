@@ -108,15 +108,7 @@ async fn each_event_is_republished_on_a_subject_by_kind_and_unit() {
         .unwrap();
     let mut everything_at_g1 = client.subscribe("ledger.lyg.events.*.g1").await.unwrap();
     client.flush().await.unwrap();
-    request(
-        &client,
-        "admin-city",
-        &submission(
-            "s1",
-            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
-        ),
-    )
-    .await;
+    sign_up_v1(&client).await;
     let accepted = request(&client, "kiosk-12", &submission("rec-1", check_in(-30))).await;
 
     let message = tokio::time::timeout(Duration::from_secs(5), check_ins.next())
@@ -286,15 +278,7 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_gets_one_answer_per_submission_in_order() {
     let (_nats, _writer, client) = served_federation().await;
-    request(
-        &client,
-        "admin-city",
-        &submission(
-            "s1",
-            json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
-        ),
-    )
-    .await;
+    sign_up_v1(&client).await;
     // An offline kiosk uploads its queue: check-in, a duplicate scan, check-out, junk.
     let batch = json!({"submissions": [
         submission("q1", check_in(-50)),
