@@ -5,6 +5,7 @@
 //! and re-links each and names the first one that is wrong, at the sequence
 //! where it should stand.
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::Checkpoint;
@@ -17,7 +18,7 @@ use crate::values::{LedgerId, Signature};
 
 /// The last link of a chain: its sequence and hash. The empty chain's head
 /// is sequence 0 with a hash of zeros, which the first frame links to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Head {
     pub sequence: u64,
     pub hash: Digest,
@@ -108,7 +109,7 @@ pub struct Verified {
 /// What a verifier that has seen the chain from its first frame knows
 /// beyond the links: the Merkle frontier over every event hash, the
 /// ledger's id and current key, so it can check checkpoints and rotations.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Audit {
     pub frontier: Frontier,
     pub ledger: Option<LedgerId>,
@@ -169,8 +170,9 @@ impl Audit {
     }
 }
 
-/// The auditor's end: checks frames one by one, in order.
-#[derive(Clone, Debug)]
+/// The auditor's end: checks frames one by one, in order. It serialises,
+/// so a projection can keep it beside its state and resume verifying.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verifier {
     head: Head,
     /// Present when verifying from the first frame; a verifier resumed in

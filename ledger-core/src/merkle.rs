@@ -60,7 +60,7 @@ pub fn root_of_leaves(leaves: &[Digest]) -> Digest {
 /// The root over event hashes, built incrementally: the frontier holds the
 /// roots of the perfect subtrees the leaves so far fall into, so appending
 /// and taking the root cost O(log n).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frontier {
     size: u64,
     /// Perfect subtree roots, largest (leftmost) first.

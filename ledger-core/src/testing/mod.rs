@@ -9,6 +9,8 @@
 //!     .then_rejects("DUPLICATE_CHECK_IN");
 //! ```
 
+pub mod random;
+
 use crate::command::*;
 use crate::decide::{decide, Context};
 use crate::domain::{

@@ -1,0 +1,337 @@
+//! The projector: verifies each block of the chain and folds its events
+//! into the read models, writing the rows together with where it stands
+//! (the verifier's state and the source position) in one sled batch. Killed
+//! at any point, it reopens at the last batch it committed and goes on from
+//! there; it never applies past a broken link.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use ledger_core::chain::{ChainError, Head, Verified, Verifier};
+use ledger_core::frame::parse_frame;
+use ledger_core::time::Timestamp;
+use ledger_core::values::Signature;
+use thiserror::Error;
+
+use crate::fold::{get, Context, Fold};
+use crate::keys::{table, Key};
+use crate::rows::Meta;
+use crate::store::{Memory, Overlay, Read, StoreError};
+
+const TREE: &str = "read-models";
+
+#[derive(Debug, Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the chain is broken at sequence {}: {}", .0.sequence, .0.fault)]
+    Broken(ChainError),
+    #[error("the projection at {path} cannot be opened: {reason}")]
+    Open { path: PathBuf, reason: String },
+}
+
+/// Where to stop folding, for a state as of a point in the past.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// Through this ledger sequence.
+    Sequence(u64),
+    /// Through the last event recorded at or before this instant.
+    Recorded(Timestamp),
+}
+
+impl Until {
+    fn admits(&self, v: &Verified) -> bool {
+        match self {
+            Until::Sequence(s) => v.head.sequence <= *s,
+            Until::Recorded(t) => v.record.recorded_at <= *t,
+        }
+    }
+}
+
+/// Read models over any store: sled for the service, memory for time
+/// travel and tests.
+#[derive(Debug)]
+pub struct Projection<B> {
+    store: Overlay<B>,
+    ctx: Context,
+    meta: Meta,
+    /// Set once a block was cut short by [`Until`]: the head as of then.
+    stopped: Option<Head>,
+    broken: Option<ChainError>,
+}
+
+impl Projection<Memory> {
+    pub fn in_memory() -> Projection<Memory> {
+        Projection {
+            store: Overlay::new(Memory::default()),
+            ctx: Context::default(),
+            meta: fresh_meta(),
+            stopped: None,
+            broken: None,
+        }
+    }
+
+    pub fn commit(&mut self) {
+        self.store.commit();
+    }
+
+    pub fn into_memory(self) -> Memory {
+        self.store.into_memory()
+    }
+}
+
+fn fresh_meta() -> Meta {
+    Meta {
+        verifier: Verifier::new(),
+        position: 0,
+        recorded_at: None,
+    }
+}
+
+fn meta_key() -> Key {
+    Key::table(table::META)
+}
+
+impl<B: Read> Projection<B> {
+    /// Opens read models over `base`, where a previous run left them.
+    pub fn over(base: B) -> Result<Projection<B>, StoreError> {
+        let meta = get(&base, &meta_key())?.unwrap_or_else(fresh_meta);
+        let ctx = Context::load(&base)?;
+        Ok(Projection {
+            store: Overlay::new(base),
+            ctx,
+            meta,
+            stopped: None,
+            broken: None,
+        })
+    }
+
+    /// The last applied frame.
+    pub fn head(&self) -> Head {
+        self.stopped.unwrap_or_else(|| self.meta.verifier.head())
+    }
+
+    /// The source position (stream sequence) of the last applied block.
+    pub fn position(&self) -> u64 {
+        self.meta.position
+    }
+
+    pub fn broken(&self) -> Option<&ChainError> {
+        self.broken.as_ref()
+    }
+
+    /// The read models, with what is staged and not yet committed.
+    pub fn read(&self) -> &Overlay<B> {
+        &self.store
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.store.pending_bytes()
+    }
+
+    /// Verifies a whole block (its frames, then its seal), then folds its
+    /// events, up to `until` if given, into the pending writes. A block the
+    /// projection has already applied is skipped. On a broken link nothing
+    /// of the block is applied and the projection refuses every block after.
+    pub fn stage_block(
+        &mut self,
+        frames: &[u8],
+        seal: Option<&Signature>,
+        position: u64,
+        until: Option<Until>,
+    ) -> Result<usize, ProjectionError> {
+        if let Some(broken) = &self.broken {
+            return Err(ProjectionError::Broken(broken.clone()));
+        }
+        if self.stopped.is_some() {
+            return Ok(0);
+        }
+        if let Ok((first, _)) = parse_frame(frames) {
+            if first.header.sequence <= self.meta.verifier.head().sequence {
+                return Ok(0);
+            }
+        }
+        let mut verifier = self.meta.verifier.clone();
+        let first = verifier.head().sequence + 1;
+        let mut records = Vec::new();
+        let mut rest = frames;
+        let checked = (|| {
+            while !rest.is_empty() {
+                let (verified, tail) = verifier.push_front(rest)?;
+                records.push(verified);
+                rest = tail;
+            }
+            verifier.check_seal(first, seal)
+        })();
+        if let Err(broken) = checked {
+            self.broken = Some(broken.clone());
+            return Err(ProjectionError::Broken(broken));
+        }
+        let mut folded = 0;
+        let mut last = self.head();
+        for verified in &records {
+            if until.is_some_and(|u| !u.admits(verified)) {
+                // A state as of the past ends here and reports its own head.
+                self.stopped = Some(last);
+                return Ok(folded);
+            }
+            Fold {
+                store: &mut self.store,
+                ctx: &mut self.ctx,
+                at: verified,
+            }
+            .apply()?;
+            self.meta.recorded_at = Some(verified.record.recorded_at);
+            last = verified.head;
+            folded += 1;
+        }
+        self.meta.verifier = verifier;
+        self.meta.position = position;
+        let meta = postcard::to_allocvec(&self.meta).unwrap_or_default();
+        self.store.put(meta_key().into_bytes(), meta);
+        Ok(folded)
+    }
+}
+
+/// Read models on disk. Queries read committed state through
+/// [`ProjectionReader`] while the projector goes on.
+pub struct Projector {
+    _db: sled::Db,
+    projection: Projection<sled::Tree>,
+    gate: Arc<RwLock<()>>,
+}
+
+/// A handle for queries: committed state, never half a batch.
+#[derive(Clone)]
+pub struct ProjectionReader {
+    tree: sled::Tree,
+    gate: Arc<RwLock<()>>,
+}
+
+impl ProjectionReader {
+    /// Runs `f` over the committed read models and the head they stand at.
+    pub fn read<T>(&self, f: impl FnOnce(&sled::Tree, Head) -> T) -> Result<T, StoreError> {
+        let _guard = self.gate.read().unwrap_or_else(|p| p.into_inner());
+        let head = get::<Meta, _>(&self.tree, &meta_key())?
+            .map(|m| m.verifier.head())
+            .unwrap_or_default();
+        Ok(f(&self.tree, head))
+    }
+}
+
+impl Projector {
+    /// Opens (or creates) the read models in directory `path`.
+    pub fn open(path: &Path) -> Result<Projector, ProjectionError> {
+        let open_error = |reason: String| ProjectionError::Open {
+            path: path.to_owned(),
+            reason,
+        };
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(512 << 20)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    open_error("another process has it open".into())
+                }
+                other => open_error(other.to_string()),
+            })?;
+        let tree = db.open_tree(TREE).map_err(|e| open_error(e.to_string()))?;
+        Ok(Projector {
+            projection: Projection::over(tree)?,
+            _db: db,
+            gate: Arc::default(),
+        })
+    }
+
+    pub fn projection(&self) -> &Projection<sled::Tree> {
+        &self.projection
+    }
+
+    pub fn reader(&self) -> ProjectionReader {
+        ProjectionReader {
+            tree: self.projection.store.base().clone(),
+            gate: self.gate.clone(),
+        }
+    }
+
+    pub fn head(&self) -> Head {
+        self.projection.head()
+    }
+
+    pub fn position(&self) -> u64 {
+        self.projection.position()
+    }
+
+    pub fn broken(&self) -> Option<&ChainError> {
+        self.projection.broken()
+    }
+
+    /// Verifies and folds a block and commits it with where the projection
+    /// now stands.
+    pub fn apply_block(
+        &mut self,
+        frames: &[u8],
+        seal: Option<&Signature>,
+        position: u64,
+    ) -> Result<usize, ProjectionError> {
+        let folded = self.stage_block(frames, seal, position)?;
+        self.commit()?;
+        Ok(folded)
+    }
+
+    /// Verifies and folds a block without committing: for rebuilds, which
+    /// commit every few hundred megabytes so that keys touched again and
+    /// again are written once.
+    pub fn stage_block(
+        &mut self,
+        frames: &[u8],
+        seal: Option<&Signature>,
+        position: u64,
+    ) -> Result<usize, ProjectionError> {
+        match self.projection.stage_block(frames, seal, position, None) {
+            Err(ProjectionError::Store(e)) => {
+                self.discard()?;
+                Err(ProjectionError::Store(e))
+            }
+            other => other,
+        }
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.projection.pending_bytes()
+    }
+
+    /// Writes what is staged, and where it leaves the projection, in one
+    /// atomic batch.
+    pub fn commit(&mut self) -> Result<(), ProjectionError> {
+        if self.projection.store.pending_keys() == 0 {
+            return Ok(());
+        }
+        let _guard = self.gate.write().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = self.projection.store.commit() {
+            drop(_guard);
+            self.discard()?;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Drops what is staged and returns to the last committed state.
+    fn discard(&mut self) -> Result<(), ProjectionError> {
+        let broken = self.projection.broken.take();
+        let tree = self.projection.store.base().clone();
+        self.projection = Projection::over(tree)?;
+        self.projection.broken = broken;
+        Ok(())
+    }
+
+    pub fn flush(&self) -> Result<(), ProjectionError> {
+        self.projection
+            .store
+            .base()
+            .flush()
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+}

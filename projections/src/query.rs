@@ -1,0 +1,545 @@
+//! Answers from the read models: what the query API serves. Every function
+//! reads committed rows (or a state as of the past); none writes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ledger_core::domain::{
+    Category, CreditStatus, Pairing, ReportKind, StarLevel, UnitKind, VolunteerStatus, Wish,
+};
+use ledger_core::time::{Day, DayRange};
+use ledger_core::values::{ActivityId, CampaignId, RewardId, UnitId, VolunteerId};
+use serde::Serialize;
+
+use crate::board::{self, Board, Ranked};
+use crate::fold::{
+    activity_key, award_key, campaign_key, credit_key, day_entries, decode, get, history_key,
+    reward_key, unit_key, unit_tally_key, volunteer_key, DAY_INDEX_AWARD, DAY_INDEX_CREDIT,
+    HISTORY_CHUNK,
+};
+use crate::keys::table;
+use crate::period::Period;
+use crate::rows::*;
+use crate::store::{scan_prefix, Read, StoreError};
+
+/// Featured activities a unit must hold each year (notice 004).
+pub const FEATURED_PER_YEAR: u64 = 2;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VolunteerView {
+    pub volunteer: VolunteerId,
+    pub number: String,
+    pub home_unit: UnitId,
+    pub status: VolunteerStatus,
+    pub confirmed_system_minutes: u64,
+    pub confirmed_backfill_minutes: u64,
+    pub pending_minutes: u64,
+    pub points_earned: u64,
+    pub points_redeemed: u64,
+    pub balance: u64,
+    pub star_level: u8,
+    pub minutes_to_next_star: Option<u64>,
+    pub activities_attended: u64,
+    pub history_entries: u64,
+    /// The volunteer's totals in the period and category asked for.
+    pub period: String,
+    pub category: Option<Category>,
+    pub in_period: Tally,
+}
+
+pub fn volunteer<R: Read + ?Sized>(
+    r: &R,
+    id: &VolunteerId,
+    period: &Period,
+    category: Option<Category>,
+) -> Result<Option<(VolunteerView, VolunteerRow)>, StoreError> {
+    let Some(v) = get::<VolunteerRow, _>(r, &volunteer_key(id))? else {
+        return Ok(None);
+    };
+    let confirmed = v.confirmed_minutes();
+    let view = VolunteerView {
+        volunteer: v.volunteer.clone(),
+        number: v.number.clone(),
+        home_unit: v.home_unit.clone(),
+        status: v.status.into(),
+        confirmed_system_minutes: v.system_minutes,
+        confirmed_backfill_minutes: v.backfill_minutes,
+        pending_minutes: v.pending_minutes,
+        points_earned: v.points_earned,
+        points_redeemed: v.points_redeemed,
+        balance: v.balance(),
+        star_level: StarLevel::for_minutes(confirmed).0,
+        minutes_to_next_star: StarLevel::minutes_to_next(confirmed),
+        activities_attended: v.activities_attended,
+        history_entries: v.history_len,
+        period: period.to_string(),
+        category,
+        in_period: v
+            .tallies
+            .get(&(period.clone(), category))
+            .copied()
+            .unwrap_or_default(),
+    };
+    Ok(Some((view, v)))
+}
+
+/// History entries `from..from + limit` (0-based, in chain order).
+pub fn history<R: Read + ?Sized>(
+    r: &R,
+    id: &VolunteerId,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let mut out = Vec::new();
+    let mut chunk = from / HISTORY_CHUNK;
+    let mut skip = (from % HISTORY_CHUNK) as usize;
+    while out.len() < limit {
+        let Some(entries) = get::<Vec<HistoryEntry>, _>(r, &history_key(id, chunk))? else {
+            break;
+        };
+        out.extend(entries.into_iter().skip(skip).take(limit - out.len()));
+        skip = 0;
+        chunk += 1;
+    }
+    Ok(out)
+}
+
+pub fn unit_row<R: Read + ?Sized>(r: &R, id: &UnitId) -> Result<Option<UnitRow>, StoreError> {
+    get(r, &unit_key(id))
+}
+
+/// The unit and its ancestors, nearest first.
+pub fn ancestry<R: Read + ?Sized>(r: &R, id: &UnitId) -> Result<Vec<UnitId>, StoreError> {
+    let mut out: Vec<UnitId> = Vec::new();
+    let mut next = Some(id.clone());
+    while let Some(u) = next {
+        if out.contains(&u) {
+            break;
+        }
+        let Some(row) = unit_row(r, &u)? else { break };
+        next = row.unit.parent;
+        out.push(u);
+    }
+    Ok(out)
+}
+
+pub fn is_within<R: Read + ?Sized>(
+    r: &R,
+    unit: &UnitId,
+    scope: &UnitId,
+) -> Result<bool, StoreError> {
+    Ok(ancestry(r, unit)?.contains(scope))
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SiblingRank {
+    pub hours: Option<u64>,
+    pub points: Option<u64>,
+    pub siblings: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnitView {
+    pub unit: UnitId,
+    pub name: String,
+    pub kind: UnitKind,
+    pub parent: Option<UnitId>,
+    pub children: Vec<UnitId>,
+    pub quota: Option<u32>,
+    pub registered_volunteers: u64,
+    pub period: String,
+    pub category: Option<Category>,
+    pub confirmed_system_minutes: u64,
+    pub confirmed_backfill_minutes: u64,
+    pub points: u64,
+    pub active_volunteers: u64,
+    /// Confirmed hours per registered volunteer, to two decimals.
+    pub hours_per_registered: f64,
+    pub activities_held: u64,
+    pub featured_held: u64,
+    /// Featured activities required in the period (years only).
+    pub featured_required: Option<u64>,
+    /// Place among the parent's children (1 is first), by hours and by points.
+    pub rank_among_siblings: Option<SiblingRank>,
+}
+
+pub fn unit_tally<R: Read + ?Sized>(
+    r: &R,
+    id: &UnitId,
+    period: &Period,
+    category: Option<Category>,
+) -> Result<UnitTally, StoreError> {
+    Ok(get(r, &unit_tally_key(id, period, category))?.unwrap_or_default())
+}
+
+pub fn unit<R: Read + ?Sized>(
+    r: &R,
+    id: &UnitId,
+    period: &Period,
+    category: Option<Category>,
+) -> Result<Option<UnitView>, StoreError> {
+    let Some(row) = unit_row(r, id)? else {
+        return Ok(None);
+    };
+    let t = unit_tally(r, id, period, category)?;
+    let rank_among_siblings = match &row.unit.parent {
+        None => None,
+        Some(parent) => {
+            let siblings = unit_row(r, parent)?.map_or(0, |p| p.children.len());
+            let place = |metric| -> Result<Option<u64>, StoreError> {
+                let board = Board {
+                    ranked: Ranked::Units,
+                    metric,
+                    scope: parent,
+                    period,
+                    category,
+                };
+                let standings = board::top(r, &board, 0, siblings.max(1))?;
+                Ok(standings
+                    .iter()
+                    .position(|s| s.subject == id.as_str())
+                    .map(|p| p as u64 + 1))
+            };
+            Some(SiblingRank {
+                hours: place(Metric::Hours)?,
+                points: place(Metric::Points)?,
+                siblings,
+            })
+        }
+    };
+    let hours_per_registered = (t.tally.minutes() * 100 / 60)
+        .checked_div(row.registered)
+        .map_or(0.0, |centi| centi as f64 / 100.0);
+    Ok(Some(UnitView {
+        unit: row.unit.id.clone(),
+        name: row.unit.name.as_str().to_owned(),
+        kind: row.unit.kind,
+        parent: row.unit.parent.clone(),
+        children: row.children.clone(),
+        quota: row.unit.quota,
+        registered_volunteers: row.registered,
+        period: period.to_string(),
+        category,
+        confirmed_system_minutes: t.tally.system_minutes,
+        confirmed_backfill_minutes: t.tally.backfill_minutes,
+        points: t.tally.points,
+        active_volunteers: t.active_volunteers,
+        hours_per_registered,
+        activities_held: t.activities_held,
+        featured_held: t.featured_held,
+        featured_required: matches!(period, Period::Year(_)).then_some(FEATURED_PER_YEAR),
+        rank_among_siblings,
+    }))
+}
+
+/// One place on a leaderboard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Place {
+    /// 1 is first; equal scores are ordered by id.
+    pub rank: u64,
+    pub subject: String,
+    /// Confirmed minutes or points.
+    pub score: u64,
+}
+
+pub struct BoardQuery<'a> {
+    pub ranked: Ranked,
+    pub metric: Metric,
+    pub scope: &'a UnitId,
+    pub period: &'a Period,
+    pub category: Option<Category>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// A page of a named period's leaderboard: a range scan of its index.
+pub fn leaderboard<R: Read + ?Sized>(r: &R, q: &BoardQuery<'_>) -> Result<Vec<Place>, StoreError> {
+    let board = Board {
+        ranked: q.ranked,
+        metric: q.metric,
+        scope: q.scope,
+        period: q.period,
+        category: q.category,
+    };
+    Ok(board::top(r, &board, q.offset, q.limit)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| Place {
+            rank: (q.offset + i + 1) as u64,
+            subject: s.subject,
+            score: s.score,
+        })
+        .collect())
+}
+
+/// A page of the volunteers' leaderboard over any range of days, computed
+/// from the day index: its cost grows with the credits in the range, which
+/// is why the named periods have boards of their own.
+pub fn range_leaderboard<R: Read + ?Sized>(
+    r: &R,
+    scope: &UnitId,
+    days: DayRange,
+    category: Option<Category>,
+    metric: Metric,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<Place>, StoreError> {
+    let mut totals: HashMap<VolunteerId, u64> = HashMap::new();
+    for (kind, id) in day_entries(r, days)? {
+        let (volunteer, score) = if kind == DAY_INDEX_CREDIT {
+            let Some(c) = get::<CreditRow, _>(r, &credit_key(ledger_core::values::CreditId(id)))?
+            else {
+                continue;
+            };
+            let counts = c.status == CreditStatus::Confirmed
+                && metric == Metric::Hours
+                && category.is_none_or(|cat| cat == c.category);
+            (c.volunteer, if counts { u64::from(c.minutes) } else { 0 })
+        } else if kind == DAY_INDEX_AWARD {
+            let Some(a) = get::<AwardRow, _>(r, &award_key(ledger_core::values::AwardId(id)))?
+            else {
+                continue;
+            };
+            let counts = !a.reversed
+                && metric == Metric::Points
+                && category.is_none_or(|cat| a.category == Some(cat));
+            (a.volunteer, if counts { a.points } else { 0 })
+        } else {
+            continue;
+        };
+        if score > 0 {
+            *totals.entry(volunteer).or_default() += score;
+        }
+    }
+    let mut homes: HashMap<UnitId, bool> = HashMap::new();
+    let mut ranked = Vec::new();
+    for (volunteer, score) in totals {
+        let Some(v) = get::<VolunteerRow, _>(r, &volunteer_key(&volunteer))? else {
+            continue;
+        };
+        let inside = match homes.get(&v.home_unit) {
+            Some(inside) => *inside,
+            None => {
+                let inside = is_within(r, &v.home_unit, scope)?;
+                homes.insert(v.home_unit.clone(), inside);
+                inside
+            }
+        };
+        if inside {
+            ranked.push((score, volunteer));
+        }
+    }
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(ranked
+        .into_iter()
+        .enumerate()
+        .skip(offset)
+        .take(limit)
+        .map(|(i, (score, v))| Place {
+            rank: i as u64 + 1,
+            subject: v.as_str().to_owned(),
+            score,
+        })
+        .collect())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeadlineStatus {
+    pub deadline: u16,
+    pub kind: ReportKind,
+    pub due: Day,
+    pub filed: Vec<Filing>,
+    /// The organiser's direct subunits that have filed nothing for it.
+    pub outstanding: Vec<UnitId>,
+    /// Whether `as_of` is past the due day (outstanding ones are late).
+    pub overdue: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CampaignView {
+    pub campaign: CampaignId,
+    pub name: String,
+    pub organiser: UnitId,
+    pub phases: Vec<(String, DayRange)>,
+    pub as_of: Day,
+    pub deadlines: Vec<DeadlineStatus>,
+}
+
+pub fn campaign<R: Read + ?Sized>(
+    r: &R,
+    id: &CampaignId,
+    as_of: Day,
+) -> Result<Option<CampaignView>, StoreError> {
+    let Some(row) = get::<CampaignRow, _>(r, &campaign_key(id))? else {
+        return Ok(None);
+    };
+    let c = &row.campaign;
+    let expected = unit_row(r, &c.organiser)?.map_or_else(Vec::new, |u| u.children);
+    let deadlines = c
+        .deadlines
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let filed: Vec<Filing> = row
+                .filings
+                .iter()
+                .filter(|f| usize::from(f.deadline) == i)
+                .cloned()
+                .collect();
+            let outstanding = expected
+                .iter()
+                .filter(|u| !filed.iter().any(|f| &f.unit == *u))
+                .cloned()
+                .collect();
+            DeadlineStatus {
+                deadline: i as u16,
+                kind: d.kind,
+                due: d.due,
+                filed,
+                outstanding,
+                overdue: as_of > d.due,
+            }
+        })
+        .collect();
+    Ok(Some(CampaignView {
+        campaign: c.id.clone(),
+        name: c.name.as_str().to_owned(),
+        organiser: c.organiser.clone(),
+        phases: c
+            .phases
+            .iter()
+            .map(|p| (p.name.as_str().to_owned(), p.days))
+            .collect(),
+        as_of,
+        deadlines,
+    }))
+}
+
+pub fn activity<R: Read + ?Sized>(
+    r: &R,
+    id: &ActivityId,
+) -> Result<Option<ActivityRow>, StoreError> {
+    get(r, &activity_key(id))
+}
+
+pub fn reward<R: Read + ?Sized>(r: &R, id: &RewardId) -> Result<Option<RewardRow>, StoreError> {
+    get(r, &reward_key(id))
+}
+
+/// Every row of one table, decoded.
+fn table_rows<T: serde::de::DeserializeOwned, R: Read + ?Sized>(
+    r: &R,
+    tag: u8,
+) -> Result<Vec<T>, StoreError> {
+    scan_prefix(r, &[tag], false)
+        .map(|e| e.and_then(|(k, v)| decode(&k, &v)))
+        .collect()
+}
+
+pub fn rewards<R: Read + ?Sized>(r: &R) -> Result<Vec<RewardRow>, StoreError> {
+    table_rows(r, table::REWARD)
+}
+
+pub fn activities<R: Read + ?Sized>(r: &R) -> Result<Vec<ActivityRow>, StoreError> {
+    table_rows(r, table::ACTIVITY)
+}
+
+pub fn wishes<R: Read + ?Sized>(r: &R) -> Result<Vec<Wish>, StoreError> {
+    table_rows(r, table::WISH)
+}
+
+pub fn pairings<R: Read + ?Sized>(r: &R) -> Result<Vec<Pairing>, StoreError> {
+    table_rows(r, table::PAIRING)
+}
+
+pub fn campaigns<R: Read + ?Sized>(r: &R) -> Result<Vec<CampaignRow>, StoreError> {
+    table_rows(r, table::CAMPAIGN)
+}
+
+/// The ledger's configuration, once it is open.
+pub fn config<R: Read + ?Sized>(r: &R) -> Result<Option<Config>, StoreError> {
+    get(r, &crate::keys::Key::table(table::CONFIG))
+}
+
+/// Where two sets of read models differ, table by table: the check that a
+/// rebuild equals the incrementally built state, over every row.
+pub fn differences<A: Read + ?Sized, B: Read + ?Sized>(
+    a: &A,
+    b: &B,
+) -> Result<BTreeMap<&'static str, usize>, StoreError> {
+    let mut out = BTreeMap::new();
+    let mut left = a.range(&[], &[0xFF; 8], false).peekable();
+    let mut right = b.range(&[], &[0xFF; 8], false).peekable();
+    loop {
+        let (l, r) = (left.peek(), right.peek());
+        let differing = match (l, r) {
+            (None, None) => break,
+            (Some(Err(_)), _) => {
+                return Err(left.next().and_then(|e| e.err()).unwrap_or_else(broken))
+            }
+            (_, Some(Err(_))) => {
+                return Err(right.next().and_then(|e| e.err()).unwrap_or_else(broken))
+            }
+            (Some(Ok((lk, lv))), Some(Ok((rk, rv)))) if lk == rk => {
+                let tag = lk[0];
+                let same = lv == rv;
+                left.next();
+                right.next();
+                (!same).then_some(tag)
+            }
+            (Some(Ok((lk, _))), Some(Ok((rk, _)))) => {
+                let tag = if lk < rk { lk[0] } else { rk[0] };
+                if lk < rk {
+                    left.next();
+                } else {
+                    right.next();
+                }
+                Some(tag)
+            }
+            (Some(Ok((lk, _))), None) => {
+                let tag = lk[0];
+                left.next();
+                Some(tag)
+            }
+            (None, Some(Ok((rk, _)))) => {
+                let tag = rk[0];
+                right.next();
+                Some(tag)
+            }
+        };
+        if let Some(tag) = differing {
+            *out.entry(table_name(tag)).or_default() += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn broken() -> StoreError {
+    StoreError::Corrupt {
+        key: String::new(),
+        reason: "a read failed".into(),
+    }
+}
+
+pub fn table_name(tag: u8) -> &'static str {
+    match tag {
+        table::META => "meta",
+        table::CONFIG => "config",
+        table::UNIT => "units",
+        table::VOLUNTEER => "volunteers",
+        table::HISTORY => "histories",
+        table::CREDIT => "credits",
+        table::SESSION => "sessions",
+        table::AWARD => "awards",
+        table::REDEMPTION => "redemptions",
+        table::ACTIVITY => "activities",
+        table::PARTICIPATION => "participations",
+        table::REWARD => "rewards",
+        table::CAMPAIGN => "campaigns",
+        table::WISH => "wishes",
+        table::PAIRING => "pairings",
+        table::UNIT_TALLY => "unit tallies",
+        table::BOARD => "leaderboards",
+        table::DAY => "day index",
+        _ => "unknown",
+    }
+}

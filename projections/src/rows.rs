@@ -1,0 +1,307 @@
+//! The rows of the read models, as stored (postcard) and as served (JSON).
+
+use std::collections::BTreeMap;
+
+use ledger_core::chain::Verifier;
+use ledger_core::domain::{
+    ApprovalLevel, Campaign, Category, CreditStatus, Group, Membership, ReportKind, Reward, Unit,
+    VolunteerStatus,
+};
+use ledger_core::time::{Day, Timestamp, UtcOffset, Window};
+use ledger_core::values::{
+    ActivityId, CampaignId, CreditId, Digest, LedgerId, ProjectId, ReportId, RewardId, Text,
+    UnitId, VolunteerId,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::period::Period;
+
+/// Where the projection stands: the verifier's state after the last
+/// applied frame, and the source's position of the block that held it.
+/// Written in the same batch as the rows that frame changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub verifier: Verifier,
+    /// The stream sequence of the last applied block (0 before any).
+    pub position: u64,
+    /// When the last applied event was recorded.
+    pub recorded_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    pub ledger: LedgerId,
+    pub name: Text,
+    pub utc_offset: UtcOffset,
+    pub objection_window_days: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRow {
+    pub unit: Unit,
+    pub children: Vec<UnitId>,
+    /// Volunteers registered in the subtree and not rejected.
+    pub registered: u64,
+}
+
+/// Confirmed minutes (system and backfilled apart) and points earned, of a
+/// volunteer or a unit's subtree, in one period and category.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub system_minutes: u64,
+    pub backfill_minutes: u64,
+    pub points: u64,
+}
+
+impl Tally {
+    pub fn minutes(&self) -> u64 {
+        self.system_minutes + self.backfill_minutes
+    }
+
+    pub fn score(&self, metric: Metric) -> u64 {
+        match metric {
+            Metric::Hours => self.minutes(),
+            Metric::Points => self.points,
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Tally::default()
+    }
+}
+
+/// A change to a tally; minutes and points may fall (reversals).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delta {
+    pub system_minutes: i64,
+    pub backfill_minutes: i64,
+    pub points: i64,
+}
+
+impl Delta {
+    pub fn minutes(system: bool, minutes: i64) -> Delta {
+        if system {
+            Delta {
+                system_minutes: minutes,
+                ..Delta::default()
+            }
+        } else {
+            Delta {
+                backfill_minutes: minutes,
+                ..Delta::default()
+            }
+        }
+    }
+
+    pub fn points(points: i64) -> Delta {
+        Delta {
+            points,
+            ..Delta::default()
+        }
+    }
+
+    pub fn applied_to(self, t: Tally) -> Tally {
+        let add = |v: u64, d: i64| v.saturating_add_signed(d);
+        Tally {
+            system_minutes: add(t.system_minutes, self.system_minutes),
+            backfill_minutes: add(t.backfill_minutes, self.backfill_minutes),
+            points: add(t.points, self.points),
+        }
+    }
+}
+
+/// What a leaderboard orders by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Hours,
+    Points,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 2] = [Metric::Hours, Metric::Points];
+}
+
+/// Where a registration stands. The core type is tagged for JSON in a way
+/// postcard cannot read back, so rows keep this mirror of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Approval {
+    Awaiting(ApprovalLevel),
+    Approved,
+    Rejected(ApprovalLevel),
+}
+
+impl From<Approval> for VolunteerStatus {
+    fn from(a: Approval) -> VolunteerStatus {
+        match a {
+            Approval::Awaiting(l) => VolunteerStatus::AwaitingApproval(l),
+            Approval::Approved => VolunteerStatus::Approved,
+            Approval::Rejected(l) => VolunteerStatus::Rejected(l),
+        }
+    }
+}
+
+pub type TallyKey = (Period, Option<Category>);
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolunteerRow {
+    pub volunteer: VolunteerId,
+    pub number: String,
+    pub home_unit: UnitId,
+    pub membership: Membership,
+    pub groups: Vec<Group>,
+    pub status: Approval,
+    pub registered_at: Timestamp,
+    pub system_minutes: u64,
+    pub backfill_minutes: u64,
+    pub pending_minutes: u64,
+    pub points_earned: u64,
+    pub points_redeemed: u64,
+    /// Distinct activities with at least one session.
+    pub activities_attended: u64,
+    /// Entries in the history so far.
+    pub history_len: u64,
+    /// Confirmed totals by period and category (`None`: all categories).
+    pub tallies: BTreeMap<TallyKey, Tally>,
+}
+
+impl VolunteerRow {
+    pub fn balance(&self) -> u64 {
+        self.points_earned.saturating_sub(self.points_redeemed)
+    }
+
+    pub fn confirmed_minutes(&self) -> u64 {
+        self.system_minutes + self.backfill_minutes
+    }
+}
+
+/// One line of a volunteer's history: an event about them, where it sits
+/// on the chain, and what it did to their totals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub sequence: u64,
+    pub hash: Digest,
+    pub recorded_at: Timestamp,
+    pub kind: String,
+    /// The activity, credit, award, reward, wish or pairing it concerns.
+    pub about: Option<String>,
+    /// Change to confirmed minutes.
+    pub minutes: i64,
+    /// Change to pending minutes.
+    pub pending_minutes: i64,
+    /// Change to the points balance.
+    pub points: i64,
+    /// The balance after it.
+    pub balance: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditRow {
+    pub volunteer: VolunteerId,
+    pub activity: ActivityId,
+    pub category: Category,
+    pub minutes: u32,
+    pub day: Day,
+    pub system: bool,
+    pub status: CreditStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    pub volunteer: VolunteerId,
+    pub activity: ActivityId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwardRow {
+    pub volunteer: VolunteerId,
+    pub points: u64,
+    /// The credit's day, or the day a manual award was recorded.
+    pub day: Day,
+    pub category: Option<Category>,
+    pub credit: Option<CreditId>,
+    pub reversed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedemptionRow {
+    pub volunteer: VolunteerId,
+    pub reward: RewardId,
+    pub quantity: u32,
+    pub points: u64,
+    pub reversed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRow {
+    pub activity: ActivityId,
+    pub project: Option<ProjectId>,
+    pub campaign: Option<CampaignId>,
+    pub organiser: UnitId,
+    pub category: Category,
+    pub title: Text,
+    pub place: Text,
+    pub window: Window,
+    pub capacity: Option<u32>,
+    pub featured: bool,
+    pub cancelled: bool,
+    pub sign_ups: u64,
+    pub walk_ins: u64,
+    /// Distinct volunteers with at least one session.
+    pub attended: u64,
+    /// Of the volunteers signed up now, those who came.
+    pub signed_up_and_came: u64,
+    pub sessions: u64,
+    pub confirmed_minutes: u64,
+    pub pending_minutes: u64,
+    /// The day the activity counts as held: its first day, once anyone came.
+    pub held_on: Option<Day>,
+}
+
+impl ActivityRow {
+    pub fn no_shows(&self) -> u64 {
+        self.sign_ups.saturating_sub(self.signed_up_and_came)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participation {
+    pub signed_up: bool,
+    pub walk_in: bool,
+    pub sessions: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardRow {
+    pub reward: Reward,
+    pub redeemed_quantity: u64,
+    pub redemptions: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filing {
+    pub report: ReportId,
+    pub unit: UnitId,
+    pub kind: ReportKind,
+    pub deadline: u16,
+    pub title: Text,
+    pub filed_on: Day,
+    pub late: bool,
+    pub attachments: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignRow {
+    pub campaign: Campaign,
+    pub filings: Vec<Filing>,
+}
+
+/// A unit's subtree in one period and category.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitTally {
+    pub tally: Tally,
+    /// Volunteers of the subtree with confirmed minutes in the period.
+    pub active_volunteers: u64,
+    pub activities_held: u64,
+    pub featured_held: u64,
+}
