@@ -40,6 +40,8 @@ pub struct Api {
     pub personal: PersonalStore,
     pub attachments: AttachmentStore,
     pub reader: Reader,
+    /// This instance's read models (balances, rankings, leaderboards).
+    pub read_models: crate::read_models::ReadModels,
     /// The ledger's key, to sign statements (the service that holds it).
     pub signer: Option<Arc<LedgerSigner>>,
     /// The key of identity commitments; without it, registration with
@@ -93,17 +95,18 @@ pub fn router(api: Api) -> Router {
             get(read_personal).delete(erase_personal),
         )
         .route("/api/v1/openapi.json", get(openapi))
+        .merge(crate::queries::routes())
         .with_state(api)
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body =
         json!({"status": "rejected", "code": code, "message": message.into(), "field": null});
     (status, Json(body)).into_response()
 }
 
 /// The caller, or why not (answered as 401).
-fn principal(api: &Api, headers: &HeaderMap) -> Result<Principal, &'static str> {
+pub(crate) fn principal(api: &Api, headers: &HeaderMap) -> Result<Principal, &'static str> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -589,7 +592,7 @@ fn personal_target(
 }
 
 /// A request refused before it does anything: status, code, message.
-struct Refusal(StatusCode, &'static str, String);
+pub(crate) struct Refusal(pub StatusCode, pub &'static str, pub String);
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
@@ -721,6 +724,17 @@ async fn openapi() -> Json<Value> {
 /// The OpenAPI 3.1 description of this API. Command bodies are described in
 /// full in docs/events.md; here each is an object with a `type`.
 pub fn openapi_document() -> Value {
+    let mut doc = commands_document();
+    if let (Some(paths), Value::Object(reads)) = (
+        doc["paths"].as_object_mut(),
+        crate::queries::openapi_paths(),
+    ) {
+        paths.extend(reads);
+    }
+    doc
+}
+
+fn commands_document() -> Value {
     let answer = json!({
         "type": "object",
         "required": ["status"],

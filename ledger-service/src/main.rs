@@ -17,6 +17,7 @@ use ledger_service::attachments::AttachmentStore;
 use ledger_service::lease::{Lease, LeaseBucket};
 use ledger_service::local::{free_port, NatsServer};
 use ledger_service::personal::PersonalStore;
+use ledger_service::read_models::ReadModels;
 use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
 use ledger_service::sequencer::CheckpointPolicy;
@@ -68,6 +69,28 @@ enum Cmd {
         /// …or this many seconds.
         #[arg(long, default_value_t = 60)]
         checkpoint_seconds: u64,
+        /// This instance's read models (a sled directory of its own).
+        /// Default: projections/<shard>-<http port>.
+        #[arg(long, env = "LEDGER_PROJECTIONS")]
+        projections: Option<PathBuf>,
+    },
+    /// Rebuild an instance's read models from the stream (the instance must
+    /// be stopped), compare them with the incrementally built ones over
+    /// every row, and swap them in. Exit 1 when they differed.
+    Rebuild {
+        #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
+        shard: String,
+        /// The read models' directory.
+        #[arg(long, env = "LEDGER_PROJECTIONS")]
+        projections: PathBuf,
+        /// Compare only; leave the read models as they are.
+        #[arg(long)]
+        check: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Verify the chain: re-hash and re-link every frame, check every
     /// checkpoint. From the live stream (--nats) or a bundle (--bundle).
@@ -153,6 +176,28 @@ enum BenchKind {
     Verify {
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+    },
+    /// The sled read models: a synthetic year published to a nats-server
+    /// of its own, replayed raw, rebuilt, set against raw sled inserts, and
+    /// queried (leaderboards, unit rankings, balances).
+    Projections {
+        #[arg(long, default_value_t = 1_000_000)]
+        volunteers: u64,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 20_000)]
+        activities: u32,
+        /// Where the nats-server, the read models and the raw sled baseline
+        /// go (a new or empty directory; kept). Default: a temporary one,
+        /// removed after.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The rebuild commits once this many MiB are staged.
+        #[arg(long, default_value_t = 512)]
+        commit_mib: usize,
+        /// Queries of each kind to time.
+        #[arg(long, default_value_t = 5_000)]
+        queries: usize,
     },
 }
 
@@ -244,6 +289,29 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Bench {
+            what:
+                BenchKind::Projections {
+                    volunteers,
+                    events,
+                    activities,
+                    data,
+                    commit_mib,
+                    queries,
+                },
+        } => {
+            let options = ledger_service::bench_projections::Options {
+                volunteers,
+                events,
+                activities,
+                data,
+                commit_bytes: commit_mib << 20,
+                queries,
+            };
+            let figures = ledger_service::bench_projections::run(&options).await?;
+            print!("{figures}");
+            Ok(())
+        }
         Cmd::Prove { nats, shard, what } => {
             let store = connect_store(&nats, &shard).await?;
             let log = audit::proof_log(&store).await?;
@@ -314,6 +382,39 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Cmd::Rebuild {
+            nats,
+            shard,
+            projections,
+            check,
+            quiet,
+        } => {
+            let store = connect_store(&nats, &shard).await?;
+            let r = ledger_service::rebuild::rebuild(&store, &projections, check, quiet).await?;
+            println!(
+                "rebuilt {} events in {} blocks in {:.1} s ({:.0} events/s)",
+                r.events,
+                r.blocks,
+                r.seconds,
+                r.events as f64 / r.seconds.max(1e-9)
+            );
+            match r.differences {
+                None => println!("no earlier read models to compare with"),
+                Some(d) if d.is_empty() => {
+                    println!("identical to the incrementally built read models, row for row")
+                }
+                Some(d) => {
+                    println!(
+                        "DIFFERENT from the incrementally built read models (rows by table): {d:?}"
+                    );
+                    std::process::exit(1)
+                }
+            }
+            if !check {
+                println!("read models in {} replaced", projections.display());
+            }
+            Ok(())
+        }
         Cmd::Export { nats, shard, out } => {
             let store = connect_store(&nats, &shard).await?;
             let header = audit::export(&store, &out).await?;
@@ -337,6 +438,7 @@ async fn main() -> anyhow::Result<()> {
             previous_signing_key,
             checkpoint_events,
             checkpoint_seconds,
+            projections,
         } => {
             let accounts = match accounts {
                 Some(path) => Accounts::from_file(&path)?,
@@ -365,6 +467,8 @@ async fn main() -> anyhow::Result<()> {
                 identity_key,
                 checkpoints,
                 demo: false,
+                projections: projections
+                    .unwrap_or_else(|| ledger_service::read_models::default_dir(&shard, &http)),
             };
             serve(&nats, &shard, options).await
         }
@@ -402,6 +506,7 @@ async fn main() -> anyhow::Result<()> {
                 identity_key,
                 checkpoints,
                 demo: !no_demo,
+                projections: data.join("projections"),
             };
             serve(&server.url(), &shard, options).await
         }
@@ -513,6 +618,8 @@ struct Options {
     checkpoints: Option<Checkpoints>,
     /// Load the demo federation once the writer is ready.
     demo: bool,
+    /// This instance's read models.
+    projections: PathBuf,
 }
 
 async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> {
@@ -523,6 +630,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         identity_key,
         checkpoints,
         mut demo,
+        projections,
     } = options;
     let signer = checkpoints
         .as_ref()
@@ -540,7 +648,10 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let demo_key = identity_key.clone();
     let reader = Reader::new();
     tokio::spawn(reader.clone().follow(store.clone()));
+    let read_models = ReadModels::start(&projections, store.clone())
+        .with_context(|| format!("opening the read models in {}", projections.display()))?;
     let api = http::Api {
+        read_models,
         client: client.clone(),
         shard: shard.clone(),
         store: store.clone(),

@@ -403,6 +403,7 @@ impl<B: Read> Fold<'_, B> {
             project: e.project.clone(),
             campaign: e.campaign.clone(),
             organiser: e.organiser.clone(),
+            co_organisers: e.co_organisers.clone(),
             category: e.category,
             title: e.title.clone(),
             place: e.place.clone(),
@@ -507,13 +508,21 @@ impl<B: Read> Fold<'_, B> {
     }
 
     /// An activity counts as held, in the periods of its first day, for its
-    /// organiser and every unit above.
+    /// organiser, each co-organiser, and every unit above them (once each).
     fn activity_held(&mut self, a: &ActivityRow) -> Result<(), StoreError> {
         let Some(day) = a.held_on else { return Ok(()) };
+        let mut units: Vec<UnitId> = Vec::new();
+        for host in std::iter::once(&a.organiser).chain(&a.co_organisers) {
+            for unit in self.ctx.ancestry(host) {
+                if !units.contains(&unit) {
+                    units.push(unit);
+                }
+            }
+        }
         for period in self.ctx.periods(day) {
             for category in [None, Some(a.category)] {
-                for unit in self.ctx.ancestry(&a.organiser) {
-                    self.unit_tally(&unit, &period, category, |t| {
+                for unit in &units {
+                    self.unit_tally(unit, &period, category, |t| {
                         t.activities_held += 1;
                         t.featured_held += u64::from(a.featured);
                     })?;

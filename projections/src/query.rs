@@ -455,6 +455,25 @@ pub fn campaigns<R: Read + ?Sized>(r: &R) -> Result<Vec<CampaignRow>, StoreError
     table_rows(r, table::CAMPAIGN)
 }
 
+/// Units with no parent: the top of each federation in this ledger.
+pub fn roots<R: Read + ?Sized>(r: &R) -> Result<Vec<UnitId>, StoreError> {
+    Ok(table_rows::<UnitRow, _>(r, table::UNIT)?
+        .into_iter()
+        .filter(|u| u.unit.parent.is_none())
+        .map(|u| u.unit.id)
+        .collect())
+}
+
+/// The local day of the last event applied, at the ledger's offset.
+pub fn last_day<R: Read + ?Sized>(r: &R) -> Result<Option<Day>, StoreError> {
+    let meta: Option<Meta> = get(r, &crate::keys::Key::table(table::META))?;
+    let offset = config(r)?.map(|c| c.utc_offset);
+    Ok(match (meta.and_then(|m| m.recorded_at), offset) {
+        (Some(at), Some(offset)) => Some(at.local_day(offset)),
+        _ => None,
+    })
+}
+
 /// The ledger's configuration, once it is open.
 pub fn config<R: Read + ?Sized>(r: &R) -> Result<Option<Config>, StoreError> {
     get(r, &crate::keys::Key::table(table::CONFIG))

@@ -238,6 +238,7 @@ pub struct ActivityRow {
     pub project: Option<ProjectId>,
     pub campaign: Option<CampaignId>,
     pub organiser: UnitId,
+    pub co_organisers: Vec<UnitId>,
     pub category: Category,
     pub title: Text,
     pub place: Text,

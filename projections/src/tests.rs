@@ -482,3 +482,31 @@ fn events_after_n_leave_a_ranking_as_of_n_unchanged() {
     // The later events did move the ranking, or this proves nothing.
     assert_ne!(before, now);
 }
+
+#[test]
+fn a_co_organised_activity_is_held_once_by_each_host_and_each_unit_above() {
+    use ledger_core::testing::{check_in, publish, sign_up, world};
+    let mut shared = publish("a9", "g1");
+    shared.co_organisers = vec![unit_id("d2")];
+    shared.featured = true;
+    let world = world()
+        .run(Command::PublishActivity(shared))
+        .at("2026-03-05T09:05")
+        .run(sign_up("a9", "v1"))
+        .run(check_in("a9", "v1", "2026-03-05T09:05"));
+    let records: Vec<EventRecord> = world
+        .events
+        .iter()
+        .map(|e| EventRecord {
+            recorded_at: Timestamp(0),
+            actor: actor("admin-city"),
+            submission: None,
+            event: e.clone(),
+        })
+        .collect();
+    let p = at_once(&blocks(&records, &[100]), None);
+    for (unit, held) in [("g1", 1), ("d1", 1), ("d2", 1), ("city", 1)] {
+        let t = query::unit_tally(p.read(), &unit_id(unit), &Period::Year(2026), None).unwrap();
+        assert_eq!((t.activities_held, t.featured_held), (held, held), "{unit}");
+    }
+}

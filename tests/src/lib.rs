@@ -37,6 +37,11 @@ impl Nats {
         self.server.url()
     }
 
+    /// A path inside this server's temporary folder, gone with it.
+    pub fn scratch(&self, name: &str) -> std::path::PathBuf {
+        self._dir.path().join(name)
+    }
+
     pub async fn client(&self) -> async_nats::Client {
         async_nats::connect(self.url())
             .await
@@ -376,13 +381,25 @@ pub fn ledger_binary() -> PathBuf {
 pub struct ServiceProcess {
     child: Child,
     http_port: u16,
+    _projections: Option<tempfile::TempDir>,
 }
 
 impl ServiceProcess {
+    /// With read models in a temporary folder of its own.
     pub fn start(nats_url: &str) -> ServiceProcess {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let mut service = ServiceProcess::start_with_projections(nats_url, dir.path());
+        service._projections = Some(dir);
+        service
+    }
+
+    /// With its read models in `projections`, which outlives it.
+    pub fn start_with_projections(nats_url: &str, projections: &std::path::Path) -> ServiceProcess {
         let http_port = free_port();
         let child = Command::new(ledger_binary())
             .args(["serve", "--nats", nats_url, "--shard", SHARD])
+            .arg("--projections")
+            .arg(projections)
             .arg("--http")
             .arg(format!("127.0.0.1:{http_port}"))
             .env("RUST_LOG", "warn")
@@ -390,7 +407,11 @@ impl ServiceProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("ledger serve starts");
-        ServiceProcess { child, http_port }
+        ServiceProcess {
+            child,
+            http_port,
+            _projections: None,
+        }
     }
 
     /// Where its HTTP API listens.
@@ -468,7 +489,11 @@ pub async fn start_http_with(
         .expect("attachment store");
     let reader = ledger_service::reader::Reader::new();
     tokio::spawn(reader.clone().follow(store.clone()));
+    let read_models =
+        ledger_service::read_models::ReadModels::start(&nats.scratch("projections"), store.clone())
+            .expect("read models");
     let router = ledger_service::http::router(ledger_service::http::Api {
+        read_models,
         client: client.clone(),
         shard: shard(),
         reader,
@@ -515,4 +540,69 @@ pub async fn call(
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// One bearer token of the HTTP tests.
+pub fn token(
+    actor: &str,
+    secret: &str,
+    role: ledger_core::rights::Role,
+) -> ledger_service::accounts::TokenAccount {
+    ledger_service::accounts::TokenAccount {
+        token_blake3: ledger_core::values::Digest::of(secret.as_bytes()),
+        actor: ledger_core::values::ActorId::new(actor).unwrap(),
+        role,
+    }
+}
+
+/// City admin, admins of haizhou and lianyun, an auditor; the city admin's
+/// system, and kiosks bound to lianyun and haizhou.
+pub fn test_accounts() -> ledger_service::accounts::Accounts {
+    let unit = |u: &str| ledger_core::values::UnitId::new(u).unwrap();
+    ledger_service::accounts::Accounts::from(ledger_service::accounts::AccountsFile {
+        tokens: vec![
+            token(
+                "admin-city",
+                "city-secret",
+                ledger_core::rights::Role::CityAdmin,
+            ),
+            token(
+                "admin-haizhou",
+                "haizhou-secret",
+                ledger_core::rights::Role::UnitAdmin {
+                    unit: unit("haizhou"),
+                },
+            ),
+            token(
+                "admin-lianyun",
+                "lianyun-secret",
+                ledger_core::rights::Role::UnitAdmin {
+                    unit: unit("lianyun"),
+                },
+            ),
+            token(
+                "auditor-1",
+                "auditor-secret",
+                ledger_core::rights::Role::Auditor,
+            ),
+        ],
+        systems: vec![
+            ledger_service::accounts::SystemAccount {
+                system: ledger_core::values::ActorId::new("admin-city").unwrap(),
+                role: ledger_core::rights::Role::CityAdmin,
+            },
+            ledger_service::accounts::SystemAccount {
+                system: ledger_core::values::ActorId::new("kiosk-12").unwrap(),
+                role: ledger_core::rights::Role::System {
+                    units: vec![unit("lianyun")],
+                },
+            },
+            ledger_service::accounts::SystemAccount {
+                system: ledger_core::values::ActorId::new("kiosk-hz").unwrap(),
+                role: ledger_core::rights::Role::System {
+                    units: vec![unit("haizhou")],
+                },
+            },
+        ],
+    })
 }

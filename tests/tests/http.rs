@@ -2,65 +2,12 @@
 //! intake: 401 without a token, 403 outside one's units, nothing recorded.
 
 use axum::http::StatusCode;
-use ledger_core::rights::Role;
-use ledger_core::values::{ActorId, Digest, UnitId};
-use ledger_service::accounts::{Accounts, AccountsFile, SystemAccount, TokenAccount};
 use ledger_tests::*;
 use serde_json::json;
 
-fn token(actor: &str, secret: &str, role: Role) -> TokenAccount {
-    TokenAccount {
-        token_blake3: Digest::of(secret.as_bytes()),
-        actor: ActorId::new(actor).unwrap(),
-        role,
-    }
-}
-
-fn accounts() -> Accounts {
-    let unit = |u: &str| UnitId::new(u).unwrap();
-    Accounts::from(AccountsFile {
-        tokens: vec![
-            token("admin-city", "city-secret", Role::CityAdmin),
-            token(
-                "admin-haizhou",
-                "haizhou-secret",
-                Role::UnitAdmin {
-                    unit: unit("haizhou"),
-                },
-            ),
-            token(
-                "admin-lianyun",
-                "lianyun-secret",
-                Role::UnitAdmin {
-                    unit: unit("lianyun"),
-                },
-            ),
-            token("auditor-1", "auditor-secret", Role::Auditor),
-        ],
-        systems: vec![
-            SystemAccount {
-                system: ActorId::new("admin-city").unwrap(),
-                role: Role::CityAdmin,
-            },
-            SystemAccount {
-                system: ActorId::new("kiosk-12").unwrap(),
-                role: Role::System {
-                    units: vec![unit("lianyun")],
-                },
-            },
-            SystemAccount {
-                system: ActorId::new("kiosk-hz").unwrap(),
-                role: Role::System {
-                    units: vec![unit("haizhou")],
-                },
-            },
-        ],
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_act_inside_their_subtree_and_nothing_else_is_recorded() {
-    let s = start_http(accounts()).await;
+    let s = start_http(test_accounts()).await;
     set_up_http(&s.router, "city-secret").await;
     let register_lianyun = json!({"type": "register_unit", "unit": "lianyun", "name": "连云区总工会",
         "kind": "district_federation", "parent": "city", "quota": 300});
@@ -192,11 +139,18 @@ async fn admins_act_inside_their_subtree_and_nothing_else_is_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_the_api() {
-    let s = start_http(accounts()).await;
+    let s = start_http(test_accounts()).await;
     let (status, doc) = call(&s.router, "GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
-    for path in ["/api/v1/commands", "/api/v1/head"] {
+    for path in [
+        "/api/v1/commands",
+        "/api/v1/head",
+        "/api/v1/leaderboards/volunteers",
+        "/api/v1/leaderboards/units",
+        "/api/v1/units/{unit}/summary",
+        "/api/v1/volunteers/{volunteer}/history",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
     assert!(doc["paths"]["/api/v1/commands"]["post"]["responses"]["403"].is_object());
@@ -204,7 +158,7 @@ async fn the_openapi_document_describes_the_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishing_systems_are_known_and_bound_to_their_units() {
-    let s = start_http(accounts()).await;
+    let s = start_http(test_accounts()).await;
     set_up(&s.client).await;
     sign_up_v1(&s.client).await;
     // kiosk-12 is bound to another district than a1's organiser.
@@ -235,7 +189,7 @@ async fn publishing_systems_are_known_and_bound_to_their_units() {
 /// over HTTP, a kiosk over NATS, read-your-writes on the account.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_balance_is_read_back_through_the_service() {
-    let s = start_http(accounts()).await;
+    let s = start_http(test_accounts()).await;
     let post = |key: &str, command: serde_json::Value, token: &'static str| {
         let router = s.router.clone();
         let body = submission(key, command);

@@ -1,0 +1,264 @@
+//! This instance's read models: a [`Projector`] in its own sled directory,
+//! fed from the stream (catching up in large batches, then block by block),
+//! and states as of the past, rebuilt from the stream on request.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use ledger_core::chain::Head;
+use ledger_core::time::{Day, Timestamp};
+use projections::store::Memory;
+use projections::{Projection, ProjectionError, ProjectionReader, Projector, Until};
+use tracing::{error, warn};
+
+use crate::store::{ChainStore, StoreError};
+
+/// Staged bytes after which a catch-up or rebuild commits.
+pub const BATCH_BYTES: usize = 256 << 20;
+/// States as of the past kept for paging through them.
+const PAST_STATES: usize = 2;
+
+#[derive(Debug, Default)]
+struct Status {
+    head: Head,
+    broken: Option<String>,
+}
+
+type PastState = (Until, Arc<Projection<Memory>>);
+
+#[derive(Clone)]
+pub struct ReadModels {
+    reader: ProjectionReader,
+    status: Arc<RwLock<Status>>,
+    store: ChainStore,
+    past: Arc<Mutex<Vec<PastState>>>,
+}
+
+/// A state to read: the live read models or one as of the past.
+pub enum View {
+    Live(sled::Tree),
+    Past(Arc<Projection<Memory>>),
+}
+
+impl ReadModels {
+    /// Opens the read models in `dir` and starts following the stream.
+    pub fn start(dir: &Path, store: ChainStore) -> Result<ReadModels, ProjectionError> {
+        let projector = Projector::open(dir)?;
+        let models = ReadModels {
+            reader: projector.reader(),
+            status: Arc::new(RwLock::new(Status {
+                head: projector.head(),
+                broken: None,
+            })),
+            store: store.clone(),
+            past: Arc::default(),
+        };
+        tokio::spawn(models.clone().follow(projector));
+        Ok(models)
+    }
+
+    pub fn head(&self) -> Head {
+        self.status.read().map(|s| s.head).unwrap_or_default()
+    }
+
+    /// Why the read models stopped, if they did: where the chain broke.
+    pub fn broken(&self) -> Option<String> {
+        self.status.read().ok().and_then(|s| s.broken.clone())
+    }
+
+    /// Waits until the read models have applied ledger sequence `sequence`.
+    pub async fn caught_up(&self, sequence: u64, limit: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while self.head().sequence < sequence {
+            if started.elapsed() > limit || self.broken().is_some() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
+    /// Runs `f` over the live read models, unless the chain broke.
+    pub fn live<T>(&self, f: impl FnOnce(&sled::Tree, Head) -> T) -> Result<T, String> {
+        if let Some(broken) = self.broken() {
+            return Err(broken);
+        }
+        self.reader.read(f).map_err(|e| e.to_string())
+    }
+
+    pub fn live_tree(&self) -> Result<sled::Tree, String> {
+        self.live(|tree, _| tree.clone())
+    }
+
+    /// The state as of `until`: the live one if nothing came after it,
+    /// otherwise the stream replayed into memory up to it (kept for a while,
+    /// so that paging through it does not replay again).
+    pub async fn as_of(&self, until: Until) -> Result<(View, Head), String> {
+        let head = self.head();
+        if let Some(broken) = self.broken() {
+            return Err(broken);
+        }
+        if let Until::Sequence(n) = until {
+            if n == head.sequence {
+                return Ok((View::Live(self.live_tree()?), head));
+            }
+            if n > head.sequence {
+                return Err(format!(
+                    "sequence {n} is beyond this instance's head {}",
+                    head.sequence
+                ));
+            }
+        }
+        if let Some((_, p)) = self
+            .past
+            .lock()
+            .map_err(|_| "the read models failed")?
+            .iter()
+            .find(|(u, _)| *u == until)
+        {
+            return Ok((View::Past(p.clone()), p.head()));
+        }
+        let mut projection = Projection::in_memory();
+        let mut failure = None;
+        self.store
+            .replay(1, |block| {
+                if failure.is_none() {
+                    if let Err(e) = projection.stage_block(
+                        &block.frames,
+                        block.seal.as_ref(),
+                        block.stream_sequence,
+                        Some(until),
+                    ) {
+                        failure = Some(e.to_string());
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        projection.commit();
+        let projection = Arc::new(projection);
+        let mut past = self.past.lock().map_err(|_| "the read models failed")?;
+        past.push((until, projection.clone()));
+        if past.len() > PAST_STATES {
+            past.remove(0);
+        }
+        Ok((View::Past(projection.clone()), projection.head()))
+    }
+
+    /// Applies the stream from where the projection stands, for as long as
+    /// the instance runs; stops for good at a broken link.
+    async fn follow(self, mut projector: Projector) {
+        loop {
+            let result = self.catch_up(&mut projector).await;
+            let result = match result {
+                Ok(()) => self.tail(&mut projector).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => {}
+                Err(Stop::Broken(why)) => {
+                    error!(%why, "the read models stop: the chain is broken");
+                    if let Ok(mut s) = self.status.write() {
+                        s.broken = Some(why);
+                    }
+                    return;
+                }
+                Err(Stop::Retry(why)) => warn!(%why, "following the stream again"),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn applied(&self, projector: &Projector) {
+        if let Ok(mut s) = self.status.write() {
+            s.head = projector.head();
+        }
+    }
+
+    /// Everything stored now, in large batches.
+    async fn catch_up(&self, projector: &mut Projector) -> Result<(), Stop> {
+        let mut failure = None;
+        let from = projector.position() + 1;
+        let replayed = self
+            .store
+            .replay(from, |block| {
+                if failure.is_some() {
+                    return Ok(());
+                }
+                let staged = projector
+                    .stage_block(&block.frames, block.seal.as_ref(), block.stream_sequence)
+                    .and_then(|_| {
+                        if projector.pending_bytes() > BATCH_BYTES {
+                            projector.commit()?;
+                            self.applied(projector);
+                        }
+                        Ok(())
+                    });
+                failure = staged.err();
+                Ok(())
+            })
+            .await;
+        if let Some(e) = failure {
+            return Err(Stop::from(e));
+        }
+        replayed.map_err(|e: StoreError| Stop::Retry(e.to_string()))?;
+        projector.commit().map_err(Stop::from)?;
+        self.applied(projector);
+        Ok(())
+    }
+
+    /// New blocks as they arrive, each committed on its own.
+    async fn tail(&self, projector: &mut Projector) -> Result<(), Stop> {
+        let mut failure = None;
+        let after = projector.position();
+        let followed = self
+            .store
+            .follow(after, |block| {
+                if failure.is_some() || block.stream_sequence <= projector.position() {
+                    return;
+                }
+                match projector.apply_block(
+                    &block.frames,
+                    block.seal.as_ref(),
+                    block.stream_sequence,
+                ) {
+                    Ok(_) => self.applied(projector),
+                    Err(e) => failure = Some(e),
+                }
+            })
+            .await;
+        if let Some(e) = failure {
+            return Err(Stop::from(e));
+        }
+        followed.map_err(|e| Stop::Retry(e.to_string()))
+    }
+}
+
+enum Stop {
+    Broken(String),
+    Retry(String),
+}
+
+impl From<ProjectionError> for Stop {
+    fn from(e: ProjectionError) -> Stop {
+        match e {
+            ProjectionError::Broken(_) => Stop::Broken(e.to_string()),
+            other => Stop::Retry(other.to_string()),
+        }
+    }
+}
+
+/// The end of local day `day` (the last microsecond), at the ledger's offset.
+pub fn end_of_day(day: Day, offset: ledger_core::time::UtcOffset) -> Timestamp {
+    Timestamp(Day(day.0 + 1).start(offset).0 - 1)
+}
+
+/// The default place of an instance's read models.
+pub fn default_dir(shard: &str, http: &std::net::SocketAddr) -> PathBuf {
+    PathBuf::from(format!("projections/{shard}-{}", http.port()))
+}
