@@ -47,8 +47,8 @@ const OBJECTION_WINDOW_DAYS: u16 = 7;
 const NUMBER_PREFIX: &str = "SF";
 /// One attendance a day at most, and even the keenest volunteer rests.
 const MAX_VISITS_PER_VOLUNTEER: u64 = 250;
-/// Tail of the volunteers' activity: about 80 % of attendances come from
-/// about 20 % of the volunteers who attend at all.
+/// The Pareto index of the 80-20 rule (log₄ 5): most volunteers attend
+/// once or never, a few nearly every other day, so the boards have leaders.
 const PARETO_ALPHA: f64 = 1.16;
 /// Share of a volunteer's attendances at activities of their own district.
 const HOME_DISTRICT_SHARE: f64 = 0.7;

@@ -6,7 +6,7 @@
 //! Entries are stored in pages rather than one key each: sled costs about
 //! one write per key, and a volunteer sits on dozens of boards. Where a page
 //! starts is decided by the entries themselves (an entry whose hash falls
-//! below a threshold opens a page), so the pages, like every other row, are
+//! below a threshold closes a page), so the pages, like every other row, are
 //! a function of the board's content alone: a rebuild writes the same bytes
 //! as incremental updates did.
 
@@ -18,7 +18,7 @@ use crate::period::Period;
 use crate::rows::Metric;
 use crate::store::{prefix_end, Overlay, Read, StoreError};
 
-/// One page in this many entries opens a new page, on average.
+/// One entry in this many closes its page, on average.
 const PAGE_ODDS: u16 = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -76,7 +76,7 @@ fn standing(entry: &[u8]) -> Option<Standing> {
     })
 }
 
-fn opens_page(entry: &[u8]) -> bool {
+fn closes_page(entry: &[u8]) -> bool {
     let h = blake3::hash(entry);
     let b = h.as_bytes();
     u16::from_be_bytes([b[0], b[1]]) < u16::MAX / PAGE_ODDS
@@ -111,19 +111,23 @@ fn decode_page(key: &[u8], mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, StoreError>
 /// A page's key and its entries.
 type Page = (Vec<u8>, Vec<Vec<u8>>);
 
-/// The page that holds (or would hold) the position of `key`: the last
-/// page key at or before it, within the board.
-fn page_at<B: Read>(
+/// The key of the last page, which holds the entries after the last one
+/// that closes a page. It sorts after every entry: a stored score is at
+/// least 1, so an entry's first eight bytes are never all 0xFF.
+fn tail_key(prefix: &[u8]) -> Vec<u8> {
+    [prefix, &[0xFF; 8][..]].concat()
+}
+
+/// The page that holds (or would hold) `key`: the first page whose key is
+/// at or after it. Only forward scans: sled 0.34's reverse iteration can
+/// lose its way in a large tree.
+fn page_from<B: Read>(
     store: &Overlay<B>,
     prefix: &[u8],
     key: &[u8],
-    inclusive: bool,
 ) -> Result<Option<Page>, StoreError> {
-    let mut upper = key.to_vec();
-    if inclusive {
-        upper.push(0);
-    }
-    match store.range(prefix, &upper, true).next() {
+    let end = prefix_end(prefix).unwrap_or_else(|| vec![0xFF; 256]);
+    match store.range(key, &end, false).next() {
         None => Ok(None),
         Some(found) => {
             let (k, v) = found?;
@@ -162,21 +166,22 @@ pub fn update<B: Read>(
     Ok(())
 }
 
+/// Pages end at entries that close one (and are keyed by them); the rest
+/// sit in the tail page.
 fn insert<B: Read>(store: &mut Overlay<B>, prefix: &[u8], e: Vec<u8>) -> Result<(), StoreError> {
     let key = [prefix, &e].concat();
     let (page, mut entries) =
-        page_at(store, prefix, &key, true)?.unwrap_or_else(|| (prefix.to_vec(), Vec::new()));
+        page_from(store, prefix, &key)?.unwrap_or_else(|| (tail_key(prefix), Vec::new()));
     let at = entries.partition_point(|x| x < &e);
     if entries.get(at) == Some(&e) {
         return Ok(());
     }
-    if opens_page(&e) {
-        let mut tail = entries.split_off(at);
-        tail.insert(0, e);
-        write_page(store, page, &entries);
-        write_page(store, key, &tail);
+    entries.insert(at, e);
+    if closes_page(&entries[at]) {
+        let after = entries.split_off(at + 1);
+        write_page(store, key, &entries);
+        write_page(store, page, &after);
     } else {
-        entries.insert(at, e);
         write_page(store, page, &entries);
     }
     Ok(())
@@ -184,7 +189,7 @@ fn insert<B: Read>(store: &mut Overlay<B>, prefix: &[u8], e: Vec<u8>) -> Result<
 
 fn remove<B: Read>(store: &mut Overlay<B>, prefix: &[u8], e: Vec<u8>) -> Result<(), StoreError> {
     let key = [prefix, &e].concat();
-    let Some((page, mut entries)) = page_at(store, prefix, &key, true)? else {
+    let Some((page, mut entries)) = page_from(store, prefix, &key)? else {
         return Err(missing(&key));
     };
     let Ok(at) = entries.binary_search(&e) else {
@@ -195,12 +200,14 @@ fn remove<B: Read>(store: &mut Overlay<B>, prefix: &[u8], e: Vec<u8>) -> Result<
         write_page(store, page, &entries);
         return Ok(());
     }
-    // The entry opened its page: what followed it joins the page before.
+    // The entry closed its page: what came before it joins the next page.
     store.delete(page);
-    let (before, mut merged) =
-        page_at(store, prefix, &key, false)?.unwrap_or_else(|| (prefix.to_vec(), Vec::new()));
-    merged.extend(entries);
-    write_page(store, before, &merged);
+    let mut after = key.clone();
+    after.push(0);
+    let (next, rest) =
+        page_from(store, prefix, &after)?.unwrap_or_else(|| (tail_key(prefix), Vec::new()));
+    entries.extend(rest);
+    write_page(store, next, &entries);
     Ok(())
 }
 

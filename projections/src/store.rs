@@ -31,6 +31,9 @@ pub trait Read {
     fn range<'a>(&'a self, from: &[u8], to: &[u8], reverse: bool) -> Entries<'a>;
 }
 
+/// Reverse scans are for the in-memory store and tests: sled 0.34's
+/// reverse iteration can panic in a large tree, so the read models only
+/// ever scan sled forward.
 impl Read for sled::Tree {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(sled::Tree::get(self, key)?.map(|v| v.to_vec()))
