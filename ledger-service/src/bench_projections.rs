@@ -55,6 +55,8 @@ const HOME_DISTRICT_SHARE: f64 = 0.7;
 /// The raw sled baseline stops here: beyond it the figure no longer moves.
 const RAW_KEYS_CAP: u64 = 5_000_000;
 const RAW_BATCH: u64 = 10_000;
+/// How often an unattended rebuild reports, in blocks.
+const REPORT_EVERY_BLOCKS: u64 = 500;
 
 const CATEGORIES: [Category; 18] = [
     Category::CivilityTalk,
@@ -1341,7 +1343,8 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
 
     // The rebuild, as `ledger rebuild` drives it: staged block by block,
     // committed whenever the staged bytes pass the budget.
-    let mut projector = Projector::open(&dir.join("projections"))?;
+    let projections_dir = dir.join("projections");
+    let mut projector = Projector::open(&projections_dir)?;
     let bar = progress(f.blocks, "rebuilding (blocks)");
     let mut failure = None;
     let started = Instant::now();
@@ -1366,6 +1369,17 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
                 failure = committed.err();
             }
             bar.inc(1);
+            // Unattended (no bar drawn), a long rebuild still says how it goes.
+            if bar.is_hidden() && block.stream_sequence % REPORT_EVERY_BLOCKS == 0 {
+                let secs = started.elapsed().as_secs_f64();
+                let events = projector.head().sequence;
+                eprintln!(
+                    "rebuild: {} events in {secs:.0} s ({:.0} events/s), {} MiB on disk",
+                    thousands(events),
+                    events as f64 / secs.max(1e-9),
+                    disk_usage(&projections_dir) >> 20
+                );
+            }
             Ok(())
         })
         .await?;
@@ -1399,7 +1413,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
         f.key_bytes += k.len() as u64;
         f.value_bytes += v.len() as u64;
     }
-    f.tree_disk = disk_usage(&dir.join("projections"));
+    f.tree_disk = disk_usage(&projections_dir);
 
     // Queries, against the rebuilt read models through the reader the
     // service uses (committed state under its gate).
