@@ -23,6 +23,9 @@ pub enum Role {
     /// A kiosk, scanner or partner platform bound to some units: submits
     /// sign-ups, insurance and attendance for their activities.
     System { units: Vec<UnitId> },
+    /// A volunteer acting for himself through his personal link: he may
+    /// ask for a correction of his own credits, nothing else.
+    Volunteer { volunteer: VolunteerId },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -35,6 +38,10 @@ pub enum Forbidden {
     NotForSystems(&'static str),
     #[error("unit {0} is outside the units this account acts for")]
     OutsideScope(UnitId),
+    #[error("a volunteer may ask for a correction of his own credits only, not {0}")]
+    NotForVolunteers(&'static str),
+    #[error("credit {0} is another volunteer's")]
+    NotYours(crate::values::CreditId),
 }
 
 impl Forbidden {
@@ -48,6 +55,7 @@ impl Role {
         let scope: &[UnitId] = match self {
             Role::CityAdmin => return Ok(()),
             Role::Auditor => return Err(Forbidden::ReadOnly),
+            Role::Volunteer { volunteer } => return own_request(state, command, volunteer),
             Role::UnitAdmin { unit } => std::slice::from_ref(unit),
             Role::System { units } => {
                 if !is_attendance(command) {
@@ -65,6 +73,22 @@ impl Role {
             }
         }
         Ok(())
+    }
+}
+
+/// A volunteer's correction request on a credit of his own. A credit that
+/// does not exist is left to the rules, which refuse it for what it is.
+fn own_request(state: &Ledger, command: &Command, me: &VolunteerId) -> Result<(), Forbidden> {
+    match command {
+        Command::DisputeCredit(c)
+            if matches!(c.kind, crate::domain::DisputeKind::CorrectionRequest { .. }) =>
+        {
+            match state.credits.get(&c.credit) {
+                Some(credit) if credit.volunteer != *me => Err(Forbidden::NotYours(c.credit)),
+                _ => Ok(()),
+            }
+        }
+        other => Err(Forbidden::NotForVolunteers(other.kind())),
     }
 }
 
@@ -257,6 +281,47 @@ mod tests {
         assert_eq!(
             elsewhere.permits(&state, &check_in("a1", "v1", "2026-03-05T09:00")),
             Err(Forbidden::OutsideScope(unit_id("g1")))
+        );
+    }
+
+    #[test]
+    fn volunteers_ask_for_corrections_of_their_own_credits_only() {
+        use crate::command::DisputeCredit;
+        use crate::domain::DisputeKind;
+        use crate::values::{CreditId, Text};
+        let state = world_with_credit().state;
+        let correction = |credit| {
+            Command::DisputeCredit(DisputeCredit {
+                credit: CreditId(credit),
+                kind: DisputeKind::CorrectionRequest {
+                    proposed_minutes: 150,
+                },
+                reason: Text::new("签退时间记错了").unwrap(),
+            })
+        };
+        let v1 = Role::Volunteer {
+            volunteer: vid("v1"),
+        };
+        let v2 = Role::Volunteer {
+            volunteer: vid("v2"),
+        };
+        assert_eq!(v1.permits(&state, &correction(1)), Ok(()));
+        assert_eq!(
+            v2.permits(&state, &correction(1)),
+            Err(Forbidden::NotYours(CreditId(1)))
+        );
+        assert_eq!(
+            v1.permits(&state, &sign_up("a1", "v1")),
+            Err(Forbidden::NotForVolunteers("sign_up"))
+        );
+        let objection = Command::DisputeCredit(DisputeCredit {
+            credit: CreditId(1),
+            kind: DisputeKind::Objection,
+            reason: Text::new("不同意").unwrap(),
+        });
+        assert_eq!(
+            v1.permits(&state, &objection),
+            Err(Forbidden::NotForVolunteers("dispute_credit"))
         );
     }
 }

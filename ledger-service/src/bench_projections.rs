@@ -1832,7 +1832,7 @@ mod tests {
             projection
                 .stage_block(&frames, None, position, None)
                 .unwrap();
-            projection.commit();
+            projection.commit().unwrap();
         }
         assert_eq!(events, 40_000);
         assert_eq!(projection.head().sequence, 40_000);
@@ -1848,10 +1848,10 @@ mod tests {
             offset: 0,
             limit: 20,
         };
-        let top = query::leaderboard(projection.read(), &board).unwrap();
+        let top = query::leaderboard(projection.read().unwrap(), &board).unwrap();
         assert_eq!(top.len(), 20);
         let leader = VolunteerId::new(top[0].subject.clone()).unwrap();
-        let (view, _) = query::volunteer(projection.read(), &leader, &Period::All, None)
+        let (view, _) = query::volunteer(projection.read().unwrap(), &leader, &Period::All, None)
             .unwrap()
             .unwrap();
         let confirmed = view.confirmed_system_minutes + view.confirmed_backfill_minutes;

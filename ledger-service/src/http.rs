@@ -96,6 +96,7 @@ pub fn router(api: Api) -> Router {
         )
         .route("/api/v1/openapi.json", get(openapi))
         .merge(crate::queries::routes())
+        .merge(crate::console::routes())
         .with_state(api)
 }
 
@@ -325,9 +326,9 @@ async fn prove_consistency(
 }
 
 #[derive(Deserialize)]
-struct Period {
-    from: ledger_core::time::Day,
-    to: ledger_core::time::Day,
+pub(crate) struct Period {
+    pub from: ledger_core::time::Day,
+    pub to: ledger_core::time::Day,
 }
 
 /// A volunteer's signed, verifiable statement for a period (志愿服务记录证明).
@@ -337,7 +338,7 @@ async fn statement(
     Path(volunteer): Path<String>,
     axum::extract::Query(period): axum::extract::Query<Period>,
 ) -> Response {
-    match build_statement(&api, &headers, volunteer, &period).await {
+    match statement_for(&api, &headers, volunteer, &period).await {
         Ok(s) => Json(s).into_response(),
         Err(refusal) => refusal.into_response(),
     }
@@ -350,13 +351,13 @@ async fn statement_page(
     Path(volunteer): Path<String>,
     axum::extract::Query(period): axum::extract::Query<Period>,
 ) -> Response {
-    match build_statement(&api, &headers, volunteer, &period).await {
+    match statement_for(&api, &headers, volunteer, &period).await {
         Ok(s) => axum::response::Html(statement::render_html(&s)).into_response(),
         Err(refusal) => refusal.into_response(),
     }
 }
 
-async fn build_statement(
+async fn statement_for(
     api: &Api,
     headers: &HeaderMap,
     volunteer: String,
@@ -364,6 +365,17 @@ async fn build_statement(
 ) -> Result<statement::Statement, Refusal> {
     let who = principal(api, headers)
         .map_err(|why| Refusal(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why.into()))?;
+    build_statement(api, &who, volunteer, period).await
+}
+
+/// A volunteer's signed statement, if `who` may read it: admins within
+/// their units, auditors, and the volunteer himself.
+pub(crate) async fn build_statement(
+    api: &Api,
+    who: &Principal,
+    volunteer: String,
+    period: &Period,
+) -> Result<statement::Statement, Refusal> {
     let unknown = || {
         Refusal(
             StatusCode::NOT_FOUND,
@@ -384,10 +396,11 @@ async fn build_statement(
         .reader
         .read(|state, _| {
             state.volunteers.get(&volunteer).map(|v| {
-                (
-                    may_read(state, &who, &v.volunteer.home_unit),
-                    v.volunteer.number.clone(),
-                )
+                let visible = match &who.role {
+                    Role::Volunteer { volunteer: me } => *me == v.volunteer.id,
+                    _ => may_read(state, who, &v.volunteer.home_unit),
+                };
+                (visible, v.volunteer.number.clone())
             })
         })
         .map_err(broken)?
@@ -494,7 +507,7 @@ fn may_read(state: &ledger_core::Ledger, who: &Principal, unit: &UnitId) -> bool
     match &who.role {
         Role::CityAdmin | Role::Auditor => true,
         Role::UnitAdmin { unit: scope } => state.is_within(unit, scope),
-        Role::System { .. } => false,
+        Role::System { .. } | Role::Volunteer { .. } => false,
     }
 }
 
@@ -592,6 +605,7 @@ fn personal_target(
 }
 
 /// A request refused before it does anything: status, code, message.
+#[derive(Debug)]
 pub(crate) struct Refusal(pub StatusCode, pub &'static str, pub String);
 
 impl IntoResponse for Refusal {
@@ -644,7 +658,7 @@ async fn erase_personal(
 }
 
 /// To the instance holding the write lease, over NATS.
-async fn forward(api: &Api, submission: &Submission) -> Answer {
+pub(crate) async fn forward(api: &Api, submission: &Submission) -> Answer {
     let payload = match serde_json::to_vec(submission) {
         Ok(p) => p,
         Err(e) => return Answer::malformed(e.to_string()),

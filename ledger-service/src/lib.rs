@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod audit;
 pub mod bench;
 pub mod bench_projections;
+pub mod console;
 pub mod demo;
 pub mod http;
 pub mod intake;

@@ -498,6 +498,7 @@ async fn main() -> anyhow::Result<()> {
             });
             let (accounts, token) = local_accounts(&data)?;
             println!("HTTP API: http://{http}/api/v1/  (OpenAPI at /api/v1/openapi.json)");
+            println!("admin console (中文 / English): http://{http}/console/  (sign in with the token below)");
             println!("city admin token: {token}");
             let options = Options {
                 replicas: 1,

@@ -83,6 +83,11 @@ impl ProofLog {
         self.hashes.push(verified.head.hash);
     }
 
+    /// The checkpoints recorded so far, newest first.
+    pub fn checkpoints(&self) -> impl Iterator<Item = &Checkpoint> {
+        self.checkpoints.values().rev()
+    }
+
     pub fn latest_checkpoint(&self) -> Option<&Checkpoint> {
         self.checkpoints.values().next_back()
     }

@@ -147,7 +147,7 @@ fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) ->
     Refusal(status, code, message.into())
 }
 
-fn bad(message: impl Into<String>) -> Refusal {
+pub(crate) fn bad(message: impl Into<String>) -> Refusal {
     refuse(StatusCode::BAD_REQUEST, "BAD_QUERY", message)
 }
 
@@ -155,7 +155,7 @@ fn unavailable(message: impl Into<String>) -> Refusal {
     refuse(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", message)
 }
 
-fn forbidden() -> Refusal {
+pub(crate) fn forbidden() -> Refusal {
     refuse(
         StatusCode::FORBIDDEN,
         "FORBIDDEN",
@@ -163,11 +163,11 @@ fn forbidden() -> Refusal {
     )
 }
 
-fn not_found(code: &'static str) -> Refusal {
+pub(crate) fn not_found(code: &'static str) -> Refusal {
     refuse(StatusCode::NOT_FOUND, code, "no such thing in the ledger")
 }
 
-fn failed(e: impl std::fmt::Display) -> Refusal {
+pub(crate) fn failed(e: impl std::fmt::Display) -> Refusal {
     refuse(
         StatusCode::INTERNAL_SERVER_ERROR,
         "READ_FAILED",
@@ -198,7 +198,7 @@ impl FromRequestParts<Api> for Asked {
 fn reader(api: &Api, headers: &HeaderMap) -> Result<Principal, Refusal> {
     let who = principal(api, headers)
         .map_err(|why| refuse(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why))?;
-    if matches!(who.role, Role::System { .. }) {
+    if matches!(who.role, Role::System { .. } | Role::Volunteer { .. }) {
         return Err(refuse(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
@@ -209,11 +209,11 @@ fn reader(api: &Api, headers: &HeaderMap) -> Result<Principal, Refusal> {
 }
 
 /// Whether `who` may read things of `unit`.
-fn may_read(r: &dyn Read, who: &Principal, unit: &UnitId) -> Result<bool, Refusal> {
+pub(crate) fn may_read(r: &dyn Read, who: &Principal, unit: &UnitId) -> Result<bool, Refusal> {
     match &who.role {
         Role::CityAdmin | Role::Auditor => Ok(true),
         Role::UnitAdmin { unit: scope } => query::is_within(r, unit, scope).map_err(failed),
-        Role::System { .. } => Ok(false),
+        Role::System { .. } | Role::Volunteer { .. } => Ok(false),
     }
 }
 
@@ -224,7 +224,11 @@ fn sees_personal(who: &Principal) -> bool {
 
 /// The scope a request reads: the one asked for, which must lie inside the
 /// caller's, or the caller's own (the whole ledger for city-wide roles).
-fn scope(r: &dyn Read, who: &Principal, asked: Option<&UnitId>) -> Result<UnitId, Refusal> {
+pub(crate) fn scope(
+    r: &dyn Read,
+    who: &Principal,
+    asked: Option<&UnitId>,
+) -> Result<UnitId, Refusal> {
     let scope = match (asked, &who.role) {
         (Some(s), _) => s.clone(),
         (None, Role::UnitAdmin { unit }) => unit.clone(),
@@ -305,7 +309,7 @@ async fn read<T>(
                 .map_err(|e| refuse(StatusCode::CONFLICT, "NOT_AVAILABLE_AS_OF", e))?;
             match view {
                 View::Live(tree) => f(&tree, head),
-                View::Past(p) => f(p.read(), head),
+                View::Past(memory) => f(memory.as_ref(), head),
             }
         }
     }

@@ -25,7 +25,8 @@ struct Status {
     broken: Option<String>,
 }
 
-type PastState = (Until, Arc<Projection<Memory>>);
+/// A state as of the past: its read models and the head they stand at.
+type PastState = (Until, Arc<Memory>, Head);
 
 #[derive(Clone)]
 pub struct ReadModels {
@@ -38,7 +39,7 @@ pub struct ReadModels {
 /// A state to read: the live read models or one as of the past.
 pub enum View {
     Live(sled::Tree),
-    Past(Arc<Projection<Memory>>),
+    Past(Arc<Memory>),
 }
 
 impl ReadModels {
@@ -110,14 +111,14 @@ impl ReadModels {
                 ));
             }
         }
-        if let Some((_, p)) = self
+        if let Some((_, memory, head)) = self
             .past
             .lock()
             .map_err(|_| "the read models failed")?
             .iter()
-            .find(|(u, _)| *u == until)
+            .find(|(u, _, _)| *u == until)
         {
-            return Ok((View::Past(p.clone()), p.head()));
+            return Ok((View::Past(memory.clone()), *head));
         }
         let mut projection = Projection::in_memory();
         let mut failure = None;
@@ -140,14 +141,14 @@ impl ReadModels {
         if let Some(failure) = failure {
             return Err(failure);
         }
-        projection.commit();
-        let projection = Arc::new(projection);
+        let head = projection.head();
+        let memory = Arc::new(projection.into_memory().map_err(|e| e.to_string())?);
         let mut past = self.past.lock().map_err(|_| "the read models failed")?;
-        past.push((until, projection.clone()));
+        past.push((until, memory.clone(), head));
         if past.len() > PAST_STATES {
             past.remove(0);
         }
-        Ok((View::Past(projection.clone()), projection.head()))
+        Ok((View::Past(memory), head))
     }
 
     /// Applies the stream from where the projection stands, for as long as

@@ -10,6 +10,7 @@
 //! a function of the board's content alone: a rebuild writes the same bytes
 //! as incremental updates did.
 
+use fxhash::FxHashMap;
 use ledger_core::domain::Category;
 use ledger_core::values::UnitId;
 
@@ -145,69 +146,160 @@ fn write_page<B: Read>(store: &mut Overlay<B>, key: Vec<u8>, entries: &[Vec<u8>]
     }
 }
 
-/// Moves `subject` from score `old` to `new` (0: not on the board).
-pub fn update<B: Read>(
+/// Board moves not yet written to pages. A volunteer's confirmed credit
+/// moves them on dozens of boards, and an active volunteer moves on the same
+/// boards many times in a batch: only where each subject stood when the batch
+/// began and where it stands now matter, and each touched page is then
+/// rewritten once for all the moves that land in it.
+#[derive(Debug, Default)]
+pub struct Moves {
+    /// Board prefix → subject → (score at the start, latest score).
+    boards: FxHashMap<Vec<u8>, FxHashMap<String, (u64, u64)>>,
+    bytes: usize,
+}
+
+impl Moves {
+    /// Moves `subject` from score `old` to `new` (0: not on the board).
+    pub fn record(&mut self, board: &Board<'_>, subject: &str, old: u64, new: u64) {
+        if old == new {
+            return;
+        }
+        let subjects = match self.boards.get_mut(&board.prefix()) {
+            Some(subjects) => subjects,
+            None => {
+                let prefix = board.prefix();
+                self.bytes += prefix.len() + 64;
+                self.boards.entry(prefix).or_default()
+            }
+        };
+        match subjects.get_mut(subject) {
+            Some(standing) => standing.1 = new,
+            None => {
+                self.bytes += subject.len() + 48;
+                subjects.insert(subject.to_owned(), (old, new));
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.boards.is_empty()
+    }
+
+    /// Roughly how many bytes the recorded moves hold.
+    pub fn pending_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Writes the net moves into the boards' pages and forgets them. Boards
+    /// occupy disjoint key ranges, so the order they are written in does
+    /// not matter.
+    pub fn write<B: Read>(&mut self, store: &mut Overlay<B>) -> Result<(), StoreError> {
+        self.bytes = 0;
+        for (prefix, subjects) in self.boards.drain() {
+            let mut changes = Vec::with_capacity(subjects.len() * 2);
+            for (subject, (first, last)) in subjects {
+                if first == last {
+                    continue;
+                }
+                if first > 0 {
+                    changes.push(Change::Remove(entry(&subject, first)));
+                }
+                if last > 0 {
+                    changes.push(Change::Insert(entry(&subject, last)));
+                }
+            }
+            // Entries are unique: two subjects never share one, and a
+            // subject is removed at one score and inserted at another.
+            changes.sort_unstable_by(|a, b| a.entry().cmp(b.entry()));
+            apply(store, &prefix, &changes)?;
+        }
+        Ok(())
+    }
+}
+
+enum Change {
+    Remove(Vec<u8>),
+    Insert(Vec<u8>),
+}
+
+impl Change {
+    fn entry(&self) -> &[u8] {
+        match self {
+            Change::Remove(e) | Change::Insert(e) => e,
+        }
+    }
+}
+
+/// Applies sorted `changes` to one board. Changes are taken a run of pages
+/// at a time: the page holding the first change left, then, for as long as
+/// the merged entries do not end with one that closes a page (its closing
+/// entry was removed), the page after it. The run is then cut again where
+/// its entries say.
+fn apply<B: Read>(
     store: &mut Overlay<B>,
-    board: &Board<'_>,
-    subject: &str,
-    old: u64,
-    new: u64,
+    prefix: &[u8],
+    changes: &[Change],
 ) -> Result<(), StoreError> {
-    if old == new {
-        return Ok(());
-    }
-    let prefix = board.prefix();
-    if old > 0 {
-        remove(store, &prefix, entry(subject, old))?;
-    }
-    if new > 0 {
-        insert(store, &prefix, entry(subject, new))?;
+    let tail = tail_key(prefix);
+    let mut rest = changes;
+    while let Some(first) = rest.first() {
+        let start = [prefix, first.entry()].concat();
+        let (mut page, mut held) =
+            page_from(store, prefix, &start)?.unwrap_or_else(|| (tail.clone(), Vec::new()));
+        let mut old_pages = Vec::new();
+        let mut merged = Vec::new();
+        loop {
+            let bound = &page[prefix.len()..];
+            let upto = rest.partition_point(|c| c.entry() <= bound);
+            merge(&mut merged, held, &rest[..upto], prefix)?;
+            rest = &rest[upto..];
+            let done = page == tail || merged.last().is_none_or(|e| closes_page(e));
+            let mut after = page.clone();
+            old_pages.push(page);
+            if done {
+                break;
+            }
+            after.push(0);
+            (page, held) =
+                page_from(store, prefix, &after)?.unwrap_or_else(|| (tail.clone(), Vec::new()));
+        }
+        for old in old_pages {
+            store.delete(old);
+        }
+        let mut from = 0;
+        for (at, e) in merged.iter().enumerate() {
+            if closes_page(e) {
+                write_page(store, [prefix, e].concat(), &merged[from..=at]);
+                from = at + 1;
+            }
+        }
+        if from < merged.len() {
+            write_page(store, tail.clone(), &merged[from..]);
+        }
     }
     Ok(())
 }
 
-/// Pages end at entries that close one (and are keyed by them); the rest
-/// sit in the tail page.
-fn insert<B: Read>(store: &mut Overlay<B>, prefix: &[u8], e: Vec<u8>) -> Result<(), StoreError> {
-    let key = [prefix, &e].concat();
-    let (page, mut entries) =
-        page_from(store, prefix, &key)?.unwrap_or_else(|| (tail_key(prefix), Vec::new()));
-    let at = entries.partition_point(|x| x < &e);
-    if entries.get(at) == Some(&e) {
-        return Ok(());
+/// Appends `held` (a page's entries) with `changes` applied to `merged`.
+fn merge(
+    merged: &mut Vec<Vec<u8>>,
+    held: Vec<Vec<u8>>,
+    changes: &[Change],
+    prefix: &[u8],
+) -> Result<(), StoreError> {
+    let mut held = held.into_iter().peekable();
+    for change in changes {
+        while let Some(e) = held.next_if(|e| e.as_slice() < change.entry()) {
+            merged.push(e);
+        }
+        let present = held.next_if(|e| e.as_slice() == change.entry());
+        match (change, present) {
+            (Change::Remove(_), Some(_)) => {}
+            (Change::Remove(e), None) => return Err(missing(&[prefix, e].concat())),
+            (Change::Insert(e), _) => merged.push(e.clone()),
+        }
     }
-    entries.insert(at, e);
-    if closes_page(&entries[at]) {
-        let after = entries.split_off(at + 1);
-        write_page(store, key, &entries);
-        write_page(store, page, &after);
-    } else {
-        write_page(store, page, &entries);
-    }
-    Ok(())
-}
-
-fn remove<B: Read>(store: &mut Overlay<B>, prefix: &[u8], e: Vec<u8>) -> Result<(), StoreError> {
-    let key = [prefix, &e].concat();
-    let Some((page, mut entries)) = page_from(store, prefix, &key)? else {
-        return Err(missing(&key));
-    };
-    let Ok(at) = entries.binary_search(&e) else {
-        return Err(missing(&key));
-    };
-    entries.remove(at);
-    if page != key {
-        write_page(store, page, &entries);
-        return Ok(());
-    }
-    // The entry closed its page: what came before it joins the next page.
-    store.delete(page);
-    let mut after = key.clone();
-    after.push(0);
-    let (next, rest) =
-        page_from(store, prefix, &after)?.unwrap_or_else(|| (tail_key(prefix), Vec::new()));
-    entries.extend(rest);
-    write_page(store, next, &entries);
+    merged.extend(held);
     Ok(())
 }
 
@@ -271,25 +363,33 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the order of updates, the board lists every subject with
-        /// a score, highest first, and its bytes depend on the scores alone.
+        /// Whatever the order of updates and wherever the moves are written
+        /// out, the board lists every subject with a score, highest first,
+        /// and its bytes depend on the scores alone.
         #[test]
         fn boards_are_sorted_and_canonical(
-            updates in proptest::collection::vec((0u16..300, 0u64..50), 1..600),
+            updates in proptest::collection::vec((0u16..300, 0u64..50, 0u8..12), 1..600),
         ) {
             let scope = UnitId::new("city").unwrap();
             let b = board(&scope);
             let mut store = Overlay::new(Memory::default());
+            let mut moves = Moves::default();
             let mut scores: BTreeMap<String, u64> = BTreeMap::new();
-            for (i, (who, score)) in updates.iter().enumerate() {
+            for (i, (who, score, write)) in updates.iter().enumerate() {
                 let who = format!("v{who}");
                 let old = scores.get(&who).copied().unwrap_or(0);
-                update(&mut store, &b, &who, old, *score).unwrap();
+                moves.record(&b, &who, old, *score);
                 scores.insert(who, *score);
+                if *write == 0 {
+                    moves.write(&mut store).unwrap();
+                }
                 if i % 97 == 0 {
+                    moves.write(&mut store).unwrap();
                     store.commit();
                 }
             }
+            moves.write(&mut store).unwrap();
+            prop_assert!(moves.is_empty());
             let mut expected: Vec<(u64, String)> = scores.iter()
                 .filter(|(_, s)| **s > 0)
                 .map(|(w, s)| (*s, w.clone()))
@@ -302,10 +402,11 @@ mod tests {
                 .into_iter().map(|s| (s.score, s.subject)).collect();
             prop_assert_eq!(&page[..], &expected[expected.len().min(5)..expected.len().min(12)]);
 
-            // The same scores written in one go give the same bytes.
+            // The same scores written one by one give the same bytes.
             let mut fresh = Overlay::new(Memory::default());
             for (who, score) in &scores {
-                update(&mut fresh, &b, who, 0, *score).unwrap();
+                moves.record(&b, who, 0, *score);
+                moves.write(&mut fresh).unwrap();
             }
             prop_assert_eq!(fresh.into_memory(), store.into_memory());
         }
@@ -315,6 +416,22 @@ mod tests {
     fn removing_what_is_not_there_is_an_error() {
         let scope = UnitId::new("city").unwrap();
         let mut store = Overlay::new(Memory::default());
-        assert!(update(&mut store, &board(&scope), "v1", 5, 6).is_err());
+        let mut moves = Moves::default();
+        moves.record(&board(&scope), "v1", 5, 6);
+        assert!(matches!(
+            moves.write(&mut store),
+            Err(StoreError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn a_move_back_to_where_it_began_writes_nothing() {
+        let scope = UnitId::new("city").unwrap();
+        let mut store = Overlay::new(Memory::default());
+        let mut moves = Moves::default();
+        moves.record(&board(&scope), "v1", 0, 6);
+        moves.record(&board(&scope), "v1", 6, 0);
+        moves.write(&mut store).unwrap();
+        assert_eq!(store.pending_keys(), 0);
     }
 }

@@ -14,7 +14,7 @@ use ledger_core::Event;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::board::{self, Board, Ranked};
+use crate::board::{Board, Moves, Ranked};
 use crate::keys::{table, Key};
 use crate::period::Period;
 use crate::rows::*;
@@ -121,6 +121,10 @@ pub fn volunteer_key(v: &VolunteerId) -> Key {
     Key::table(table::VOLUNTEER).str(v.as_str())
 }
 
+pub fn member_key(unit: &UnitId, v: &VolunteerId) -> Key {
+    Key::table(table::MEMBER).str(unit.as_str()).str(v.as_str())
+}
+
 pub fn unit_key(u: &UnitId) -> Key {
     Key::table(table::UNIT).str(u.as_str())
 }
@@ -179,11 +183,20 @@ impl Effect {
 
 pub struct Fold<'a, B> {
     pub store: &'a mut Overlay<B>,
+    pub moves: &'a mut Moves,
     pub ctx: &'a mut Context,
     pub at: &'a Verified,
 }
 
 impl<B: Read> Fold<'_, B> {
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            sequence: self.at.head.sequence,
+            at: self.at.record.recorded_at,
+            by: self.at.record.actor.clone(),
+        }
+    }
+
     pub fn apply(&mut self) -> Result<(), StoreError> {
         let event = &self.at.record.event;
         match event {
@@ -238,10 +251,11 @@ impl<B: Read> Fold<'_, B> {
                 }
             }
             Event::HoursCredited(e) => self.hours_credited(e)?,
-            Event::CreditDisputed(e) => {
-                self.with_credit(e.credit, |c| c.status = CreditStatus::InReview)?;
+            Event::CreditDisputed(e) => self.credit_disputed(e)?,
+            Event::CreditReviewed(e) => {
+                self.review_item(e.credit, false)?;
+                self.credit_reviewed(e)?
             }
-            Event::CreditReviewed(e) => self.credit_reviewed(e)?,
             Event::CreditConfirmed(e) => self.credit_confirmed(e)?,
             Event::PointsAwarded(e) => self.points_awarded(e)?,
             Event::RewardListed(e) => {
@@ -368,6 +382,7 @@ impl<B: Read> Fold<'_, B> {
             home_unit: e.home_unit.clone(),
             membership: e.membership,
             groups: e.groups.clone(),
+            specialties: e.specialties.clone(),
             status: Approval::Awaiting(ledger_core::domain::ApprovalLevel::Unit),
             registered_at: self.at.record.recorded_at,
             system_minutes: 0,
@@ -380,6 +395,10 @@ impl<B: Read> Fold<'_, B> {
             tallies: Default::default(),
         };
         put(self.store, volunteer_key(&e.volunteer), &row);
+        self.store.put(
+            member_key(&e.home_unit, &e.volunteer).into_bytes(),
+            Vec::new(),
+        );
         self.count_registration(&e.home_unit, true)?;
         self.with_volunteer(&e.volunteer, |_| Ok(Effect::default()))
     }
@@ -442,6 +461,13 @@ impl<B: Read> Fold<'_, B> {
             }
         })?;
         put(self.store, key, &p);
+        self.store.put(
+            Key::table(table::VOLUNTEER_ACTIVITY)
+                .str(volunteer.as_str())
+                .str(activity.as_str())
+                .into_bytes(),
+            Vec::new(),
+        );
         if let Some(a) = held {
             self.activity_held(&a)?;
         }
@@ -544,8 +570,18 @@ impl<B: Read> Fold<'_, B> {
             day: e.day,
             system: matches!(e.source, CreditSource::Attendance { .. }),
             status: CreditStatus::Pending,
+            credited: self.stamp(),
+            confirmed: None,
+            dispute: None,
         };
         put(self.store, credit_key(e.credit), &row);
+        self.store.put(
+            Key::table(table::VOLUNTEER_CREDIT)
+                .str(e.volunteer.as_str())
+                .u64(e.credit.0)
+                .into_bytes(),
+            Vec::new(),
+        );
         self.store.put(
             Key::table(table::DAY)
                 .day(e.day)
@@ -563,6 +599,40 @@ impl<B: Read> Fold<'_, B> {
                 ..Effect::about(e.credit)
             })
         })
+    }
+
+    fn credit_disputed(&mut self, e: &CreditDisputed) -> Result<(), StoreError> {
+        let stamp = self.stamp();
+        self.with_credit(e.credit, |c| {
+            c.status = CreditStatus::InReview;
+            c.dispute = Some((e.kind.clone(), e.reason.clone(), stamp));
+        })?;
+        self.review_item(e.credit, true)
+    }
+
+    /// Files a credit in review under its activity's organiser, or takes it
+    /// out once reviewed.
+    fn review_item(
+        &mut self,
+        credit: ledger_core::values::CreditId,
+        open: bool,
+    ) -> Result<(), StoreError> {
+        let Some(c) = get::<CreditRow, _>(self.store, &credit_key(credit))? else {
+            return Ok(());
+        };
+        let Some(a) = get::<ActivityRow, _>(self.store, &activity_key(&c.activity))? else {
+            return Ok(());
+        };
+        let key = Key::table(table::REVIEW)
+            .str(a.organiser.as_str())
+            .u64(credit.0)
+            .into_bytes();
+        if open {
+            self.store.put(key, Vec::new());
+        } else {
+            self.store.delete(key);
+        }
+        Ok(())
     }
 
     fn credit_reviewed(&mut self, e: &CreditReviewed) -> Result<(), StoreError> {
@@ -598,7 +668,11 @@ impl<B: Read> Fold<'_, B> {
         let Some(credit) = get::<CreditRow, _>(self.store, &credit_key(e.credit))? else {
             return Ok(());
         };
-        self.with_credit(e.credit, |c| c.status = CreditStatus::Confirmed)?;
+        let stamp = self.stamp();
+        self.with_credit(e.credit, |c| {
+            c.status = CreditStatus::Confirmed;
+            c.confirmed = Some(stamp);
+        })?;
         let minutes = u64::from(credit.minutes);
         self.with_activity(&credit.activity, |a| {
             a.pending_minutes = a.pending_minutes.saturating_sub(minutes);
@@ -697,6 +771,7 @@ impl<B: Read> Fold<'_, B> {
                 if !credit.status.holds_minutes() {
                     return Ok(());
                 }
+                self.review_item(id, false)?;
                 self.with_credit(id, |c| c.status = CreditStatus::Reversed)?;
                 let minutes = u64::from(credit.minutes);
                 let confirmed = credit.status == CreditStatus::Confirmed;
@@ -866,13 +941,12 @@ impl<B: Read> Fold<'_, B> {
                             period,
                             category,
                         };
-                        board::update(
-                            self.store,
+                        self.moves.record(
                             &board,
                             volunteer.as_str(),
                             old.score(metric),
                             new.score(metric),
-                        )?;
+                        );
                     }
                 }
                 let active = i64::from(new.minutes() > 0) - i64::from(old.minutes() > 0);
@@ -913,13 +987,12 @@ impl<B: Read> Fold<'_, B> {
                     period,
                     category,
                 };
-                board::update(
-                    self.store,
+                self.moves.record(
                     &board,
                     unit.as_str(),
                     old.tally.score(metric),
                     new.tally.score(metric),
-                )?;
+                );
             }
         }
         Ok(())

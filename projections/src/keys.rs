@@ -28,6 +28,15 @@ pub mod table {
     pub const UNIT_TALLY: u8 = 0x10;
     pub const BOARD: u8 = 0x11;
     pub const DAY: u8 = 0x12;
+    /// A unit's own volunteers (home unit, volunteer): the roster.
+    pub const MEMBER: u8 = 0x13;
+    /// A volunteer's credits (volunteer, credit).
+    pub const VOLUNTEER_CREDIT: u8 = 0x14;
+    /// The activities a volunteer signed up to or attended (volunteer, activity).
+    pub const VOLUNTEER_ACTIVITY: u8 = 0x15;
+    /// Credits in review, under the unit that organised their activity
+    /// (unit, credit): the admins' review items.
+    pub const REVIEW: u8 = 0x16;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]

@@ -13,6 +13,7 @@ use ledger_core::time::Timestamp;
 use ledger_core::values::Signature;
 use thiserror::Error;
 
+use crate::board::Moves;
 use crate::fold::{get, Context, Fold};
 use crate::keys::{table, Key};
 use crate::rows::Meta;
@@ -53,6 +54,8 @@ impl Until {
 #[derive(Debug)]
 pub struct Projection<B> {
     store: Overlay<B>,
+    /// Board moves of the staged events, written into `store` when settled.
+    moves: Moves,
     ctx: Context,
     meta: Meta,
     /// Set once a block was cut short by [`Until`]: the head as of then.
@@ -64,6 +67,7 @@ impl Projection<Memory> {
     pub fn in_memory() -> Projection<Memory> {
         Projection {
             store: Overlay::new(Memory::default()),
+            moves: Moves::default(),
             ctx: Context::default(),
             meta: fresh_meta(),
             stopped: None,
@@ -71,12 +75,15 @@ impl Projection<Memory> {
         }
     }
 
-    pub fn commit(&mut self) {
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        self.settle()?;
         self.store.commit();
+        Ok(())
     }
 
-    pub fn into_memory(self) -> Memory {
-        self.store.into_memory()
+    pub fn into_memory(mut self) -> Result<Memory, StoreError> {
+        self.settle()?;
+        Ok(self.store.into_memory())
     }
 }
 
@@ -99,6 +106,7 @@ impl<B: Read> Projection<B> {
         let ctx = Context::load(&base)?;
         Ok(Projection {
             store: Overlay::new(base),
+            moves: Moves::default(),
             ctx,
             meta,
             stopped: None,
@@ -121,12 +129,18 @@ impl<B: Read> Projection<B> {
     }
 
     /// The read models, with what is staged and not yet committed.
-    pub fn read(&self) -> &Overlay<B> {
-        &self.store
+    pub fn read(&mut self) -> Result<&Overlay<B>, StoreError> {
+        self.settle()?;
+        Ok(&self.store)
+    }
+
+    /// Writes the staged board moves into the staged pages.
+    fn settle(&mut self) -> Result<(), StoreError> {
+        self.moves.write(&mut self.store)
     }
 
     pub fn pending_bytes(&self) -> usize {
-        self.store.pending_bytes()
+        self.store.pending_bytes() + self.moves.pending_bytes()
     }
 
     /// Verifies a whole block (its frames, then its seal), then folds its
@@ -177,6 +191,7 @@ impl<B: Read> Projection<B> {
             }
             Fold {
                 store: &mut self.store,
+                moves: &mut self.moves,
                 ctx: &mut self.ctx,
                 at: verified,
             }
@@ -305,6 +320,10 @@ impl Projector {
     /// Writes what is staged, and where it leaves the projection, in one
     /// atomic batch.
     pub fn commit(&mut self) -> Result<(), ProjectionError> {
+        if let Err(e) = self.projection.settle() {
+            self.discard()?;
+            return Err(e.into());
+        }
         if self.projection.store.pending_keys() == 0 {
             return Ok(());
         }

@@ -7,14 +7,14 @@ use ledger_core::domain::{
     Category, CreditStatus, Pairing, ReportKind, StarLevel, UnitKind, VolunteerStatus, Wish,
 };
 use ledger_core::time::{Day, DayRange};
-use ledger_core::values::{ActivityId, CampaignId, RewardId, UnitId, VolunteerId};
+use ledger_core::values::{ActivityId, CampaignId, CreditId, RewardId, UnitId, VolunteerId};
 use serde::Serialize;
 
 use crate::board::{self, Board, Ranked};
 use crate::fold::{
     activity_key, award_key, campaign_key, credit_key, day_entries, decode, get, history_key,
-    reward_key, unit_key, unit_tally_key, volunteer_key, DAY_INDEX_AWARD, DAY_INDEX_CREDIT,
-    HISTORY_CHUNK,
+    member_key, reward_key, unit_key, unit_tally_key, volunteer_key, DAY_INDEX_AWARD,
+    DAY_INDEX_CREDIT, HISTORY_CHUNK,
 };
 use crate::keys::table;
 use crate::period::Period;
@@ -99,6 +99,177 @@ pub fn history<R: Read + ?Sized>(
         out.extend(entries.into_iter().skip(skip).take(limit - out.len()));
         skip = 0;
         chunk += 1;
+    }
+    Ok(out)
+}
+
+/// Where a roster page ends: the next page starts after this volunteer of
+/// this unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RosterCursor {
+    pub unit: UnitId,
+    pub volunteer: VolunteerId,
+}
+
+/// The volunteers whose home unit lies in `scope`'s subtree, unit by unit
+/// (the scope first, then its subtree depth first, children in the order
+/// they were registered), each unit's in id order: at most `limit` of them
+/// after `after`. A page costs its own rows, not the rows before it.
+pub fn roster<R: Read + ?Sized>(
+    r: &R,
+    scope: &UnitId,
+    after: Option<&RosterCursor>,
+    limit: usize,
+) -> Result<Vec<VolunteerRow>, StoreError> {
+    let units = subtree(r, scope)?;
+    let start = match after {
+        Some(c) => match units.iter().position(|u| *u == c.unit) {
+            Some(at) => at,
+            None => return Ok(Vec::new()),
+        },
+        None => 0,
+    };
+    let mut out = Vec::new();
+    for unit in &units[start..] {
+        let prefix = crate::keys::Key::table(table::MEMBER)
+            .str(unit.as_str())
+            .into_bytes();
+        let from = match after {
+            Some(c) if c.unit == *unit => {
+                let mut k = member_key(unit, &c.volunteer).into_bytes();
+                k.push(0);
+                k
+            }
+            _ => prefix.clone(),
+        };
+        let end = crate::store::prefix_end(&prefix).unwrap_or_else(|| vec![0xFF; 256]);
+        for entry in r.range(&from, &end, false) {
+            if out.len() == limit {
+                return Ok(out);
+            }
+            let (key, _) = entry?;
+            let id = crate::keys::read_str(&key[prefix.len()..])
+                .and_then(|(id, _)| VolunteerId::new(id).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    key: hex::encode(&key),
+                    reason: "a roster key does not name a volunteer".into(),
+                })?;
+            if let Some(row) = get::<VolunteerRow, _>(r, &volunteer_key(&id))? {
+                out.push(row);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `scope` and every unit under it, depth first.
+pub fn subtree<R: Read + ?Sized>(r: &R, scope: &UnitId) -> Result<Vec<UnitId>, StoreError> {
+    let mut out = Vec::new();
+    let mut stack = vec![scope.clone()];
+    while let Some(unit) = stack.pop() {
+        if out.contains(&unit) {
+            continue;
+        }
+        if let Some(row) = unit_row(r, &unit)? {
+            stack.extend(row.children.iter().rev().cloned());
+            out.push(unit);
+        }
+    }
+    Ok(out)
+}
+
+/// The activities a volunteer signed up to or attended, with what he did
+/// there, in id order.
+pub fn activities_of<R: Read + ?Sized>(
+    r: &R,
+    id: &VolunteerId,
+) -> Result<Vec<(ActivityRow, Participation)>, StoreError> {
+    let prefix = crate::keys::Key::table(table::VOLUNTEER_ACTIVITY)
+        .str(id.as_str())
+        .into_bytes();
+    let mut out = Vec::new();
+    for entry in scan_prefix(r, &prefix, false) {
+        let (key, _) = entry?;
+        let Some(activity) =
+            crate::keys::read_str(&key[prefix.len()..]).and_then(|(a, _)| ActivityId::new(a).ok())
+        else {
+            return Err(StoreError::Corrupt {
+                key: hex::encode(&key),
+                reason: "an activity index key does not name an activity".into(),
+            });
+        };
+        let participation = crate::keys::Key::table(table::PARTICIPATION)
+            .str(activity.as_str())
+            .str(id.as_str());
+        if let (Some(a), Some(p)) = (
+            get::<ActivityRow, _>(r, &activity_key(&activity))?,
+            get::<Participation, _>(r, &participation)?,
+        ) {
+            out.push((a, p));
+        }
+    }
+    Ok(out)
+}
+
+/// The credits in review whose activity a unit of `scope`'s subtree
+/// organised: what its admins have to decide.
+pub fn reviews<R: Read + ?Sized>(
+    r: &R,
+    scope: &UnitId,
+    limit: usize,
+) -> Result<Vec<(CreditId, CreditRow)>, StoreError> {
+    let mut out = Vec::new();
+    for unit in subtree(r, scope)? {
+        let prefix = crate::keys::Key::table(table::REVIEW)
+            .str(unit.as_str())
+            .into_bytes();
+        for entry in scan_prefix(r, &prefix, false) {
+            if out.len() == limit {
+                return Ok(out);
+            }
+            let (key, _) = entry?;
+            let credit = key[prefix.len()..]
+                .try_into()
+                .map(|b: [u8; 8]| CreditId(u64::from_be_bytes(b)))
+                .map_err(|_| StoreError::Corrupt {
+                    key: hex::encode(&key),
+                    reason: "a review key does not end in a credit id".into(),
+                })?;
+            if let Some(row) = self::credit(r, credit)? {
+                out.push((credit, row));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn credit<R: Read + ?Sized>(r: &R, id: CreditId) -> Result<Option<CreditRow>, StoreError> {
+    get(r, &credit_key(id))
+}
+
+/// A volunteer's credits, oldest first: `limit` of them from `offset`.
+pub fn credits<R: Read + ?Sized>(
+    r: &R,
+    id: &VolunteerId,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<(CreditId, CreditRow)>, StoreError> {
+    let prefix = crate::keys::Key::table(table::VOLUNTEER_CREDIT)
+        .str(id.as_str())
+        .into_bytes();
+    let mut out = Vec::new();
+    for entry in scan_prefix(r, &prefix, false).skip(offset).take(limit) {
+        let (key, _) = entry?;
+        let credit = key[prefix.len()..]
+            .try_into()
+            .map(|b: [u8; 8]| CreditId(u64::from_be_bytes(b)))
+            .map_err(|_| StoreError::Corrupt {
+                key: hex::encode(&key),
+                reason: "a credit index key does not end in a credit id".into(),
+            })?;
+        if let Some(row) = get::<CreditRow, _>(r, &credit_key(credit))? {
+            out.push((credit, row));
+        }
     }
     Ok(out)
 }
@@ -559,6 +730,10 @@ pub fn table_name(tag: u8) -> &'static str {
         table::UNIT_TALLY => "unit tallies",
         table::BOARD => "leaderboards",
         table::DAY => "day index",
+        table::MEMBER => "rosters",
+        table::VOLUNTEER_CREDIT => "credits by volunteer",
+        table::VOLUNTEER_ACTIVITY => "activities by volunteer",
+        table::REVIEW => "review items",
         _ => "unknown",
     }
 }

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use ledger_core::chain::Verifier;
 use ledger_core::domain::{
-    ApprovalLevel, Campaign, Category, CreditStatus, Group, Membership, ReportKind, Reward, Unit,
-    VolunteerStatus,
+    ApprovalLevel, Campaign, Category, CreditStatus, DisputeKind, Group, Membership, ReportKind,
+    Reward, Unit, VolunteerStatus,
 };
 use ledger_core::time::{Day, Timestamp, UtcOffset, Window};
 use ledger_core::values::{
-    ActivityId, CampaignId, CreditId, Digest, LedgerId, ProjectId, ReportId, RewardId, Text,
-    UnitId, VolunteerId,
+    ActivityId, ActorId, CampaignId, CreditId, Digest, LedgerId, ProjectId, ReportId, RewardId,
+    Text, UnitId, VolunteerId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +150,8 @@ pub struct VolunteerRow {
     pub home_unit: UnitId,
     pub membership: Membership,
     pub groups: Vec<Group>,
+    /// 特长, as the roster lists them.
+    pub specialties: Vec<Text>,
     pub status: Approval,
     pub registered_at: Timestamp,
     pub system_minutes: u64,
@@ -204,6 +206,20 @@ pub struct CreditRow {
     pub day: Day,
     pub system: bool,
     pub status: CreditStatus,
+    /// The event that credited it.
+    pub credited: Stamp,
+    /// The event that confirmed it: when it was verified and by whom.
+    pub confirmed: Option<Stamp>,
+    /// The last objection or correction request, and who made it when.
+    pub dispute: Option<(DisputeKind, Text, Stamp)>,
+}
+
+/// Which event did something, when and by whom.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub sequence: u64,
+    pub at: Timestamp,
+    pub by: ActorId,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

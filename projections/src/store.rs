@@ -106,16 +106,25 @@ impl<B: Read> Overlay<B> {
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.bytes += key.len() + value.len();
-        self.writes.insert(key, Some(value));
+        self.hold(key, Some(value));
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
-        self.bytes += key.len();
-        self.writes.insert(key, None);
+        self.hold(key, None);
     }
 
-    /// Roughly how many bytes the pending writes hold (overwrites counted).
+    fn hold(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let size = |k: usize, v: &Option<Vec<u8>>| k + v.as_ref().map_or(0, Vec::len);
+        let key_len = key.len();
+        let added = size(key_len, &value);
+        let replaced = self
+            .writes
+            .insert(key, value)
+            .map_or(0, |old| size(key_len, &old));
+        self.bytes = self.bytes + added - replaced;
+    }
+
+    /// How many bytes of keys and values the pending writes hold.
     pub fn pending_bytes(&self) -> usize {
         self.bytes
     }

@@ -114,7 +114,7 @@ fn incrementally(blocks: &[Vec<u8>]) -> Projection<Memory> {
     let mut p = Projection::in_memory();
     for (i, b) in blocks.iter().enumerate() {
         p.stage_block(b, None, i as u64 + 1, None).unwrap();
-        p.commit();
+        p.commit().unwrap();
     }
     p
 }
@@ -132,8 +132,8 @@ fn no_differences<A: Read, B: Read>(a: &A, b: &B) -> BTreeMap<&'static str, usiz
 }
 
 /// The read models agree with the core state the rules keep.
-fn agrees_with_core(p: &Projection<Memory>, world: &World) {
-    let r = p.read();
+fn agrees_with_core(p: &mut Projection<Memory>, world: &World) {
+    let r = p.read().unwrap();
     let city = unit_id("city");
     let everything = |metric| BoardQuery {
         ranked: Ranked::Volunteers,
@@ -195,16 +195,71 @@ fn agrees_with_core(p: &Projection<Memory>, world: &World) {
         assert_eq!(history.len() as u64, view.history_entries);
         assert_eq!(history.last().map_or(0, |h| h.balance), a.balance());
         assert!(history.windows(2).all(|w| w[0].sequence < w[1].sequence));
+        // Each credit once, as the core has it; confirmed ones say when
+        // and by whom.
+        let credits = query::credits(r, id, 0, usize::MAX).unwrap();
+        let core: Vec<_> = world
+            .state
+            .credits
+            .values()
+            .filter(|c| c.volunteer == *id)
+            .collect();
+        assert_eq!(credits.len(), core.len(), "{id}");
+        for (credit, row) in &credits {
+            let c = &world.state.credits[credit];
+            assert_eq!(row.status, c.status, "{credit:?}");
+            // A reversed credit may or may not have been confirmed first.
+            if c.status != CreditStatus::Reversed {
+                assert_eq!(
+                    row.confirmed.is_some(),
+                    c.status == CreditStatus::Confirmed,
+                    "{credit:?}"
+                );
+            }
+        }
     }
     for (id, u) in &world.state.units {
         let row = query::unit_row(r, id).unwrap().unwrap();
         assert_eq!(row.registered, u.registered, "{id}");
     }
+    // Review items are exactly the credits in review.
+    let in_review: std::collections::BTreeSet<_> = world
+        .state
+        .credits
+        .values()
+        .filter(|c| c.status == CreditStatus::InReview)
+        .map(|c| c.id)
+        .collect();
+    let listed: std::collections::BTreeSet<_> = query::reviews(r, &city, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(listed, in_review);
+    // The roster lists every volunteer once, under the scope, page by page.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = query::roster(r, &city, after.as_ref(), 7).unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(query::RosterCursor {
+            unit: last.home_unit.clone(),
+            volunteer: last.volunteer.clone(),
+        });
+        paged.extend(page.into_iter().map(|v| v.volunteer));
+    }
+    let mut everyone: Vec<_> = world.state.volunteers.keys().cloned().collect();
+    let mut listed = paged.clone();
+    everyone.sort();
+    listed.sort();
+    listed.dedup();
+    assert_eq!(listed.len(), paged.len(), "a volunteer listed twice");
+    assert_eq!(listed, everyone);
 }
 
 /// Each unit's totals are its own volunteers' plus its children's.
-fn roll_ups_add_up(p: &Projection<Memory>, world: &World) {
-    let r = p.read();
+fn roll_ups_add_up(p: &mut Projection<Memory>, world: &World) {
+    let r = p.read().unwrap();
     let periods = [
         Period::All,
         Period::Year(2026),
@@ -242,8 +297,8 @@ fn roll_ups_add_up(p: &Projection<Memory>, world: &World) {
 
 /// The campaign window counts what was confirmed on its days before it was
 /// declared, as the day index recomputes it.
-fn campaign_window_is_complete(p: &Projection<Memory>) {
-    let r = p.read();
+fn campaign_window_is_complete(p: &mut Projection<Memory>) {
+    let r = p.read().unwrap();
     let city = unit_id("city");
     let days = DayRange {
         first: Day::from_ymd(2026, 3, 1).unwrap(),
@@ -284,21 +339,21 @@ fn thousands_of_random_commands_incremental_equals_rebuild() {
         assert!(kinds.contains(kind), "the run never produced {kind}");
     }
     let chunks = blocks(&records, &[1, 7, 30, 3, 100]);
-    let incremental = incrementally(&chunks);
-    let rebuilt = at_once(&chunks, None);
+    let mut incremental = incrementally(&chunks);
+    let mut rebuilt = at_once(&chunks, None);
     assert_eq!(
-        no_differences(incremental.read(), rebuilt.read()),
+        no_differences(incremental.read().unwrap(), rebuilt.read().unwrap()),
         BTreeMap::new()
     );
     // Block boundaries do not matter either.
-    let other = at_once(&blocks(&records, &[13]), None);
-    let differing = no_differences(incremental.read(), other.read());
+    let mut other = at_once(&blocks(&records, &[13]), None);
+    let differing = no_differences(incremental.read().unwrap(), other.read().unwrap());
     assert!(differing.keys().all(|t| *t == "meta"), "{differing:?}");
-    agrees_with_core(&incremental, &world);
-    roll_ups_add_up(&incremental, &world);
-    campaign_window_is_complete(&incremental);
+    agrees_with_core(&mut incremental, &world);
+    roll_ups_add_up(&mut incremental, &world);
+    campaign_window_is_complete(&mut incremental);
     let campaign = query::campaign(
-        incremental.read(),
+        incremental.read().unwrap(),
         &CampaignId::new("lei-feng-2026").unwrap(),
         Day::from_ymd(2026, 3, 20).unwrap(),
     )
@@ -323,17 +378,17 @@ proptest! {
     ) {
         let (world, records) = run(&steps);
         let chunks = blocks(&records, &sizes);
-        let incremental = incrementally(&chunks);
-        let rebuilt = at_once(&chunks, None);
-        prop_assert_eq!(no_differences(incremental.read(), rebuilt.read()), BTreeMap::new());
-        agrees_with_core(&incremental, &world);
-        roll_ups_add_up(&incremental, &world);
+        let mut incremental = incrementally(&chunks);
+        let mut rebuilt = at_once(&chunks, None);
+        prop_assert_eq!(no_differences(incremental.read().unwrap(), rebuilt.read().unwrap()), BTreeMap::new());
+        agrees_with_core(&mut incremental, &world);
+        roll_ups_add_up(&mut incremental, &world);
 
         let n = ((records.len() as f64) * cut) as u64;
-        let as_of = at_once(&chunks, Some(Until::Sequence(n)));
+        let mut as_of = at_once(&chunks, Some(Until::Sequence(n)));
         prop_assert_eq!(as_of.head().sequence, n);
-        let prefix = at_once(&blocks(&records[..n as usize], &sizes), None);
-        let differing = no_differences(as_of.read(), prefix.read());
+        let mut prefix = at_once(&blocks(&records[..n as usize], &sizes), None);
+        let differing = no_differences(as_of.read().unwrap(), prefix.read().unwrap());
         prop_assert!(differing.keys().all(|t| *t == "meta"), "{:?}", differing);
     }
 }
@@ -372,9 +427,12 @@ fn killed_mid_batch_it_resumes_exactly() {
     for (i, b) in chunks.iter().enumerate() {
         projector.apply_block(b, None, i as u64 + 1).unwrap();
     }
-    let rebuilt = at_once(&chunks, None);
-    let tree = projector.projection().read().base().clone();
-    assert_eq!(no_differences(&tree, rebuilt.read()), BTreeMap::new());
+    let mut rebuilt = at_once(&chunks, None);
+    let tree = projector.reader().read(|tree, _| tree.clone()).unwrap();
+    assert_eq!(
+        no_differences(&tree, rebuilt.read().unwrap()),
+        BTreeMap::new()
+    );
     drop(projector);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -417,8 +475,8 @@ fn a_state_as_of_a_time_stops_at_that_time() {
 #[test]
 fn unit_rankings_are_the_siblings_in_order() {
     let (world, records) = run(&random_steps(1500, 11));
-    let p = at_once(&blocks(&records, &[50]), None);
-    let r = p.read();
+    let mut p = at_once(&blocks(&records, &[50]), None);
+    let r = p.read().unwrap();
     let city = unit_id("city");
     let board = query::leaderboard(
         r,
@@ -459,10 +517,10 @@ fn events_after_n_leave_a_ranking_as_of_n_unchanged() {
     let (_, records) = run(&random_steps(1200, 13));
     let chunks = blocks(&records, &[20]);
     let n = records.len() as u64 / 2;
-    let leaders = |p: &Projection<Memory>| {
+    let leaders = |p: &mut Projection<Memory>| {
         let city = unit_id("city");
         query::leaderboard(
-            p.read(),
+            p.read().unwrap(),
             &BoardQuery {
                 ranked: Ranked::Volunteers,
                 metric: Metric::Points,
@@ -475,9 +533,9 @@ fn events_after_n_leave_a_ranking_as_of_n_unchanged() {
         )
         .unwrap()
     };
-    let before = leaders(&at_once(&chunks, Some(Until::Sequence(n))));
-    let now = leaders(&at_once(&chunks, None));
-    let again = leaders(&at_once(&chunks, Some(Until::Sequence(n))));
+    let before = leaders(&mut at_once(&chunks, Some(Until::Sequence(n))));
+    let now = leaders(&mut at_once(&chunks, None));
+    let again = leaders(&mut at_once(&chunks, Some(Until::Sequence(n))));
     assert_eq!(before, again);
     // The later events did move the ranking, or this proves nothing.
     assert_ne!(before, now);
@@ -504,9 +562,10 @@ fn a_co_organised_activity_is_held_once_by_each_host_and_each_unit_above() {
             event: e.clone(),
         })
         .collect();
-    let p = at_once(&blocks(&records, &[100]), None);
+    let mut p = at_once(&blocks(&records, &[100]), None);
     for (unit, held) in [("g1", 1), ("d1", 1), ("d2", 1), ("city", 1)] {
-        let t = query::unit_tally(p.read(), &unit_id(unit), &Period::Year(2026), None).unwrap();
+        let t = query::unit_tally(p.read().unwrap(), &unit_id(unit), &Period::Year(2026), None)
+            .unwrap();
         assert_eq!((t.activities_held, t.featured_held), (held, held), "{unit}");
     }
 }

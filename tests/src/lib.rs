@@ -14,6 +14,8 @@ use ledger_service::local::{free_port, NatsServer};
 use ledger_service::{intake, ChainStore, Sequencer, Shard, Writer};
 use serde_json::{json, Value};
 
+pub mod browser;
+
 pub const SHARD: &str = "lyg";
 
 pub fn shard() -> Shard {

@@ -1,0 +1,165 @@
+//! Activities: those organised or co-organised in the caller's subtree,
+//! and one activity's sign-ups, attendance, no-shows and hours.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use ledger_core::values::ActivityId;
+use maud::html;
+use projections::query;
+use projections::rows::ActivityRow;
+use projections::store::Read;
+
+use super::filter::{self, FilterForm, PAGE};
+use super::layout::{self, hours, Nav};
+use super::{empty, live, render, Session};
+use crate::http::{Api, Refusal};
+use crate::queries::{failed, forbidden, may_read, not_found};
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/console/activities", get(list))
+        .route("/console/activities/{activity}", get(one))
+}
+
+/// Whether the activity is the caller's: organised or co-organised by a
+/// unit he reads.
+fn hosted_by(r: &dyn Read, s: &Session, a: &ActivityRow) -> Result<bool, Refusal> {
+    for unit in std::iter::once(&a.organiser).chain(&a.co_organisers) {
+        if may_read(r, &s.who, unit)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+async fn list(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -> Response {
+    let page = (|| {
+        let filter = f.read()?;
+        let (rows, offset) = live(&api, |r, _| {
+            let offset = super::ledger_offset(r)?;
+            let scope = filter::scope(r, &s, filter.scope.as_ref())?;
+            let mut rows = Vec::new();
+            // Newest first: the list an admin works from.
+            let mut all = query::activities(r).map_err(failed)?;
+            all.sort_by_key(|a| std::cmp::Reverse(a.window.start));
+            for a in all {
+                let ours = std::iter::once(&a.organiser)
+                    .chain(&a.co_organisers)
+                    .map(|u| query::is_within(r, u, &scope))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(failed)?
+                    .contains(&true);
+                if ours && filter.category.is_none_or(|c| c == a.category) {
+                    rows.push(a);
+                }
+            }
+            Ok((
+                rows.into_iter()
+                    .skip(filter.offset)
+                    .take(PAGE)
+                    .collect::<Vec<_>>(),
+                offset,
+            ))
+        })?;
+        let body = html! {
+            p { a href="/console/forms/publish-activity" { (s.t("发布活动", "Publish an activity")) } }
+            @if rows.is_empty() { (empty(&s)) } @else {
+                table #activities {
+                    thead { tr {
+                        th { (s.t("活动", "Activity")) }
+                        th { (s.t("类别", "Category")) }
+                        th { (s.t("主办单位", "Organiser")) }
+                        th { (s.t("开始", "Starts")) }
+                        th.num { (s.t("报名", "Sign-ups")) }
+                        th.num { (s.t("到场", "Attended")) }
+                        th.num { (s.t("未到", "No-shows")) }
+                        th.num { (s.t("已确认时长", "Confirmed hours")) }
+                    } }
+                    tbody {
+                        @for a in &rows {
+                            tr {
+                                td { a href={ "/console/activities/" (a.activity) } { (a.title) } }
+                                td { (s.lang.category(a.category)) }
+                                td { (a.organiser) }
+                                td { (layout::local_time(a.window.start, offset)) }
+                                td.num { (a.sign_ups) }
+                                td.num { (a.attended) }
+                                td.num { (a.no_shows()) }
+                                td.num { (hours(a.confirmed_minutes)) }
+                            }
+                        }
+                    }
+                }
+            }
+            (filter::pager(&s, "/console/activities", &f, filter.offset, rows.len()))
+        };
+        Ok(layout::page(
+            &s,
+            Nav::Activities,
+            s.t("活动", "Activities"),
+            body,
+        ))
+    })();
+    render(&s, page)
+}
+
+#[derive(serde::Deserialize)]
+struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+async fn one(
+    s: Session,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(d): Query<Done>,
+) -> Response {
+    let page = (|| {
+        let id = ActivityId::new(&id).map_err(|_| not_found("UNKNOWN_ACTIVITY"))?;
+        let (a, offset) = live(&api, |r, _| {
+            let offset = super::ledger_offset(r)?;
+            let a = query::activity(r, &id)
+                .map_err(failed)?
+                .ok_or_else(|| not_found("UNKNOWN_ACTIVITY"))?;
+            if !hosted_by(r, &s, &a)? {
+                return Err(forbidden());
+            }
+            Ok((a, offset))
+        })?;
+        let figure = |label: &str, value: String, key: &str| {
+            html! { div.card data-figure=(key) { div.label { (label) } div.value { (value) } } }
+        };
+        let body = html! {
+            @if let Some(done) = &d.done { p.ok role="status" { (done) } }
+            p.crumbs {
+                (s.lang.category(a.category)) " · " (a.place) " · " (layout::local_time(a.window.start, offset)) " – " (layout::local_time(a.window.end, offset))
+                @if a.featured { " · " strong { (s.t("特色活动", "Featured")) } }
+                @if a.cancelled { " · " span.error { (s.t("已取消", "Cancelled")) } }
+            }
+            p.crumbs { (s.t("主办：", "Organiser: ")) (a.organiser)
+                @for co in &a.co_organisers { "、" (co) } }
+            div.cards {
+                (figure(s.t("报名", "Sign-ups"), a.sign_ups.to_string(), "sign-ups"))
+                (figure(s.t("现场参加", "Walk-ins"), a.walk_ins.to_string(), "walk-ins"))
+                (figure(s.t("到场", "Attended"), a.attended.to_string(), "attended"))
+                (figure(s.t("报名未到", "No-shows"), a.no_shows().to_string(), "no-shows"))
+                (figure(s.t("签到次数", "Sessions"), a.sessions.to_string(), "sessions"))
+                (figure(s.t("已确认时长", "Confirmed hours"), hours(a.confirmed_minutes), "confirmed"))
+                (figure(s.t("待确认时长", "Pending hours"), hours(a.pending_minutes), "pending"))
+                @if let Some(c) = a.capacity { (figure(s.t("名额", "Capacity"), c.to_string(), "capacity")) }
+            }
+            @if s.may_write() {
+                p {
+                    a href={ "/console/forms/check-in?activity=" (a.activity) } { (s.t("登记签到", "Record a check-in")) }
+                    " · "
+                    a href={ "/console/forms/check-out?activity=" (a.activity) } { (s.t("登记签退", "Record a check-out")) }
+                }
+            }
+        };
+        Ok(layout::page(&s, Nav::Activities, a.title.as_str(), body))
+    })();
+    render(&s, page)
+}

@@ -1,0 +1,268 @@
+//! Leaderboards of volunteers and of units, with the query API's filters:
+//! scope, period (a campaign window among them) or any range of days,
+//! category and metric. Volunteer names are shown to admins only.
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use ledger_core::values::{UnitId, VolunteerId};
+use maud::{html, Markup};
+use projections::board::Ranked;
+use projections::query::{self, BoardQuery, Place, UnitView};
+use projections::store::Read;
+use projections::Metric;
+
+use super::filter::{self, Controls, Filter, FilterForm, PAGE};
+use super::layout::{self, hours, Nav};
+use super::{empty, live, render, Session};
+use crate::http::{Api, Refusal};
+use crate::queries::failed;
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/console/leaderboards/volunteers", get(volunteers))
+        .route("/console/leaderboards/units", get(units))
+}
+
+/// One row of the volunteers' board.
+pub struct VolunteerPlace {
+    pub place: Place,
+    pub number: String,
+    pub home_unit: UnitId,
+    pub name: Option<String>,
+}
+
+/// A page of the volunteers' board, as the filter asks.
+pub async fn volunteer_places(
+    api: &Api,
+    s: &Session,
+    filter: &Filter,
+    offset: usize,
+    limit: usize,
+) -> Result<(UnitId, Vec<VolunteerPlace>), Refusal> {
+    let (scope, rows) = live(api, |r, _| {
+        let scope = filter::scope(r, s, filter.scope.as_ref())?;
+        let places = match filter.days {
+            Some(days) => query::range_leaderboard(
+                r,
+                &scope,
+                days,
+                filter.category,
+                filter.metric,
+                offset,
+                limit,
+            ),
+            None => query::leaderboard(
+                r,
+                &BoardQuery {
+                    ranked: Ranked::Volunteers,
+                    metric: filter.metric,
+                    scope: &scope,
+                    period: &filter.period,
+                    category: filter.category,
+                    offset,
+                    limit,
+                },
+            ),
+        }
+        .map_err(failed)?;
+        let mut rows = Vec::with_capacity(places.len());
+        for place in places {
+            let id = VolunteerId::new(&place.subject).map_err(failed)?;
+            let (view, _) = query::volunteer(r, &id, &projections::Period::All, None)
+                .map_err(failed)?
+                .ok_or_else(|| failed(format!("{id} is ranked but has no row")))?;
+            rows.push((place, view.number, view.home_unit));
+        }
+        Ok((scope, rows))
+    })?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (place, number, home_unit) in rows {
+        let name = if s.sees_personal() {
+            personal_name(api, &place.subject).await
+        } else {
+            None
+        };
+        out.push(VolunteerPlace {
+            place,
+            number,
+            home_unit,
+            name,
+        });
+    }
+    Ok((scope, out))
+}
+
+pub async fn personal_name(api: &Api, volunteer: &str) -> Option<String> {
+    let id = VolunteerId::new(volunteer).ok()?;
+    api.personal.get(&id).await.ok().flatten().map(|p| p.name)
+}
+
+pub fn score(metric: Metric, score: u64) -> String {
+    match metric {
+        Metric::Hours => hours(score),
+        Metric::Points => score.to_string(),
+    }
+}
+
+fn tabs(s: &Session, f: &FilterForm, active: &str) -> Markup {
+    let q = f.query(None, None);
+    html! {
+        p.tabs {
+            a href={ "/console/leaderboards/volunteers?" (q) } class=[(active == "volunteers").then_some("active")] {
+                (s.t("志愿者排行", "Volunteers"))
+            }
+            " · "
+            a href={ "/console/leaderboards/units?" (q) } class=[(active == "units").then_some("active")] {
+                (s.t("单位排行", "Units"))
+            }
+        }
+    }
+}
+
+async fn volunteers(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -> Response {
+    let page = async {
+        let filter = f.read()?;
+        let (units, windows) = choices(&api, &s)?;
+        let (_, rows) = volunteer_places(&api, &s, &filter, filter.offset, PAGE).await?;
+        let metric = filter.metric;
+        let controls = Controls {
+            action: "/console/leaderboards/volunteers",
+            units: &units,
+            windows: &windows,
+            metric: true,
+            days: true,
+        };
+        let body = html! {
+            (tabs(&s, &f, "volunteers"))
+            (filter::form(&s, &f, &controls))
+            (filter::export_links(&s, "leaderboard", &f))
+            @if rows.is_empty() { (empty(&s)) } @else {
+                table #board {
+                    thead { tr {
+                        th.num { (s.t("名次", "Rank")) }
+                        th { (s.t("编号", "Number")) }
+                        @if s.sees_personal() { th { (s.t("姓名", "Name")) } }
+                        th { (s.t("所属单位", "Home unit")) }
+                        th.num { (s.lang.metric(metric)) }
+                    } }
+                    tbody {
+                        @for row in &rows {
+                            tr {
+                                td.num { (row.place.rank) }
+                                td { a href={ "/console/volunteers/" (row.place.subject) } { (row.number) } }
+                                @if s.sees_personal() { td { (row.name.as_deref().unwrap_or("—")) } }
+                                td { a href={ "/console/units?scope=" (row.home_unit) } { (row.home_unit) } }
+                                td.num { (score(metric, row.place.score)) }
+                            }
+                        }
+                    }
+                }
+            }
+            (filter::pager(&s, "/console/leaderboards/volunteers", &f, filter.offset, rows.len()))
+        };
+        Ok(layout::page(&s, Nav::Leaderboards, s.t("志愿者排行榜", "Volunteer leaderboard"), body))
+    }
+    .await;
+    render(&s, page)
+}
+
+/// What a filter's scope and period may be set to.
+type Choices = (Vec<(UnitId, String)>, Vec<(String, String)>);
+
+fn choices(api: &Api, s: &Session) -> Result<Choices, Refusal> {
+    live(api, |r, _| {
+        Ok((filter::scope_choices(r, s)?, filter::campaign_windows(r)?))
+    })
+}
+
+/// A scope's children ranked, each with its evaluation figures.
+pub fn unit_places(
+    r: &dyn Read,
+    s: &Session,
+    filter: &Filter,
+    offset: usize,
+    limit: usize,
+) -> Result<(UnitId, Vec<(Place, UnitView)>), Refusal> {
+    let scope = filter::scope(r, s, filter.scope.as_ref())?;
+    let places = query::leaderboard(
+        r,
+        &BoardQuery {
+            ranked: Ranked::Units,
+            metric: filter.metric,
+            scope: &scope,
+            period: &filter.period,
+            category: filter.category,
+            offset,
+            limit,
+        },
+    )
+    .map_err(failed)?;
+    let mut out = Vec::with_capacity(places.len());
+    for place in places {
+        let id = UnitId::new(&place.subject).map_err(failed)?;
+        if let Some(view) = query::unit(r, &id, &filter.period, filter.category).map_err(failed)? {
+            out.push((place, view));
+        }
+    }
+    Ok((scope, out))
+}
+
+async fn units(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -> Response {
+    let page = (|| {
+        let filter = f.read()?;
+        if filter.days.is_some() {
+            return Err(crate::queries::bad(
+                "units are ranked by a named period; a range of days is for volunteers",
+            ));
+        }
+        let (units, windows) = choices(&api, &s)?;
+        let (_, rows) = live(&api, |r, _| {
+            unit_places(r, &s, &filter, filter.offset, PAGE)
+        })?;
+        let metric = filter.metric;
+        let controls = Controls {
+            action: "/console/leaderboards/units",
+            units: &units,
+            windows: &windows,
+            metric: true,
+            days: false,
+        };
+        let body = html! {
+            (tabs(&s, &f, "units"))
+            (filter::form(&s, &f, &controls))
+            (filter::export_links(&s, "evaluation", &f))
+            @if rows.is_empty() { (empty(&s)) } @else {
+                table #board {
+                    thead { tr {
+                        th.num { (s.t("名次", "Rank")) }
+                        th { (s.t("单位", "Unit")) }
+                        th.num { (s.lang.metric(metric)) }
+                        th.num { (s.t("活跃志愿者", "Active")) }
+                        th.num { (s.t("开展活动", "Activities")) }
+                    } }
+                    tbody {
+                        @for (place, view) in &rows {
+                            tr {
+                                td.num { (place.rank) }
+                                td { a href={ "/console/units?scope=" (view.unit) } { (view.name) } }
+                                td.num { (score(metric, place.score)) }
+                                td.num { (view.active_volunteers) }
+                                td.num { (view.activities_held) }
+                            }
+                        }
+                    }
+                }
+            }
+            (filter::pager(&s, "/console/leaderboards/units", &f, filter.offset, rows.len()))
+        };
+        Ok(layout::page(
+            &s,
+            Nav::Leaderboards,
+            s.t("单位排行榜", "Unit ranking"),
+            body,
+        ))
+    })();
+    render(&s, page)
+}

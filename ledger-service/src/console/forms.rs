@@ -1,0 +1,592 @@
+//! Forms for the everyday commands: publish an activity, record a check-in
+//! or check-out, review and confirm a credit, redeem a reward, reverse an
+//! entry with a reason. Each form becomes the same JSON command the API
+//! takes, so the rules, the rights and the idempotency are the API's: a
+//! form carries a fresh submission key, and sending it twice (a double
+//! click, a reload) records it once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use chacha20poly1305::aead::rand_core::RngCore;
+use chacha20poly1305::aead::OsRng;
+use ledger_core::time::{Timestamp, UtcOffset};
+use ledger_core::values::SubmissionKey;
+use ledger_core::Command;
+use maud::{html, Markup};
+use serde_json::{json, Value};
+
+use super::layout::{self, Nav};
+use super::{live, urlencode, Lang, Session};
+use crate::answer::{Answer, Submission};
+use crate::http::{forward, Api, Refusal};
+use crate::queries::{failed, not_found};
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/console/forms", get(index))
+        .route("/console/forms/{form}", get(show).post(submit))
+}
+
+#[derive(Clone, Copy)]
+enum Input {
+    Text,
+    Number,
+    /// A local date and time, at the ledger's offset.
+    When,
+    Category,
+    Check,
+    Choice(&'static [(&'static str, &'static str, &'static str)]),
+}
+
+struct Field {
+    name: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    input: Input,
+    required: bool,
+}
+
+const fn field(name: &'static str, zh: &'static str, en: &'static str, input: Input) -> Field {
+    Field {
+        name,
+        zh,
+        en,
+        input,
+        required: true,
+    }
+}
+
+const fn optional(name: &'static str, zh: &'static str, en: &'static str, input: Input) -> Field {
+    Field {
+        name,
+        zh,
+        en,
+        input,
+        required: false,
+    }
+}
+
+type Values = HashMap<String, String>;
+
+/// A form: its fields, the command they make, and where to go once
+/// accepted.
+struct Spec {
+    slug: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    fields: &'static [Field],
+    command: fn(&Values, UtcOffset) -> Result<Value, String>,
+    then: fn(&Values) -> String,
+}
+
+const DECISIONS: &[(&str, &str, &str)] = &[
+    (
+        "confirm",
+        "确认（公示期满）",
+        "Confirm (objection window over)",
+    ),
+    ("uphold", "复核：维持", "Review: uphold"),
+    (
+        "amend",
+        "复核：改为下列时长",
+        "Review: amend to the minutes below",
+    ),
+    ("void", "复核：作废", "Review: void"),
+];
+
+const TARGETS: &[(&str, &str, &str)] = &[
+    ("credit", "服务时长记录", "Hour credit"),
+    ("award", "积分奖励", "Points award"),
+    ("redemption", "积分兑换", "Redemption"),
+];
+
+const SPECS: &[Spec] = &[
+    Spec {
+        slug: "check-in",
+        zh: "登记签到",
+        en: "Record a check-in",
+        fields: &[
+            field("activity", "活动编号", "Activity", Input::Text),
+            field("volunteer", "志愿者编号", "Volunteer", Input::Text),
+            field("at", "签到时间", "Checked in at", Input::When),
+        ],
+        command: |v, offset| {
+            Ok(
+                json!({"type": "check_in", "activity": v["activity"], "volunteer": v["volunteer"],
+                "at": when(&v["at"], offset)?, "device": null, "external_id": null}),
+            )
+        },
+        then: |v| format!("/console/activities/{}", urlencode(&v["activity"])),
+    },
+    Spec {
+        slug: "check-out",
+        zh: "登记签退",
+        en: "Record a check-out",
+        fields: &[
+            field("activity", "活动编号", "Activity", Input::Text),
+            field("volunteer", "志愿者编号", "Volunteer", Input::Text),
+            field("at", "签退时间", "Checked out at", Input::When),
+        ],
+        command: |v, offset| {
+            Ok(
+                json!({"type": "check_out", "activity": v["activity"], "volunteer": v["volunteer"],
+                "at": when(&v["at"], offset)?, "device": null, "external_id": null}),
+            )
+        },
+        then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
+    },
+    Spec {
+        slug: "confirm-credit",
+        zh: "审核确认服务时长",
+        en: "Review and confirm a credit",
+        fields: &[
+            field("credit", "记录编号", "Credit", Input::Number),
+            field("decision", "决定", "Decision", Input::Choice(DECISIONS)),
+            optional("minutes", "改为（分钟）", "Amended minutes", Input::Number),
+            optional(
+                "reason",
+                "理由（复核时必填）",
+                "Reason (for a review)",
+                Input::Text,
+            ),
+        ],
+        command: |v, _| {
+            let credit = number(&v["credit"], "credit")?;
+            let reason = || v.get("reason").cloned().unwrap_or_default();
+            Ok(match v["decision"].as_str() {
+                "confirm" => json!({"type": "confirm_credit", "credit": credit}),
+                "uphold" => {
+                    json!({"type": "review_credit", "credit": credit, "outcome": "uphold", "reason": reason()})
+                }
+                "void" => {
+                    json!({"type": "review_credit", "credit": credit, "outcome": "void", "reason": reason()})
+                }
+                "amend" => json!({"type": "review_credit", "credit": credit,
+                    "outcome": {"amend": {"minutes": number(v.get("minutes").map_or("", String::as_str), "minutes")?}},
+                    "reason": reason()}),
+                other => return Err(format!("no such decision: {other}")),
+            })
+        },
+        then: |v| format!("/console/credits/{}", urlencode(&v["credit"])),
+    },
+    Spec {
+        slug: "redeem",
+        zh: "积分兑换",
+        en: "Redeem a reward",
+        fields: &[
+            field("volunteer", "志愿者编号", "Volunteer", Input::Text),
+            field("reward", "奖品编号", "Reward", Input::Text),
+            field("quantity", "数量", "Quantity", Input::Number),
+        ],
+        command: |v, _| {
+            Ok(
+                json!({"type": "redeem", "volunteer": v["volunteer"], "reward": v["reward"],
+                "quantity": number(&v["quantity"], "quantity")?}),
+            )
+        },
+        then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
+    },
+    Spec {
+        slug: "reverse",
+        zh: "冲正",
+        en: "Reverse an entry",
+        fields: &[
+            field("target", "冲正对象", "What", Input::Choice(TARGETS)),
+            field("id", "记录编号", "Number", Input::Number),
+            field("approver", "批准人", "Approved by", Input::Text),
+            field("reason", "理由", "Reason", Input::Text),
+        ],
+        command: |v, _| {
+            let id = number(&v["id"], "id")?;
+            let target = match v["target"].as_str() {
+                "credit" => json!({"credit": id}),
+                "award" => json!({"award": id}),
+                "redemption" => json!({"redemption": id}),
+                other => return Err(format!("nothing to reverse called {other}")),
+            };
+            Ok(
+                json!({"type": "reverse", "target": target, "approver": v["approver"], "reason": v["reason"]}),
+            )
+        },
+        then: |v| match v["target"].as_str() {
+            "credit" => format!("/console/credits/{}", urlencode(&v["id"])),
+            _ => "/console/volunteers".to_owned(),
+        },
+    },
+    Spec {
+        slug: "publish-activity",
+        zh: "发布活动",
+        en: "Publish an activity",
+        fields: &[
+            field("activity", "活动编号", "Activity id", Input::Text),
+            field("organiser", "主办单位编号", "Organising unit", Input::Text),
+            field("category", "类别", "Category", Input::Category),
+            field("title", "活动名称", "Title", Input::Text),
+            field("place", "地点", "Place", Input::Text),
+            field("start", "开始", "Starts", Input::When),
+            field("end", "结束", "Ends", Input::When),
+            optional("capacity", "名额", "Capacity", Input::Number),
+            field(
+                "points_per_hour",
+                "每小时积分",
+                "Points per hour",
+                Input::Number,
+            ),
+            optional("featured", "特色活动", "Featured", Input::Check),
+            optional("walk_ins", "允许现场参加", "Walk-ins allowed", Input::Check),
+        ],
+        command: |v, offset| {
+            let capacity = match v
+                .get("capacity")
+                .map(|c| c.trim())
+                .filter(|c| !c.is_empty())
+            {
+                Some(c) => json!(number(c, "capacity")?),
+                None => Value::Null,
+            };
+            Ok(
+                json!({"type": "publish_activity", "activity": v["activity"], "project": null,
+                "campaign": null, "organiser": v["organiser"], "co_organisers": [],
+                "category": v["category"], "title": v["title"], "place": v["place"],
+                "window": {"start": when(&v["start"], offset)?, "end": when(&v["end"], offset)?},
+                "capacity": capacity, "featured": v.contains_key("featured"),
+                "points_rule": {"version": 1, "points_per_hour": number(&v["points_per_hour"], "points_per_hour")?,
+                    "coefficient_permille": 1000, "cap_per_credit": null},
+                "auto_check_out": "at_activity_end", "insurance_required": false,
+                "walk_ins": v.contains_key("walk_ins")}),
+            )
+        },
+        then: |v| format!("/console/activities/{}", urlencode(&v["activity"])),
+    },
+];
+
+fn number(s: &str, what: &str) -> Result<u64, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{what}: not a whole number: {s}"))
+}
+
+/// A `datetime-local` value, read at the ledger's offset.
+fn when(local: &str, offset: UtcOffset) -> Result<String, String> {
+    let naive = chrono::NaiveDateTime::parse_from_str(local.trim(), "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(local.trim(), "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| format!("not a date and time: {local}"))?;
+    let at = naive
+        .and_local_timezone(offset.to_chrono())
+        .single()
+        .ok_or_else(|| format!("not a date and time: {local}"))?;
+    Timestamp::from_chrono(&at)
+        .map(|t| t.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn spec(slug: &str) -> Result<&'static Spec, Refusal> {
+    SPECS
+        .iter()
+        .find(|s| s.slug == slug)
+        .ok_or_else(|| not_found("UNKNOWN_FORM"))
+}
+
+/// A random submission key in letters only: ids refuse long runs of
+/// digits, which look like ID or phone numbers.
+fn fresh_key() -> String {
+    let mut bytes = [0u8; 24];
+    OsRng.fill_bytes(&mut bytes);
+    let letters: String = bytes.iter().map(|b| char::from(b'a' + b % 26)).collect();
+    format!("console-{letters}")
+}
+
+async fn index(s: Session) -> Response {
+    let body = html! {
+        ul.forms {
+            @for spec in SPECS {
+                li { a href={ "/console/forms/" (spec.slug) } { (s.t(spec.zh, spec.en)) } }
+            }
+        }
+    };
+    layout::page(&s, Nav::Forms, s.t("业务办理", "Forms"), body).into_response()
+}
+
+fn render_form(
+    s: &Session,
+    spec: &Spec,
+    values: &Values,
+    key: &str,
+    error: Option<&str>,
+) -> Markup {
+    let lang = s.lang;
+    let body = html! {
+        @if let Some(e) = error { p.error role="alert" #form-error { (e) } }
+        form.stacked method="post" action={ "/console/forms/" (spec.slug) } {
+            input type="hidden" name="key" value=(key);
+            @for f in spec.fields {
+                @let value = values.get(f.name).map_or("", String::as_str);
+                label {
+                    (lang.t(f.zh, f.en))
+                    (input(lang, f, value))
+                }
+            }
+            button type="submit" { (lang.t("提交", "Submit")) }
+        }
+    };
+    layout::page(s, Nav::Forms, s.t(spec.zh, spec.en), body)
+}
+
+fn input(lang: Lang, f: &Field, value: &str) -> Markup {
+    match f.input {
+        Input::Text => {
+            html! { input type="text" name=(f.name) value=(value) required[f.required]; }
+        }
+        Input::Number => {
+            html! { input type="number" min="0" name=(f.name) value=(value) required[f.required]; }
+        }
+        Input::When => {
+            html! { input type="datetime-local" name=(f.name) value=(value) required[f.required]; }
+        }
+        Input::Check => {
+            html! { input type="checkbox" name=(f.name) value="on" checked[!value.is_empty()]; }
+        }
+        Input::Category => html! {
+            select name=(f.name) {
+                @for c in Lang::CATEGORIES {
+                    @let v = super::filter::category_value(c);
+                    option value=(v) selected[v == value] { (lang.category(c)) }
+                }
+            }
+        },
+        Input::Choice(choices) => html! {
+            select name=(f.name) {
+                @for (v, zh, en) in choices {
+                    option value=(v) selected[*v == value] { (lang.t(zh, en)) }
+                }
+            }
+        },
+    }
+}
+
+async fn show(s: Session, Path(slug): Path<String>, Query(values): Query<Values>) -> Response {
+    match spec(&slug) {
+        Ok(spec) if s.may_write() => {
+            render_form(&s, spec, &values, &fresh_key(), None).into_response()
+        }
+        Ok(_) => auditors_read(&s),
+        Err(refusal) => layout::error_page(s.lang, &refusal),
+    }
+}
+
+fn auditors_read(s: &Session) -> Response {
+    layout::error_page(
+        s.lang,
+        &Refusal(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "auditors read; they never write".into(),
+        ),
+    )
+}
+
+async fn submit(
+    s: Session,
+    State(api): State<Api>,
+    Path(slug): Path<String>,
+    Form(mut values): Form<Values>,
+) -> Response {
+    let spec = match spec(&slug) {
+        Ok(spec) => spec,
+        Err(refusal) => return layout::error_page(s.lang, &refusal),
+    };
+    if !s.may_write() {
+        return auditors_read(&s);
+    }
+    let key = values.remove("key").unwrap_or_default();
+    let unprocessable = |message: String, key: &str| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render_form(&s, spec, &values, key, Some(&message)),
+        )
+            .into_response()
+    };
+    for f in spec.fields.iter().filter(|f| f.required) {
+        if values.get(f.name).is_none_or(|v| v.trim().is_empty()) {
+            let message = format!("{}：{}", s.t("必填", "Required"), s.t(f.zh, f.en));
+            return unprocessable(message, &key);
+        }
+    }
+    let offset = match live(&api, |r, _| {
+        projections::query::config(r)
+            .map_err(failed)?
+            .map(|c| c.utc_offset)
+            .ok_or_else(|| not_found("LEDGER_NOT_OPEN"))
+    }) {
+        Ok(offset) => offset,
+        Err(refusal) => return layout::error_page(s.lang, &refusal),
+    };
+    let command = (spec.command)(&values, offset)
+        .and_then(|v| serde_json::from_value::<Command>(v).map_err(|e| e.to_string()));
+    let (command, key) = match (command, SubmissionKey::new(key.clone())) {
+        (Ok(c), Ok(k)) => (c, k),
+        (Err(e), _) => return unprocessable(format!("MALFORMED {e}"), &key),
+        (_, Err(_)) => return unprocessable("MALFORMED submission key".into(), &fresh_key()),
+    };
+    let submission = Submission {
+        actor: s.who.actor.clone(),
+        role: s.who.role.clone(),
+        key: Some(key.clone()),
+        command,
+    };
+    match forward(&api, &submission).await {
+        Answer::Accepted { last_sequence, .. } => {
+            // Read-your-writes: the next page shows what was just done.
+            if let Some(seq) = last_sequence {
+                api.read_models.caught_up(seq, Duration::from_secs(5)).await;
+            }
+            let done = match last_sequence {
+                Some(seq) => format!("{} {seq}", s.t("已记录，序号", "Recorded at sequence")),
+                None => s
+                    .t("已受理，无需记录", "Accepted; nothing to record")
+                    .to_owned(),
+            };
+            let then = (spec.then)(&values);
+            let sep = if then.contains('?') { '&' } else { '?' };
+            Redirect::to(&format!("{then}{sep}done={}", urlencode(&done))).into_response()
+        }
+        // Nothing was recorded: a corrected form goes under a new key.
+        Answer::Rejected { code, message, .. } => {
+            unprocessable(format!("{code} {message}"), &fresh_key())
+        }
+        // Nothing was recorded either, but the same key may be sent again.
+        Answer::Unavailable { message } => {
+            unprocessable(format!("UNAVAILABLE {message}"), key.as_str())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(pairs: &[(&str, &str)]) -> Values {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// Every form makes a command the API reads, or says what is wrong.
+    #[test]
+    fn fresh_keys_are_valid_and_differ() {
+        let keys: Vec<String> = (0..200).map(|_| fresh_key()).collect();
+        for k in &keys {
+            assert!(SubmissionKey::new(k.clone()).is_ok(), "{k}");
+        }
+        assert_ne!(keys[0], keys[1]);
+    }
+
+    #[test]
+    fn forms_make_commands_the_api_reads() {
+        let offset = UtcOffset(480);
+        let filled = [
+            (
+                "check-in",
+                values(&[
+                    ("activity", "a1"),
+                    ("volunteer", "v1"),
+                    ("at", "2026-03-12T09:00"),
+                ]),
+            ),
+            (
+                "check-out",
+                values(&[
+                    ("activity", "a1"),
+                    ("volunteer", "v1"),
+                    ("at", "2026-03-12T11:30"),
+                ]),
+            ),
+            (
+                "confirm-credit",
+                values(&[("credit", "7"), ("decision", "confirm")]),
+            ),
+            (
+                "confirm-credit",
+                values(&[
+                    ("credit", "7"),
+                    ("decision", "amend"),
+                    ("minutes", "90"),
+                    ("reason", "签退有误"),
+                ]),
+            ),
+            (
+                "redeem",
+                values(&[("volunteer", "v1"), ("reward", "ticket"), ("quantity", "1")]),
+            ),
+            (
+                "reverse",
+                values(&[
+                    ("target", "award"),
+                    ("id", "3"),
+                    ("approver", "admin-city"),
+                    ("reason", "重复"),
+                ]),
+            ),
+            (
+                "publish-activity",
+                values(&[
+                    ("activity", "a9"),
+                    ("organiser", "g1"),
+                    ("category", "tree_planting"),
+                    ("title", "植树"),
+                    ("place", "西山"),
+                    ("start", "2026-03-12T08:00"),
+                    ("end", "2026-03-12T11:00"),
+                    ("points_per_hour", "10"),
+                    ("featured", "on"),
+                ]),
+            ),
+        ];
+        for (slug, v) in filled {
+            let spec = spec(slug).unwrap();
+            let json = (spec.command)(&v, offset).unwrap();
+            let command: Command = serde_json::from_value(json.clone())
+                .unwrap_or_else(|e| panic!("{slug}: {e}: {json}"));
+            if let Command::CheckIn(c) = &command {
+                // 09:00 at UTC+8 is 01:00 UTC.
+                assert_eq!(c.at.to_string(), "2026-03-12T01:00:00+00:00");
+            }
+        }
+        let bad = [
+            (
+                "check-in",
+                values(&[("activity", "a1"), ("volunteer", "v1"), ("at", "yesterday")]),
+            ),
+            (
+                "confirm-credit",
+                values(&[("credit", "x"), ("decision", "confirm")]),
+            ),
+            (
+                "confirm-credit",
+                values(&[("credit", "7"), ("decision", "amend")]),
+            ),
+            (
+                "reverse",
+                values(&[
+                    ("target", "vote"),
+                    ("id", "3"),
+                    ("approver", "a"),
+                    ("reason", "r"),
+                ]),
+            ),
+        ];
+        for (slug, v) in bad {
+            assert!(
+                (spec(slug).unwrap().command)(&v, offset).is_err(),
+                "{slug} {v:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! A volunteer's own view, for a phone: balance, star level, credits with
+//! the pending ones, upcoming sign-ups, history, the signed statement to
+//! download, and a correction request on any credit, which goes on the
+//! chain as the volunteer's own request and reaches the admins of the
+//! organising unit as a credit in review.
+//!
+//! The volunteer signs in with a personal link: his id and a token keyed
+//! with a key derived from the instance's identity key, so links need no
+//! password store and every instance of the ledger accepts the same link.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Json, Router};
+use chrono::{Datelike, Utc};
+use ledger_core::command::DisputeCredit;
+use ledger_core::domain::{CreditStatus, DisputeKind, IdentityKey};
+use ledger_core::rights::Role;
+use ledger_core::time::Day;
+use ledger_core::values::{ActorId, CreditId, SubmissionKey, Text, VolunteerId};
+use ledger_core::Command;
+use maud::{html, DOCTYPE};
+use projections::query;
+use serde::Deserialize;
+
+use super::layout::{hours, local_time};
+use super::volunteers::credit_status_label;
+use super::{live, urlencode, Lang};
+use crate::accounts::Principal;
+use crate::answer::{Answer, Submission};
+use crate::http::{forward, Api, Refusal};
+use crate::queries::{failed, not_found};
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/me/{volunteer}/{token}", get(page))
+        .route("/me/{volunteer}/{token}/statement.json", get(statement))
+        .route(
+            "/me/{volunteer}/{token}/corrections",
+            axum::routing::post(correction),
+        )
+}
+
+/// The personal-link token of `volunteer`.
+pub fn link_token(key: &IdentityKey, volunteer: &VolunteerId) -> String {
+    let link_key = blake3::derive_key("union volunteer ledger 2026 personal links", &key.0);
+    let mac = blake3::keyed_hash(&link_key, volunteer.as_str().as_bytes());
+    hex::encode(&mac.as_bytes()[..16])
+}
+
+/// The path of a volunteer's own view, if this instance can make links.
+pub fn link(api: &Api, volunteer: &VolunteerId) -> Option<String> {
+    let key = api.identity_key.as_ref()?;
+    Some(format!("/me/{volunteer}/{}", link_token(key, volunteer)))
+}
+
+/// The volunteer the link names, if the token is his.
+fn holder(api: &Api, volunteer: &str, token: &str) -> Result<Principal, Refusal> {
+    let refused = || {
+        Refusal(
+            StatusCode::NOT_FOUND,
+            "UNKNOWN_LINK",
+            "this personal link is not valid".into(),
+        )
+    };
+    let key = api.identity_key.as_ref().ok_or_else(refused)?;
+    let volunteer = VolunteerId::new(volunteer).map_err(|_| refused())?;
+    let expected = link_token(key, &volunteer);
+    // Compared in constant time: the token is a secret.
+    let same = expected.len() == token.len()
+        && expected
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(refused());
+    }
+    let actor = ActorId::new(format!("volunteer-{volunteer}")).map_err(|_| refused())?;
+    Ok(Principal {
+        actor,
+        role: Role::Volunteer { volunteer },
+    })
+}
+
+#[derive(Deserialize)]
+struct View {
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+async fn page(
+    State(api): State<Api>,
+    Path((volunteer, token)): Path<(String, String)>,
+    Query(q): Query<View>,
+) -> Response {
+    let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or(Lang::Zh);
+    let shown = (|| {
+        let me = holder(&api, &volunteer, &token)?;
+        let Role::Volunteer { volunteer: id } = &me.role else {
+            return Err(not_found("UNKNOWN_LINK"));
+        };
+        let (view, credits, activities, history, offset) = live(&api, |r, _| {
+            let (view, _) = query::volunteer(r, id, &projections::Period::All, None)
+                .map_err(failed)?
+                .ok_or_else(|| not_found("UNKNOWN_VOLUNTEER"))?;
+            let credits = query::credits(r, id, 0, 1000).map_err(failed)?;
+            let activities = query::activities_of(r, id).map_err(failed)?;
+            let from = view.history_entries.saturating_sub(20);
+            let history = query::history(r, id, from, 20).map_err(failed)?;
+            Ok((view, credits, activities, history, super::ledger_offset(r)?))
+        })?;
+        let base = format!("/me/{id}/{token}");
+        let now = ledger_core::time::Timestamp::from_chrono(&Utc::now()).map_err(failed)?;
+        let mut upcoming: Vec<_> = activities
+            .iter()
+            .filter(|(a, p)| p.signed_up && !a.cancelled && a.window.start > now)
+            .collect();
+        upcoming.sort_by_key(|(a, _)| a.window.start);
+        let today = Day::from_naive(Utc::now().date_naive()).map_err(failed)?;
+        let year_start = Day::from_ymd(today.to_naive().year(), 1, 1).map_err(failed)?;
+        let t = |zh, en| lang.t(zh, en);
+        Ok(html! {
+            (DOCTYPE)
+            html lang=(lang.html()) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (t("我的志愿服务", "My volunteer service")) }
+                    link rel="stylesheet" href="/console/style.css";
+                }
+                body {
+                    main.me {
+                        p { a href={ (base) "?lang=" (lang.other().code()) } {
+                            (match lang.other() { Lang::Zh => "中文", Lang::En => "English" }) } }
+                        h1 { (t("我的志愿服务", "My volunteer service")) " · " (view.number) }
+                        @if let Some(done) = &q.done { p.ok role="status" { (done) } }
+                        div.cards {
+                            div.card { div.label { (t("积分余额", "Balance")) } div.value #balance { (view.balance) } }
+                            div.card { div.label { (t("星级", "Star level")) } div.value { (view.star_level) "★" } }
+                            div.card { div.label { (t("已确认时长（小时）", "Confirmed hours")) }
+                                div.value { (hours(view.confirmed_system_minutes + view.confirmed_backfill_minutes)) } }
+                            div.card { div.label { (t("待确认时长（小时）", "Pending hours")) } div.value.pending { (hours(view.pending_minutes)) } }
+                        }
+                        @if let Some(m) = view.minutes_to_next_star {
+                            p.hint { (t("距下一星级还差", "To the next star level:")) " " (hours(m)) " " (t("小时", "hours")) }
+                        }
+                        h2 { (t("即将参加", "Upcoming sign-ups")) }
+                        @if upcoming.is_empty() { p.empty { (t("暂无", "None")) } } @else {
+                            ul { @for (a, _) in &upcoming { li { (a.title) " · " (a.place) " · " (local_time(a.window.start, offset)) } } }
+                        }
+                        h2 { (t("服务时长记录", "My credits")) }
+                        @if credits.is_empty() { p.empty { (t("暂无", "None")) } } @else {
+                            table #my-credits {
+                                thead { tr { th { (t("日期", "Day")) } th { (t("活动", "Activity")) } th.num { (t("小时", "Hours")) } th { (t("状态", "Status")) } th {} } }
+                                tbody {
+                                    @for (id, c) in credits.iter().rev() {
+                                        tr data-credit=(id.0) {
+                                            td { (c.day) }
+                                            td { (c.activity) }
+                                            td.num { (hours(u64::from(c.minutes))) }
+                                            td class=[(c.status == CreditStatus::Pending).then_some("pending")] { (credit_status_label(lang, c.status)) }
+                                            td {
+                                                @if c.status == CreditStatus::Pending {
+                                                    details {
+                                                        summary { (t("申请更正", "Ask for a correction")) }
+                                                        form.stacked method="post" action={ (base) "/corrections" } {
+                                                            input type="hidden" name="credit" value=(id.0);
+                                                            input type="hidden" name="key" value={ "correction-" (id.0) "-" (c.minutes) };
+                                                            input type="hidden" name="lang" value=(lang.code());
+                                                            label { (t("应为（分钟）", "Should be (minutes)")) input type="number" min="1" name="minutes" required; }
+                                                            label { (t("说明", "Why")) input type="text" name="reason" required; }
+                                                            button type="submit" { (t("提交", "Send")) }
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        h2 { (t("最近记录", "Latest entries")) }
+                        ul.history {
+                            @for h in history.iter().rev() {
+                                li { (local_time(h.recorded_at, offset)) " · " (lang.event_kind(&h.kind)) " · " (t("余额", "balance")) " " (h.balance) }
+                            }
+                        }
+                        p { a href={ (base) "/statement.json?from=" (year_start) "&to=" (today) } download {
+                            (t("下载本年度可验证的服务记录证明", "Download this year's verifiable statement")) } }
+                    }
+                }
+            }
+        })
+    })();
+    match shown {
+        Ok(markup) => markup.into_response(),
+        Err(refusal) => super::layout::error_page(lang, &refusal),
+    }
+}
+
+async fn statement(
+    State(api): State<Api>,
+    Path((volunteer, token)): Path<(String, String)>,
+    Query(period): Query<crate::http::Period>,
+) -> Response {
+    let made = async {
+        let me = holder(&api, &volunteer, &token)?;
+        crate::http::build_statement(&api, &me, volunteer.clone(), &period).await
+    }
+    .await;
+    match made {
+        Ok(statement) => (
+            [(
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"statement-{volunteer}.json\""),
+            )],
+            Json(statement),
+        )
+            .into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Correction {
+    credit: u64,
+    minutes: u32,
+    reason: String,
+    key: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+async fn correction(
+    State(api): State<Api>,
+    Path((volunteer, token)): Path<(String, String)>,
+    Form(c): Form<Correction>,
+) -> Response {
+    let lang = c.lang.as_deref().and_then(Lang::parse).unwrap_or(Lang::Zh);
+    let answered = async {
+        let me = holder(&api, &volunteer, &token)?;
+        let bad = |m: String| Refusal(StatusCode::UNPROCESSABLE_ENTITY, "MALFORMED", m);
+        let command = Command::DisputeCredit(DisputeCredit {
+            credit: CreditId(c.credit),
+            kind: DisputeKind::CorrectionRequest {
+                proposed_minutes: c.minutes,
+            },
+            reason: Text::new(c.reason.clone()).map_err(|e| bad(e.to_string()))?,
+        });
+        let key =
+            SubmissionKey::new(format!("{volunteer}-{}", c.key)).map_err(|e| bad(e.to_string()))?;
+        let submission = Submission {
+            actor: me.actor,
+            role: me.role,
+            key: Some(key),
+            command,
+        };
+        match forward(&api, &submission).await {
+            Answer::Accepted { last_sequence, .. } => {
+                if let Some(seq) = last_sequence {
+                    api.read_models.caught_up(seq, Duration::from_secs(5)).await;
+                }
+                Ok(())
+            }
+            Answer::Rejected { code, message, .. } => Err(Refusal(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "REJECTED",
+                format!("{code} {message}"),
+            )),
+            Answer::Unavailable { message } => Err(Refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                message,
+            )),
+        }
+    }
+    .await;
+    match answered {
+        Ok(()) => {
+            let done = lang.t(
+                "更正申请已提交，等待组织单位复核。",
+                "Sent: the organising unit will review it.",
+            );
+            Redirect::to(&format!(
+                "/me/{volunteer}/{token}?lang={}&done={}",
+                lang.code(),
+                urlencode(done)
+            ))
+            .into_response()
+        }
+        Err(refusal) => super::layout::error_page(lang, &refusal),
+    }
+}

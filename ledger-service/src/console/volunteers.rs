@@ -1,0 +1,437 @@
+//! Volunteers: the roster of a subtree (paged by cursor, so the millionth
+//! row costs what the first does), and one volunteer's page: balance, star
+//! level, credits with the pending ones apart, history, and whether the
+//! last entry is proven included under a signed checkpoint.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use ledger_core::domain::{ApprovalLevel, CreditStatus, VolunteerStatus};
+use ledger_core::values::{CreditId, UnitId, VolunteerId};
+use maud::{html, Markup};
+use projections::query::{self, RosterCursor, VolunteerView};
+use projections::rows::{CreditRow, HistoryEntry, VolunteerRow};
+use projections::store::Read;
+use projections::Period;
+use serde::Deserialize;
+
+use super::filter::{self, Controls, FilterForm, PAGE};
+use super::layout::{self, hours, Nav};
+use super::{empty, live, render, Lang, Session};
+use crate::http::{Api, Refusal};
+use crate::queries::{bad, failed, forbidden, may_read, not_found};
+
+pub fn routes() -> Router<Api> {
+    Router::new()
+        .route("/console/volunteers", get(roster_page))
+        .route("/console/volunteers/{volunteer}", get(volunteer_page))
+        .route("/console/credits/{credit}", get(credit_page))
+}
+
+#[derive(Deserialize)]
+struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// A credit is shown on its volunteer's page.
+async fn credit_page(
+    s: Session,
+    State(api): State<Api>,
+    Path(credit): Path<u64>,
+    Query(d): Query<Done>,
+) -> Response {
+    let volunteer = live(&api, |r, _| {
+        let row = query::credit(r, CreditId(credit))
+            .map_err(failed)?
+            .ok_or_else(|| not_found("UNKNOWN_CREDIT"))?;
+        readable_volunteer(r, &s, &row.volunteer)?;
+        Ok(row.volunteer)
+    });
+    match volunteer {
+        Ok(v) => {
+            let done = d
+                .done
+                .map(|d| format!("?done={}", super::urlencode(&d)))
+                .unwrap_or_default();
+            axum::response::Redirect::to(&format!("/console/volunteers/{v}{done}")).into_response()
+        }
+        Err(refusal) => super::layout::error_page(s.lang, &refusal),
+    }
+}
+
+pub fn status_label(lang: Lang, status: VolunteerStatus) -> String {
+    let level = |l: ApprovalLevel| match l {
+        ApprovalLevel::Unit => lang.t("单位工会", "unit union"),
+        ApprovalLevel::DistrictOrIndustry => lang.t("区县或产业工会", "district or industry union"),
+        ApprovalLevel::City => lang.t("市总工会", "city federation"),
+    };
+    match status {
+        VolunteerStatus::Approved => lang.t("已批准", "Approved").to_owned(),
+        VolunteerStatus::AwaitingApproval(l) => {
+            format!("{}：{}", lang.t("待审批", "Awaiting"), level(l))
+        }
+        VolunteerStatus::Rejected(l) => format!("{}：{}", lang.t("未通过", "Rejected"), level(l)),
+    }
+}
+
+pub fn credit_status_label(lang: Lang, status: CreditStatus) -> &'static str {
+    match status {
+        CreditStatus::Pending => lang.t("待确认", "Pending"),
+        CreditStatus::InReview => lang.t("复核中", "In review"),
+        CreditStatus::Confirmed => lang.t("已确认", "Confirmed"),
+        CreditStatus::Voided => lang.t("已作废", "Voided"),
+        CreditStatus::Reversed => lang.t("已冲正", "Reversed"),
+    }
+}
+
+/// Reads a roster cursor written as `unit/volunteer`.
+pub fn cursor(after: &str) -> Result<Option<RosterCursor>, Refusal> {
+    let after = after.trim();
+    if after.is_empty() {
+        return Ok(None);
+    }
+    let (unit, volunteer) = after
+        .split_once('/')
+        .ok_or_else(|| bad("after is unit/volunteer"))?;
+    Ok(Some(RosterCursor {
+        unit: UnitId::new(unit).map_err(|_| bad("after names no unit"))?,
+        volunteer: VolunteerId::new(volunteer).map_err(|_| bad("after names no volunteer"))?,
+    }))
+}
+
+/// A page of the roster of the filter's scope, after `after`.
+pub fn roster(
+    r: &dyn Read,
+    s: &Session,
+    f: &FilterForm,
+    limit: usize,
+) -> Result<Vec<VolunteerRow>, Refusal> {
+    let filter = f.read()?;
+    let scope = filter::scope(r, s, filter.scope.as_ref())?;
+    let after = cursor(&f.after)?;
+    if let Some(c) = &after {
+        if !query::is_within(r, &c.unit, &scope).map_err(failed)? {
+            return Err(bad("after lies outside the scope"));
+        }
+    }
+    query::roster(r, &scope, after.as_ref(), limit).map_err(failed)
+}
+
+async fn roster_page(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -> Response {
+    let page = async {
+        let (units, rows) = live(&api, |r, _| {
+            Ok((filter::scope_choices(r, &s)?, roster(r, &s, &f, PAGE)?))
+        })?;
+        let mut names = Vec::with_capacity(rows.len());
+        for row in &rows {
+            names.push(if s.sees_personal() {
+                super::boards::personal_name(&api, row.volunteer.as_str()).await
+            } else {
+                None
+            });
+        }
+        let controls = Controls {
+            action: "/console/volunteers",
+            units: &units,
+            windows: &[],
+            metric: false,
+            days: false,
+        };
+        let next = rows
+            .last()
+            .filter(|_| rows.len() == PAGE)
+            .map(|last| format!("{}/{}", last.home_unit, last.volunteer));
+        let body = html! {
+            (filter::form(&s, &f, &controls))
+            (filter::export_links(&s, "roster", &f))
+            @if rows.is_empty() { (empty(&s)) } @else {
+                table #roster {
+                    thead { tr {
+                        th { (s.t("编号", "Number")) }
+                        @if s.sees_personal() { th { (s.t("姓名", "Name")) } }
+                        th { (s.t("所属单位", "Home unit")) }
+                        th { (s.t("状态", "Status")) }
+                        th.num { (s.t("已确认时长", "Confirmed hours")) }
+                        th.num { (s.t("待确认时长", "Pending hours")) }
+                        th.num { (s.t("积分余额", "Balance")) }
+                    } }
+                    tbody {
+                        @for (row, name) in rows.iter().zip(&names) {
+                            tr {
+                                td { a href={ "/console/volunteers/" (row.volunteer) } { (row.number) } }
+                                @if s.sees_personal() { td { (name.as_deref().unwrap_or("—")) } }
+                                td { (row.home_unit) }
+                                td { (status_label(s.lang, row.status.into())) }
+                                td.num { (hours(row.confirmed_minutes())) }
+                                td.num.pending { (hours(row.pending_minutes)) }
+                                td.num { (row.balance()) }
+                            }
+                        }
+                    }
+                }
+            }
+            div.pager {
+                @if !f.after.is_empty() {
+                    a href={ "/console/volunteers?" (f.query(None, None)) } { (s.t("第一页", "First page")) }
+                }
+                @if let Some(next) = next {
+                    a rel="next" href={ "/console/volunteers?" (f.query(None, Some(&next))) } { (s.t("下一页", "Next")) }
+                }
+            }
+        };
+        Ok(layout::page(&s, Nav::Volunteers, s.t("志愿者花名册", "Volunteer roster"), body))
+    }
+    .await;
+    render(&s, page)
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    #[serde(default)]
+    offset: Option<u64>,
+    /// What the last form did, shown once.
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// What a volunteer's page shows.
+struct Account {
+    offset: ledger_core::time::UtcOffset,
+    view: VolunteerView,
+    credits: Vec<(CreditId, CreditRow)>,
+    history: Vec<HistoryEntry>,
+}
+
+pub fn readable_volunteer(
+    r: &dyn Read,
+    s: &Session,
+    id: &VolunteerId,
+) -> Result<VolunteerView, Refusal> {
+    let (view, row) = query::volunteer(r, id, &Period::All, None)
+        .map_err(failed)?
+        .ok_or_else(|| not_found("UNKNOWN_VOLUNTEER"))?;
+    if !may_read(r, &s.who, &row.home_unit)? {
+        return Err(forbidden());
+    }
+    Ok(view)
+}
+
+async fn volunteer_page(
+    s: Session,
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Query(p): Query<Paging>,
+) -> Response {
+    let page = async {
+        let id = VolunteerId::new(&id).map_err(|_| not_found("UNKNOWN_VOLUNTEER"))?;
+        let offset = p.offset.unwrap_or(0);
+        let account = live(&api, |r, _| {
+            let view = readable_volunteer(r, &s, &id)?;
+            Ok(Account {
+                offset: super::ledger_offset(r)?,
+                credits: query::credits(r, &id, 0, 1000).map_err(failed)?,
+                history: query::history(r, &id, offset, PAGE).map_err(failed)?,
+                view,
+            })
+        })?;
+        let name = if s.sees_personal() {
+            super::boards::personal_name(&api, id.as_str()).await
+        } else {
+            None
+        };
+        let mark = verified_mark(&api, &s, &account.view);
+        let v = &account.view;
+        let title = match &name {
+            Some(n) => format!("{n}（{}）", v.number),
+            None => v.number.clone(),
+        };
+        let body = html! {
+            @if let Some(done) = &p.done { p.ok role="status" { (done) } }
+            p.crumbs { (s.t("所属单位：", "Home unit: ")) a href={ "/console/units?scope=" (v.home_unit) } { (v.home_unit) }
+                " · " (status_label(s.lang, v.status)) }
+            (summary(&s, v))
+            (mark)
+            @if s.sees_personal() {
+                @if let Some(link) = super::me::link(&api, &id) {
+                    p.hint { (s.t("本人查看链接（请私下发给志愿者）：", "Personal link (give it to the volunteer privately): "))
+                        a #personal-link href=(link) { (link) } }
+                }
+            }
+            p.exports {
+                a href={ "/console/exports/hours/" (id) ".xlsx" } download { (s.t("服务时长明细（XLSX）", "Hours (XLSX)")) }
+                a href={ "/console/exports/hours/" (id) ".csv" } download { (s.t("服务时长明细（CSV）", "Hours (CSV)")) }
+            }
+            h2 { (s.t("服务时长记录", "Credits")) }
+            (credits(&s, &account.credits, account.offset))
+            h2 { (s.t("台账记录", "History")) }
+            (history(&s, &account.history, account.offset))
+            div.pager {
+                @if offset > 0 {
+                    a rel="prev" href={ "/console/volunteers/" (id) "?offset=" (offset.saturating_sub(PAGE as u64)) } { (s.t("上一页", "Previous")) }
+                }
+                @if offset + (account.history.len() as u64) < v.history_entries {
+                    a rel="next" href={ "/console/volunteers/" (id) "?offset=" (offset + PAGE as u64) } { (s.t("下一页", "Next")) }
+                }
+            }
+        };
+        Ok(layout::page(&s, Nav::Volunteers, &title, body))
+    }
+    .await;
+    render(&s, page)
+}
+
+pub fn summary(s: &Session, v: &VolunteerView) -> Markup {
+    let confirmed = v.confirmed_system_minutes + v.confirmed_backfill_minutes;
+    let next = v.minutes_to_next_star.map_or_else(
+        || s.t("已是最高星级", "top level").to_owned(),
+        |m| format!("{} {}", s.t("距下一星级", "to the next:"), hours(m)),
+    );
+    html! {
+        div.cards {
+            div.card data-figure="star" { div.label { (s.t("星级", "Star level")) } div.value { (v.star_level) "★" } div.label { (next) } }
+            div.card data-figure="hours" { div.label { (s.t("已确认时长（小时）", "Confirmed hours")) } div.value { (hours(confirmed)) } }
+            div.card data-figure="backfilled" { div.label { (s.t("其中补录", "of which backfilled")) } div.value { (hours(v.confirmed_backfill_minutes)) } }
+            div.card data-figure="pending" { div.label { (s.t("待确认时长", "Pending hours")) } div.value.pending { (hours(v.pending_minutes)) } }
+            div.card data-figure="earned" { div.label { (s.t("累计积分", "Points earned")) } div.value { (v.points_earned) } }
+            div.card data-figure="redeemed" { div.label { (s.t("已兑换积分", "Points redeemed")) } div.value { (v.points_redeemed) } }
+            div.card data-figure="balance" { div.label { (s.t("积分余额", "Balance")) } div.value #balance { (v.balance) } }
+            div.card data-figure="attended" { div.label { (s.t("参加活动", "Activities attended")) } div.value { (v.activities_attended) } }
+        }
+    }
+}
+
+fn credits(
+    s: &Session,
+    rows: &[(CreditId, CreditRow)],
+    offset: ledger_core::time::UtcOffset,
+) -> Markup {
+    if rows.is_empty() {
+        return empty(s);
+    }
+    html! {
+        table #credits {
+            thead { tr {
+                th { (s.t("编号", "Credit")) }
+                th { (s.t("活动", "Activity")) }
+                th { (s.t("日期", "Day")) }
+                th.num { (s.t("时长（小时）", "Hours")) }
+                th { (s.t("状态", "Status")) }
+                th { (s.t("确认时间", "Verified at")) }
+                th { (s.t("确认人", "Verified by")) }
+                @if s.may_write() { th {} }
+            } }
+            tbody {
+                @for (id, c) in rows.iter().rev() {
+                    tr data-credit=(id.0) {
+                        td { (id.0) }
+                        td { a href={ "/console/activities/" (c.activity) } { (c.activity) } }
+                        td { (c.day) }
+                        td.num { (hours(u64::from(c.minutes))) }
+                        td class=[(c.status == CreditStatus::Pending).then_some("pending")] { (credit_status_label(s.lang, c.status)) }
+                        td { (c.confirmed.as_ref().map_or_else(String::new, |st| layout::local_time(st.at, offset))) }
+                        td { (c.confirmed.as_ref().map_or_else(String::new, |st| st.by.to_string())) }
+                        @if s.may_write() {
+                            td {
+                                @if matches!(c.status, CreditStatus::Pending | CreditStatus::InReview) {
+                                    a href={ "/console/forms/confirm-credit?credit=" (id.0) } { (s.t("审核确认", "Review")) }
+                                } @else if c.status == CreditStatus::Confirmed {
+                                    a href={ "/console/forms/reverse?credit=" (id.0) } { (s.t("冲正", "Reverse")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn history(s: &Session, rows: &[HistoryEntry], offset: ledger_core::time::UtcOffset) -> Markup {
+    if rows.is_empty() {
+        return empty(s);
+    }
+    html! {
+        table #history {
+            thead { tr {
+                th.num { (s.t("序号", "Sequence")) }
+                th { (s.t("时间", "Recorded at")) }
+                th { (s.t("事项", "Event")) }
+                th.num { (s.t("时长", "Hours")) }
+                th.num { (s.t("待确认", "Pending")) }
+                th.num { (s.t("积分", "Points")) }
+                th.num { (s.t("余额", "Balance")) }
+                th { (s.t("哈希", "Hash")) }
+            } }
+            tbody {
+                @for h in rows {
+                    tr {
+                        td.num { (h.sequence) }
+                        td { (layout::local_time(h.recorded_at, offset)) }
+                        td { (s.lang.event_kind(&h.kind)) @if let Some(a) = &h.about { " · " (a) } }
+                        td.num { (signed_hours(h.minutes)) }
+                        td.num.pending { (signed_hours(h.pending_minutes)) }
+                        td.num { (h.points) }
+                        td.num { (h.balance) }
+                        td { code title=(h.hash) { (&h.hash.to_string()[..12]) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn signed_hours(minutes: i64) -> String {
+    match minutes {
+        0 => String::new(),
+        m if m < 0 => format!("−{}", hours(m.unsigned_abs())),
+        m => hours(m as u64),
+    }
+}
+
+/// Whether the volunteer's latest entry is proven to sit under a signed
+/// checkpoint: an inclusion proof made from this instance's own copy of the
+/// chain and checked against the ledger's key.
+pub fn verified_mark(api: &Api, s: &Session, v: &VolunteerView) -> Markup {
+    let last = live(api, |r, _| {
+        let last = v.history_entries.checked_sub(1);
+        match last {
+            Some(i) => Ok(query::history(r, &v.volunteer, i, 1).map_err(failed)?.pop()),
+            None => Ok(None),
+        }
+    });
+    let Ok(Some(last)) = last else {
+        return html! {};
+    };
+    match prove(api, &last) {
+        Ok(size) => html! {
+            p.verified #verified data-checkpoint=(size) {
+                "✔ " (s.t("最新记录已对照检查点验证：", "Latest entry verified against checkpoint ")) (size)
+                " (" (s.t("序号", "sequence")) " " (last.sequence) ")"
+            }
+        },
+        Err(why) => html! {
+            p.pending #verified {
+                (s.t("最新记录尚未被检查点覆盖：", "Latest entry not yet under a checkpoint: ")) (why)
+            }
+        },
+    }
+}
+
+/// The tree size of the checkpoint that proves `entry`, or why none does.
+fn prove(api: &Api, entry: &HistoryEntry) -> Result<u64, String> {
+    let (doc, key) = api
+        .reader
+        .proofs(|log| (log.inclusion(entry.sequence, None), log.key()))?;
+    let doc = doc.map_err(|e| e.to_string())?;
+    let key = key.ok_or("the ledger has no key yet")?;
+    if doc.event_hash != entry.hash {
+        return Err(format!(
+            "the chain holds another hash at sequence {}",
+            entry.sequence
+        ));
+    }
+    crate::proofs::verify_inclusion(&doc, &key).map_err(|e| e.to_string())?;
+    Ok(doc.checkpoint.tree_size)
+}

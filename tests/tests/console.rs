@@ -1,0 +1,367 @@
+//! The admin console in a real browser (headless Chromium over WebDriver):
+//! sign in, the dashboard, a leaderboard filtered by period and unit, a
+//! volunteer's page, a check-in recorded through the forms and the balance
+//! moving once the credit is confirmed, exports opened with a spreadsheet
+//! library, and an admin of one district kept out of another's volunteers.
+//! Screenshots of the main pages go to `target/console-screenshots/`.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use calamine::{open_workbook, Data, Reader, Xlsx};
+use ledger_core::signing::LedgerSigner;
+use ledger_tests::browser::Browser;
+use ledger_tests::*;
+use serde_json::json;
+
+fn person(n: u32, name: &str) -> serde_json::Value {
+    json!({"name": name, "sex": "男", "citizen_id": format!("32070319800101{n:03}X"),
+        "phone": null, "political_status": "中共党员", "employer": "连云港港口集团",
+        "education": null, "started_work": "2001-07", "health": "良好", "work_history": []})
+}
+
+/// Two districts, each with a volunteer who has a name on file; v1 (haizhou)
+/// signed up for a1.
+async fn federation_with_people(s: &HttpSetup) {
+    set_up_http(&s.router, "city-secret").await;
+    let more = [
+        json!({"type": "register_unit", "unit": "lianyun", "name": "连云区总工会",
+            "kind": "district_federation", "parent": "city", "quota": 300}),
+        json!({"type": "register_unit", "unit": "g2", "name": "连云港港口工会",
+            "kind": {"grassroots": "enterprise"}, "parent": "lianyun", "quota": null}),
+        json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+    ];
+    for (i, command) in more.into_iter().enumerate() {
+        let (status, answer) = call(
+            &s.router,
+            "POST",
+            "/api/v1/commands",
+            Some("city-secret"),
+            Some(submission(&format!("more-{i}"), command)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    for (n, (id, unit, name)) in [("v2", "g2", "王海"), ("v3", "g1", "李娜")]
+        .iter()
+        .enumerate()
+    {
+        let form = json!({"key": format!("reg-{id}"), "volunteer": id, "home_unit": unit,
+            "membership": "member", "groups": ["union_cadre"], "specialties": ["急救"],
+            "personal": person(n as u32 + 2, name)});
+        let (status, answer) = call(
+            &s.router,
+            "POST",
+            "/api/v1/volunteers",
+            Some("city-secret"),
+            Some(form),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+}
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+async fn sign_in(b: &Browser, base: &str, token: &str) {
+    b.goto(&format!("{base}/console/dashboard")).await;
+    // Not signed in: the console sends the browser to sign in first.
+    assert!(
+        b.path().await.starts_with("/console/sign-in"),
+        "{}",
+        b.path().await
+    );
+    b.fill("#token", token).await;
+    b.follow("form button[type=submit]").await;
+    b.text("main h1").await;
+    assert_eq!(b.path().await, "/console/dashboard");
+}
+
+/// Submits the form on the page; it must be accepted.
+async fn submit(b: &Browser) {
+    b.follow("form.stacked button[type=submit]").await;
+    if b.path().await.starts_with("/console/forms/") {
+        panic!("the form was refused: {}", b.text("#form-error").await);
+    }
+}
+
+/// The local time (UTC+8) `minutes` from now, as a datetime-local value.
+fn local(minutes: i64) -> String {
+    let t = chrono::Utc::now() + chrono::Duration::minutes(minutes);
+    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+fn sheet_rows(path: &std::path::Path) -> Vec<Vec<String>> {
+    let mut book: Xlsx<_> = open_workbook(path).expect("an XLSX that opens");
+    let range = book
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
+    range
+        .rows()
+        .map(|row| {
+            row.iter()
+                .map(|c| match c {
+                    Data::Empty => String::new(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_work_in_the_console() {
+    let signer = Arc::new(LedgerSigner::from_secret(&[3; 32]));
+    let s = start_http_with(test_accounts(), Some(signer)).await;
+    federation_with_people(&s).await;
+    let base = serve(s.router.clone()).await;
+    let b = Browser::start().await;
+
+    // Signed in as the city's admin, in Chinese by default.
+    sign_in(&b, &base, "city-secret").await;
+    assert!(b.source().await.contains("lang=\"zh-CN\""));
+    assert_eq!(b.text("[data-figure=registered] .value").await, "3 / 5800");
+
+    // A check-in through the form, then the check-out: the credit waits.
+    b.goto(&format!("{base}/console/forms/check-in?activity=a1"))
+        .await;
+    b.fill("input[name=volunteer]", "v1").await;
+    b.set("input[name=at]", &local(-50)).await;
+    submit(&b).await;
+    assert_eq!(b.text("[data-figure=attended] .value").await, "1");
+    assert!(b.text("p.ok").await.contains("序号"));
+    b.goto(&format!(
+        "{base}/console/forms/check-out?activity=a1&volunteer=v1"
+    ))
+    .await;
+    b.set("input[name=at]", &local(-10)).await;
+    submit(&b).await;
+    assert_eq!(
+        b.path().await.split('?').next(),
+        Some("/console/volunteers/v1")
+    );
+    assert_eq!(b.text("#balance").await, "0");
+    assert_eq!(b.text("[data-figure=pending] .value").await, "0.7");
+    let credit = b.text("#credits tbody tr td").await;
+
+    // Confirmed through the review form: the balance moves (10 points an
+    // hour, 40 minutes).
+    b.goto(&format!(
+        "{base}/console/forms/confirm-credit?credit={credit}"
+    ))
+    .await;
+    submit(&b).await;
+    let balance: u64 = b.text("#balance").await.parse().expect("a balance");
+    assert!(balance > 0, "points were awarded on confirmation");
+    assert_eq!(b.text("[data-figure=hours] .value").await, "0.7");
+    assert!(b.text("#verified").await.len() > 4);
+    b.screenshot("volunteer").await;
+    let personal_link = b.attr("#personal-link", "href").await;
+
+    // A second session, whose minutes the volunteer asks to correct from
+    // his own view (his personal link); the request reaches the admins as
+    // a review item, and the amended minutes count once reviewed.
+    b.goto(&format!(
+        "{base}/console/forms/check-in?activity=a1&volunteer=v1"
+    ))
+    .await;
+    b.set("input[name=at]", &local(-8)).await;
+    submit(&b).await;
+    b.goto(&format!(
+        "{base}/console/forms/check-out?activity=a1&volunteer=v1"
+    ))
+    .await;
+    b.set("input[name=at]", &local(-2)).await;
+    submit(&b).await;
+    b.goto(&format!("{base}{personal_link}")).await;
+    assert_eq!(b.text("#balance").await, balance.to_string());
+    assert_eq!(b.count("#my-credits tbody tr").await, 2);
+    b.click("#my-credits details summary").await;
+    b.fill("#my-credits details input[name=minutes]", "12")
+        .await;
+    b.fill("#my-credits details input[name=reason]", "签退时间记早了")
+        .await;
+    b.screenshot("my-view").await;
+    b.follow("#my-credits details button").await;
+    assert!(b.text("p.ok").await.contains("复核"));
+    b.goto(&format!("{base}/console/reviews")).await;
+    assert_eq!(b.count("#reviews tbody tr").await, 1);
+    assert!(b.text("#reviews tbody tr").await.contains("签退时间记早了"));
+    b.screenshot("reviews").await;
+    b.follow("#reviews tbody tr a[href*='confirm-credit']")
+        .await;
+    b.fill("input[name=reason]", "核实签到记录").await;
+    submit(&b).await;
+    assert_eq!(b.text("[data-figure=hours] .value").await, "0.9");
+    assert_eq!(b.text("[data-figure=pending] .value").await, "0.0");
+
+    // A form that does not read changes nothing and says why.
+    b.goto(&format!("{base}/console/forms/redeem")).await;
+    b.fill("input[name=volunteer]", "v1").await;
+    b.fill("input[name=reward]", "ticket").await;
+    b.fill("input[name=quantity]", "9").await;
+    b.follow("form.stacked button[type=submit]").await;
+    assert!(
+        b.text("#form-error").await.contains("INSUFFICIENT"),
+        "{}",
+        b.text("#form-error").await
+    );
+
+    // The leaderboard, filtered by period and unit through the form.
+    let year = chrono::Utc::now().format("%Y").to_string();
+    b.goto(&format!("{base}/console/leaderboards/volunteers"))
+        .await;
+    b.fill("input[name=period]", &year).await;
+    b.set("select[name=scope]", "haizhou").await;
+    b.follow("form.filters button[type=submit]").await;
+    assert!(b.path().await.contains(&format!("period={year}")));
+    assert!(b.path().await.contains("scope=haizhou"));
+    assert_eq!(b.count("#board tbody tr").await, 1);
+    assert!(b.text("#board tbody tr").await.contains("0.9"));
+    b.screenshot("leaderboard").await;
+    b.set("select[name=scope]", "lianyun").await;
+    b.follow("form.filters button[type=submit]").await;
+    assert_eq!(b.count("#board tbody tr").await, 0);
+
+    // From the board to the volunteer.
+    b.set("select[name=scope]", "city").await;
+    b.follow("form.filters button[type=submit]").await;
+    b.follow("#board tbody tr a").await;
+    assert!(b.path().await.starts_with("/console/volunteers/v1"));
+
+    // The export of what the board shows, downloaded by the browser.
+    b.goto(&format!(
+        "{base}/console/leaderboards/volunteers?period={year}&scope=city"
+    ))
+    .await;
+    b.click(".exports a[href*='.xlsx']").await;
+    let xlsx = b.downloaded(".xlsx").await;
+    let rows = sheet_rows(&xlsx);
+    assert_eq!(
+        rows[0],
+        ["名次", "编号", "姓名", "所属单位", "服务时长（小时）"]
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1][3], "g1");
+
+    // The roster, with the notice's columns, as XLSX and CSV.
+    b.goto(&format!("{base}/console/volunteers?scope=city"))
+        .await;
+    assert_eq!(b.count("#roster tbody tr").await, 3);
+    b.screenshot("roster").await;
+    b.click(".exports a[href*='roster.xlsx']").await;
+    let roster = sheet_rows(&b.downloaded("花名册-city.xlsx").await);
+    assert_eq!(
+        roster[0][..9],
+        [
+            "序号",
+            "编号",
+            "姓名",
+            "性别",
+            "身份证号码",
+            "工作单位",
+            "政治面貌",
+            "身份",
+            "特长"
+        ]
+    );
+    assert_eq!(roster.len(), 4);
+    assert!(roster
+        .iter()
+        .any(|r| r[2] == "王海" && r[4] == "32070319800101002X"));
+    b.click(".exports a[href*='roster.csv']").await;
+    let csv = std::fs::read(b.downloaded("花名册-city.csv").await).expect("csv");
+    assert_eq!(&csv[..3], b"\xEF\xBB\xBF", "a UTF-8 byte-order mark");
+    assert_eq!(String::from_utf8_lossy(&csv).lines().count(), 4);
+
+    // The dashboard's totals and its month-by-month chart.
+    b.goto(&format!("{base}/console/dashboard?period={year}"))
+        .await;
+    assert_eq!(b.text("[data-figure=hours] .value").await, "0.9");
+    assert_eq!(
+        b.count("svg.trend rect[height='0']").await,
+        11,
+        "one month has hours"
+    );
+    b.screenshot("dashboard").await;
+
+    // The unit tree and the audit page.
+    b.goto(&format!("{base}/console/units?scope=city&period={year}"))
+        .await;
+    assert_eq!(b.count("#units tbody tr").await, 2);
+    b.screenshot("units").await;
+    b.click(".exports a[href*='quota.xlsx']").await;
+    let quota = sheet_rows(&b.downloaded("名额分配表-city.xlsx").await);
+    assert_eq!(
+        quota[0][..4],
+        ["序号", "区市县、产业工会", "人数（名额）", "已登记"]
+    );
+    assert_eq!(quota.len(), 3, "{quota:?}");
+    assert!(
+        quota
+            .iter()
+            .any(|r| r[1] == "海州区总工会" && r[2] == "400" && r[3] == "2"),
+        "{quota:?}"
+    );
+    b.click(".exports a[href*='evaluation.xlsx']").await;
+    let evaluation = sheet_rows(&b.downloaded(&format!("考核表-city-{year}.xlsx")).await);
+    assert_eq!(evaluation[0][..3], ["名次", "单位", "服务时长（小时）"]);
+    assert_eq!(evaluation.len(), 3, "{evaluation:?}");
+    assert_eq!(evaluation[1][..3], ["1", "海州区总工会", "0.9"]);
+
+    // A volunteer's hours, each with who verified it and when.
+    b.goto(&format!("{base}/console/volunteers/v1")).await;
+    b.click(".exports a[href$='.xlsx']").await;
+    let hours = sheet_rows(&b.downloaded("服务时长明细-LYG00000001.xlsx").await);
+    assert_eq!(hours[0][7..10], ["已验证", "验证时间", "验证人"]);
+    assert_eq!(hours.len(), 3, "{hours:?}");
+    assert!(
+        hours[1..]
+            .iter()
+            .all(|r| r[7] == "是" && r[9] == "admin-city"),
+        "{hours:?}"
+    );
+    b.goto(&format!("{base}/console/audit")).await;
+    assert!(b.text("#chain-state").await.contains("✔"));
+    b.screenshot("audit").await;
+    b.goto(&format!("{base}/console/activities/a1")).await;
+    assert_eq!(b.text("[data-figure=no-shows] .value").await, "0");
+    b.screenshot("activity").await;
+
+    // English on request.
+    b.follow("a.lang").await;
+    assert!(b.source().await.contains("lang=\"en\""));
+    assert!(b.text("header nav").await.contains("Leaderboards"));
+
+    // An admin of haizhou sees haizhou only.
+    b.follow("form.inline button").await;
+    sign_in(&b, &base, "haizhou-secret").await;
+    b.goto(&format!("{base}/console/volunteers")).await;
+    let listed = b.text("#roster tbody").await;
+    assert!(
+        listed.contains("李娜") && !listed.contains("王海"),
+        "{listed}"
+    );
+    b.goto(&format!("{base}/console/volunteers/v2")).await;
+    assert!(b.text("main h1").await.contains("Not yours"));
+    b.goto(&format!(
+        "{base}/console/leaderboards/volunteers?scope=lianyun"
+    ))
+    .await;
+    assert!(b.text("main h1").await.contains("Not yours"));
+    b.goto(&format!("{base}/console/exports/roster.csv?scope=lianyun"))
+        .await;
+    assert!(b.text("main h1").await.contains("Not yours"));
+
+    b.stop().await;
+}
