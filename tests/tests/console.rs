@@ -194,6 +194,19 @@ async fn admins_work_in_the_console() {
     b.screenshot("my-view").await;
     b.follow("#my-credits details button").await;
     assert!(b.text("p.ok").await.contains("复核"));
+    // His signed statement of the year, downloaded, checks with the
+    // ledger's public key alone.
+    b.click("a[href*='statement.json']").await;
+    let statement: ledger_service::statement::Statement = serde_json::from_slice(
+        &std::fs::read(b.downloaded("statement-v1.json").await).expect("statement"),
+    )
+    .expect("a statement");
+    let totals = ledger_service::statement::verify(
+        &statement,
+        &LedgerSigner::from_secret(&[3; 32]).public_key(),
+    )
+    .expect("the statement verifies");
+    assert!(totals.points_earned > 0, "{totals:?}");
     b.goto(&format!("{base}/console/reviews")).await;
     assert_eq!(b.count("#reviews tbody tr").await, 1);
     assert!(b.text("#reviews tbody tr").await.contains("签退时间记早了"));
