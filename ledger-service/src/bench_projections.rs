@@ -58,26 +58,7 @@ const RAW_BATCH: u64 = 10_000;
 /// How often an unattended rebuild reports, in blocks.
 const REPORT_EVERY_BLOCKS: u64 = 500;
 
-const CATEGORIES: [Category; 18] = [
-    Category::CivilityTalk,
-    Category::TrafficOrder,
-    Category::Environment,
-    Category::ModelWorkerMentoring,
-    Category::WindowService,
-    Category::HardshipCare,
-    Category::LegalAid,
-    Category::PsychologicalSupport,
-    Category::CultureToGrassroots,
-    Category::EpidemicControl,
-    Category::PovertyRelief,
-    Category::JobFair,
-    Category::FreeClinic,
-    Category::TreePlanting,
-    Category::Donation,
-    Category::MicroWish,
-    Category::OneToOne,
-    Category::Other,
-];
+const CATEGORIES: [Category; 18] = Category::ALL;
 
 /// How often each of [`CATEGORIES`] is chosen for an activity: street duty
 /// and environment days are common, epidemic control rare.

@@ -228,19 +228,24 @@ pub fn reviews<R: Read + ?Sized>(
                 return Ok(out);
             }
             let (key, _) = entry?;
-            let credit = key[prefix.len()..]
-                .try_into()
-                .map(|b: [u8; 8]| CreditId(u64::from_be_bytes(b)))
-                .map_err(|_| StoreError::Corrupt {
-                    key: hex::encode(&key),
-                    reason: "a review key does not end in a credit id".into(),
-                })?;
+            let credit = credit_at_end(&key, prefix.len())?;
             if let Some(row) = self::credit(r, credit)? {
                 out.push((credit, row));
             }
         }
     }
     Ok(out)
+}
+
+/// The credit id an index key ends with, after its `prefix_len` bytes.
+fn credit_at_end(key: &[u8], prefix_len: usize) -> Result<CreditId, StoreError> {
+    key.get(prefix_len..)
+        .and_then(|rest| <[u8; 8]>::try_from(rest).ok())
+        .map(|b| CreditId(u64::from_be_bytes(b)))
+        .ok_or_else(|| StoreError::Corrupt {
+            key: hex::encode(key),
+            reason: "an index key does not end in a credit id".into(),
+        })
 }
 
 pub fn credit<R: Read + ?Sized>(r: &R, id: CreditId) -> Result<Option<CreditRow>, StoreError> {
@@ -260,13 +265,7 @@ pub fn credits<R: Read + ?Sized>(
     let mut out = Vec::new();
     for entry in scan_prefix(r, &prefix, false).skip(offset).take(limit) {
         let (key, _) = entry?;
-        let credit = key[prefix.len()..]
-            .try_into()
-            .map(|b: [u8; 8]| CreditId(u64::from_be_bytes(b)))
-            .map_err(|_| StoreError::Corrupt {
-                key: hex::encode(&key),
-                reason: "a credit index key does not end in a credit id".into(),
-            })?;
+        let credit = credit_at_end(&key, prefix.len())?;
         if let Some(row) = get::<CreditRow, _>(r, &credit_key(credit))? {
             out.push((credit, row));
         }

@@ -44,6 +44,30 @@ pub enum Category {
     Other,
 }
 
+impl Category {
+    /// Every category, in the order the notices name them.
+    pub const ALL: [Category; 18] = [
+        Category::CivilityTalk,
+        Category::TrafficOrder,
+        Category::Environment,
+        Category::ModelWorkerMentoring,
+        Category::WindowService,
+        Category::HardshipCare,
+        Category::LegalAid,
+        Category::PsychologicalSupport,
+        Category::CultureToGrassroots,
+        Category::EpidemicControl,
+        Category::PovertyRelief,
+        Category::JobFair,
+        Category::FreeClinic,
+        Category::TreePlanting,
+        Category::Donation,
+        Category::MicroWish,
+        Category::OneToOne,
+        Category::Other,
+    ];
+}
+
 /// How points follow from confirmed minutes. The rule is versioned and copied
 /// into every event that uses it, so replay never depends on configuration
 /// that changed later.

@@ -13,7 +13,7 @@ use projections::store::Read;
 use projections::{Metric, Period};
 use serde::Deserialize;
 
-use super::{urlencode, Lang, Session};
+use super::{urlencode, Session};
 use crate::http::Refusal;
 
 /// The most rows one page shows.
@@ -216,7 +216,7 @@ pub fn form(s: &Session, f: &FilterForm, c: &Controls<'_>) -> Markup {
             label { (lang.t("类别", "Category"))
                 select name="category" {
                     option value="" { (lang.t("全部类别", "All categories")) }
-                    @for cat in Lang::CATEGORIES {
+                    @for cat in ledger_core::domain::Category::ALL {
                         @let value = category_value(cat);
                         option value=(value) selected[f.category == value] { (lang.category(cat)) }
                     }

@@ -354,7 +354,7 @@ fn input(lang: Lang, f: &Field, value: &str) -> Markup {
         }
         Input::Category => html! {
             select name=(f.name) {
-                @for c in Lang::CATEGORIES {
+                @for c in ledger_core::domain::Category::ALL {
                     @let v = super::filter::category_value(c);
                     option value=(v) selected[v == value] { (lang.category(c)) }
                 }

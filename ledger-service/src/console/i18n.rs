@@ -56,27 +56,6 @@ impl Lang {
         }
     }
 
-    pub const CATEGORIES: [Category; 18] = [
-        Category::CivilityTalk,
-        Category::TrafficOrder,
-        Category::Environment,
-        Category::ModelWorkerMentoring,
-        Category::WindowService,
-        Category::HardshipCare,
-        Category::LegalAid,
-        Category::PsychologicalSupport,
-        Category::CultureToGrassroots,
-        Category::EpidemicControl,
-        Category::PovertyRelief,
-        Category::JobFair,
-        Category::FreeClinic,
-        Category::TreePlanting,
-        Category::Donation,
-        Category::MicroWish,
-        Category::OneToOne,
-        Category::Other,
-    ];
-
     /// An event's kind, as a volunteer's history names it.
     pub fn event_kind(self, kind: &str) -> String {
         let (zh, en) = match kind {

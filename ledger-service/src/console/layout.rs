@@ -138,6 +138,17 @@ pub fn local_time(t: ledger_core::time::Timestamp, offset: ledger_core::time::Ut
         .to_string()
 }
 
+/// A page of its own, without navigation: sign-in and refusals.
+fn narrow(lang: Lang, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.html()) {
+            (head(lang, title))
+            body { main.narrow { (body) } }
+        }
+    }
+}
+
 pub fn error_page(lang: Lang, refusal: &Refusal) -> Response {
     let Refusal(status, code, message) = refusal;
     let title = match *status {
@@ -154,21 +165,13 @@ pub fn error_page(lang: Lang, refusal: &Refusal) -> Response {
         ),
         _ => "",
     };
-    let markup = html! {
-        (DOCTYPE)
-        html lang=(lang.html()) {
-            (head(lang, title))
-            body {
-                main.narrow {
-                    h1 { (title) }
-                    p.error { (explain) }
-                    p { code { (code) } " " (message) }
-                    p { a href="/console/dashboard" { (lang.t("返回概览", "Back to the dashboard")) } }
-                }
-            }
-        }
+    let body = html! {
+        h1 { (title) }
+        p.error { (explain) }
+        p { code { (code) } " " (message) }
+        p { a href="/console/dashboard" { (lang.t("返回概览", "Back to the dashboard")) } }
     };
-    (*status, markup).into_response()
+    (*status, narrow(lang, title, body)).into_response()
 }
 
 pub fn sign_in(
@@ -182,30 +185,22 @@ pub fn sign_in(
         None => "/console/sign-in".to_owned(),
     };
     let title = lang.t("登录", "Sign in");
-    let markup = html! {
-        (DOCTYPE)
-        html lang=(lang.html()) {
-            (head(lang, title))
-            body {
-                main.narrow {
-                    p { (lang_switch(lang, &here)) }
-                    h1 { (lang.t("职工志愿服务台账", "Volunteer service ledger")) }
-                    @if let Some(e) = error { p.error role="alert" { (e) } }
-                    form method="post" action="/console/sign-in" {
-                        label for="token" { (lang.t("访问令牌", "Access token")) }
-                        input #token type="password" name="token" autocomplete="current-password" required;
-                        @if let Some(n) = next { input type="hidden" name="next" value=(n); }
-                        button type="submit" { (title) }
-                    }
-                    p.hint { (lang.t(
-                        "令牌由市总工会发放；各单位管理员只能看到本单位及下级单位。",
-                        "Tokens are issued by the city federation; a unit's admin sees that unit and those under it."
-                    )) }
-                }
-            }
+    let body = html! {
+        p { (lang_switch(lang, &here)) }
+        h1 { (lang.t("职工志愿服务台账", "Volunteer service ledger")) }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form method="post" action="/console/sign-in" {
+            label for="token" { (lang.t("访问令牌", "Access token")) }
+            input #token type="password" name="token" autocomplete="current-password" required;
+            @if let Some(n) = next { input type="hidden" name="next" value=(n); }
+            button type="submit" { (title) }
         }
+        p.hint { (lang.t(
+            "令牌由市总工会发放；各单位管理员只能看到本单位及下级单位。",
+            "Tokens are issued by the city federation; a unit's admin sees that unit and those under it."
+        )) }
     };
-    (status, markup).into_response()
+    (status, narrow(lang, title, body)).into_response()
 }
 
 pub async fn stylesheet() -> Response {
