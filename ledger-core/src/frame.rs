@@ -87,13 +87,18 @@ impl FrameRef<'_> {
         if self.header.schema != SCHEMA_VERSION {
             return Err(BodyError::UnknownSchema(self.header.schema));
         }
-        let (record, rest) = postcard::take_from_bytes::<EventRecord>(self.body)
-            .map_err(|e| BodyError::Undecodable(e.to_string()))?;
-        if !rest.is_empty() {
-            return Err(BodyError::TrailingBytes(rest.len()));
-        }
-        Ok(record)
+        decode_body(self.body)
     }
+}
+
+/// An event record from a frame's body: canonical postcard, nothing after.
+pub fn decode_body(body: &[u8]) -> Result<EventRecord, BodyError> {
+    let (record, rest) = postcard::take_from_bytes::<EventRecord>(body)
+        .map_err(|e| BodyError::Undecodable(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(BodyError::TrailingBytes(rest.len()));
+    }
+    Ok(record)
 }
 
 pub fn hash_frame(hashed: &[u8]) -> Digest {

@@ -351,13 +351,7 @@ pub async fn export(store: &ChainStore, path: &Path) -> Result<BundleHeader, Aud
             if failure.is_none() {
                 failure = audit.push_block(&block.frames, block.seal.as_ref()).err();
             }
-            records.push(match block.seal {
-                Some(_) => 1u8,
-                None => 0u8,
-            });
-            records.extend_from_slice(&block.seal.map_or([0; 64], |s| s.0));
-            records.extend_from_slice(&(block.frames.len() as u32).to_le_bytes());
-            records.extend_from_slice(&block.frames);
+            bundle_record(block.seal.as_ref(), &block.frames, &mut records);
             blocks += 1;
             Ok(())
         })
@@ -385,6 +379,15 @@ pub async fn export(store: &ChainStore, path: &Path) -> Result<BundleHeader, Aud
     Ok(header)
 }
 
+/// One block as a bundle holds it: a seal flag, the seal (or zeros), the
+/// frames' length and the frames.
+pub fn bundle_record(seal: Option<&Signature>, frames: &[u8], out: &mut Vec<u8>) {
+    out.push(u8::from(seal.is_some()));
+    out.extend_from_slice(&seal.map_or([0; 64], |s| s.0));
+    out.extend_from_slice(&(frames.len() as u32).to_le_bytes());
+    out.extend_from_slice(frames);
+}
+
 /// Verifies a bundle file, reading it frame by frame.
 pub fn verify_bundle(
     path: &Path,
@@ -392,12 +395,26 @@ pub fn verify_bundle(
     show_progress: bool,
 ) -> Result<Summary, AuditError> {
     let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| AuditError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let reader = BufReader::with_capacity(1 << 20, file);
+    verify_bundle_from(reader, &name, expected, show_progress)
+}
+
+/// Verifies a bundle from any reader (`name` says which in errors).
+pub fn verify_bundle_from(
+    mut reader: impl BufRead,
+    name: &str,
+    expected: Option<&Expected>,
+    show_progress: bool,
+) -> Result<Summary, AuditError> {
+    let name = name.to_owned();
     let io = |source| AuditError::Io {
         path: name.clone(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut first = String::new();
     reader.read_line(&mut first).map_err(io)?;
     let header: BundleHeader = serde_json::from_str(first.trim_end())

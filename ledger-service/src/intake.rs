@@ -66,37 +66,48 @@ fn read_submission(who: &Principal, value: serde_json::Value) -> Result<Submissi
     })
 }
 
-/// Answers one request: a single submission or a batch.
-pub async fn handle(writer: &Writer, who: &Principal, payload: &[u8]) -> serde_json::Value {
-    let value: serde_json::Value = match serde_json::from_slice(payload) {
-        Ok(v) => v,
-        Err(e) => return to_json(&malformed(&e)),
-    };
+/// A request as read, before anything is decided.
+#[derive(Debug)]
+pub enum Request {
+    One(Result<Submission, Answer>),
+    /// Each submission read on its own: one bad one spoils no other.
+    Batch(Vec<Result<Submission, Answer>>),
+}
+
+/// Reads a request's bytes: a single submission or a batch. Anything that
+/// does not read becomes an answer to send back; nothing here panics or
+/// touches the writer, whatever the bytes (fuzzed: `fuzz/`).
+pub fn read_request(who: &Principal, payload: &[u8]) -> Result<Request, Answer> {
+    let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| malformed(&e))?;
     if value.get("submissions").is_none() {
-        let answer = match read_submission(who, value) {
-            Ok(s) => writer.submit(s).await,
-            Err(answer) => answer,
-        };
-        return to_json(&answer);
+        return Ok(Request::One(read_submission(who, value)));
     }
-    let batch: WireBatch = match serde_json::from_value(value) {
-        Ok(b) => b,
-        Err(e) => return to_json(&malformed(&e)),
-    };
+    let batch: WireBatch = serde_json::from_value(value).map_err(|e| malformed(&e))?;
     if batch.submissions.len() > MAX_BATCH {
-        return to_json(&Answer::Rejected {
+        return Err(Answer::Rejected {
             code: "BATCH_TOO_LARGE".into(),
             message: format!("at most {MAX_BATCH} submissions in one batch"),
             field: Some("submissions".into()),
         });
     }
+    Ok(Request::Batch(
+        batch
+            .submissions
+            .into_iter()
+            .map(|v| read_submission(who, v))
+            .collect(),
+    ))
+}
+
+/// Answers one request: a single submission or a batch.
+pub async fn handle(writer: &Writer, who: &Principal, payload: &[u8]) -> serde_json::Value {
+    let read = match read_request(who, payload) {
+        Ok(Request::Batch(read)) => read,
+        Ok(Request::One(Ok(submission))) => return to_json(&writer.submit(submission).await),
+        Ok(Request::One(Err(answer))) | Err(answer) => return to_json(&answer),
+    };
     // The readable ones go to the writer back to back, in the order given,
     // and are decided in that order, usually in one block.
-    let read: Vec<Result<Submission, Answer>> = batch
-        .submissions
-        .into_iter()
-        .map(|v| read_submission(who, v))
-        .collect();
     let valid: Vec<Submission> = read
         .iter()
         .filter_map(|r| r.as_ref().ok().cloned())

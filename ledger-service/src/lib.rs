@@ -11,6 +11,7 @@ pub mod bench;
 pub mod bench_projections;
 pub mod console;
 pub mod demo;
+pub mod fuzzing;
 pub mod http;
 pub mod intake;
 pub mod lease;

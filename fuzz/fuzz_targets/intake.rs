@@ -1,0 +1,6 @@
+#![no_main]
+//! See `ledger_service::fuzzing::intake`.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| ledger_service::fuzzing::intake(data));
