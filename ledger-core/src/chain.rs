@@ -259,7 +259,54 @@ impl Verifier {
     /// and returns what follows it.
     pub fn push_front<'b>(&mut self, buf: &'b [u8]) -> Result<(Verified, &'b [u8]), ChainError> {
         let (frame, rest) = frame::parse_frame(buf).map_err(|e| self.fault(e.into()))?;
-        let record = self.check(&frame)?;
+        let prepared = Prepared::of(&frame);
+        Ok((self.push_prepared(&frame, prepared)?, rest))
+    }
+
+    /// Checks every frame of `buf` (stored back to back) and hands each,
+    /// verified, to `each`, in order. Each frame's own hash and its body do
+    /// not depend on the frames before it, so they are worked out ahead on
+    /// `workers` threads; the checks that do (sequence, link, checkpoints)
+    /// run in order here. The first fault is the one [`Verifier::push_front`]
+    /// would have named.
+    pub fn push_all(
+        &mut self,
+        mut buf: &[u8],
+        workers: usize,
+        mut each: impl FnMut(Verified),
+    ) -> Result<(), ChainError> {
+        while !buf.is_empty() {
+            let mut frames = Vec::with_capacity(WINDOW);
+            let mut unreadable = None;
+            while frames.len() < WINDOW && !buf.is_empty() {
+                match frame::parse_frame(buf) {
+                    Ok((frame, rest)) => {
+                        frames.push(frame);
+                        buf = rest;
+                    }
+                    Err(e) => {
+                        unreadable = Some(e);
+                        break;
+                    }
+                }
+            }
+            for (frame, prepared) in frames.iter().zip(prepare_all(&frames, workers)) {
+                each(self.push_prepared(frame, prepared)?);
+            }
+            if let Some(e) = unreadable {
+                return Err(self.fault(e.into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a parsed frame whose own hash and body were worked out ahead.
+    fn push_prepared(
+        &mut self,
+        frame: &FrameRef<'_>,
+        prepared: Prepared,
+    ) -> Result<Verified, ChainError> {
+        let record = self.check(frame, prepared)?;
         if let Some(audit) = &mut self.audit {
             audit.check(&record).map_err(|fault| ChainError {
                 sequence: self.head.sequence + 1,
@@ -271,22 +318,19 @@ impl Verifier {
             sequence: frame.header.sequence,
             hash: frame.stored_hash,
         };
-        Ok((
-            Verified {
-                head: self.head,
-                record,
-            },
-            rest,
-        ))
+        Ok(Verified {
+            head: self.head,
+            record,
+        })
     }
 
     /// The frame's own integrity first (so a changed byte is blamed on the
     /// frame that holds it), then its place in the chain, then its body.
-    fn check(&self, frame: &FrameRef<'_>) -> Result<EventRecord, ChainError> {
+    fn check(&self, frame: &FrameRef<'_>, prepared: Prepared) -> Result<EventRecord, ChainError> {
         if frame.header.format != FORMAT_VERSION {
             return Err(self.fault(Fault::UnknownFormat(frame.header.format)));
         }
-        let computed = frame.computed_hash();
+        let computed = prepared.computed;
         if computed != frame.stored_hash {
             return Err(self.fault(Fault::BadHash {
                 computed,
@@ -306,7 +350,7 @@ impl Verifier {
                 found: frame.header.previous,
             }));
         }
-        frame.decode().map_err(|e| self.fault(e.into()))
+        prepared.record.map_err(|e| self.fault(e.into()))
     }
 
     fn fault(&self, fault: Fault) -> ChainError {
@@ -315,6 +359,52 @@ impl Verifier {
             fault,
         }
     }
+}
+
+/// Frames [`Verifier::push_all`] parses before it hashes and decodes them
+/// together: enough to keep every worker busy, few enough to stay small.
+const WINDOW: usize = 4096;
+
+/// What a frame's checks need that does not depend on the frames before
+/// it: its own hash and its decoded body.
+struct Prepared {
+    computed: Digest,
+    record: Result<EventRecord, BodyError>,
+}
+
+impl Prepared {
+    fn of(frame: &FrameRef<'_>) -> Prepared {
+        Prepared {
+            computed: frame.computed_hash(),
+            record: frame.decode(),
+        }
+    }
+}
+
+/// Hashes and decodes `frames` on `workers` threads (this one among them),
+/// keeping their order. The work is pure, so the result is the same on any
+/// number of threads.
+fn prepare_all(frames: &[FrameRef<'_>], workers: usize) -> Vec<Prepared> {
+    let workers = workers.clamp(1, 64);
+    if workers == 1 || frames.len() < 2 * workers {
+        return frames.iter().map(Prepared::of).collect();
+    }
+    let per = frames.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let mut chunks = frames.chunks(per);
+        let own = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks
+            .map(|chunk| scope.spawn(move || chunk.iter().map(Prepared::of).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<Prepared> = own.iter().map(Prepared::of).collect();
+        for handle in others {
+            match handle.join() {
+                Ok(done) => out.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
 }
 
 /// Verifies a whole chain from its first frame, one frame per item, and
@@ -536,6 +626,26 @@ mod tests {
         assert_eq!(err.fault, Fault::BadSignature("checkpoint"));
     }
 
+    #[test]
+    fn on_several_threads_a_whole_chain_verifies_as_on_one() {
+        let joined = shared_chain().concat();
+        let mut one = Verifier::new();
+        let mut records = Vec::new();
+        let mut rest: &[u8] = &joined;
+        while !rest.is_empty() {
+            let (v, tail) = one.push_front(rest).unwrap();
+            records.push(v);
+            rest = tail;
+        }
+        for workers in [2, 4] {
+            let mut many = Verifier::new();
+            let mut got = Vec::new();
+            many.push_all(&joined, workers, |v| got.push(v)).unwrap();
+            assert_eq!(got, records);
+            assert_eq!(many, one);
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
 
@@ -572,6 +682,18 @@ mod tests {
                 .collect();
             let err = verify_concatenated(&joined, Head::EMPTY).unwrap_err();
             prop_assert_eq!(err.sequence, k as u64 + 1, "{}", err);
+
+            // Hashed and decoded on several threads: the same fault, and
+            // every frame before it handed over, in order.
+            for workers in [1, 2, 3] {
+                let mut verifier = Verifier::new();
+                let mut seen = Vec::new();
+                let parallel = verifier
+                    .push_all(&joined, workers, |v| seen.push(v.head.sequence))
+                    .unwrap_err();
+                prop_assert_eq!(&parallel, &err);
+                prop_assert_eq!(seen, (1..=k as u64).collect::<Vec<_>>());
+            }
         }
     }
 }

@@ -269,21 +269,24 @@ impl Audit {
         self.verifier.check_seal(first, seal)
     }
 
-    fn push(&mut self, mut frames: &[u8]) -> Result<(), ChainError> {
-        while !frames.is_empty() {
-            let (verified, rest) = self.verifier.push_front(frames)?;
+    fn push(&mut self, frames: &[u8]) -> Result<(), ChainError> {
+        let Audit {
+            verifier,
+            checkpoints,
+            watch,
+            seen,
+        } = self;
+        verifier.push_all(frames, workers(), |verified| {
             if matches!(
                 verified.record.event,
                 ledger_core::Event::CheckpointRecorded(_)
             ) {
-                self.checkpoints += 1;
+                *checkpoints += 1;
             }
-            if self.watch == Some(verified.head.sequence) {
-                self.seen = Some(verified.head.hash);
+            if *watch == Some(verified.head.sequence) {
+                *seen = Some(verified.head.hash);
             }
-            frames = rest;
-        }
-        Ok(())
+        })
     }
 
     fn finish(&self, expected: Option<&Expected>) -> Result<Summary, AuditError> {
@@ -466,6 +469,11 @@ pub fn verify_bundle_from(
     }
     bar.finish_and_clear();
     audit.finish(expected)
+}
+
+/// Threads that hash and decode frames: every core.
+pub fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

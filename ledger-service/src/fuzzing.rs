@@ -56,9 +56,12 @@ pub fn bundle(data: &[u8]) {
     let _ = crate::audit::verify_bundle_from(Cursor::new(data), "fuzz", None, false);
 }
 
+/// What a fuzz target runs.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets by name, as `fuzz/fuzz_targets/` and `fuzz/corpus/`
 /// name them.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("frames", frames),
     ("event", event),
     ("intake", intake),
@@ -128,7 +131,8 @@ mod tests {
         let mut replayed = 0;
         for (name, target) in TARGETS {
             let dir = corpus().join(name);
-            let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let entries =
+                std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
             for entry in entries {
                 let path = entry.expect("entry").path();
                 target(&std::fs::read(&path).expect("corpus file"));

@@ -69,7 +69,7 @@ fn read_submission(who: &Principal, value: serde_json::Value) -> Result<Submissi
 /// A request as read, before anything is decided.
 #[derive(Debug)]
 pub enum Request {
-    One(Result<Submission, Answer>),
+    One(Box<Result<Submission, Answer>>),
     /// Each submission read on its own: one bad one spoils no other.
     Batch(Vec<Result<Submission, Answer>>),
 }
@@ -80,7 +80,7 @@ pub enum Request {
 pub fn read_request(who: &Principal, payload: &[u8]) -> Result<Request, Answer> {
     let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| malformed(&e))?;
     if value.get("submissions").is_none() {
-        return Ok(Request::One(read_submission(who, value)));
+        return Ok(Request::One(Box::new(read_submission(who, value))));
     }
     let batch: WireBatch = serde_json::from_value(value).map_err(|e| malformed(&e))?;
     if batch.submissions.len() > MAX_BATCH {
@@ -103,8 +103,11 @@ pub fn read_request(who: &Principal, payload: &[u8]) -> Result<Request, Answer> 
 pub async fn handle(writer: &Writer, who: &Principal, payload: &[u8]) -> serde_json::Value {
     let read = match read_request(who, payload) {
         Ok(Request::Batch(read)) => read,
-        Ok(Request::One(Ok(submission))) => return to_json(&writer.submit(submission).await),
-        Ok(Request::One(Err(answer))) | Err(answer) => return to_json(&answer),
+        Ok(Request::One(one)) => match *one {
+            Ok(submission) => return to_json(&writer.submit(submission).await),
+            Err(answer) => return to_json(&answer),
+        },
+        Err(answer) => return to_json(&answer),
     };
     // The readable ones go to the writer back to back, in the order given,
     // and are decided in that order, usually in one block.

@@ -168,15 +168,10 @@ impl<B: Read> Projection<B> {
         let mut verifier = self.meta.verifier.clone();
         let first = verifier.head().sequence + 1;
         let mut records = Vec::new();
-        let mut rest = frames;
-        let checked = (|| {
-            while !rest.is_empty() {
-                let (verified, tail) = verifier.push_front(rest)?;
-                records.push(verified);
-                rest = tail;
-            }
-            verifier.check_seal(first, seal)
-        })();
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let checked = verifier
+            .push_all(frames, workers, |verified| records.push(verified))
+            .and_then(|()| verifier.check_seal(first, seal));
         if let Err(broken) = checked {
             self.broken = Some(broken.clone());
             return Err(ProjectionError::Broken(broken));

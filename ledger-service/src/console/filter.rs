@@ -263,9 +263,15 @@ pub fn pager(s: &Session, path: &str, f: &FilterForm, offset: usize, shown: usiz
 /// Links to the exports of what the page shows.
 pub fn export_links(s: &Session, table: &str, f: &FilterForm) -> Markup {
     let q = f.query(None, None);
+    let what = match table {
+        "leaderboard" => s.t("导出排行榜：", "Export the leaderboard:"),
+        "evaluation" => s.t("导出考核表：", "Export the evaluation table:"),
+        "roster" => s.t("导出花名册：", "Export the roster:"),
+        _ => s.t("导出：", "Export:"),
+    };
     html! {
         div.exports {
-            span { (s.t("导出：", "Export:")) }
+            span { (what) }
             a href={ "/console/exports/" (table) ".xlsx?" (q) } download { "Excel (XLSX)" }
             a href={ "/console/exports/" (table) ".csv?" (q) } download { "CSV" }
         }
