@@ -160,13 +160,18 @@ impl Audit {
     }
 
     fn accept(&mut self, hash: &Digest, record: &EventRecord) {
+        self.accept_leaf(crate::merkle::leaf_hash(hash), record);
+    }
+
+    /// As `accept`, with the event's Merkle leaf hashed ahead.
+    fn accept_leaf(&mut self, leaf: Digest, record: &EventRecord) {
         match &record.event {
             Event::LedgerOpened(e) => self.ledger = Some(e.ledger.clone()),
             Event::LedgerKeyPublished(e) => self.key = Some(e.public_key),
             Event::CheckpointRecorded(e) => self.last_checkpoint = Some(e.checkpoint.clone()),
             _ => {}
         }
-        self.frontier.push(hash);
+        self.frontier.push_leaf(leaf);
     }
 }
 
@@ -271,33 +276,59 @@ impl Verifier {
     /// would have named.
     pub fn push_all(
         &mut self,
-        mut buf: &[u8],
+        buf: &[u8],
         workers: usize,
         mut each: impl FnMut(Verified),
     ) -> Result<(), ChainError> {
-        while !buf.is_empty() {
-            let mut frames = Vec::with_capacity(WINDOW);
-            let mut unreadable = None;
-            while frames.len() < WINDOW && !buf.is_empty() {
-                match frame::parse_frame(buf) {
-                    Ok((frame, rest)) => {
-                        frames.push(frame);
-                        buf = rest;
-                    }
-                    Err(e) => {
-                        unreadable = Some(e);
-                        break;
-                    }
+        if workers <= 1 {
+            let mut rest = buf;
+            loop {
+                let window = Window::read(rest, 1);
+                rest = window.rest;
+                if self.push_window(window, &mut each)? {
+                    return Ok(());
                 }
             }
-            for (frame, prepared) in frames.iter().zip(prepare_all(&frames, workers)) {
-                each(self.push_prepared(frame, prepared)?);
-            }
-            if let Some(e) = unreadable {
-                return Err(self.fault(e.into()));
-            }
         }
-        Ok(())
+        // One thread reads and prepares the next window (on `workers`
+        // threads) while this one checks the last in order.
+        std::thread::scope(|scope| {
+            let (ready, windows) = std::sync::mpsc::sync_channel::<Window<'_>>(2);
+            scope.spawn(move || {
+                let mut rest = buf;
+                loop {
+                    let window = Window::read(rest, workers - 1);
+                    rest = window.rest;
+                    let last = window.is_last();
+                    // A closed channel: the checks stopped at a fault.
+                    if ready.send(window).is_err() || last {
+                        return;
+                    }
+                }
+            });
+            for window in windows {
+                if self.push_window(window, &mut each)? {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Checks a window's frames in order; true once the buffer is done.
+    fn push_window(
+        &mut self,
+        window: Window<'_>,
+        each: &mut impl FnMut(Verified),
+    ) -> Result<bool, ChainError> {
+        let last = window.is_last();
+        for (frame, prepared) in window.frames.iter().zip(window.prepared) {
+            each(self.push_prepared(frame, prepared)?);
+        }
+        if let Some(e) = window.unreadable {
+            return Err(self.fault(e.into()));
+        }
+        Ok(last)
     }
 
     /// Checks a parsed frame whose own hash and body were worked out ahead.
@@ -306,13 +337,14 @@ impl Verifier {
         frame: &FrameRef<'_>,
         prepared: Prepared,
     ) -> Result<Verified, ChainError> {
+        let leaf = prepared.leaf;
         let record = self.check(frame, prepared)?;
         if let Some(audit) = &mut self.audit {
             audit.check(&record).map_err(|fault| ChainError {
                 sequence: self.head.sequence + 1,
                 fault,
             })?;
-            audit.accept(&frame.stored_hash, &record);
+            audit.accept_leaf(leaf, &record);
         }
         self.head = Head {
             sequence: frame.header.sequence,
@@ -350,7 +382,7 @@ impl Verifier {
                 found: frame.header.previous,
             }));
         }
-        prepared.record.map_err(|e| self.fault(e.into()))
+        frame.decode().map_err(|e| self.fault(e.into()))
     }
 
     fn fault(&self, fault: Fault) -> ChainError {
@@ -365,18 +397,62 @@ impl Verifier {
 /// together: enough to keep every worker busy, few enough to stay small.
 const WINDOW: usize = 4096;
 
+/// Frames read and prepared ahead of their checks.
+struct Window<'a> {
+    frames: Vec<FrameRef<'a>>,
+    prepared: Vec<Prepared>,
+    /// Where reading stopped, if at a frame that does not parse.
+    unreadable: Option<FrameError>,
+    rest: &'a [u8],
+}
+
+impl<'a> Window<'a> {
+    fn read(mut buf: &'a [u8], workers: usize) -> Window<'a> {
+        let mut frames = Vec::with_capacity(WINDOW);
+        let mut unreadable = None;
+        while frames.len() < WINDOW && !buf.is_empty() {
+            match frame::parse_frame(buf) {
+                Ok((frame, rest)) => {
+                    frames.push(frame);
+                    buf = rest;
+                }
+                Err(e) => {
+                    unreadable = Some(e);
+                    break;
+                }
+            }
+        }
+        let prepared = prepare_all(&frames, workers);
+        Window {
+            frames,
+            prepared,
+            unreadable,
+            rest: buf,
+        }
+    }
+
+    fn is_last(&self) -> bool {
+        self.unreadable.is_some() || self.rest.is_empty()
+    }
+}
+
 /// What a frame's checks need that does not depend on the frames before
-/// it: its own hash and its decoded body.
+/// it: its own hash, and its Merkle leaf.
+///
+/// Bodies are decoded where they are checked, not ahead: a record made on
+/// one thread and dropped on another costs more in the allocator than its
+/// decoding saves.
 struct Prepared {
     computed: Digest,
-    record: Result<EventRecord, BodyError>,
+    /// The Merkle leaf of the stored hash (used once the hash checks out).
+    leaf: Digest,
 }
 
 impl Prepared {
     fn of(frame: &FrameRef<'_>) -> Prepared {
         Prepared {
             computed: frame.computed_hash(),
-            record: frame.decode(),
+            leaf: crate::merkle::leaf_hash(&frame.stored_hash),
         }
     }
 }

@@ -77,7 +77,12 @@ impl Frontier {
     }
 
     pub fn push(&mut self, event_hash: &Digest) {
-        let mut carry = leaf_hash(event_hash);
+        self.push_leaf(leaf_hash(event_hash));
+    }
+
+    /// Takes in a leaf hashed ahead (`leaf_hash` of an event's hash).
+    pub fn push_leaf(&mut self, leaf: Digest) {
+        let mut carry = leaf;
         let mut size = self.size;
         while size & 1 == 1 {
             let left = self.peaks.pop().unwrap_or_default();
