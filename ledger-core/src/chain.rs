@@ -269,11 +269,11 @@ impl Verifier {
     }
 
     /// Checks every frame of `buf` (stored back to back) and hands each,
-    /// verified, to `each`, in order. Each frame's own hash and its body do
-    /// not depend on the frames before it, so they are worked out ahead on
-    /// `workers` threads; the checks that do (sequence, link, checkpoints)
-    /// run in order here. The first fault is the one [`Verifier::push_front`]
-    /// would have named.
+    /// verified, to `each`, in order. A frame's own hash does not depend on
+    /// the frames before it, so with more than one worker one thread hashes
+    /// the next window of frames while this one checks the last in order
+    /// (sequence, link, body, checkpoints). The first fault is the one
+    /// [`Verifier::push_front`] would have named.
     pub fn push_all(
         &mut self,
         buf: &[u8],
@@ -290,8 +290,8 @@ impl Verifier {
                 }
             }
         }
-        // One thread reads and prepares the next window (on `workers`
-        // threads) while this one checks the last in order.
+        // One thread reads and hashes the next window (with the rest of the
+        // workers) while this one checks the last in order.
         std::thread::scope(|scope| {
             let (ready, windows) = std::sync::mpsc::sync_channel::<Window<'_>>(2);
             scope.spawn(move || {
@@ -331,7 +331,7 @@ impl Verifier {
         Ok(last)
     }
 
-    /// Checks a parsed frame whose own hash and body were worked out ahead.
+    /// Checks a parsed frame whose own hash was worked out ahead.
     fn push_prepared(
         &mut self,
         frame: &FrameRef<'_>,
@@ -393,8 +393,8 @@ impl Verifier {
     }
 }
 
-/// Frames [`Verifier::push_all`] parses before it hashes and decodes them
-/// together: enough to keep every worker busy, few enough to stay small.
+/// Frames [`Verifier::push_all`] reads and hashes in one go: enough to keep
+/// the other thread busy, few enough to stay small.
 const WINDOW: usize = 4096;
 
 /// Frames read and prepared ahead of their checks.
@@ -457,9 +457,9 @@ impl Prepared {
     }
 }
 
-/// Hashes and decodes `frames` on `workers` threads (this one among them),
-/// keeping their order. The work is pure, so the result is the same on any
-/// number of threads.
+/// Hashes `frames` on `workers` threads (this one among them), keeping
+/// their order. The work is pure, so the result is the same on any number
+/// of threads.
 fn prepare_all(frames: &[FrameRef<'_>], workers: usize) -> Vec<Prepared> {
     let workers = workers.clamp(1, 64);
     if workers == 1 || frames.len() < 2 * workers {

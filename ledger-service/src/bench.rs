@@ -68,8 +68,8 @@ pub fn verify(n: u64) -> VerifyFigures {
     let raw = started.elapsed();
     std::hint::black_box(last);
 
-    // As `ledger verify` runs it: hashing and decoding on every core, the
-    // links, sequence and Merkle frontier in order.
+    // As `ledger verify` runs it: frames hashed ahead on one core, checked
+    // in order (links, sequence, bodies, Merkle frontier) on the other.
     let started = Instant::now();
     let mut verifier = Verifier::new();
     if let Err(e) = verifier.push_all(&frames, crate::audit::workers(), |v| {
