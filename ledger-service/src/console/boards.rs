@@ -106,38 +106,52 @@ pub fn score(metric: Metric, score: u64) -> String {
     }
 }
 
-fn tabs(s: &Session, f: &FilterForm, active: &str) -> Markup {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Board {
+    Volunteers,
+    Units,
+}
+
+/// What both boards show above their table: tabs to switch board with the
+/// same filter, the filter, and the export links.
+fn head(api: &Api, s: &Session, f: &FilterForm, board: Board) -> Result<Markup, Refusal> {
+    let (units, windows) = choices(api, s)?;
     let q = f.query(None, None);
-    html! {
+    let (action, export) = match board {
+        Board::Volunteers => ("/console/leaderboards/volunteers", "leaderboard"),
+        Board::Units => ("/console/leaderboards/units", "evaluation"),
+    };
+    let controls = Controls {
+        action,
+        units: &units,
+        windows: &windows,
+        metric: true,
+        // Units are ranked by named periods only.
+        days: board == Board::Volunteers,
+    };
+    Ok(html! {
         p.tabs {
-            a href={ "/console/leaderboards/volunteers?" (q) } class=[(active == "volunteers").then_some("active")] {
+            a href={ "/console/leaderboards/volunteers?" (q) } class=[(board == Board::Volunteers).then_some("active")] {
                 (s.t("志愿者排行", "Volunteers"))
             }
             " · "
-            a href={ "/console/leaderboards/units?" (q) } class=[(active == "units").then_some("active")] {
+            a href={ "/console/leaderboards/units?" (q) } class=[(board == Board::Units).then_some("active")] {
                 (s.t("单位排行", "Units"))
             }
         }
-    }
+        (filter::form(s, f, &controls))
+        (filter::export_links(s, export, f))
+    })
 }
 
 async fn volunteers(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -> Response {
     let page = async {
         let filter = f.read()?;
-        let (units, windows) = choices(&api, &s)?;
+        let top = head(&api, &s, &f, Board::Volunteers)?;
         let (_, rows) = volunteer_places(&api, &s, &filter, filter.offset, PAGE).await?;
         let metric = filter.metric;
-        let controls = Controls {
-            action: "/console/leaderboards/volunteers",
-            units: &units,
-            windows: &windows,
-            metric: true,
-            days: true,
-        };
         let body = html! {
-            (tabs(&s, &f, "volunteers"))
-            (filter::form(&s, &f, &controls))
-            (filter::export_links(&s, "leaderboard", &f))
+            (top)
             @if rows.is_empty() { (empty(&s)) } @else {
                 table #board {
                     thead { tr {
@@ -217,22 +231,13 @@ async fn units(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) 
                 "units are ranked by a named period; a range of days is for volunteers",
             ));
         }
-        let (units, windows) = choices(&api, &s)?;
+        let top = head(&api, &s, &f, Board::Units)?;
         let (_, rows) = live(&api, |r, _| {
             unit_places(r, &s, &filter, filter.offset, PAGE)
         })?;
         let metric = filter.metric;
-        let controls = Controls {
-            action: "/console/leaderboards/units",
-            units: &units,
-            windows: &windows,
-            metric: true,
-            days: false,
-        };
         let body = html! {
-            (tabs(&s, &f, "units"))
-            (filter::form(&s, &f, &controls))
-            (filter::export_links(&s, "evaluation", &f))
+            (top)
             @if rows.is_empty() { (empty(&s)) } @else {
                 table #board {
                     thead { tr {
