@@ -9,7 +9,7 @@ use axum::Router;
 use ledger_core::values::{UnitId, VolunteerId};
 use maud::{html, Markup};
 use projections::board::Ranked;
-use projections::query::{self, BoardQuery, Place, UnitView};
+use projections::query::{self, Place, UnitView};
 use projections::store::Read;
 use projections::Metric;
 
@@ -53,18 +53,7 @@ pub async fn volunteer_places(
                 offset,
                 limit,
             ),
-            None => query::leaderboard(
-                r,
-                &BoardQuery {
-                    ranked: Ranked::Volunteers,
-                    metric: filter.metric,
-                    scope: &scope,
-                    period: &filter.period,
-                    category: filter.category,
-                    offset,
-                    limit,
-                },
-            ),
+            None => query::leaderboard(r, &filter.board(Ranked::Volunteers, &scope, offset, limit)),
         }
         .map_err(failed)?;
         let mut rows = Vec::with_capacity(places.len());
@@ -200,19 +189,8 @@ pub fn unit_places(
     limit: usize,
 ) -> Result<(UnitId, Vec<(Place, UnitView)>), Refusal> {
     let scope = filter::scope(r, s, filter.scope.as_ref())?;
-    let places = query::leaderboard(
-        r,
-        &BoardQuery {
-            ranked: Ranked::Units,
-            metric: filter.metric,
-            scope: &scope,
-            period: &filter.period,
-            category: filter.category,
-            offset,
-            limit,
-        },
-    )
-    .map_err(failed)?;
+    let places = query::leaderboard(r, &filter.board(Ranked::Units, &scope, offset, limit))
+        .map_err(failed)?;
     let mut out = Vec::with_capacity(places.len());
     for place in places {
         let id = UnitId::new(&place.subject).map_err(failed)?;

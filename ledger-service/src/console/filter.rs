@@ -8,7 +8,8 @@ use ledger_core::domain::Category;
 use ledger_core::time::{Day, DayRange};
 use ledger_core::values::UnitId;
 use maud::{html, Markup};
-use projections::query;
+use projections::board::Ranked;
+use projections::query::{self, BoardQuery};
 use projections::store::Read;
 use projections::{Metric, Period};
 use serde::Deserialize;
@@ -49,6 +50,27 @@ pub struct Filter {
     pub category: Option<Category>,
     pub metric: Metric,
     pub offset: usize,
+}
+
+impl Filter {
+    /// The leaderboard this filter asks for, within `scope`.
+    pub fn board<'a>(
+        &'a self,
+        ranked: Ranked,
+        scope: &'a UnitId,
+        offset: usize,
+        limit: usize,
+    ) -> BoardQuery<'a> {
+        BoardQuery {
+            ranked,
+            metric: self.metric,
+            scope,
+            period: &self.period,
+            category: self.category,
+            offset,
+            limit,
+        }
+    }
 }
 
 fn bad(message: impl Into<String>) -> Refusal {
