@@ -280,7 +280,9 @@ impl Verifier {
         workers: usize,
         mut each: impl FnMut(Verified),
     ) -> Result<(), ChainError> {
-        if workers <= 1 {
+        // A block as the live stream carries it is done before a thread
+        // would have started.
+        if workers <= 1 || buf.len() < ONE_THREAD_BYTES {
             let mut rest = buf;
             loop {
                 let window = Window::read(rest, 1);
@@ -395,7 +397,13 @@ impl Verifier {
 
 /// Frames [`Verifier::push_all`] reads and hashes in one go: enough to keep
 /// the other thread busy, few enough to stay small.
-const WINDOW: usize = 4096;
+const WINDOW: usize = if cfg!(test) { 256 } else { 4096 };
+
+/// Below this many bytes of frames, [`Verifier::push_all`] stays on the
+/// calling thread.
+/// (Smaller under test, so that the chains the tests verify cross windows
+/// and threads.)
+const ONE_THREAD_BYTES: usize = if cfg!(test) { 16 << 10 } else { 256 << 10 };
 
 /// Frames read and prepared ahead of their checks.
 struct Window<'a> {
@@ -713,6 +721,7 @@ mod tests {
             records.push(v);
             rest = tail;
         }
+        assert!(joined.len() > 4 * ONE_THREAD_BYTES && records.len() > 4 * WINDOW);
         for workers in [2, 4] {
             let mut many = Verifier::new();
             let mut got = Vec::new();

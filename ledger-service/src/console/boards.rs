@@ -181,7 +181,7 @@ fn choices(api: &Api, s: &Session) -> Result<Choices, Refusal> {
 }
 
 /// A scope's children ranked, each with its evaluation figures.
-pub fn unit_places(
+fn unit_places(
     r: &dyn Read,
     s: &Session,
     filter: &Filter,

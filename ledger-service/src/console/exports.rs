@@ -12,7 +12,10 @@ use axum::routing::get;
 use axum::Router;
 use ledger_core::domain::{CreditStatus, Group, Membership};
 use ledger_core::values::VolunteerId;
+use projections::board::Ranked;
+use projections::query;
 use rust_xlsxwriter::{Format, Workbook};
+use std::collections::HashMap;
 
 use super::filter::FilterForm;
 use super::volunteers::{credit_status_label, readable_volunteer, roster, status_label};
@@ -293,8 +296,7 @@ async fn roster_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, R
 fn quota_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, Refusal> {
     let filter = f.read()?;
     let (scope, kids) = live(api, |r, _| {
-        let (view, _) = super::units::children(r, s, &filter, 0, 0)?;
-        let (_, kids) = super::units::children(r, s, &filter, 0, view.children.len())?;
+        let (view, kids) = super::units::children(r, s, &filter, 0, usize::MAX)?;
         Ok((view.unit, kids))
     })?;
     let lang = s.lang;
@@ -338,18 +340,21 @@ fn quota_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, Refusal>
 fn evaluation_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, Refusal> {
     let filter = f.read()?;
     let (scope, places) = live(api, |r, _| {
-        let (view, _) = super::units::children(r, s, &filter, 0, 0)?;
-        let (scope, ranked) = super::boards::unit_places(r, s, &filter, 0, view.children.len())?;
+        let (view, kids) = super::units::children(r, s, &filter, 0, usize::MAX)?;
+        let board = filter.board(Ranked::Units, &view.unit, 0, kids.len());
+        let ranks: HashMap<String, u64> = query::leaderboard(r, &board)
+            .map_err(failed)?
+            .into_iter()
+            .map(|p| (p.subject, p.rank))
+            .collect();
         // Units with nothing confirmed are not on the board; they are
         // still evaluated, last.
-        let mut rows: Vec<_> = ranked.into_iter().map(|(p, v)| (Some(p.rank), v)).collect();
-        let (_, all) = super::units::children(r, s, &filter, 0, view.children.len())?;
-        for v in all {
-            if !rows.iter().any(|(_, u)| u.unit == v.unit) {
-                rows.push((None, v));
-            }
-        }
-        Ok((scope, rows))
+        let mut rows: Vec<_> = kids
+            .into_iter()
+            .map(|v| (ranks.get(v.unit.as_str()).copied(), v))
+            .collect();
+        rows.sort_by_key(|(rank, _)| rank.unwrap_or(u64::MAX));
+        Ok((view.unit, rows))
     })?;
     let lang = s.lang;
     let rows = places

@@ -116,12 +116,7 @@ const SPECS: &[Spec] = &[
             field("volunteer", "志愿者编号", "Volunteer", Input::Text),
             field("at", "签到时间", "Checked in at", Input::When),
         ],
-        command: |v, offset| {
-            Ok(
-                json!({"type": "check_in", "activity": v["activity"], "volunteer": v["volunteer"],
-                "at": when(&v["at"], offset)?, "device": null, "external_id": null}),
-            )
-        },
+        command: |v, offset| attendance("check_in", v, offset),
         then: |v| format!("/console/activities/{}", urlencode(&v["activity"])),
     },
     Spec {
@@ -133,12 +128,7 @@ const SPECS: &[Spec] = &[
             field("volunteer", "志愿者编号", "Volunteer", Input::Text),
             field("at", "签退时间", "Checked out at", Input::When),
         ],
-        command: |v, offset| {
-            Ok(
-                json!({"type": "check_out", "activity": v["activity"], "volunteer": v["volunteer"],
-                "at": when(&v["at"], offset)?, "device": null, "external_id": null}),
-            )
-        },
+        command: |v, offset| attendance("check_out", v, offset),
         then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
     },
     Spec {
@@ -265,6 +255,14 @@ const SPECS: &[Spec] = &[
         then: |v| format!("/console/activities/{}", urlencode(&v["activity"])),
     },
 ];
+
+/// A check-in or check-out recorded by hand: no device, no external id.
+fn attendance(kind: &str, v: &Values, offset: UtcOffset) -> Result<Value, String> {
+    Ok(
+        json!({"type": kind, "activity": v["activity"], "volunteer": v["volunteer"],
+        "at": when(&v["at"], offset)?, "device": null, "external_id": null}),
+    )
+}
 
 fn number(s: &str, what: &str) -> Result<u64, String> {
     s.trim()
