@@ -10,11 +10,17 @@ use thiserror::Error;
 
 use crate::domain::Checkpoint;
 use crate::event::{Event, EventRecord};
-use crate::frame::{self, BodyError, FrameError, FrameRef, FORMAT_VERSION};
+use crate::frame::{self, BodyError, FrameError, FORMAT_VERSION};
 use crate::merkle::Frontier;
 use crate::signing::{self, checkpoint_message, rotation_message, PublicKey};
 use crate::values::Digest;
 use crate::values::{LedgerId, Signature};
+
+mod ahead;
+
+use ahead::Prepared;
+#[cfg(test)]
+use ahead::{ONE_THREAD_BYTES, WINDOW};
 
 /// The last link of a chain: its sequence and hash. The empty chain's head
 /// is sequence 0 with a hash of zeros, which the first frame links to.
@@ -265,82 +271,38 @@ impl Verifier {
     pub fn push_front<'b>(&mut self, buf: &'b [u8]) -> Result<(Verified, &'b [u8]), ChainError> {
         let (frame, rest) = frame::parse_frame(buf).map_err(|e| self.fault(e.into()))?;
         let prepared = Prepared::of(&frame);
-        Ok((self.push_prepared(&frame, prepared)?, rest))
+        Ok((self.push_prepared(prepared)?, rest))
     }
 
     /// Checks every frame of `buf` (stored back to back) and hands each,
-    /// verified, to `each`, in order. A frame's own hash does not depend on
-    /// the frames before it, so with more than one worker one thread hashes
-    /// the next window of frames while this one checks the last in order
-    /// (sequence, link, body, checkpoints). The first fault is the one
-    /// [`Verifier::push_front`] would have named.
+    /// verified, to `each`, in order. With more than one worker, the checks
+    /// that do not depend on earlier frames (hash, leaf, body) are done
+    /// ahead on the other threads and on this one, while this one checks
+    /// the rest in order (sequence, link, checkpoints, the frontier); see
+    /// [`ahead`]. The first fault is the one [`Verifier::push_front`] would
+    /// have named.
     pub fn push_all(
         &mut self,
         buf: &[u8],
         workers: usize,
         mut each: impl FnMut(Verified),
     ) -> Result<(), ChainError> {
-        // A block as the live stream carries it is done before a thread
-        // would have started.
-        if workers <= 1 || buf.len() < ONE_THREAD_BYTES {
-            let mut rest = buf;
-            loop {
-                let window = Window::read(rest, 1);
-                rest = window.rest;
-                if self.push_window(window, &mut each)? {
-                    return Ok(());
-                }
+        ahead::in_order(buf, workers, |window| {
+            for prepared in window.frames.drain(..) {
+                each(self.push_prepared(prepared)?);
             }
-        }
-        // One thread reads and hashes the next window (with the rest of the
-        // workers) while this one checks the last in order.
-        std::thread::scope(|scope| {
-            let (ready, windows) = std::sync::mpsc::sync_channel::<Window<'_>>(2);
-            scope.spawn(move || {
-                let mut rest = buf;
-                loop {
-                    let window = Window::read(rest, workers - 1);
-                    rest = window.rest;
-                    let last = window.is_last();
-                    // A closed channel: the checks stopped at a fault.
-                    if ready.send(window).is_err() || last {
-                        return;
-                    }
-                }
-            });
-            for window in windows {
-                if self.push_window(window, &mut each)? {
-                    break;
-                }
+            match window.unreadable.take() {
+                Some(e) => Err(self.fault(e.into())),
+                None => Ok(()),
             }
-            Ok(())
         })
     }
 
-    /// Checks a window's frames in order; true once the buffer is done.
-    fn push_window(
-        &mut self,
-        window: Window<'_>,
-        each: &mut impl FnMut(Verified),
-    ) -> Result<bool, ChainError> {
-        let last = window.is_last();
-        for (frame, prepared) in window.frames.iter().zip(window.prepared) {
-            each(self.push_prepared(frame, prepared)?);
-        }
-        if let Some(e) = window.unreadable {
-            return Err(self.fault(e.into()));
-        }
-        Ok(last)
-    }
-
     /// Checks a parsed frame whose own hash was worked out ahead.
-    fn push_prepared(
-        &mut self,
-        frame: &FrameRef<'_>,
-        prepared: Prepared,
-    ) -> Result<Verified, ChainError> {
+    fn push_prepared(&mut self, prepared: Prepared) -> Result<Verified, ChainError> {
+        self.check(&prepared)?;
         let leaf = prepared.leaf;
-        let record = self.check(frame, prepared)?;
+        let record = prepared.body.map_err(|e| self.fault(e.into()))?;
         if let Some(audit) = &mut self.audit {
             audit.check(&record).map_err(|fault| ChainError {
                 sequence: self.head.sequence + 1,
@@ -349,8 +311,8 @@ impl Verifier {
             audit.accept_leaf(leaf, &record);
         }
         self.head = Head {
-            sequence: frame.header.sequence,
-            hash: frame.stored_hash,
+            sequence: prepared.header.sequence,
+            hash: prepared.stored,
         };
         Ok(Verified {
             head: self.head,
@@ -359,32 +321,32 @@ impl Verifier {
     }
 
     /// The frame's own integrity first (so a changed byte is blamed on the
-    /// frame that holds it), then its place in the chain, then its body.
-    fn check(&self, frame: &FrameRef<'_>, prepared: Prepared) -> Result<EventRecord, ChainError> {
-        if frame.header.format != FORMAT_VERSION {
-            return Err(self.fault(Fault::UnknownFormat(frame.header.format)));
+    /// frame that holds it), then its place in the chain; its body after.
+    fn check(&self, frame: &Prepared) -> Result<(), ChainError> {
+        let header = &frame.header;
+        if header.format != FORMAT_VERSION {
+            return Err(self.fault(Fault::UnknownFormat(header.format)));
         }
-        let computed = prepared.computed;
-        if computed != frame.stored_hash {
+        if frame.computed != frame.stored {
             return Err(self.fault(Fault::BadHash {
-                computed,
-                stored: frame.stored_hash,
+                computed: frame.computed,
+                stored: frame.stored,
             }));
         }
         let expected = self.head.sequence + 1;
-        if frame.header.sequence != expected {
+        if header.sequence != expected {
             return Err(self.fault(Fault::Gap {
                 expected,
-                found: frame.header.sequence,
+                found: header.sequence,
             }));
         }
-        if frame.header.previous != self.head.hash {
+        if header.previous != self.head.hash {
             return Err(self.fault(Fault::BadLink {
                 expected: self.head.hash,
-                found: frame.header.previous,
+                found: header.previous,
             }));
         }
-        frame.decode().map_err(|e| self.fault(e.into()))
+        Ok(())
     }
 
     fn fault(&self, fault: Fault) -> ChainError {
@@ -393,102 +355,6 @@ impl Verifier {
             fault,
         }
     }
-}
-
-/// Frames [`Verifier::push_all`] reads and hashes in one go: enough to keep
-/// the other thread busy, few enough to stay small.
-const WINDOW: usize = if cfg!(test) { 256 } else { 4096 };
-
-/// Below this many bytes of frames, [`Verifier::push_all`] stays on the
-/// calling thread.
-/// (Smaller under test, so that the chains the tests verify cross windows
-/// and threads.)
-const ONE_THREAD_BYTES: usize = if cfg!(test) { 16 << 10 } else { 256 << 10 };
-
-/// Frames read and prepared ahead of their checks.
-struct Window<'a> {
-    frames: Vec<FrameRef<'a>>,
-    prepared: Vec<Prepared>,
-    /// Where reading stopped, if at a frame that does not parse.
-    unreadable: Option<FrameError>,
-    rest: &'a [u8],
-}
-
-impl<'a> Window<'a> {
-    fn read(mut buf: &'a [u8], workers: usize) -> Window<'a> {
-        let mut frames = Vec::with_capacity(WINDOW);
-        let mut unreadable = None;
-        while frames.len() < WINDOW && !buf.is_empty() {
-            match frame::parse_frame(buf) {
-                Ok((frame, rest)) => {
-                    frames.push(frame);
-                    buf = rest;
-                }
-                Err(e) => {
-                    unreadable = Some(e);
-                    break;
-                }
-            }
-        }
-        let prepared = prepare_all(&frames, workers);
-        Window {
-            frames,
-            prepared,
-            unreadable,
-            rest: buf,
-        }
-    }
-
-    fn is_last(&self) -> bool {
-        self.unreadable.is_some() || self.rest.is_empty()
-    }
-}
-
-/// What a frame's checks need that does not depend on the frames before
-/// it: its own hash, and its Merkle leaf.
-///
-/// Bodies are decoded where they are checked, not ahead: a record made on
-/// one thread and dropped on another costs more in the allocator than its
-/// decoding saves.
-struct Prepared {
-    computed: Digest,
-    /// The Merkle leaf of the stored hash (used once the hash checks out).
-    leaf: Digest,
-}
-
-impl Prepared {
-    fn of(frame: &FrameRef<'_>) -> Prepared {
-        Prepared {
-            computed: frame.computed_hash(),
-            leaf: crate::merkle::leaf_hash(&frame.stored_hash),
-        }
-    }
-}
-
-/// Hashes `frames` on `workers` threads (this one among them), keeping
-/// their order. The work is pure, so the result is the same on any number
-/// of threads.
-fn prepare_all(frames: &[FrameRef<'_>], workers: usize) -> Vec<Prepared> {
-    let workers = workers.clamp(1, 64);
-    if workers == 1 || frames.len() < 2 * workers {
-        return frames.iter().map(Prepared::of).collect();
-    }
-    let per = frames.len().div_ceil(workers);
-    std::thread::scope(|scope| {
-        let mut chunks = frames.chunks(per);
-        let own = chunks.next().unwrap_or_default();
-        let others: Vec<_> = chunks
-            .map(|chunk| scope.spawn(move || chunk.iter().map(Prepared::of).collect::<Vec<_>>()))
-            .collect();
-        let mut out: Vec<Prepared> = own.iter().map(Prepared::of).collect();
-        for handle in others {
-            match handle.join() {
-                Ok(done) => out.extend(done),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        out
-    })
 }
 
 /// Verifies a whole chain from its first frame, one frame per item, and

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
@@ -43,12 +44,14 @@ fn longest_digit_run(s: &str) -> usize {
     let mut longest = 0;
     let mut run = 0;
     let mut pending_separator = false;
-    for ch in s.chars() {
-        if ch.is_ascii_digit() {
+    // Multi-byte characters are never digits or separators: each of their
+    // bytes breaks a run, as the character would.
+    for &b in s.as_bytes() {
+        if b.is_ascii_digit() {
             run += 1;
             pending_separator = false;
             longest = longest.max(run);
-        } else if (ch == ' ' || ch == '-') && run > 0 && !pending_separator {
+        } else if (b == b' ' || b == b'-') && run > 0 && !pending_separator {
             pending_separator = true;
         } else {
             run = 0;
@@ -79,14 +82,56 @@ pub(crate) fn validate_id(what: &'static str, s: &str) -> Result<(), ValueError>
             max: MAX_ID_LEN,
         });
     }
-    if let Some(ch) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
-    {
+    // Every id of every event a verifier decodes comes through here, so the
+    // common case is one branch-free pass over the bytes; only a refused
+    // byte or enough digits for a personal number look closer.
+    let mut refused = false;
+    let mut digits = 0;
+    for &b in s.as_bytes() {
+        let class = ID_BYTES[usize::from(b)];
+        refused |= class == REFUSED;
+        digits += usize::from(class == DIGIT);
+    }
+    if refused {
+        // Every allowed character is ASCII, so the first byte refused
+        // starts the character to name.
+        let at = s
+            .bytes()
+            .position(|b| ID_BYTES[usize::from(b)] == REFUSED)
+            .unwrap_or(0);
+        let ch = s[at..]
+            .chars()
+            .next()
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
         return Err(ValueError::BadChar { what, ch });
     }
-    refuse_personal(what, s)
+    if digits >= PERSONAL_DIGIT_RUN {
+        refuse_personal(what, s)?;
+    }
+    Ok(())
 }
+
+const REFUSED: u8 = 0;
+const DIGIT: u8 = 1;
+const ALLOWED: u8 = 2;
+
+/// What each byte is in an id: `[A-Za-z0-9-_.:]` only.
+static ID_BYTES: [u8; 256] = {
+    let mut classes = [REFUSED; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        classes[b] = if c.is_ascii_digit() {
+            DIGIT
+        } else if c.is_ascii_alphabetic() || matches!(c, b'-' | b'_' | b'.' | b':') {
+            ALLOWED
+        } else {
+            REFUSED
+        };
+        b += 1;
+    }
+    classes
+};
 
 /// Declares an identifier chosen by whoever creates the thing it names (an
 /// admin, an integrating system): 1–64 characters of `[A-Za-z0-9-_.:]`, never
@@ -94,15 +139,14 @@ pub(crate) fn validate_id(what: &'static str, s: &str) -> Result<(), ValueError>
 macro_rules! chosen_id {
     ($(#[$meta:meta])* $name:ident, $what:literal) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(CompactString);
 
         impl $name {
             pub fn new(s: impl Into<String>) -> Result<Self, ValueError> {
                 let s = s.into();
                 validate_id($what, &s)?;
-                Ok(Self(s))
+                Ok(Self(CompactString::from(s)))
             }
 
             pub fn as_str(&self) -> &str {
@@ -119,7 +163,7 @@ macro_rules! chosen_id {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.into_string()
             }
         }
 
@@ -128,7 +172,38 @@ macro_rules! chosen_id {
                 f.write_str(&self.0)
             }
         }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_str(IdVisitor($what))
+                    .map(Self)
+            }
+        }
     };
+}
+
+/// Reads an id where the decoder holds it (a frame, a JSON body) and keeps
+/// it inline when it is short, as nearly all are: a verifier decodes about
+/// seven ids an event, and allocating each would cost more than checking it.
+struct IdVisitor(&'static str);
+
+impl de::Visitor<'_> for IdVisitor {
+    type Value = CompactString;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {}", self.0)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<CompactString, E> {
+        validate_id(self.0, v).map_err(E::custom)?;
+        Ok(CompactString::new(v))
+    }
 }
 
 chosen_id!(
@@ -420,5 +495,43 @@ mod tests {
         let back: Digest = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back, Digest::of(b"x"));
         assert!(postcard::from_bytes::<Digest>(&bytes[..20]).is_err());
+    }
+
+    /// The plain definition of an id, one rule after another, that the
+    /// one-pass check must agree with.
+    fn id_by_definition(s: &str) -> Result<(), ValueError> {
+        let what = "id";
+        if s.is_empty() {
+            return Err(ValueError::Empty { what });
+        }
+        if s.len() > MAX_ID_LEN {
+            let (len, max) = (s.len(), MAX_ID_LEN);
+            return Err(ValueError::TooLong { what, len, max });
+        }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+        if let Some(ch) = s.chars().find(|&c| !allowed(c)) {
+            return Err(ValueError::BadChar { what, ch });
+        }
+        refuse_personal(what, s)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_one_pass_id_check_is_the_definition(
+            s in "[a-z0-9:._ 志-]{0,70}|[0-9-]{8,20}|\\PC{0,10}"
+        ) {
+            proptest::prop_assert_eq!(validate_id("id", &s), id_by_definition(&s));
+        }
+
+        #[test]
+        fn ids_read_back_as_written_in_json_and_postcard(s in "[A-Za-z0-9:._-]{1,64}") {
+            if let Ok(id) = ActorId::new(s.as_str()) {
+                let json = serde_json::to_string(&id).unwrap();
+                proptest::prop_assert_eq!(&serde_json::from_str::<ActorId>(&json).unwrap(), &id);
+                let bytes = postcard::to_allocvec(&id).unwrap();
+                proptest::prop_assert_eq!(&bytes, &postcard::to_allocvec(&s).unwrap());
+                proptest::prop_assert_eq!(postcard::from_bytes::<ActorId>(&bytes).unwrap(), id);
+            }
+        }
     }
 }

@@ -472,8 +472,14 @@ pub fn verify_bundle_from(
 }
 
 /// Threads that hash and decode frames: every core.
+/// `LEDGER_VERIFY_THREADS` sets another number (1: everything on the
+/// calling thread), to compare or to leave cores to other work.
 pub fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::env::var("LEDGER_VERIFY_THREADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

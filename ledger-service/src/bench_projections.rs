@@ -504,7 +504,7 @@ impl Generator {
             None => self.city_admin.clone(),
         };
         let city_admin = self.city_admin.clone();
-        let registered = Event::VolunteerRegistered(VolunteerRegistered {
+        let registered = Event::VolunteerRegistered(Box::new(VolunteerRegistered {
             volunteer: volunteer.clone(),
             number: VolunteerNumber::assign(NUMBER_PREFIX, n as u64 + 1),
             home_unit: self.units[home].id.clone(),
@@ -512,7 +512,7 @@ impl Generator {
             groups,
             specialties: vec![],
             identity: IdentityCommitment::compute(&self.identity_key, &format!("person-{n}")),
-        });
+        }));
         self.push(at, &unit_admin, None, registered);
         for (level, admin) in [
             (ApprovalLevel::Unit, &unit_admin),
@@ -531,7 +531,7 @@ impl Generator {
     fn publish(&mut self, i: usize, at: i64) -> anyhow::Result<()> {
         let a = &self.activities[i];
         let organiser = &self.units[a.organiser];
-        let event = Event::ActivityPublished(ActivityPublished {
+        let event = Event::ActivityPublished(Box::new(ActivityPublished {
             activity: self.activity_ids[i].clone(),
             project: None,
             campaign: None,
@@ -547,7 +547,7 @@ impl Generator {
             auto_check_out: AutoCheckOut::AtActivityEnd,
             insurance_required: false,
             walk_ins: true,
-        });
+        }));
         let admin = organiser.admin.clone();
         self.push(at, &admin, None, event);
         Ok(())

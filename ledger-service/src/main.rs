@@ -176,6 +176,9 @@ enum BenchKind {
     Verify {
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+        /// Rounds of each, alternating; the best of each is compared.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
     },
     /// The sled read models: a synthetic year published to a nats-server
     /// of its own, replayed raw, rebuilt, set against raw sled inserts, and
@@ -276,15 +279,25 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Cmd::Bench {
-            what: BenchKind::Verify { events },
+            what: BenchKind::Verify { events, rounds },
         } => {
-            let f = ledger_service::bench::verify(events);
+            let f = ledger_service::bench::verify(events, rounds);
+            let list = |v: &[f64]| {
+                v.iter()
+                    .map(|r| format!("{:.2}M", r / 1e6))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
             println!(
-                "verify: {} events ({} MiB of frames)\n  raw chained BLAKE3: {:>12.0} events/s\n  ledger verifier:    {:>12.0} events/s  ({:.0} % of raw)",
+                "verify: {} events ({} MiB of frames), best of {} alternating rounds, {} threads\n  raw chained BLAKE3: {:>12.0} events/s  (rounds: {})\n  ledger verifier:    {:>12.0} events/s  (rounds: {})  {:.0} % of raw",
                 f.events,
                 f.bytes >> 20,
+                f.rounds,
+                ledger_service::audit::workers(),
                 f.raw_per_sec,
+                list(&f.raw_rounds),
                 f.verify_per_sec,
+                list(&f.verify_rounds),
                 100.0 * f.verify_per_sec / f.raw_per_sec
             );
             Ok(())

@@ -63,23 +63,25 @@ impl Decider<'_> {
                 return Err(Rejection::UnknownCampaign(campaign.clone()));
             }
         }
-        Ok(vec![Event::ActivityPublished(ActivityPublished {
-            activity: c.activity.clone(),
-            project: c.project.clone(),
-            campaign: c.campaign.clone(),
-            organiser: c.organiser.clone(),
-            co_organisers: c.co_organisers.clone(),
-            category: c.category,
-            title: c.title.clone(),
-            place: c.place.clone(),
-            window: c.window,
-            capacity: c.capacity,
-            featured: c.featured,
-            points_rule: c.points_rule,
-            auto_check_out: c.auto_check_out,
-            insurance_required: c.insurance_required,
-            walk_ins: c.walk_ins,
-        })])
+        Ok(vec![Event::ActivityPublished(Box::new(
+            ActivityPublished {
+                activity: c.activity.clone(),
+                project: c.project.clone(),
+                campaign: c.campaign.clone(),
+                organiser: c.organiser.clone(),
+                co_organisers: c.co_organisers.clone(),
+                category: c.category,
+                title: c.title.clone(),
+                place: c.place.clone(),
+                window: c.window,
+                capacity: c.capacity,
+                featured: c.featured,
+                points_rule: c.points_rule,
+                auto_check_out: c.auto_check_out,
+                insurance_required: c.insurance_required,
+                walk_ins: c.walk_ins,
+            },
+        ))])
     }
 
     fn check_co_organisers(&self, c: &PublishActivity) -> Result<(), Rejection> {

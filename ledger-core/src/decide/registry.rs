@@ -173,18 +173,20 @@ impl Decider<'_> {
         let mut groups = c.groups.clone();
         groups.sort();
         groups.dedup();
-        Ok(vec![Event::VolunteerRegistered(VolunteerRegistered {
-            volunteer: c.volunteer.clone(),
-            number: VolunteerNumber::assign(
-                &self.config.number_prefix,
-                self.state.counters.volunteers + 1,
-            ),
-            home_unit: c.home_unit.clone(),
-            membership: c.membership,
-            groups,
-            specialties: c.specialties.clone(),
-            identity: c.identity,
-        })])
+        Ok(vec![Event::VolunteerRegistered(Box::new(
+            VolunteerRegistered {
+                volunteer: c.volunteer.clone(),
+                number: VolunteerNumber::assign(
+                    &self.config.number_prefix,
+                    self.state.counters.volunteers + 1,
+                ),
+                home_unit: c.home_unit.clone(),
+                membership: c.membership,
+                groups,
+                specialties: c.specialties.clone(),
+                identity: c.identity,
+            },
+        ))])
     }
 
     pub(super) fn approve_volunteer(&self, c: &ApproveVolunteer) -> Result<Vec<Event>, Rejection> {
