@@ -2,7 +2,10 @@
 //! run, as a ratio. Run them on a release build (`cargo run --release -p
 //! ledger-service --bin ledger -- bench …`).
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use anyhow::{bail, Context};
 
 use ledger_core::chain::{Chain, Verifier};
 use ledger_core::event::{CheckedIn, Event, EventRecord};
@@ -114,6 +117,58 @@ fn full_verifier(frames: &[u8]) -> (u64, f64) {
         panic!("the synthetic chain does not verify: {e}");
     }
     (verifier.head().sequence, started.elapsed().as_secs_f64())
+}
+
+/// A folder of a benchmark's own: the one given (which must be new or
+/// empty, and is kept), or a temporary one removed at the end.
+pub(crate) struct Scratch {
+    pub path: PathBuf,
+    pub remove: bool,
+}
+
+impl Scratch {
+    pub fn new(name: &str, data: Option<&Path>) -> anyhow::Result<Scratch> {
+        let (path, remove) = match data {
+            Some(p) => (p.to_owned(), false),
+            None => (
+                std::env::temp_dir().join(format!("ledger-bench-{name}-{}", std::process::id())),
+                true,
+            ),
+        };
+        if path.exists() {
+            let mut entries =
+                std::fs::read_dir(&path).with_context(|| format!("reading {}", path.display()))?;
+            if entries.next().is_some() {
+                bail!(
+                    "{} is not empty: give --data a new or empty directory",
+                    path.display()
+                );
+            }
+        }
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Scratch { path, remove })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// 1234567 as "1,234,567".
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ use projections::board::Ranked;
 use projections::query::{self, BoardQuery};
 use projections::{Metric, Period, Projector};
 
+use crate::bench::{thousands, Scratch};
 use crate::local::{free_port, NatsServer};
 use crate::shard::Shard;
 use crate::store::ChainStore;
@@ -1027,44 +1028,6 @@ pub struct Figures {
 }
 
 /// A scratch directory, removed when the benchmark made it itself.
-struct Scratch {
-    path: PathBuf,
-    remove: bool,
-}
-
-impl Scratch {
-    fn new(data: Option<&Path>) -> anyhow::Result<Scratch> {
-        let (path, remove) = match data {
-            Some(p) => (p.to_owned(), false),
-            None => (
-                std::env::temp_dir()
-                    .join(format!("ledger-bench-projections-{}", std::process::id())),
-                true,
-            ),
-        };
-        if path.exists() {
-            let mut entries =
-                std::fs::read_dir(&path).with_context(|| format!("reading {}", path.display()))?;
-            if entries.next().is_some() {
-                bail!(
-                    "{} is not empty: give --data a new or empty directory",
-                    path.display()
-                );
-            }
-        }
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(Scratch { path, remove })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if self.remove {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
 /// A panic hook for the run. sled 0.34 panics with its whole tree in the
 /// message (gigabytes at full size), and unwinding would format all of it:
 /// print the start, stop the nats-server this run started, and exit.
@@ -1237,7 +1200,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
     if o.queries == 0 {
         bail!("--queries must be at least 1");
     }
-    let scratch = Scratch::new(o.data.as_deref())?;
+    let scratch = Scratch::new("projections", o.data.as_deref())?;
     let dir = &scratch.path;
     let pid_file = dir.join("nats-server.pid");
     let server = NatsServer::start_with(
@@ -1527,18 +1490,6 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
     drop(server);
     drop(scratch);
     Ok(f)
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 fn per_sec(count: u64, took: Duration) -> f64 {

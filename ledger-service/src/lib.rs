@@ -8,6 +8,7 @@ pub mod answer;
 pub mod attachments;
 pub mod audit;
 pub mod bench;
+pub mod bench_append;
 pub mod bench_projections;
 pub mod console;
 pub mod demo;

@@ -180,6 +180,29 @@ enum BenchKind {
         #[arg(long, default_value_t = 3)]
         rounds: u32,
     },
+    /// The writer fed in-process against raw block publishes of the same
+    /// blocks, and its commit latency at a steady rate, on a nats-server of
+    /// its own (or a 3-node cluster with three replicas).
+    Append {
+        #[arg(long, default_value_t = 50_000)]
+        volunteers: u64,
+        #[arg(long, default_value_t = 100)]
+        activities: u64,
+        /// Attendances (check-in and check-out) at each activity.
+        #[arg(long, default_value_t = 2_000)]
+        per_activity: u64,
+        /// Commands per second in the latency run.
+        #[arg(long, default_value_t = 1_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 10)]
+        latency_secs: u64,
+        /// Three nats-servers in a cluster, streams with three replicas.
+        #[arg(long)]
+        cluster: bool,
+        /// A new or empty folder to keep the servers' data in.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// The sled read models: a synthetic year published to a nats-server
     /// of its own, replayed raw, rebuilt, set against raw sled inserts, and
     /// queried (leaderboards, unit rankings, balances).
@@ -300,6 +323,30 @@ async fn main() -> anyhow::Result<()> {
                 list(&f.verify_rounds),
                 100.0 * f.verify_per_sec / f.raw_per_sec
             );
+            Ok(())
+        }
+        Cmd::Bench {
+            what:
+                BenchKind::Append {
+                    volunteers,
+                    activities,
+                    per_activity,
+                    rate,
+                    latency_secs,
+                    cluster,
+                    data,
+                },
+        } => {
+            let options = ledger_service::bench_append::Options {
+                volunteers,
+                activities,
+                per_activity,
+                rate,
+                latency_secs,
+                cluster,
+                data,
+            };
+            print!("{}", ledger_service::bench_append::run(&options).await?);
             Ok(())
         }
         Cmd::Bench {

@@ -145,33 +145,41 @@ impl Writer {
     /// Submits several commands to be decided in the given order (they are
     /// queued one after another before any answer is awaited).
     pub async fn submit_many(&self, submissions: Vec<Submission>) -> Vec<Answer> {
-        let mut replies = Vec::with_capacity(submissions.len());
+        let mut pending = Vec::with_capacity(submissions.len());
         for submission in submissions {
-            let (reply, answer) = oneshot::channel();
-            let queued = self.tx.send(Request { submission, reply }).await.is_ok();
-            replies.push(queued.then_some(answer));
+            pending.push(self.queue(submission).await);
         }
-        let mut answers = Vec::with_capacity(replies.len());
-        for reply in replies {
-            let answer = match reply {
-                Some(answer) => answer.await.ok(),
-                None => None,
-            };
-            answers.push(answer.unwrap_or_else(|| Answer::Unavailable {
-                message: SequencerError::Stopped.to_string(),
-            }));
+        let mut answers = Vec::with_capacity(pending.len());
+        for p in pending {
+            answers.push(p.answer().await);
         }
         answers
     }
 
     pub async fn submit(&self, submission: Submission) -> Answer {
+        self.queue(submission).await.answer().await
+    }
+
+    /// Queues a command behind those queued before it and returns its
+    /// answer to come, so that a caller can go on feeding the writer while
+    /// earlier blocks are in flight. Waits only while the queue is full.
+    pub async fn queue(&self, submission: Submission) -> Pending {
         let (reply, answer) = oneshot::channel();
-        if self.tx.send(Request { submission, reply }).await.is_err() {
-            return Answer::Unavailable {
-                message: SequencerError::Stopped.to_string(),
-            };
-        }
-        answer.await.unwrap_or_else(|_| Answer::Unavailable {
+        let queued = self.tx.send(Request { submission, reply }).await.is_ok();
+        Pending(queued.then_some(answer))
+    }
+}
+
+/// The answer to a queued command, once its block is stored (or given up).
+pub struct Pending(Option<oneshot::Receiver<Answer>>);
+
+impl Pending {
+    pub async fn answer(self) -> Answer {
+        let answer = match self.0 {
+            Some(answer) => answer.await.ok(),
+            None => None,
+        };
+        answer.unwrap_or_else(|| Answer::Unavailable {
             message: SequencerError::Stopped.to_string(),
         })
     }

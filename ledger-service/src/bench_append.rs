@@ -1,0 +1,603 @@
+//! `ledger bench append`: the writer fed in-process, against raw block
+//! publishes of the very same blocks to the same nats-server (or 3-node
+//! cluster), and the writer's commit latency at a steady rate.
+//!
+//! The writer here is built as `ledger serve` builds it: it decides each
+//! command against the state, frames and links its events, seals each
+//! block, republishes events for subscribers, checkpoints every 10,000
+//! events, and answers a command once its block is acknowledged by a
+//! nats-server that syncs to disk before every acknowledgement.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use async_nats::jetstream::{self, stream};
+use bytes::Bytes;
+use chrono::Utc;
+use ledger_core::command::*;
+use ledger_core::domain::{
+    ApprovalLevel, AutoCheckOut, Category, Grassroots, IdentityCommitment, IdentityKey, Membership,
+    PointsRule, UnitKind,
+};
+use ledger_core::frame::parse_frame;
+use ledger_core::rights::Role;
+use ledger_core::signing::LedgerSigner;
+use ledger_core::time::{Timestamp, UtcOffset, Window};
+use ledger_core::values::*;
+use ledger_core::Command;
+use tokio::sync::mpsc;
+
+use crate::answer::{Answer, Submission};
+use crate::bench::{thousands, Scratch};
+use crate::local::{free_port, NatsServer};
+use crate::rejections::RejectionLog;
+use crate::sequencer::{CheckpointPolicy, Pending, Sequencer, Writer};
+use crate::shard::Shard;
+use crate::store::ChainStore;
+
+pub struct Options {
+    pub volunteers: u64,
+    pub activities: u64,
+    /// Attendances (a check-in and a check-out) at each activity.
+    pub per_activity: u64,
+    /// Commands per second in the latency run, and for how long.
+    pub rate: u64,
+    pub latency_secs: u64,
+    /// A 3-node cluster and streams with three replicas.
+    pub cluster: bool,
+    pub data: Option<std::path::PathBuf>,
+}
+
+/// The servers a run talks to, stopped when dropped.
+struct Servers {
+    nodes: Vec<NatsServer>,
+    replicas: usize,
+}
+
+impl Servers {
+    fn start(dir: &std::path::Path, cluster: bool) -> anyhow::Result<Servers> {
+        let start = |dir: &std::path::Path, port, extra: &str| {
+            NatsServer::start_with(dir, port, extra)
+                .context("starting nats-server (scripts/install-nats.sh installs it)")
+        };
+        if !cluster {
+            let node = start(&dir.join("nats"), free_port(), "")?;
+            return Ok(Servers {
+                nodes: vec![node],
+                replicas: 1,
+            });
+        }
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let mut nodes = Vec::new();
+        for (i, (client_port, route_port)) in ports.iter().enumerate() {
+            let routes: Vec<String> = (0..3)
+                .filter(|j| *j != i)
+                .map(|j| format!("nats-route://127.0.0.1:{}", ports[j].1))
+                .collect();
+            let extra = format!(
+                "server_name: n{i}\ncluster {{\n  name: bench\n  listen: 127.0.0.1:{route_port}\n  routes: [{}]\n}}\n",
+                routes.join(", ")
+            );
+            nodes.push(start(&dir.join(format!("n{i}")), *client_port, &extra)?);
+        }
+        Ok(Servers { nodes, replicas: 3 })
+    }
+
+    async fn connect(&self) -> anyhow::Result<async_nats::Client> {
+        let urls: Vec<async_nats::ServerAddr> = self
+            .nodes
+            .iter()
+            .map(|n| n.url().parse())
+            .collect::<Result<_, _>>()?;
+        Ok(async_nats::connect(urls.as_slice()).await?)
+    }
+}
+
+pub struct Figures {
+    pub replicas: usize,
+    pub commands: u64,
+    pub events: u64,
+    pub blocks: u64,
+    pub chain_bytes: u64,
+    pub writer: Duration,
+    pub raw: Duration,
+    pub latency: Vec<Duration>,
+    pub latency_run: Duration,
+}
+
+pub async fn run(o: &Options) -> anyhow::Result<Figures> {
+    if o.per_activity > o.volunteers || o.rate * o.latency_secs > o.volunteers {
+        bail!("--per-activity and --rate × --latency-secs must not exceed --volunteers");
+    }
+    let scratch = Scratch::new("append", o.data.as_deref())?;
+    let servers = Servers::start(&scratch.path, o.cluster)?;
+    let client = servers.connect().await?;
+    let js = jetstream::new(client.clone());
+    let shard = Shard::new(LedgerId::new("bench")?);
+    let store = ChainStore::new(js.clone(), shard.clone());
+    ensure(&store, servers.replicas).await?;
+    let writer = Sequencer::open(store.clone())
+        .await?
+        .republishing(client.clone())
+        .remembering_rejections(RejectionLog::open(&js, &shard, servers.replicas).await?)
+        .await?
+        .checkpointing(CheckpointPolicy {
+            every_events: 10_000,
+            every: Duration::from_secs(60),
+            signer: Arc::new(LedgerSigner::from_secret(&[7; 32])),
+            previous: None,
+            actor: ActorId::new("ledger-writer")?,
+        })
+        .spawn();
+
+    let mut f = Figures {
+        replicas: servers.replicas,
+        commands: 0,
+        events: 0,
+        blocks: 0,
+        chain_bytes: 0,
+        writer: Duration::ZERO,
+        raw: Duration::ZERO,
+        latency: Vec::new(),
+        latency_run: Duration::ZERO,
+    };
+    let workload = Workload::new(o)?;
+    let started = Instant::now();
+    let tally = feed(&writer, workload.setup().chain(workload.attendance())).await;
+    f.writer = started.elapsed();
+    f.commands = tally.commands;
+    if !tally.rejected.is_empty() {
+        // Rejected commands are cheaper than recorded ones: no figure.
+        bail!("the workload had rejections: {:?}", tally.rejected);
+    }
+
+    // The raw baseline: the blocks the writer stored, published again as
+    // they are, one in flight at a time as the writer has them.
+    let mut blocks = Vec::new();
+    store
+        .replay(1, |block| {
+            blocks.push(block.frames);
+            Ok(())
+        })
+        .await?;
+    f.blocks = blocks.len() as u64;
+    f.chain_bytes = blocks.iter().map(|b| b.len() as u64).sum();
+    f.events = blocks.iter().map(|b| frames_in(b)).sum();
+    f.raw = raw_publish(&js, servers.replicas, &blocks).await?;
+
+    let (latency, took) = steady(&writer, &workload, o.rate, o.latency_secs).await?;
+    f.latency = latency;
+    f.latency_run = took;
+    drop(writer);
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
+    drop(servers);
+    drop(scratch);
+    Ok(f)
+}
+
+/// Creates the chain's stream; a cluster that has just started takes a few
+/// seconds to elect the leader that answers.
+async fn ensure(store: &ChainStore, replicas: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        match store.ensure(replicas).await {
+            Ok(()) => return Ok(()),
+            Err(e) if started.elapsed() < Duration::from_secs(30) => {
+                tracing::info!(error = %e, "waiting for the cluster");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn frames_in(mut block: &[u8]) -> u64 {
+    let mut n = 0;
+    while let Ok((_, rest)) = parse_frame(block) {
+        n += 1;
+        block = rest;
+    }
+    n
+}
+
+/// Publishes `blocks` to a stream of their own, configured as the chain's,
+/// each awaited before the next; returns the time it took.
+async fn raw_publish(
+    js: &jetstream::Context,
+    replicas: usize,
+    blocks: &[Bytes],
+) -> anyhow::Result<Duration> {
+    js.create_stream(stream::Config {
+        name: "RAW_BLOCKS".into(),
+        subjects: vec!["raw.blocks".into()],
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        ..Default::default()
+    })
+    .await?;
+    let started = Instant::now();
+    for block in blocks {
+        js.publish("raw.blocks", block.clone()).await?.await?;
+    }
+    Ok(started.elapsed())
+}
+
+#[derive(Default)]
+struct Tally {
+    commands: u64,
+    rejected: std::collections::BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn count(&mut self, answer: Answer) {
+        self.commands += 1;
+        let code = match answer {
+            Answer::Accepted { .. } => return,
+            Answer::Rejected { code, .. } => code,
+            Answer::Unavailable { .. } => "UNAVAILABLE".to_owned(),
+        };
+        *self.rejected.entry(code).or_default() += 1;
+    }
+}
+
+/// Queues every submission in order, as fast as the writer takes them,
+/// while another task collects the answers.
+async fn feed(writer: &Writer, submissions: impl Iterator<Item = Submission>) -> Tally {
+    let (answers, mut pending) = mpsc::unbounded_channel::<Pending>();
+    let collector = tokio::spawn(async move {
+        let mut tally = Tally::default();
+        while let Some(p) = pending.recv().await {
+            tally.count(p.answer().await);
+        }
+        tally
+    });
+    for submission in submissions {
+        if answers.send(writer.queue(submission).await).is_err() {
+            break;
+        }
+    }
+    drop(answers);
+    collector.await.unwrap_or_default()
+}
+
+/// One command every 1/rate seconds, each timed from queueing to its
+/// answer; returns the latencies and how long the run took.
+async fn steady(
+    writer: &Writer,
+    workload: &Workload,
+    rate: u64,
+    secs: u64,
+) -> anyhow::Result<(Vec<Duration>, Duration)> {
+    let publish = feed(writer, std::iter::once(workload.live_activity())).await;
+    if !publish.rejected.is_empty() {
+        bail!(
+            "the live activity was not published: {:?}",
+            publish.rejected
+        );
+    }
+    let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut timed = Vec::new();
+    let started = Instant::now();
+    for n in 0..rate * secs {
+        ticks.tick().await;
+        let queued = Instant::now();
+        let pending = writer.queue(workload.live_check_in(n)).await;
+        timed.push(tokio::spawn(async move {
+            let answer = pending.answer().await;
+            (queued.elapsed(), matches!(answer, Answer::Accepted { .. }))
+        }));
+    }
+    let mut latency = Vec::with_capacity(timed.len());
+    for t in timed {
+        if let Ok((took, true)) = t.await {
+            latency.push(took);
+        }
+    }
+    if latency.len() as u64 != rate * secs {
+        bail!(
+            "{} of {} commands in the latency run were not accepted",
+            rate * secs - latency.len() as u64,
+            rate * secs
+        );
+    }
+    Ok((latency, started.elapsed()))
+}
+
+/// A city federation with its volunteers approved at three levels, and a
+/// season of past activities with walk-in attendance reported by kiosks.
+struct Workload {
+    volunteers: u64,
+    activities: u64,
+    per_activity: u64,
+    season_start: chrono::DateTime<Utc>,
+    identity: IdentityKey,
+}
+
+const ADMIN: &str = "admin-bench";
+const KIOSK: &str = "kiosk-bench-01";
+const UNITS: u64 = 20;
+
+impl Workload {
+    fn new(o: &Options) -> anyhow::Result<Workload> {
+        Ok(Workload {
+            volunteers: o.volunteers,
+            activities: o.activities,
+            per_activity: o.per_activity,
+            season_start: Utc::now() - chrono::Duration::days(o.activities as i64 + 2),
+            identity: IdentityKey([9; 32]),
+        })
+    }
+
+    fn setup(&self) -> impl Iterator<Item = Submission> + '_ {
+        let opening = [
+            Command::OpenLedger(OpenLedger {
+                ledger: valid(LedgerId::new("bench")),
+                name: valid(Text::new("基准测试市总工会志愿服务")),
+                objection_window_days: 0,
+                utc_offset_minutes: UtcOffset::CHINA,
+                number_prefix: "BM".into(),
+            }),
+            register_unit("city", UnitKind::CityFederation, None),
+        ];
+        let units = (0..UNITS).map(|u| {
+            register_unit(
+                &format!("g{u:02}"),
+                UnitKind::Grassroots(Grassroots::Enterprise),
+                Some("city"),
+            )
+        });
+        let volunteers = (0..self.volunteers).flat_map(move |n| self.register(n));
+        let activities = (0..self.activities).map(move |a| self.publish(a));
+        opening
+            .into_iter()
+            .chain(units)
+            .chain(volunteers)
+            .chain(activities)
+            .map(|c| as_actor(ADMIN, c))
+    }
+
+    fn register(&self, n: u64) -> Vec<Command> {
+        let mut commands = vec![Command::RegisterVolunteer(RegisterVolunteer {
+            volunteer: volunteer(n),
+            home_unit: valid(UnitId::new(format!("g{:02}", n % UNITS))),
+            membership: Membership::Member,
+            groups: vec![],
+            specialties: vec![],
+            identity: IdentityCommitment::compute(&self.identity, &format!("bench-person-{n}")),
+        })];
+        for level in [
+            ApprovalLevel::Unit,
+            ApprovalLevel::DistrictOrIndustry,
+            ApprovalLevel::City,
+        ] {
+            commands.push(Command::ApproveVolunteer(ApproveVolunteer {
+                volunteer: volunteer(n),
+                level,
+            }));
+        }
+        commands
+    }
+
+    fn start_of(&self, a: u64) -> chrono::DateTime<Utc> {
+        self.season_start + chrono::Duration::days(a as i64) + chrono::Duration::hours(1)
+    }
+
+    fn publish(&self, a: u64) -> Command {
+        let start = self.start_of(a);
+        activity_command(
+            activity(a),
+            Window {
+                start: stamp(start),
+                end: stamp(start + chrono::Duration::hours(3)),
+            },
+        )
+    }
+
+    /// A check-in and a check-out for each attendance, activity by activity.
+    fn attendance(&self) -> impl Iterator<Item = Submission> + '_ {
+        (0..self.activities).flat_map(move |a| {
+            let start = self.start_of(a);
+            (0..self.per_activity).flat_map(move |k| {
+                let who = volunteer((a * self.per_activity + k) % self.volunteers);
+                let arrived = stamp(start + chrono::Duration::minutes((k % 20) as i64));
+                let left = stamp(start + chrono::Duration::minutes(150));
+                [
+                    Command::CheckIn(CheckIn {
+                        activity: activity(a),
+                        volunteer: who.clone(),
+                        at: arrived,
+                        device: ExternalRef::new("kiosk-12").ok(),
+                        external_id: ExternalRef::new(format!("in-{a}-{k}")).ok(),
+                    }),
+                    Command::CheckOut(CheckOut {
+                        activity: activity(a),
+                        volunteer: who,
+                        at: left,
+                        device: ExternalRef::new("kiosk-12").ok(),
+                        external_id: ExternalRef::new(format!("out-{a}-{k}")).ok(),
+                    }),
+                ]
+                .into_iter()
+                .map(|c| as_actor(KIOSK, c))
+            })
+        })
+    }
+
+    /// An activity going on now, for the latency run.
+    fn live_activity(&self) -> Submission {
+        let now = Utc::now();
+        as_actor(
+            ADMIN,
+            activity_command(
+                valid(ActivityId::new("live")),
+                Window {
+                    start: stamp(now - chrono::Duration::hours(1)),
+                    end: stamp(now + chrono::Duration::hours(2)),
+                },
+            ),
+        )
+    }
+
+    fn live_check_in(&self, n: u64) -> Submission {
+        as_actor(
+            KIOSK,
+            Command::CheckIn(CheckIn {
+                activity: valid(ActivityId::new("live")),
+                volunteer: volunteer(n),
+                at: stamp(Utc::now() - chrono::Duration::seconds(1)),
+                device: ExternalRef::new("kiosk-12").ok(),
+                external_id: ExternalRef::new(format!("live-{n}")).ok(),
+            }),
+        )
+    }
+}
+
+fn register_unit(id: &str, kind: UnitKind, parent: Option<&str>) -> Command {
+    Command::RegisterUnit(RegisterUnit {
+        unit: valid(UnitId::new(id)),
+        name: valid(Text::new(format!("基准测试单位{id}"))),
+        kind,
+        parent: parent.map(|p| valid(UnitId::new(p))),
+        quota: None,
+    })
+}
+
+fn activity_command(activity: ActivityId, window: Window) -> Command {
+    Command::PublishActivity(PublishActivity {
+        activity,
+        project: None,
+        campaign: None,
+        organiser: valid(UnitId::new("city")),
+        co_organisers: vec![],
+        category: Category::Environment,
+        title: valid(Text::new("城市环境志愿服务")),
+        place: valid(Text::new("中山广场")),
+        window,
+        capacity: None,
+        featured: false,
+        points_rule: PointsRule {
+            version: 1,
+            points_per_hour: 10,
+            coefficient_permille: 1000,
+            cap_per_credit: Some(50),
+        },
+        auto_check_out: AutoCheckOut::AtActivityEnd,
+        insurance_required: false,
+        walk_ins: true,
+    })
+}
+
+fn as_actor(actor: &str, command: Command) -> Submission {
+    let role = if actor == KIOSK {
+        Role::System {
+            units: vec![valid(UnitId::new("city"))],
+        }
+    } else {
+        Role::CityAdmin
+    };
+    Submission {
+        actor: valid(ActorId::new(actor)),
+        role,
+        key: None,
+        command,
+    }
+}
+
+fn volunteer(n: u64) -> VolunteerId {
+    valid(VolunteerId::new(format!("bv{n:07}")))
+}
+
+fn activity(a: u64) -> ActivityId {
+    valid(ActivityId::new(format!("ba{a:05}")))
+}
+
+fn stamp(t: chrono::DateTime<Utc>) -> Timestamp {
+    Timestamp::from_chrono(&t).unwrap_or(Timestamp(0))
+}
+
+/// The workload's own literals are valid by construction.
+fn valid<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("benchmark value: {e:?}"))
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let per_sec = |n: u64, d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
+        let writer = per_sec(self.events, self.writer);
+        let raw = per_sec(self.events, self.raw);
+        writeln!(
+            f,
+            "append ({} replica{}, sync_interval: always): {} commands, {} events in {} blocks ({:.0} events/block, {:.0} bytes/event)",
+            self.replicas,
+            if self.replicas == 1 { "" } else { "s" },
+            thousands(self.commands),
+            thousands(self.events),
+            thousands(self.blocks),
+            self.events as f64 / self.blocks.max(1) as f64,
+            self.chain_bytes as f64 / self.events.max(1) as f64,
+        )?;
+        writeln!(
+            f,
+            "  raw block publish (same blocks, one in flight): {:>10.0} events/s  ({:.1} s)",
+            raw,
+            self.raw.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  writer (decide, chain, seal, store, answer):    {:>10.0} events/s  ({:.1} s, {:.0} commands/s)  {:.0} % of raw",
+            writer,
+            self.writer.as_secs_f64(),
+            per_sec(self.commands, self.writer),
+            100.0 * writer / raw.max(1e-9)
+        )?;
+        let mut sorted = self.latency.clone();
+        sorted.sort();
+        let at = |q: f64| {
+            sorted
+                .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+                .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+        };
+        writeln!(
+            f,
+            "  commit latency, {} commands at {:.0}/s: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            thousands(sorted.len() as u64),
+            sorted.len() as f64 / self.latency_run.as_secs_f64().max(1e-9),
+            at(0.5),
+            at(0.99),
+            sorted.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small run against a real nats-server: the workload is accepted
+    /// whole (a rejection fails the run), the figures count what the chain
+    /// holds, and every command of the latency run is timed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_benchmark_appends_what_it_measures() {
+        let o = Options {
+            volunteers: 300,
+            activities: 3,
+            per_activity: 100,
+            rate: 100,
+            latency_secs: 1,
+            cluster: false,
+            data: None,
+        };
+        let f = run(&o).await.unwrap();
+        // Opening, the city and its units, four commands a volunteer, the
+        // activities, and a check-in and check-out an attendance.
+        assert_eq!(f.commands, 2 + UNITS + 4 * 300 + 3 + 2 * 3 * 100);
+        // A walk-in check-in signs up too; a check-out credits hours.
+        let recorded = 2 + UNITS + 4 * 300 + 3 + 4 * 3 * 100;
+        assert!(f.events >= recorded, "{} < {recorded}", f.events);
+        assert!(f.blocks >= 1 && f.chain_bytes > 100 * f.events);
+        assert_eq!(f.latency.len(), 100);
+        assert!(!f.writer.is_zero() && !f.raw.is_zero());
+    }
+}
