@@ -15,6 +15,7 @@ use anyhow::{bail, Context};
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
 use chrono::Utc;
+use futures::StreamExt;
 use ledger_core::command::*;
 use ledger_core::domain::{
     ApprovalLevel, AutoCheckOut, Category, Grassroots, IdentityCommitment, IdentityKey, Membership,
@@ -28,8 +29,10 @@ use ledger_core::values::*;
 use ledger_core::Command;
 use tokio::sync::mpsc;
 
+use crate::accounts::Accounts;
 use crate::answer::{Answer, Submission};
 use crate::bench::{thousands, Scratch};
+use crate::intake;
 use crate::local::{free_port, NatsServer};
 use crate::rejections::RejectionLog;
 use crate::sequencer::{CheckpointPolicy, Pending, Sequencer, Writer};
@@ -106,33 +109,75 @@ pub struct Figures {
     pub latency_run: Duration,
 }
 
+/// The servers, a client, the chain's store and the writer as `ledger
+/// serve` builds it.
+struct Setup {
+    servers: Servers,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    shard: Shard,
+    store: ChainStore,
+    writer: Writer,
+}
+
+impl Setup {
+    async fn start(dir: &std::path::Path, cluster: bool) -> anyhow::Result<Setup> {
+        let servers = Servers::start(dir, cluster)?;
+        let client = servers.connect().await?;
+        let js = jetstream::new(client.clone());
+        let shard = Shard::new(LedgerId::new("bench")?);
+        let store = ChainStore::new(js.clone(), shard.clone());
+        ensure(&store, servers.replicas).await?;
+        let writer = Sequencer::open(store.clone())
+            .await?
+            .republishing(client.clone())
+            .remembering_rejections(RejectionLog::open(&js, &shard, servers.replicas).await?)
+            .await?
+            .checkpointing(CheckpointPolicy {
+                every_events: 10_000,
+                every: Duration::from_secs(60),
+                signer: Arc::new(LedgerSigner::from_secret(&[7; 32])),
+                previous: None,
+                actor: ActorId::new("ledger-writer")?,
+            })
+            .spawn();
+        Ok(Setup {
+            servers,
+            client,
+            js,
+            shard,
+            store,
+            writer,
+        })
+    }
+
+    /// The blocks stored after stream sequence `after`.
+    async fn blocks_after(&self, after: u64) -> anyhow::Result<Vec<Bytes>> {
+        let mut blocks = Vec::new();
+        self.store
+            .replay(after + 1, |block| {
+                blocks.push(block.frames);
+                Ok(())
+            })
+            .await?;
+        Ok(blocks)
+    }
+
+    async fn stop(self) {
+        drop(self.writer);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.drain()).await;
+        drop(self.servers);
+    }
+}
+
 pub async fn run(o: &Options) -> anyhow::Result<Figures> {
     if o.per_activity > o.volunteers || o.rate * o.latency_secs > o.volunteers {
         bail!("--per-activity and --rate × --latency-secs must not exceed --volunteers");
     }
     let scratch = Scratch::new("append", o.data.as_deref())?;
-    let servers = Servers::start(&scratch.path, o.cluster)?;
-    let client = servers.connect().await?;
-    let js = jetstream::new(client.clone());
-    let shard = Shard::new(LedgerId::new("bench")?);
-    let store = ChainStore::new(js.clone(), shard.clone());
-    ensure(&store, servers.replicas).await?;
-    let writer = Sequencer::open(store.clone())
-        .await?
-        .republishing(client.clone())
-        .remembering_rejections(RejectionLog::open(&js, &shard, servers.replicas).await?)
-        .await?
-        .checkpointing(CheckpointPolicy {
-            every_events: 10_000,
-            every: Duration::from_secs(60),
-            signer: Arc::new(LedgerSigner::from_secret(&[7; 32])),
-            previous: None,
-            actor: ActorId::new("ledger-writer")?,
-        })
-        .spawn();
-
+    let setup = Setup::start(&scratch.path, o.cluster).await?;
     let mut f = Figures {
-        replicas: servers.replicas,
+        replicas: setup.servers.replicas,
         commands: 0,
         events: 0,
         blocks: 0,
@@ -144,7 +189,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
     };
     let workload = Workload::new(o)?;
     let started = Instant::now();
-    let tally = feed(&writer, workload.setup().chain(workload.attendance())).await;
+    let tally = feed(&setup.writer, workload.setup().chain(workload.attendance())).await;
     f.writer = started.elapsed();
     f.commands = tally.commands;
     if !tally.rejected.is_empty() {
@@ -154,26 +199,169 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
 
     // The raw baseline: the blocks the writer stored, published again as
     // they are, one in flight at a time as the writer has them.
-    let mut blocks = Vec::new();
-    store
-        .replay(1, |block| {
-            blocks.push(block.frames);
-            Ok(())
-        })
-        .await?;
+    let blocks = setup.blocks_after(0).await?;
     f.blocks = blocks.len() as u64;
     f.chain_bytes = blocks.iter().map(|b| b.len() as u64).sum();
     f.events = blocks.iter().map(|b| frames_in(b)).sum();
-    f.raw = raw_publish(&js, servers.replicas, &blocks).await?;
+    f.raw = raw_publish(&setup.js, setup.servers.replicas, &blocks).await?;
 
-    let (latency, took) = steady(&writer, &workload, o.rate, o.latency_secs).await?;
+    let (latency, took) = steady(&setup.writer, &workload, o.rate, o.latency_secs).await?;
     f.latency = latency;
     f.latency_run = took;
-    drop(writer);
-    let _ = tokio::time::timeout(Duration::from_secs(5), client.drain()).await;
-    drop(servers);
+    setup.stop().await;
     drop(scratch);
     Ok(f)
+}
+
+/// `ledger bench intake`: the federation set up in-process (not timed),
+/// then the season's attendance sent by a kiosk system over NATS, in
+/// batches, several in flight, every submission answered; against raw
+/// publishes of the blocks the attendance made.
+pub async fn run_intake(
+    o: &Options,
+    batch: usize,
+    in_flight: usize,
+) -> anyhow::Result<IntakeFigures> {
+    if o.per_activity > o.volunteers || batch == 0 || batch > intake::MAX_BATCH || batch % 2 == 1 {
+        bail!(
+            "--per-activity must not exceed --volunteers; --batch must be even, 2 to {}",
+            intake::MAX_BATCH
+        );
+    }
+    let scratch = Scratch::new("intake", o.data.as_deref())?;
+    let setup = Setup::start(&scratch.path, o.cluster).await?;
+    let workload = Workload::new(o)?;
+    let tally = feed(&setup.writer, workload.setup()).await;
+    if !tally.rejected.is_empty() {
+        bail!("the set-up had rejections: {:?}", tally.rejected);
+    }
+    let before = setup.store.last_sequence().await?;
+    // Open accounts: every system is let in (as a city admin), which the
+    // checks of a kiosk's units would not make slower or faster to measure.
+    tokio::spawn(intake::serve(
+        setup.client.clone(),
+        setup.shard.clone(),
+        setup.writer.clone(),
+        Accounts::open(),
+    ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let kiosk = setup.servers.connect().await?;
+    let subject = setup.shard.intake_subject(KIOSK);
+    let bodies = intake_batches(workload.attendance(), batch)?;
+    let submissions = (bodies.len() * batch) as u64;
+
+    let started = Instant::now();
+    let mut answered = 0u64;
+    let mut rejected = std::collections::BTreeMap::<String, u64>::new();
+    let mut replies = futures::stream::iter(bodies.into_iter().map(|body| {
+        let kiosk = kiosk.clone();
+        let subject = subject.clone();
+        async move { kiosk.request(subject, body).await }
+    }))
+    .buffered(in_flight.max(1));
+    while let Some(reply) = replies.next().await {
+        let reply: intake::BatchReply = serde_json::from_slice(&reply?.payload)?;
+        for answer in reply.results {
+            answered += 1;
+            let mut tally = Tally::default();
+            tally.count(answer);
+            for (code, n) in tally.rejected {
+                *rejected.entry(code).or_default() += n;
+            }
+        }
+    }
+    let took = started.elapsed();
+    if !rejected.is_empty() || answered != submissions {
+        bail!("{answered} of {submissions} answered; rejections: {rejected:?}");
+    }
+    let blocks = setup.blocks_after(before).await?;
+    let events = blocks.iter().map(|b| frames_in(b)).sum();
+    let raw = raw_publish(&setup.js, setup.servers.replicas, &blocks).await?;
+    let figures = IntakeFigures {
+        replicas: setup.servers.replicas,
+        submissions,
+        batch,
+        in_flight,
+        events,
+        blocks: blocks.len() as u64,
+        intake: took,
+        raw,
+    };
+    setup.stop().await;
+    drop(scratch);
+    Ok(figures)
+}
+
+/// The JSON bodies a kiosk would send: `{"submissions": [...]}`, each
+/// submission under a key of its own.
+fn intake_batches(
+    submissions: impl Iterator<Item = Submission>,
+    batch: usize,
+) -> anyhow::Result<Vec<Bytes>> {
+    let mut bodies = Vec::new();
+    let mut current = Vec::with_capacity(batch);
+    for (n, s) in submissions.enumerate() {
+        current.push(serde_json::json!({
+            "key": format!("att-{n}"),
+            "command": serde_json::to_value(&s.command)?,
+        }));
+        if current.len() == batch {
+            let body = serde_json::json!({ "submissions": std::mem::take(&mut current) });
+            bodies.push(Bytes::from(serde_json::to_vec(&body)?));
+        }
+    }
+    if !current.is_empty() {
+        bail!("the attendance does not fill whole batches of {batch}: give --per-activity a multiple of it");
+    }
+    Ok(bodies)
+}
+
+pub struct IntakeFigures {
+    pub replicas: usize,
+    pub submissions: u64,
+    pub batch: usize,
+    pub in_flight: usize,
+    pub events: u64,
+    pub blocks: u64,
+    pub intake: Duration,
+    pub raw: Duration,
+}
+
+impl std::fmt::Display for IntakeFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let per_sec = |n: u64, d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
+        let intake = per_sec(self.events, self.intake);
+        let raw = per_sec(self.events, self.raw);
+        writeln!(
+            f,
+            "intake ({} replica{}, sync_interval: always): {} check-ins and check-outs in batches of {}, {} in flight; {} events in {} blocks",
+            self.replicas,
+            if self.replicas == 1 { "" } else { "s" },
+            thousands(self.submissions),
+            self.batch,
+            self.in_flight,
+            thousands(self.events),
+            thousands(self.blocks),
+        )?;
+        writeln!(
+            f,
+            "  raw block publish (same blocks, one in flight): {:>10.0} events/s  ({:.1} s)",
+            raw,
+            self.raw.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  intake over NATS, every submission answered:    {:>10.0} events/s  ({:.1} s)  {:.0} % of raw",
+            intake,
+            self.intake.as_secs_f64(),
+            100.0 * intake / raw.max(1e-9)
+        )?;
+        writeln!(
+            f,
+            "  submissions answered: {:.0}/s",
+            per_sec(self.submissions, self.intake)
+        )
+    }
 }
 
 /// Creates the chain's stream; a cluster that has just started takes a few
@@ -599,5 +787,29 @@ mod tests {
         assert!(f.blocks >= 1 && f.chain_bytes > 100 * f.events);
         assert_eq!(f.latency.len(), 100);
         assert!(!f.writer.is_zero() && !f.raw.is_zero());
+    }
+
+    /// The same season through the intake: every submission answered and
+    /// accepted, and the figures count the attendance's own blocks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_intake_benchmark_answers_every_submission() {
+        let o = Options {
+            volunteers: 300,
+            activities: 3,
+            per_activity: 100,
+            rate: 0,
+            latency_secs: 0,
+            cluster: false,
+            data: None,
+        };
+        let f = run_intake(&o, 100, 2).await.unwrap();
+        assert_eq!(f.submissions, 2 * 3 * 100);
+        // Sign-up, check-in, check-out and credit for each attendance.
+        assert!(f.events >= 4 * 3 * 100, "{}", f.events);
+        assert!(f.blocks >= 1 && !f.intake.is_zero() && !f.raw.is_zero());
+        assert!(
+            run_intake(&o, 99, 2).await.is_err(),
+            "odd batches split pairs"
+        );
     }
 }

@@ -203,6 +203,27 @@ enum BenchKind {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// A kiosk system's check-ins and check-outs over NATS, in batches,
+    /// every submission answered, against raw publishes of the blocks they
+    /// made; the federation is set up in-process first.
+    Intake {
+        #[arg(long, default_value_t = 50_000)]
+        volunteers: u64,
+        #[arg(long, default_value_t = 100)]
+        activities: u64,
+        #[arg(long, default_value_t = 2_000)]
+        per_activity: u64,
+        /// Submissions in one request (at most 1,000).
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// Requests awaiting their answer at once.
+        #[arg(long, default_value_t = 4)]
+        in_flight: usize,
+        #[arg(long)]
+        cluster: bool,
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// The sled read models: a synthetic year published to a nats-server
     /// of its own, replayed raw, rebuilt, set against raw sled inserts, and
     /// queried (leaderboards, unit rankings, balances).
@@ -347,6 +368,32 @@ async fn main() -> anyhow::Result<()> {
                 data,
             };
             print!("{}", ledger_service::bench_append::run(&options).await?);
+            Ok(())
+        }
+        Cmd::Bench {
+            what:
+                BenchKind::Intake {
+                    volunteers,
+                    activities,
+                    per_activity,
+                    batch,
+                    in_flight,
+                    cluster,
+                    data,
+                },
+        } => {
+            let options = ledger_service::bench_append::Options {
+                volunteers,
+                activities,
+                per_activity,
+                rate: 0,
+                latency_secs: 0,
+                cluster,
+                data,
+            };
+            let figures =
+                ledger_service::bench_append::run_intake(&options, batch, in_flight).await?;
+            print!("{figures}");
             Ok(())
         }
         Cmd::Bench {
