@@ -107,6 +107,7 @@ pub struct Figures {
     pub raw: Duration,
     pub latency: Vec<Duration>,
     pub latency_run: Duration,
+    pub verified: Verified,
 }
 
 /// The servers, a client, the chain's store and the writer as `ledger
@@ -186,6 +187,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
         raw: Duration::ZERO,
         latency: Vec::new(),
         latency_run: Duration::ZERO,
+        verified: Verified::default(),
     };
     let workload = Workload::new(o)?;
     let started = Instant::now();
@@ -208,6 +210,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
     let (latency, took) = steady(&setup.writer, &workload, o.rate, o.latency_secs).await?;
     f.latency = latency;
     f.latency_run = took;
+    f.verified = Verified::measure(&setup, &scratch.path).await?;
     setup.stop().await;
     drop(scratch);
     Ok(f)
@@ -710,6 +713,68 @@ fn valid<T, E: std::fmt::Debug>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("benchmark value: {e:?}"))
 }
 
+/// Verifying what was written: the live stream against raw ordered replay
+/// of it, a bundle of it against raw chained hashing of its frames.
+#[derive(Default)]
+pub struct Verified {
+    pub events: u64,
+    pub replay_raw: Duration,
+    pub live: Duration,
+    pub hashing_raw: Duration,
+    pub bundle: Duration,
+}
+
+impl Verified {
+    async fn measure(setup: &Setup, dir: &std::path::Path) -> anyhow::Result<Verified> {
+        let mut frames = Vec::new();
+        let started = Instant::now();
+        setup
+            .store
+            .replay(1, |block| {
+                frames.extend_from_slice(&block.frames);
+                Ok(())
+            })
+            .await?;
+        let replay_raw = started.elapsed();
+        let started = Instant::now();
+        let live = crate::audit::verify_stream(&setup.store, None, false).await?;
+        let live_took = started.elapsed();
+        let bundle = dir.join("chain.bundle");
+        crate::audit::export(&setup.store, &bundle).await?;
+        let started = Instant::now();
+        let from_bundle = crate::audit::verify_bundle(&bundle, None, false)?;
+        let bundle_took = started.elapsed();
+        let (events, hashing) = crate::bench::raw_chained_hashing(&frames);
+        if live.head != from_bundle.head || live.head.sequence != events {
+            bail!("the stream, the bundle and the frames disagree on the chain");
+        }
+        Ok(Verified {
+            events,
+            replay_raw,
+            live: live_took,
+            hashing_raw: Duration::from_secs_f64(hashing),
+            bundle: bundle_took,
+        })
+    }
+}
+
+impl std::fmt::Display for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rate = |d: Duration| self.events as f64 / d.as_secs_f64().max(1e-9);
+        writeln!(
+            f,
+            "verify {} events: live stream {:.0} events/s, raw ordered replay {:.0} events/s ({:.0} %); bundle {:.0} events/s, raw chained BLAKE3 {:.0} events/s ({:.0} %)",
+            thousands(self.events),
+            rate(self.live),
+            rate(self.replay_raw),
+            100.0 * rate(self.live) / rate(self.replay_raw).max(1e-9),
+            rate(self.bundle),
+            rate(self.hashing_raw),
+            100.0 * rate(self.bundle) / rate(self.hashing_raw).max(1e-9),
+        )
+    }
+}
+
 impl std::fmt::Display for Figures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let per_sec = |n: u64, d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
@@ -755,7 +820,8 @@ impl std::fmt::Display for Figures {
             at(0.5),
             at(0.99),
             sorted.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
-        )
+        )?;
+        write!(f, "  {}", self.verified)
     }
 }
 
@@ -787,6 +853,9 @@ mod tests {
         assert!(f.blocks >= 1 && f.chain_bytes > 100 * f.events);
         assert_eq!(f.latency.len(), 100);
         assert!(!f.writer.is_zero() && !f.raw.is_zero());
+        // Everything written, the latency run's too, is verified both ways.
+        assert!(f.verified.events >= f.events + 2 * 100);
+        assert!(!f.verified.live.is_zero() && !f.verified.bundle.is_zero());
     }
 
     /// The same season through the intake: every submission answered and

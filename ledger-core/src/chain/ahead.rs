@@ -25,7 +25,7 @@ pub(super) const WINDOW: usize = if cfg!(test) { 256 } else { 512 };
 /// a block as the live stream carries it is done before a thread would
 /// have started. (Smaller under test, so that the chains the tests verify
 /// cross windows and threads.)
-pub(super) const ONE_THREAD_BYTES: usize = if cfg!(test) { 16 << 10 } else { 256 << 10 };
+pub(super) const ONE_THREAD_BYTES: usize = if cfg!(test) { 16 << 10 } else { 64 << 10 };
 
 /// A frame with the checks that do not depend on the frames before it done,
 /// and what the rest of its checks need. (Only that: the in-order checks
