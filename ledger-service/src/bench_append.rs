@@ -332,7 +332,6 @@ pub struct IntakeFigures {
 
 impl std::fmt::Display for IntakeFigures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let per_sec = |n: u64, d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
         let intake = per_sec(self.events, self.intake);
         let raw = per_sec(self.events, self.raw);
         writeln!(
@@ -346,12 +345,7 @@ impl std::fmt::Display for IntakeFigures {
             thousands(self.events),
             thousands(self.blocks),
         )?;
-        writeln!(
-            f,
-            "  raw block publish (same blocks, one in flight): {:>10.0} events/s  ({:.1} s)",
-            raw,
-            self.raw.as_secs_f64()
-        )?;
+        raw_line(f, raw, self.raw)?;
         writeln!(
             f,
             "  intake over NATS, every submission answered:    {:>10.0} events/s  ({:.1} s)  {:.0} % of raw",
@@ -775,9 +769,21 @@ impl std::fmt::Display for Verified {
     }
 }
 
+fn per_sec(n: u64, took: Duration) -> f64 {
+    n as f64 / took.as_secs_f64().max(1e-9)
+}
+
+fn raw_line(f: &mut std::fmt::Formatter<'_>, rate: f64, took: Duration) -> std::fmt::Result {
+    writeln!(
+        f,
+        "  raw block publish (same blocks, one in flight): {:>10.0} events/s  ({:.1} s)",
+        rate,
+        took.as_secs_f64()
+    )
+}
+
 impl std::fmt::Display for Figures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let per_sec = |n: u64, d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
         let writer = per_sec(self.events, self.writer);
         let raw = per_sec(self.events, self.raw);
         writeln!(
@@ -791,12 +797,7 @@ impl std::fmt::Display for Figures {
             self.events as f64 / self.blocks.max(1) as f64,
             self.chain_bytes as f64 / self.events.max(1) as f64,
         )?;
-        writeln!(
-            f,
-            "  raw block publish (same blocks, one in flight): {:>10.0} events/s  ({:.1} s)",
-            raw,
-            self.raw.as_secs_f64()
-        )?;
+        raw_line(f, raw, self.raw)?;
         writeln!(
             f,
             "  writer (decide, chain, seal, store, answer):    {:>10.0} events/s  ({:.1} s, {:.0} commands/s)  {:.0} % of raw",

@@ -170,6 +170,38 @@ enum Cmd {
     },
 }
 
+/// The season the append and intake benchmarks record, and where.
+#[derive(clap::Args)]
+struct Season {
+    #[arg(long, default_value_t = 50_000)]
+    volunteers: u64,
+    #[arg(long, default_value_t = 100)]
+    activities: u64,
+    /// Attendances (check-in and check-out) at each activity.
+    #[arg(long, default_value_t = 2_000)]
+    per_activity: u64,
+    /// Three nats-servers in a cluster, streams with three replicas.
+    #[arg(long)]
+    cluster: bool,
+    /// A new or empty folder to keep the servers' data in.
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+impl Season {
+    fn options(self, rate: u64, latency_secs: u64) -> ledger_service::bench_append::Options {
+        ledger_service::bench_append::Options {
+            volunteers: self.volunteers,
+            activities: self.activities,
+            per_activity: self.per_activity,
+            rate,
+            latency_secs,
+            cluster: self.cluster,
+            data: self.data,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum BenchKind {
     /// The chain verifier against raw chained BLAKE3 over the same frames.
@@ -184,45 +216,26 @@ enum BenchKind {
     /// blocks, and its commit latency at a steady rate, on a nats-server of
     /// its own (or a 3-node cluster with three replicas).
     Append {
-        #[arg(long, default_value_t = 50_000)]
-        volunteers: u64,
-        #[arg(long, default_value_t = 100)]
-        activities: u64,
-        /// Attendances (check-in and check-out) at each activity.
-        #[arg(long, default_value_t = 2_000)]
-        per_activity: u64,
+        #[command(flatten)]
+        season: Season,
         /// Commands per second in the latency run.
         #[arg(long, default_value_t = 1_000)]
         rate: u64,
         #[arg(long, default_value_t = 10)]
         latency_secs: u64,
-        /// Three nats-servers in a cluster, streams with three replicas.
-        #[arg(long)]
-        cluster: bool,
-        /// A new or empty folder to keep the servers' data in.
-        #[arg(long)]
-        data: Option<PathBuf>,
     },
     /// A kiosk system's check-ins and check-outs over NATS, in batches,
     /// every submission answered, against raw publishes of the blocks they
     /// made; the federation is set up in-process first.
     Intake {
-        #[arg(long, default_value_t = 50_000)]
-        volunteers: u64,
-        #[arg(long, default_value_t = 100)]
-        activities: u64,
-        #[arg(long, default_value_t = 2_000)]
-        per_activity: u64,
+        #[command(flatten)]
+        season: Season,
         /// Submissions in one request (at most 1,000).
         #[arg(long, default_value_t = 1_000)]
         batch: usize,
         /// Requests awaiting their answer at once.
         #[arg(long, default_value_t = 4)]
         in_flight: usize,
-        #[arg(long)]
-        cluster: bool,
-        #[arg(long)]
-        data: Option<PathBuf>,
     },
     /// The sled read models: a synthetic year published to a nats-server
     /// of its own, replayed raw, rebuilt, set against raw sled inserts, and
@@ -349,48 +362,24 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Bench {
             what:
                 BenchKind::Append {
-                    volunteers,
-                    activities,
-                    per_activity,
+                    season,
                     rate,
                     latency_secs,
-                    cluster,
-                    data,
                 },
         } => {
-            let options = ledger_service::bench_append::Options {
-                volunteers,
-                activities,
-                per_activity,
-                rate,
-                latency_secs,
-                cluster,
-                data,
-            };
+            let options = season.options(rate, latency_secs);
             print!("{}", ledger_service::bench_append::run(&options).await?);
             Ok(())
         }
         Cmd::Bench {
             what:
                 BenchKind::Intake {
-                    volunteers,
-                    activities,
-                    per_activity,
+                    season,
                     batch,
                     in_flight,
-                    cluster,
-                    data,
                 },
         } => {
-            let options = ledger_service::bench_append::Options {
-                volunteers,
-                activities,
-                per_activity,
-                rate: 0,
-                latency_secs: 0,
-                cluster,
-                data,
-            };
+            let options = season.options(0, 0);
             let figures =
                 ledger_service::bench_append::run_intake(&options, batch, in_flight).await?;
             print!("{figures}");
