@@ -41,6 +41,16 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// Accepted, with nothing to record (confirming when nothing is due).
+    pub fn nothing_recorded() -> Answer {
+        Answer::Accepted {
+            first_sequence: None,
+            last_sequence: None,
+            hash: None,
+            events: 0,
+        }
+    }
+
     pub fn rejected(r: &Rejection) -> Answer {
         Answer::Rejected {
             code: r.code().to_owned(),

@@ -769,21 +769,33 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
             return Ok(());
         };
         tracing::info!(holder, "holding the write lease");
-        let sequencer = Sequencer::open(store.clone())
-            .await?
-            .with_lease(lease.watch())
-            .republishing(client.clone())
-            .remembering_rejections(rejections.clone())
-            .await?;
-        let sequencer = match (&checkpoints, &signer) {
-            (Some(c), Some(signer)) => sequencer.checkpointing(CheckpointPolicy {
-                every_events: c.every_events,
-                every: c.every,
-                signer: signer.clone(),
-                previous: c.previous.map(|p| Arc::new(LedgerSigner::from_secret(&p))),
-                actor: ActorId::new("ledger-writer")?,
-            }),
-            _ => sequencer,
+        // The lease is renewed from the moment it is taken: opening reads
+        // the whole chain and every logged answer, which can outlast it.
+        let watch = lease.watch();
+        let opening = async {
+            let sequencer = Sequencer::open(store.clone())
+                .await?
+                .with_lease(watch)
+                .republishing(client.clone())
+                .remembering_rejections(rejections.clone())
+                .await?;
+            anyhow::Ok(match (&checkpoints, &signer) {
+                (Some(c), Some(signer)) => sequencer.checkpointing(CheckpointPolicy {
+                    every_events: c.every_events,
+                    every: c.every,
+                    signer: signer.clone(),
+                    previous: c.previous.map(|p| Arc::new(LedgerSigner::from_secret(&p))),
+                    actor: ActorId::new("ledger-writer")?,
+                }),
+                _ => sequencer,
+            })
+        };
+        let sequencer = tokio::select! {
+            opened = opening => opened?,
+            lost = lease.keep() => {
+                tracing::warn!(error = %lost, "write lease lost while opening; following again");
+                continue;
+            }
         };
         tracing::info!(head = sequencer.head().sequence, "writer ready");
         let writer = sequencer.spawn();

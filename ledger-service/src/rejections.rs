@@ -1,8 +1,9 @@
-//! Rejected submissions, remembered durably. Accepted submissions are
-//! remembered by the chain itself (their keys are on it); a rejection
-//! appends nothing to the chain, so its answer goes to a KV bucket before it
-//! is sent. A retry of a rejected submission, even years later and after any
-//! number of restarts, gets the same rejection.
+//! Answers that leave nothing on the chain, remembered durably: rejections,
+//! and acceptances with nothing to record. Other accepted submissions are
+//! remembered by the chain itself (their keys are on it); these append
+//! nothing, so their answer goes to a KV bucket before it is sent. A retry,
+//! even years later and after any number of restarts or take-overs, gets
+//! the same answer.
 
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;

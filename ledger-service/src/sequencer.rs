@@ -51,6 +51,14 @@ pub enum SequencerError {
 
 type IndexKey = (ActorId, SubmissionKey);
 
+/// An answer the chain does not hold: only the rejection log remembers it.
+fn leaves_no_event(answer: &Answer) -> bool {
+    matches!(
+        answer,
+        Answer::Rejected { .. } | Answer::Accepted { events: 0, .. }
+    )
+}
+
 /// Everything the writer knows, rebuilt from the stream.
 struct Replica {
     follower: Follower,
@@ -249,11 +257,11 @@ impl Sequencer {
             stream_sequence = replica.stream_sequence,
             "chain verified and state rebuilt"
         );
-        // Rejections are not on the chain; the ones already answered (and
-        // logged) stay known.
+        // Rejections and acceptances with nothing to record leave nothing on
+        // the chain; the ones already answered (and logged) stay known.
         let previous = std::mem::take(&mut self.replica.index);
         for (key, answer) in previous {
-            if matches!(answer, Answer::Rejected { .. }) {
+            if leaves_no_event(&answer) {
                 replica.index.entry(key).or_insert(answer);
             }
         }
@@ -589,14 +597,16 @@ impl Sequencer {
         }
     }
 
-    /// Writes the block's keyed rejections to the rejection log before they
-    /// are answered. If the log cannot take them, they are answered
-    /// `unavailable` instead (a retry is then decided afresh).
+    /// Writes the block's keyed answers that leave nothing on the chain
+    /// (rejections, and acceptances with nothing to record) to the log
+    /// before they are answered, so that a retry after a restart or a
+    /// take-over gets the same answer. If the log cannot take them, they are
+    /// answered `unavailable` instead (a retry is then decided afresh).
     async fn log_rejections(&self, batch: &[Request], mut outcomes: Vec<Outcome>) -> Vec<Outcome> {
         let Some(log) = &self.rejections else {
             return outcomes;
         };
-        let rejected: Vec<_> = batch
+        let unrecorded: Vec<_> = batch
             .iter()
             .zip(&outcomes)
             .filter_map(
@@ -606,17 +616,22 @@ impl Sequencer {
                         key.clone(),
                         answer.clone(),
                     )),
+                    (Outcome::Nothing, Some(key)) => Some((
+                        request.submission.actor.clone(),
+                        key.clone(),
+                        Answer::nothing_recorded(),
+                    )),
                     _ => None,
                 },
             )
             .collect();
-        if rejected.is_empty() {
+        if unrecorded.is_empty() {
             return outcomes;
         }
-        if let Err(e) = log.record(&rejected).await {
-            warn!(error = %e, "rejections not logged; answered as unavailable");
+        if let Err(e) = log.record(&unrecorded).await {
+            warn!(error = %e, "answers not logged; answered as unavailable");
             for outcome in &mut outcomes {
-                if matches!(outcome, Outcome::Rejected(_)) {
+                if matches!(outcome, Outcome::Rejected(_) | Outcome::Nothing) {
                     *outcome = Outcome::Known(Answer::Unavailable {
                         message: "the answer could not be recorded; retry with the same key".into(),
                     });
@@ -719,12 +734,7 @@ impl Sequencer {
                     hash: Some(last.hash),
                     events,
                 },
-                Outcome::Nothing => Answer::Accepted {
-                    first_sequence: None,
-                    last_sequence: None,
-                    hash: None,
-                    events: 0,
-                },
+                Outcome::Nothing => Answer::nothing_recorded(),
                 Outcome::SameAs(i) => given[i].clone(),
             };
             let s = &request.submission;

@@ -159,6 +159,15 @@ impl Cluster {
             .expect("connect to the cluster")
     }
 
+    /// All three client URLs, comma-separated, as `ledger --nats` takes them.
+    pub fn urls(&self) -> String {
+        self.ports
+            .iter()
+            .map(|(p, _)| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// Kills node `name` (`n0`, `n1`, `n2`) with SIGKILL.
     pub fn kill(&mut self, name: &str) {
         let i: usize = name.trim_start_matches('n').parse().expect("node name");
@@ -397,23 +406,81 @@ impl ServiceProcess {
 
     /// With its read models in `projections`, which outlives it.
     pub fn start_with_projections(nats_url: &str, projections: &std::path::Path) -> ServiceProcess {
+        ServiceProcess::start_with_args(nats_url, projections, &[], None)
+    }
+
+    /// As [`ServiceProcess::start_with_projections`], with more arguments
+    /// for `ledger serve` (`--replicas 3`, a signing key…). With `log`, its
+    /// output (info and above, without colours or backtraces) is appended
+    /// to that file rather than mixed into the test's. `nats_url` may name
+    /// several servers, comma-separated.
+    pub fn start_with_args(
+        nats_url: &str,
+        projections: &std::path::Path,
+        args: &[String],
+        log: Option<&std::path::Path>,
+    ) -> ServiceProcess {
         let http_port = free_port();
-        let child = Command::new(ledger_binary())
+        let mut command = Command::new(ledger_binary());
+        command
             .args(["serve", "--nats", nats_url, "--shard", SHARD])
             .arg("--projections")
             .arg(projections)
             .arg("--http")
             .arg(format!("127.0.0.1:{http_port}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("ledger serve starts");
+            .args(args);
+        match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("the service's log file opens");
+                let stdout = file.try_clone().expect("the log file again");
+                command
+                    .env("RUST_LOG", "info,async_nats=warn")
+                    .env("NO_COLOR", "1")
+                    .env("RUST_BACKTRACE", "0")
+                    .env("RUST_LIB_BACKTRACE", "0")
+                    .stdout(stdout)
+                    .stderr(file);
+            }
+            None => {
+                command
+                    .env("RUST_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::inherit());
+            }
+        }
+        let child = command.spawn().expect("ledger serve starts");
         ServiceProcess {
             child,
             http_port,
             _projections: None,
         }
+    }
+
+    /// How the process ended, if it has ended by itself.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGINT, as an operator's Ctrl-C: the service gives its lease up and
+    /// stops. Waits up to `limit`, then kills it; true if it stopped by itself.
+    pub fn interrupt(&mut self, limit: Duration) -> bool {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let started = std::time::Instant::now();
+        while sent && started.elapsed() < limit {
+            if self.exit_status().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+        false
     }
 
     /// Where its HTTP API listens.
