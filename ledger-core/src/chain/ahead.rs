@@ -28,9 +28,7 @@ pub(super) const WINDOW: usize = if cfg!(test) { 256 } else { 512 };
 pub(super) const ONE_THREAD_BYTES: usize = if cfg!(test) { 16 << 10 } else { 64 << 10 };
 
 /// A frame with the checks that do not depend on the frames before it done,
-/// and what the rest of its checks need. (Only that: the in-order checks
-/// run through these back to back, and a smaller item is measurably faster
-/// to hand over.)
+/// and what the rest of its checks need (its bytes are not needed again).
 pub(super) struct Prepared {
     pub header: FrameHeader,
     pub stored: Digest,
