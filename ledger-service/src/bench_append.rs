@@ -254,8 +254,7 @@ pub async fn run_intake(
     let submissions = (bodies.len() * batch) as u64;
 
     let started = Instant::now();
-    let mut answered = 0u64;
-    let mut rejected = std::collections::BTreeMap::<String, u64>::new();
+    let mut tally = Tally::default();
     let mut replies = futures::stream::iter(bodies.into_iter().map(|body| {
         let kiosk = kiosk.clone();
         let subject = subject.clone();
@@ -265,17 +264,16 @@ pub async fn run_intake(
     while let Some(reply) = replies.next().await {
         let reply: intake::BatchReply = serde_json::from_slice(&reply?.payload)?;
         for answer in reply.results {
-            answered += 1;
-            let mut tally = Tally::default();
             tally.count(answer);
-            for (code, n) in tally.rejected {
-                *rejected.entry(code).or_default() += n;
-            }
         }
     }
     let took = started.elapsed();
-    if !rejected.is_empty() || answered != submissions {
-        bail!("{answered} of {submissions} answered; rejections: {rejected:?}");
+    if !tally.rejected.is_empty() || tally.commands != submissions {
+        bail!(
+            "{} of {submissions} answered; rejections: {:?}",
+            tally.commands,
+            tally.rejected
+        );
     }
     let blocks = setup.blocks_after(before).await?;
     let events = blocks.iter().map(|b| frames_in(b)).sum();

@@ -38,6 +38,7 @@ use projections::{Metric, Period, Projector};
 
 use crate::bench::{thousands, Scratch};
 use crate::local::{free_port, NatsServer};
+use crate::seeded::Rng;
 use crate::shard::Shard;
 use crate::store::ChainStore;
 
@@ -117,54 +118,6 @@ fn label(c: Category) -> &'static str {
         Category::MicroWish => "微心愿",
         Category::OneToOne => "结对帮扶",
         Category::Other => "其他",
-    }
-}
-
-/// splitmix64: seeded, so one size always builds the same chain.
-#[derive(Clone, Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-
-    fn index(&mut self, len: usize) -> usize {
-        self.below(len as u64) as usize
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    fn between(&mut self, low: i64, high: i64) -> i64 {
-        low + self.below((high - low + 1) as u64) as i64
-    }
-
-    fn weighted(&mut self, weights: &[u32]) -> usize {
-        let total: u32 = weights.iter().sum();
-        let mut pick = self.below(u64::from(total)) as u32;
-        for (i, w) in weights.iter().enumerate() {
-            if pick < *w {
-                return i;
-            }
-            pick -= w;
-        }
-        weights.len() - 1
     }
 }
 
@@ -1473,7 +1426,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
         for _ in 0..count {
             let mut key = [0u8; 40];
             for chunk in key.chunks_mut(8) {
-                chunk.copy_from_slice(&rng.next().to_le_bytes()[..chunk.len()]);
+                chunk.copy_from_slice(&rng.next_u64().to_le_bytes()[..chunk.len()]);
             }
             batch.insert(&key[..], &[][..]);
         }

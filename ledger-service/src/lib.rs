@@ -24,6 +24,7 @@ pub mod read_models;
 pub mod reader;
 pub mod rebuild;
 pub mod rejections;
+pub mod seeded;
 pub mod sequencer;
 pub mod shard;
 pub mod statement;

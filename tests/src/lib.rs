@@ -90,15 +90,10 @@ impl Nats {
 pub async fn wait_for_intake(client: &async_nats::Client) {
     let probe = json!({"key": "probe", "command": {"type": "nonsense"}});
     for _ in 0..200 {
-        let reply = tokio::time::timeout(
-            Duration::from_millis(500),
-            client.request(
-                shard().intake_subject("probe"),
-                serde_json::to_vec(&probe).expect("json").into(),
-            ),
-        )
-        .await;
-        if let Ok(Ok(_)) = reply {
+        if try_request(client, "probe", &probe, Duration::from_millis(500))
+            .await
+            .is_some()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -262,6 +257,23 @@ pub async fn request(client: &async_nats::Client, system: &str, body: &Value) ->
     .expect("reply in time")
     .expect("request answered");
     serde_json::from_slice(&reply.payload).expect("reply is json")
+}
+
+/// As [`request`], but a request that goes unanswered `within` (no service
+/// yet, a take-over under way) is `None` rather than a failure.
+pub async fn try_request(
+    client: &async_nats::Client,
+    system: &str,
+    body: &Value,
+    within: Duration,
+) -> Option<Value> {
+    let payload = serde_json::to_vec(body).expect("json");
+    let subject = shard().intake_subject(system);
+    let reply = tokio::time::timeout(within, client.request(subject, payload.into()))
+        .await
+        .ok()?
+        .ok()?;
+    Some(serde_json::from_slice(&reply.payload).expect("reply is json"))
 }
 
 /// A submission by the city's admin under `key`, for the writer directly.

@@ -44,6 +44,7 @@ use ledger_core::values::UnitId;
 use ledger_core::{Event, EventRecord, Ledger, Verifier};
 use ledger_service::intake::BatchReply;
 use ledger_service::lease::LeaseBucket;
+use ledger_service::seeded::Rng;
 use ledger_service::{Answer, ChainStore};
 use ledger_tests::*;
 use serde_json::{json, Value};
@@ -119,42 +120,20 @@ impl Plan {
     }
 }
 
-/// SplitMix64: a seeded generator, so that a schedule can be replayed.
-struct Rng(u64);
+/// Waits drawn from the run's seeded generator, so that a schedule can be
+/// replayed.
+trait Waits {
+    fn seconds(&mut self, range: (f64, f64)) -> Duration;
+    fn millis(&mut self, low: u64, high: u64) -> Duration;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// In `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
+impl Waits for Rng {
     fn seconds(&mut self, (low, high): (f64, f64)) -> Duration {
         Duration::from_secs_f64(low + (high - low) * self.unit())
     }
 
     fn millis(&mut self, low: u64, high: u64) -> Duration {
-        Duration::from_millis(low + self.below((high - low + 1) as usize) as u64)
-    }
-
-    /// A generator of its own for one task, drawn from this one.
-    fn fork(&mut self) -> Rng {
-        Rng(self.next())
+        Duration::from_millis(low + self.below(high - low + 1))
     }
 }
 
@@ -340,12 +319,12 @@ impl Shared {
 
     fn some_volunteer(&self, rng: &mut Rng) -> Option<String> {
         let approved = self.approved.lock().ok()?;
-        (!approved.is_empty()).then(|| approved[rng.below(approved.len())].clone())
+        (!approved.is_empty()).then(|| approved[rng.index(approved.len())].clone())
     }
 
     fn some_instance(&self, rng: &mut Rng) -> Option<String> {
         let urls = self.http.lock().ok()?;
-        (!urls.is_empty()).then(|| urls[rng.below(urls.len())].clone())
+        (!urls.is_empty()).then(|| urls[rng.index(urls.len())].clone())
     }
 }
 
@@ -519,7 +498,7 @@ impl Desk {
         let mut asked = 0;
         let mut differ = Vec::new();
         for _ in 0..n.min(answered.len()) {
-            let i = answered[self.rng.below(answered.len())];
+            let i = answered[self.rng.index(answered.len())];
             let again = self.until_answered(i).await;
             asked += 1;
             let first = self.records[i].answer.as_ref();
@@ -731,8 +710,8 @@ fn attendance(
 /// When a volunteer arrived and left: around the start, for half an hour
 /// to two and a half, never past the end.
 fn stay(rng: &mut Rng, a: &Activity) -> (DateTime<FixedOffset>, DateTime<FixedOffset>) {
-    let arrived = a.start + chrono::Duration::minutes(rng.below(60) as i64 - 20);
-    let left = arrived + chrono::Duration::minutes(30 + rng.below(120) as i64);
+    let arrived = a.start + chrono::Duration::minutes(rng.index(60) as i64 - 20);
+    let left = arrived + chrono::Duration::minutes(30 + rng.index(120) as i64);
     (
         arrived,
         left.min(a.start + chrono::Duration::minutes(a.minutes)),
@@ -748,7 +727,7 @@ async fn kiosk(mut desk: Desk, shared: Arc<Shared>, season: Arc<Season>) -> Desk
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
-        let a = season.past[desk.rng.below(season.past.len())].clone();
+        let a = season.past[desk.rng.index(season.past.len())].clone();
         if desk.rng.chance(0.2) {
             offline_queue(&mut desk, &shared, &a).await;
         } else {
@@ -779,7 +758,7 @@ async fn live_scans(desk: &mut Desk, a: &Activity, volunteer: &str) {
 }
 
 async fn offline_queue(desk: &mut Desk, shared: &Shared, a: &Activity) {
-    let people = 5 + desk.rng.below(16);
+    let people = 5 + desk.rng.index(16);
     let mut check_ins = Vec::new();
     let mut check_outs = Vec::new();
     let name = desk.name.clone();
@@ -805,11 +784,11 @@ async fn sign_ups(mut desk: Desk, shared: Arc<Shared>, season: Arc<Season>) -> D
             continue;
         };
         if !signed.is_empty() && desk.rng.chance(0.1) {
-            let (a, v) = signed.swap_remove(desk.rng.below(signed.len()));
+            let (a, v) = signed.swap_remove(desk.rng.index(signed.len()));
             desk.one(json!({"type": "cancel_sign_up", "activity": a, "volunteer": v}))
                 .await;
         } else {
-            let a = season.upcoming[desk.rng.below(season.upcoming.len())].clone();
+            let a = season.upcoming[desk.rng.index(season.upcoming.len())].clone();
             let answer = desk
                 .one(json!({"type": "sign_up", "activity": a, "volunteer": volunteer}))
                 .await;
@@ -833,7 +812,7 @@ async fn points(mut desk: Desk, shared: Arc<Shared>, think: (u64, u64)) -> Desk 
         };
         let command = if desk.rng.chance(0.5) {
             json!({"type": "award_points", "volunteer": volunteer,
-                   "points": 1 + desk.rng.below(30), "approver": "admin-review",
+                   "points": 1 + desk.rng.index(30), "approver": "admin-review",
                    "reason": "志愿服务表彰"})
         } else {
             let reward = if desk.rng.chance(0.8) {
@@ -857,7 +836,7 @@ async fn timer(mut desk: Desk, shared: Arc<Shared>, season: Arc<Season>) -> Desk
         desk.one(json!({"type": "confirm_due_credits", "limit": 1000}))
             .await;
         if desk.rng.chance(0.3) {
-            let a = season.past[desk.rng.below(season.past.len())].id.clone();
+            let a = season.past[desk.rng.index(season.past.len())].id.clone();
             desk.one(json!({"type": "close_forgotten_check_outs", "activity": a}))
                 .await;
         }
@@ -995,7 +974,7 @@ impl Rig {
             return false;
         }
         let downtime = rng.seconds(plan.downtime);
-        match choices[rng.below(choices.len())] {
+        match choices[rng.index(choices.len())] {
             Fault::Writer(i) => self.kill_instance(i, WRITER_KILLED, downtime, log),
             Fault::Other(i) => self.kill_instance(i, OTHER_KILLED, downtime, log),
             Fault::Node => self.kill_node(rng, downtime, log).await,
@@ -1038,7 +1017,7 @@ impl Rig {
             None
         };
         let was_leader = leader.is_some();
-        let name = leader.unwrap_or_else(|| format!("n{}", rng.below(3)));
+        let name = leader.unwrap_or_else(|| format!("n{}", rng.index(3)));
         self.cluster.kill(&name);
         self.down_node = Some((name.clone(), Instant::now() + downtime));
         log.note(
@@ -2287,19 +2266,9 @@ fn a_writer_with_a_long_rejection_log_still_takes_over() {
     let started = Instant::now();
     let accepted = runtime.block_on(async {
         while started.elapsed() < Duration::from_secs(30) {
-            let reply = tokio::time::timeout(
-                Duration::from_secs(5),
-                client.request(
-                    shard().intake_subject("admin-city"),
-                    serde_json::to_vec(&award).expect("json").into(),
-                ),
-            )
-            .await;
-            if let Ok(Ok(m)) = reply {
-                let answer: Value = serde_json::from_slice(&m.payload).expect("json");
-                if answer["status"] == "accepted" {
-                    return true;
-                }
+            let answer = try_request(&client, "admin-city", &award, Duration::from_secs(5)).await;
+            if answer.is_some_and(|a| a["status"] == "accepted") {
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
