@@ -790,10 +790,22 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
                 _ => sequencer,
             })
         };
-        let sequencer = tokio::select! {
-            opened = opening => opened?,
+        let opened = tokio::select! {
+            opened = opening => opened,
             lost = lease.keep() => {
                 tracing::warn!(error = %lost, "write lease lost while opening; following again");
+                continue;
+            }
+        };
+        // A stream or bucket that does not answer for a moment (a node just
+        // died) is no reason to stop serving: another instance, or this one
+        // again, takes the lease.
+        let sequencer = match opened {
+            Ok(sequencer) => sequencer,
+            Err(e) => {
+                tracing::warn!(error = %e, "the writer could not open; following again");
+                lease.give_up().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
