@@ -1056,7 +1056,7 @@ impl fmt::Write for Truncated {
     }
 }
 
-fn progress(total: u64, what: &str) -> ProgressBar {
+pub(crate) fn progress(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
@@ -1121,7 +1121,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
     (started.elapsed(), out)
 }
 
-fn random_period(rng: &mut Rng) -> Period {
+pub(crate) fn random_period(rng: &mut Rng) -> Period {
     match rng.below(4) {
         0 => Period::All,
         1 => Period::Year(YEAR),
@@ -1130,12 +1130,12 @@ fn random_period(rng: &mut Rng) -> Period {
     }
 }
 
-fn random_category(rng: &mut Rng) -> Option<Category> {
+pub(crate) fn random_category(rng: &mut Rng) -> Option<Category> {
     rng.chance(0.5)
         .then(|| CATEGORIES[rng.index(CATEGORIES.len())])
 }
 
-fn random_metric(rng: &mut Rng) -> Metric {
+pub(crate) fn random_metric(rng: &mut Rng) -> Metric {
     if rng.chance(0.5) {
         Metric::Hours
     } else {
@@ -1143,8 +1143,61 @@ fn random_metric(rng: &mut Rng) -> Metric {
     }
 }
 
-fn pick<'a>(rng: &mut Rng, ids: &'a [UnitId]) -> Option<&'a UnitId> {
+pub(crate) fn pick<'a>(rng: &mut Rng, ids: &'a [UnitId]) -> Option<&'a UnitId> {
     ids.get(rng.index(ids.len()))
+}
+
+/// A generated chain as published: its size, what it took, and its units.
+pub struct Published {
+    pub events: u64,
+    pub blocks: u64,
+    pub chain_bytes: u64,
+    pub generate: Duration,
+    pub publish: Duration,
+    pub units: Units,
+    pub unit_count: usize,
+    pub activity_count: usize,
+    pub visit_count: usize,
+    /// When the last event was recorded.
+    pub last_recorded_at: Timestamp,
+}
+
+/// Generates a federation's chain of `shape` and appends it, block by
+/// block, to `store`'s stream (with a progress bar).
+pub async fn publish_generated(store: &ChainStore, shape: Shape) -> anyhow::Result<Published> {
+    let total = shape.events;
+    let mut generator = Generator::new(shape)?;
+    let bar = progress(total, "generating and publishing events");
+    let (mut events, mut blocks, mut chain_bytes) = (0, 0, 0);
+    let (mut generate, mut publish) = (Duration::ZERO, Duration::ZERO);
+    let mut last = store.last_sequence().await?;
+    loop {
+        let (took, block) = timed(|| generator.next_block());
+        generate += took;
+        let Some((frames, count)) = block? else {
+            break;
+        };
+        chain_bytes += frames.len() as u64;
+        let started = Instant::now();
+        last = store.append(Bytes::from(frames), last, None).await?;
+        publish += started.elapsed();
+        blocks += 1;
+        events += count as u64;
+        bar.inc(count as u64);
+    }
+    bar.finish_and_clear();
+    Ok(Published {
+        events,
+        blocks,
+        chain_bytes,
+        generate,
+        publish,
+        units: generator.units(),
+        unit_count: generator.unit_count(),
+        activity_count: generator.activity_count(),
+        visit_count: generator.visit_count(),
+        last_recorded_at: Timestamp(generator.clock),
+    })
 }
 
 /// Generates the chain, publishes it, and measures replay, rebuild, raw
@@ -1185,29 +1238,16 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
     // Generation and publishing: not figures, but a run shows them.
     let mut shape = Shape::new(o.volunteers, o.events);
     shape.activities = o.activities;
-    let mut generator = Generator::new(shape)?;
-    let bar = progress(o.events, "generating and publishing events");
-    let mut last = store.last_sequence().await?;
-    loop {
-        let (took, block) = timed(|| generator.next_block());
-        f.generate += took;
-        let Some((frames, count)) = block? else {
-            break;
-        };
-        f.chain_bytes += frames.len() as u64;
-        let started = Instant::now();
-        last = store.append(Bytes::from(frames), last, None).await?;
-        f.publish += started.elapsed();
-        f.blocks += 1;
-        f.events += count as u64;
-        bar.inc(count as u64);
-    }
-    bar.finish_and_clear();
-    let units = generator.units();
-    f.units = generator.unit_count();
-    f.activities = generator.activity_count();
-    f.attendances = generator.visit_count();
-    drop(generator);
+    let published = publish_generated(&store, shape).await?;
+    f.generate = published.generate;
+    f.publish = published.publish;
+    f.chain_bytes = published.chain_bytes;
+    f.blocks = published.blocks;
+    f.events = published.events;
+    f.units = published.unit_count;
+    f.activities = published.activity_count;
+    f.attendances = published.visit_count;
+    let units = published.units;
     f.stream_disk = disk_usage(&dir.join("nats"));
     println!(
         "generated {} events ({} MiB of frames) in {:.1} s; published {} blocks in {:.1} s",

@@ -151,11 +151,11 @@ impl Lease {
     /// wrote the key, or if it aged out.
     pub async fn renew(&mut self) -> Result<(), LeaseError> {
         let started = now_millis();
-        match self
-            .store
-            .update(KEY, Bytes::from(self.holder.clone()), self.revision)
-            .await
-        {
+        let mut result = self.update().await;
+        if result.is_err() && self.adopt_own_renewal().await {
+            result = self.update().await;
+        }
+        match result {
             Ok(revision) => {
                 self.revision = revision;
                 self.mark_renewed(started);
@@ -166,6 +166,31 @@ impl Lease {
                 Err(LeaseError::Lost(e.to_string()))
             }
         }
+    }
+
+    async fn update(&self) -> Result<u64, kv::UpdateError> {
+        self.store
+            .update(KEY, Bytes::from(self.holder.clone()), self.revision)
+            .await
+    }
+
+    /// A renewal can land without its answer arriving: the answer was lost,
+    /// or the renewal was dropped half-way (`keep` raced against something
+    /// else in a `select!`). The key then holds this holder's name at a
+    /// later revision, which is still this holder's lease: take that
+    /// revision. Holder names are unique to a process, so no one else
+    /// writes this one.
+    async fn adopt_own_renewal(&mut self) -> bool {
+        let Ok(Some(entry)) = self.store.entry(KEY).await else {
+            return false;
+        };
+        let ours = entry.operation == kv::Operation::Put
+            && entry.value.as_ref() == self.holder.as_bytes()
+            && entry.revision > self.revision;
+        if ours {
+            self.revision = entry.revision;
+        }
+        ours
     }
 
     /// Renews every third of the time to live until the lease is lost.

@@ -17,11 +17,18 @@ use ledger_service::attachments::AttachmentStore;
 use ledger_service::lease::{Lease, LeaseBucket};
 use ledger_service::local::{free_port, NatsServer};
 use ledger_service::personal::PersonalStore;
-use ledger_service::read_models::ReadModels;
+use ledger_service::read_models::{ReadModels, Tuning};
 use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
 use ledger_service::sequencer::CheckpointPolicy;
 use ledger_service::{audit, demo, http, intake, proofs, statement, ChainStore, Sequencer, Shard};
+
+/// glibc's allocator keeps what one thread freed for that thread's arena:
+/// catching up the read models (sled writing batches on whichever thread
+/// the runtime gives it) left the service at several times its working
+/// set. mimalloc hands freed pages back (docs/performance.md, service memory).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -73,6 +80,13 @@ enum Cmd {
         /// Default: projections/<shard>-<http port>.
         #[arg(long, env = "LEDGER_PROJECTIONS")]
         projections: Option<PathBuf>,
+        /// sled's page cache for the read models, in MiB.
+        #[arg(long, env = "LEDGER_READ_MODEL_CACHE_MIB", default_value_t = 128)]
+        read_model_cache_mib: u64,
+        /// What a catch-up stages before each commit to the read models,
+        /// in MiB: more is faster and takes more memory.
+        #[arg(long, env = "LEDGER_CATCH_UP_BATCH_MIB", default_value_t = 64)]
+        catch_up_batch_mib: usize,
     },
     /// Rebuild an instance's read models from the stream (the instance must
     /// be stopped), compare them with the incrementally built ones over
@@ -259,6 +273,33 @@ enum BenchKind {
         #[arg(long, default_value_t = 5_000)]
         queries: usize,
     },
+    /// `ledger serve` itself, started against a synthetic federation's
+    /// chain: leaderboards, unit rankings, roll-ups and balances queried
+    /// over HTTP by many loopback clients at once, then check-ins submitted
+    /// the same way; requests/s and latencies, and the service's peak
+    /// memory.
+    Http {
+        #[arg(long, default_value_t = 1_000_000)]
+        volunteers: u64,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 20_000)]
+        activities: u32,
+        /// Requests in flight at once (closed loop: each client sends its
+        /// next request when the last is answered).
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Seconds each kind of query is driven.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Check-ins submitted, each another volunteer's.
+        #[arg(long, default_value_t = 20_000)]
+        commands: u64,
+        /// A new or empty folder for the nats-server and the service's read
+        /// models (kept). Default: a temporary one, removed after.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -408,6 +449,32 @@ async fn main() -> anyhow::Result<()> {
             print!("{figures}");
             Ok(())
         }
+        Cmd::Bench {
+            what:
+                BenchKind::Http {
+                    volunteers,
+                    events,
+                    activities,
+                    clients,
+                    seconds,
+                    commands,
+                    data,
+                },
+        } => {
+            let options = ledger_service::bench_http::Options {
+                volunteers,
+                events,
+                activities,
+                clients,
+                seconds,
+                commands,
+                data,
+                ledger: std::env::current_exe().context("finding this ledger binary")?,
+            };
+            let figures = ledger_service::bench_http::run(&options).await?;
+            print!("{figures}");
+            Ok(())
+        }
         Cmd::Prove { nats, shard, what } => {
             let store = connect_store(&nats, &shard).await?;
             let log = audit::proof_log(&store).await?;
@@ -535,6 +602,8 @@ async fn main() -> anyhow::Result<()> {
             checkpoint_events,
             checkpoint_seconds,
             projections,
+            read_model_cache_mib,
+            catch_up_batch_mib,
         } => {
             let accounts = match accounts {
                 Some(path) => Accounts::from_file(&path)?,
@@ -565,6 +634,10 @@ async fn main() -> anyhow::Result<()> {
                 demo: false,
                 projections: projections
                     .unwrap_or_else(|| ledger_service::read_models::default_dir(&shard, &http)),
+                tuning: Tuning {
+                    cache_bytes: read_model_cache_mib << 20,
+                    batch_bytes: catch_up_batch_mib << 20,
+                },
             };
             serve(&nats, &shard, options).await
         }
@@ -604,6 +677,7 @@ async fn main() -> anyhow::Result<()> {
                 checkpoints,
                 demo: !no_demo,
                 projections: data.join("projections"),
+                tuning: Tuning::default(),
             };
             serve(&server.url(), &shard, options).await
         }
@@ -717,6 +791,7 @@ struct Options {
     demo: bool,
     /// This instance's read models.
     projections: PathBuf,
+    tuning: Tuning,
 }
 
 async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> {
@@ -728,6 +803,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         checkpoints,
         mut demo,
         projections,
+        tuning,
     } = options;
     let signer = checkpoints
         .as_ref()
@@ -745,7 +821,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let demo_key = identity_key.clone();
     let reader = Reader::new();
     tokio::spawn(reader.clone().follow(store.clone()));
-    let read_models = ReadModels::start(&projections, store.clone())
+    let read_models = ReadModels::start(&projections, store.clone(), tuning)
         .with_context(|| format!("opening the read models in {}", projections.display()))?;
     let api = http::Api {
         read_models,

@@ -128,16 +128,13 @@ impl PersonalStore {
         &self,
         volunteer: &VolunteerId,
     ) -> Result<Option<PersonalRecord>, PersonalError> {
-        let key = self
-            .keys
-            .get(volunteer.as_str())
-            .await
-            .map_err(|e| self.failed("keys", e))?;
-        let stored = self
-            .records
-            .get(volunteer.as_str())
-            .await
-            .map_err(|e| self.failed("records", e))?;
+        // Two buckets, two round trips: taken together.
+        let (key, stored) = tokio::join!(
+            self.keys.get(volunteer.as_str()),
+            self.records.get(volunteer.as_str())
+        );
+        let key = key.map_err(|e| self.failed("keys", e))?;
+        let stored = stored.map_err(|e| self.failed("records", e))?;
         let (Some(key), Some(stored)) = (key, stored) else {
             return Ok(None);
         };

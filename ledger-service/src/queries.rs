@@ -422,16 +422,18 @@ async fn volunteer_board(State(api): State<Api>, Asked { who, p }: Asked) -> Ans
         Ok((head, scope, places))
     })
     .await?;
+    // Names live in the personal store, one read each: asked all at once,
+    // a page costs one round trip, not twenty.
+    let names = futures::future::join_all(places.iter().map(|(place, _)| async {
+        if !sees_personal(&who) {
+            return None;
+        }
+        let id = VolunteerId::new(&place.subject).ok()?;
+        api.personal.get(&id).await.ok().flatten().map(|r| r.name)
+    }))
+    .await;
     let mut items = Vec::with_capacity(places.len());
-    for (place, view) in places {
-        let name = if sees_personal(&who) {
-            match VolunteerId::new(&place.subject) {
-                Ok(id) => api.personal.get(&id).await.ok().flatten().map(|r| r.name),
-                Err(_) => None,
-            }
-        } else {
-            None
-        };
+    for ((place, view), name) in places.into_iter().zip(names) {
         items.push(json!({
             "rank": place.rank,
             "volunteer": place.subject,
@@ -475,11 +477,19 @@ async fn unit_board(State(api): State<Api>, Asked { who, p }: Asked) -> Answer {
             )
             .map_err(failed)?;
             let full = places.len() == limit;
+            // Every unit on the page is a child of the scope: their ranks
+            // among siblings come from one read of the scope's boards.
+            let siblings =
+                query::Siblings::read(r, &scope, &period, p.category).map_err(failed)?;
             let items = places
                 .into_iter()
                 .map(|place| {
                     let id = UnitId::new(&place.subject).map_err(failed)?;
-                    let view = query::unit(r, &id, &period, p.category).map_err(failed)?;
+                    let view = query::unit_row(r, &id)
+                        .map_err(failed)?
+                        .map(|row| query::unit_with(r, row, &period, p.category, Some(&siblings)))
+                        .transpose()
+                        .map_err(failed)?;
                     Ok(json!({"rank": place.rank, "unit": place.subject, "score": place.score, "summary": view}))
                 })
                 .collect::<Result<Vec<Value>, Refusal>>()?;

@@ -14,8 +14,24 @@ use tracing::{error, warn};
 
 use crate::store::{ChainStore, StoreError};
 
-/// Staged bytes after which a catch-up or rebuild commits.
-pub const BATCH_BYTES: usize = 256 << 20;
+/// How the read models use memory: sled's page cache, and how many bytes a
+/// catch-up or rebuild stages before it commits. A larger batch writes a
+/// row touched again and again fewer times, but sled holds several times
+/// the batch in memory while it applies it (docs/performance.md).
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    pub cache_bytes: u64,
+    pub batch_bytes: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            cache_bytes: projections::projector::DEFAULT_CACHE_BYTES,
+            batch_bytes: 64 << 20,
+        }
+    }
+}
 /// States as of the past kept for paging through them.
 const PAST_STATES: usize = 2;
 
@@ -34,6 +50,7 @@ pub struct ReadModels {
     status: Arc<RwLock<Status>>,
     store: ChainStore,
     past: Arc<Mutex<Vec<PastState>>>,
+    batch_bytes: usize,
 }
 
 /// A state to read: the live read models or one as of the past.
@@ -44,8 +61,12 @@ pub enum View {
 
 impl ReadModels {
     /// Opens the read models in `dir` and starts following the stream.
-    pub fn start(dir: &Path, store: ChainStore) -> Result<ReadModels, ProjectionError> {
-        let projector = Projector::open(dir)?;
+    pub fn start(
+        dir: &Path,
+        store: ChainStore,
+        tuning: Tuning,
+    ) -> Result<ReadModels, ProjectionError> {
+        let projector = Projector::open_with(dir, tuning.cache_bytes)?;
         let models = ReadModels {
             reader: projector.reader(),
             status: Arc::new(RwLock::new(Status {
@@ -54,6 +75,7 @@ impl ReadModels {
             })),
             store: store.clone(),
             past: Arc::default(),
+            batch_bytes: tuning.batch_bytes,
         };
         tokio::spawn(models.clone().follow(projector));
         Ok(models)
@@ -183,7 +205,7 @@ impl ReadModels {
 
     /// Everything stored now, in large batches.
     async fn catch_up(&self, projector: &mut Projector) -> Result<(), Stop> {
-        let mut failure = None;
+        let mut failure: Option<ProjectionError> = None;
         let from = projector.position() + 1;
         let replayed = self
             .store
@@ -191,15 +213,18 @@ impl ReadModels {
                 if failure.is_some() {
                     return Ok(());
                 }
-                let staged = projector
-                    .stage_block(&block.frames, block.seal.as_ref(), block.stream_sequence)
-                    .and_then(|_| {
-                        if projector.pending_bytes() > BATCH_BYTES {
-                            projector.commit()?;
-                            self.applied(projector);
-                        }
-                        Ok(())
-                    });
+                let staged = crate::cpu::heavy(|| {
+                    projector.stage_block(
+                        &block.frames,
+                        block.seal.as_ref(),
+                        block.stream_sequence,
+                    )?;
+                    if projector.pending_bytes() > self.batch_bytes {
+                        projector.commit()?;
+                        self.applied(projector);
+                    }
+                    Ok(())
+                });
                 failure = staged.err();
                 Ok(())
             })
@@ -208,7 +233,7 @@ impl ReadModels {
             return Err(Stop::from(e));
         }
         replayed.map_err(|e: StoreError| Stop::Retry(e.to_string()))?;
-        projector.commit().map_err(Stop::from)?;
+        crate::cpu::heavy(|| projector.commit()).map_err(Stop::from)?;
         self.applied(projector);
         Ok(())
     }
@@ -223,11 +248,9 @@ impl ReadModels {
                 if failure.is_some() || block.stream_sequence <= projector.position() {
                     return;
                 }
-                match projector.apply_block(
-                    &block.frames,
-                    block.seal.as_ref(),
-                    block.stream_sequence,
-                ) {
+                match crate::cpu::heavy(|| {
+                    projector.apply_block(&block.frames, block.seal.as_ref(), block.stream_sequence)
+                }) {
                     Ok(_) => self.applied(projector),
                     Err(e) => failure = Some(e),
                 }

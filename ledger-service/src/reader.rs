@@ -26,7 +26,7 @@ pub struct StatementInputs {
     /// (ledger sequence, stream sequence of its block, proof)
     pub events: Vec<(u64, u64, InclusionProof)>,
 }
-use crate::store::ChainStore;
+use crate::store::{Block, ChainStore};
 
 #[derive(Default)]
 struct ReadState {
@@ -145,36 +145,44 @@ impl Reader {
                     if state.broken.is_some() || block.stream_sequence <= state.stream_sequence {
                         return;
                     }
-                                                                                let ReadState {
-                        follower,
-                        proofs,
-                        by_volunteer,
-                        blocks,
-                        ..
-                    } = &mut *state;
-                    blocks.push((follower.head().sequence + 1, block.stream_sequence));
-                    let applied = follower.apply_block(&block.frames, block.seal.as_ref(), |v, before| {
-                        proofs.record(v);
-                        if let Some(volunteer) = before.volunteer_of(&v.record.event) {
-                            by_volunteer.entry(volunteer).or_default().push(v.head.sequence);
-                        }
-                    });
-                    match applied {
-                        Ok(()) => state.stream_sequence = block.stream_sequence,
-                        Err(e) => {
-                            error!(stream_sequence = block.stream_sequence, error = %e, "the chain is broken; reads stop here");
-                            state.broken = Some(format!(
-                                "the chain is broken in stream message {}: {e}",
-                                block.stream_sequence
-                            ));
-                        }
-                    }
+                    crate::cpu::heavy(|| apply(&mut state, &block));
                 })
                 .await;
             if let Err(e) = result {
                 warn!(error = %e, "following the stream failed; resuming");
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Applies one stored block to the replica, or marks where the chain broke.
+fn apply(state: &mut ReadState, block: &Block) {
+    let ReadState {
+        follower,
+        proofs,
+        by_volunteer,
+        blocks,
+        ..
+    } = state;
+    blocks.push((follower.head().sequence + 1, block.stream_sequence));
+    let applied = follower.apply_block(&block.frames, block.seal.as_ref(), |v, before| {
+        proofs.record(v);
+        if let Some(volunteer) = before.volunteer_of(&v.record.event) {
+            by_volunteer
+                .entry(volunteer)
+                .or_default()
+                .push(v.head.sequence);
+        }
+    });
+    match applied {
+        Ok(()) => state.stream_sequence = block.stream_sequence,
+        Err(e) => {
+            error!(stream_sequence = block.stream_sequence, error = %e, "the chain is broken; reads stop here");
+            state.broken = Some(format!(
+                "the chain is broken in stream message {}: {e}",
+                block.stream_sequence
+            ));
         }
     }
 }

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use projections::query;
 use projections::Projector;
 
-use crate::read_models::BATCH_BYTES;
+use crate::read_models::Tuning;
 use crate::store::ChainStore;
 
 pub struct Rebuilt {
@@ -72,7 +72,7 @@ pub async fn rebuild(
             let staged = fresh
                 .stage_block(&block.frames, block.seal.as_ref(), block.stream_sequence)
                 .and_then(|_| {
-                    if fresh.pending_bytes() > BATCH_BYTES {
+                    if fresh.pending_bytes() > Tuning::default().batch_bytes {
                         fresh.commit()?;
                     }
                     Ok(())

@@ -244,7 +244,7 @@ impl Sequencer {
         self.store
             .replay(1, |block| {
                 if failure.is_none() {
-                    failure = replica.apply_block(&block).err();
+                    failure = crate::cpu::heavy(|| replica.apply_block(&block).err());
                 }
                 Ok(())
             })

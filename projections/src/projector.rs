@@ -203,6 +203,9 @@ impl<B: Read> Projection<B> {
     }
 }
 
+/// sled's page cache for read models opened with [`Projector::open`].
+pub const DEFAULT_CACHE_BYTES: u64 = 128 << 20;
+
 /// Read models on disk. Queries read committed state through
 /// [`ProjectionReader`] while the projector goes on.
 pub struct Projector {
@@ -230,15 +233,22 @@ impl ProjectionReader {
 }
 
 impl Projector {
-    /// Opens (or creates) the read models in directory `path`.
+    /// Opens (or creates) the read models in directory `path`, with sled's
+    /// cache at [`DEFAULT_CACHE_BYTES`].
     pub fn open(path: &Path) -> Result<Projector, ProjectionError> {
+        Projector::open_with(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// As [`Projector::open`], with sled's cache at `cache_bytes` (sled
+    /// treats it as a target, not a limit).
+    pub fn open_with(path: &Path, cache_bytes: u64) -> Result<Projector, ProjectionError> {
         let open_error = |reason: String| ProjectionError::Open {
             path: path.to_owned(),
             reason,
         };
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(512 << 20)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {

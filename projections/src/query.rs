@@ -10,7 +10,7 @@ use ledger_core::time::{Day, DayRange};
 use ledger_core::values::{ActivityId, CampaignId, CreditId, RewardId, UnitId, VolunteerId};
 use serde::Serialize;
 
-use crate::board::{self, Board, Ranked};
+use crate::board::{self, Board, Ranked, Standing};
 use crate::fold::{
     activity_key, award_key, campaign_key, credit_key, day_entries, decode, get, history_key,
     member_key, reward_key, unit_key, unit_tally_key, volunteer_key, DAY_INDEX_AWARD,
@@ -350,36 +350,77 @@ pub fn unit<R: Read + ?Sized>(
     let Some(row) = unit_row(r, id)? else {
         return Ok(None);
     };
-    let t = unit_tally(r, id, period, category)?;
-    let rank_among_siblings = match &row.unit.parent {
+    let siblings = match &row.unit.parent {
         None => None,
-        Some(parent) => {
-            let siblings = unit_row(r, parent)?.map_or(0, |p| p.children.len());
-            let place = |metric| -> Result<Option<u64>, StoreError> {
-                let board = Board {
-                    ranked: Ranked::Units,
-                    metric,
-                    scope: parent,
-                    period,
-                    category,
-                };
-                let standings = board::top(r, &board, 0, siblings.max(1))?;
-                Ok(standings
-                    .iter()
-                    .position(|s| s.subject == id.as_str())
-                    .map(|p| p as u64 + 1))
-            };
-            Some(SiblingRank {
-                hours: place(Metric::Hours)?,
-                points: place(Metric::Points)?,
-                siblings,
-            })
-        }
+        Some(parent) => Some(Siblings::read(r, parent, period, category)?),
     };
+    unit_with(r, row, period, category, siblings.as_ref()).map(Some)
+}
+
+/// A unit and its siblings ranked by both metrics: read once for a whole
+/// ranking of units rather than once for each unit in it.
+pub struct Siblings {
+    count: usize,
+    by_hours: Vec<Standing>,
+    by_points: Vec<Standing>,
+}
+
+impl Siblings {
+    /// The children of `parent`, ranked.
+    pub fn read<R: Read + ?Sized>(
+        r: &R,
+        parent: &UnitId,
+        period: &Period,
+        category: Option<Category>,
+    ) -> Result<Siblings, StoreError> {
+        let count = unit_row(r, parent)?.map_or(0, |p| p.children.len());
+        let ranked = |metric| {
+            let board = Board {
+                ranked: Ranked::Units,
+                metric,
+                scope: parent,
+                period,
+                category,
+            };
+            board::top(r, &board, 0, count.max(1))
+        };
+        Ok(Siblings {
+            count,
+            by_hours: ranked(Metric::Hours)?,
+            by_points: ranked(Metric::Points)?,
+        })
+    }
+
+    fn rank(&self, id: &UnitId) -> SiblingRank {
+        let place = |standings: &[Standing]| {
+            standings
+                .iter()
+                .position(|s| s.subject == id.as_str())
+                .map(|p| p as u64 + 1)
+        };
+        SiblingRank {
+            hours: place(&self.by_hours),
+            points: place(&self.by_points),
+            siblings: self.count,
+        }
+    }
+}
+
+/// A unit's roll-up, with its rank among `siblings` (its parent's children,
+/// already read; `None` for a unit without a parent).
+pub fn unit_with<R: Read + ?Sized>(
+    r: &R,
+    row: UnitRow,
+    period: &Period,
+    category: Option<Category>,
+    siblings: Option<&Siblings>,
+) -> Result<UnitView, StoreError> {
+    let t = unit_tally(r, &row.unit.id, period, category)?;
+    let rank_among_siblings = siblings.map(|s| s.rank(&row.unit.id));
     let hours_per_registered = (t.tally.minutes() * 100 / 60)
         .checked_div(row.registered)
         .map_or(0.0, |centi| centi as f64 / 100.0);
-    Ok(Some(UnitView {
+    Ok(UnitView {
         unit: row.unit.id.clone(),
         name: row.unit.name.as_str().to_owned(),
         kind: row.unit.kind,
@@ -398,7 +439,7 @@ pub fn unit<R: Read + ?Sized>(
         featured_held: t.featured_held,
         featured_required: matches!(period, Period::Year(_)).then_some(FEATURED_PER_YEAR),
         rank_among_siblings,
-    }))
+    })
 }
 
 /// One place on a leaderboard.

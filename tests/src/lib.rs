@@ -570,9 +570,12 @@ pub async fn start_http_with(
         .expect("attachment store");
     let reader = ledger_service::reader::Reader::new();
     tokio::spawn(reader.clone().follow(store.clone()));
-    let read_models =
-        ledger_service::read_models::ReadModels::start(&nats.scratch("projections"), store.clone())
-            .expect("read models");
+    let read_models = ledger_service::read_models::ReadModels::start(
+        &nats.scratch("projections"),
+        store.clone(),
+        Default::default(),
+    )
+    .expect("read models");
     let router = ledger_service::http::router(ledger_service::http::Api {
         read_models,
         client: client.clone(),

@@ -134,3 +134,41 @@ async fn a_stale_writer_that_wakes_up_cannot_append() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].1.submission.as_ref().unwrap().as_str(), "by-b");
 }
+
+/// A renewal can land without its holder learning so: its answer lost, or
+/// the renewal dropped half-way by a `select!` (the writer's opening raced
+/// the lease's upkeep, and the service then lost its lease a second after
+/// every start). The holder's next renewal must still hold; a key that
+/// another instance wrote must not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_whose_answer_was_lost_keeps_the_lease() {
+    let nats = Nats::start();
+    let js = async_nats::jetstream::new(nats.client().await);
+    let leases = LeaseBucket::open(&js, &shard(), Duration::from_secs(3), 1)
+        .await
+        .unwrap();
+    let bucket = js
+        .get_key_value(format!("{}_LEASE", shard().stream()))
+        .await
+        .unwrap();
+    let mut lease = leases.try_acquire("instance-a").await.unwrap();
+    let landed = bucket.entry("writer").await.unwrap().unwrap().revision;
+
+    // The renewal lands; its answer never reaches the holder.
+    bucket
+        .update("writer", "instance-a".into(), landed)
+        .await
+        .unwrap();
+    lease.renew().await.expect("still this holder's lease");
+    assert!(lease.watch().is_held());
+    lease.renew().await.expect("and it renews on from there");
+
+    // Someone else's name at a later revision is someone else's lease.
+    let now = bucket.entry("writer").await.unwrap().unwrap().revision;
+    bucket
+        .update("writer", "instance-b".into(), now)
+        .await
+        .unwrap();
+    assert!(lease.renew().await.is_err());
+    assert!(!lease.watch().is_held());
+}
