@@ -298,6 +298,52 @@ impl Verifier {
         })
     }
 
+    /// Checks blocks stored back to back in `buf` (`blocks` gives each
+    /// one's length in bytes and its seal) as [`Verifier::push_all`] and
+    /// then [`Verifier::check_seal`] would check each in turn, with the same
+    /// first fault, but prepared ahead across all of them: a block of the
+    /// live stream is too small to share between threads on its own.
+    pub fn push_sealed(
+        &mut self,
+        buf: &[u8],
+        blocks: &[(usize, Option<Signature>)],
+        workers: usize,
+        mut each: impl FnMut(Verified),
+    ) -> Result<(), ChainError> {
+        // Where each block ends, counted in frames. A block that does not
+        // cut cleanly into frames (or holds none) is left to the block by
+        // block path, which names its fault exactly.
+        let Some(ends) = frame_ends(buf, blocks) else {
+            let mut rest = buf;
+            for (len, seal) in blocks {
+                let (block, tail) = rest.split_at((*len).min(rest.len()));
+                let first = self.head.sequence + 1;
+                self.push_all(block, workers, &mut each)?;
+                self.check_seal(first, seal.as_ref())?;
+                rest = tail;
+            }
+            return Ok(());
+        };
+        let mut done = 0u64;
+        let mut next = 0;
+        let mut first = self.head.sequence + 1;
+        ahead::in_order(buf, workers, |window| {
+            for prepared in window.frames.drain(..) {
+                each(self.push_prepared(prepared)?);
+                done += 1;
+                if ends.get(next) == Some(&done) {
+                    self.check_seal(first, blocks[next].1.as_ref())?;
+                    first = self.head.sequence + 1;
+                    next += 1;
+                }
+            }
+            match window.unreadable.take() {
+                Some(e) => Err(self.fault(e.into())),
+                None => Ok(()),
+            }
+        })
+    }
+
     /// Checks a parsed frame whose own hash was worked out ahead.
     fn push_prepared(&mut self, prepared: Prepared) -> Result<Verified, ChainError> {
         self.check(&prepared)?;
@@ -375,6 +421,28 @@ pub fn verify_concatenated(mut buf: &[u8], from: Head) -> Result<Head, ChainErro
         buf = rest;
     }
     Ok(verifier.head())
+}
+
+/// For blocks of `lens` bytes back to back in `buf`: the count of frames
+/// up to the end of each, or `None` if a block is empty, does not cut
+/// cleanly into frames, or the lengths do not add up to `buf`.
+fn frame_ends(buf: &[u8], blocks: &[(usize, Option<Signature>)]) -> Option<Vec<u64>> {
+    let mut ends = Vec::with_capacity(blocks.len());
+    let mut frames = 0u64;
+    let mut rest = buf;
+    for (len, _) in blocks {
+        if *len == 0 || *len > rest.len() {
+            return None;
+        }
+        let (mut block, tail) = rest.split_at(*len);
+        while !block.is_empty() {
+            block = frame::parse_frame(block).ok()?.1;
+            frames += 1;
+        }
+        ends.push(frames);
+        rest = tail;
+    }
+    rest.is_empty().then_some(ends)
 }
 
 #[cfg(test)]
@@ -644,6 +712,68 @@ mod tests {
                     .unwrap_err();
                 prop_assert_eq!(&parallel, &err);
                 prop_assert_eq!(seen, (1..=k as u64).collect::<Vec<_>>());
+            }
+        }
+
+        /// Blocks checked together (`push_sealed`) give what checking them
+        /// one by one gives: the same frames handed over, the same head or
+        /// the same first fault, wherever the blocks are cut and whatever
+        /// byte is changed (or cut off).
+        #[test]
+        fn blocks_checked_together_are_checked_as_one_by_one(
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+            damage in prop::option::of((any::<prop::sample::Index>(), 0u8..=255)),
+            frames_wanted in 1usize..2_000,
+        ) {
+            let chain = &shared_chain()[..frames_wanted];
+            let mut joined = chain.concat();
+            // Block boundaries fall between frames, as a writer cuts them.
+            let mut at: Vec<usize> = cuts.iter().map(|c| c.index(chain.len())).collect();
+            at.push(chain.len());
+            at.sort_unstable();
+            at.dedup();
+            let offsets: Vec<usize> = chain.iter().scan(0, |o, f| { *o += f.len(); Some(*o) }).collect();
+            let mut blocks = Vec::new();
+            let mut start = 0;
+            for end in at.iter().filter(|&&i| i > 0).map(|&i| offsets[i - 1]) {
+                if end > start {
+                    blocks.push((end - start, None));
+                    start = end;
+                }
+            }
+            if let Some((pick, flip)) = damage {
+                let i = pick.index(joined.len());
+                // 0 cuts the rest of the block off; otherwise flip a byte.
+                if flip == 0 { joined.truncate(i); } else { joined[i] ^= flip; }
+            }
+            let mut rest = joined.len();
+            for block in blocks.iter_mut() {
+                block.0 = block.0.min(rest);
+                rest -= block.0;
+            }
+
+            let mut one_by_one = Verifier::new();
+            let mut seen_one = Vec::new();
+            let mut tail: &[u8] = &joined;
+            let mut expected = Ok(());
+            for (len, seal) in &blocks {
+                let (block, next) = tail.split_at(*len);
+                tail = next;
+                let first = one_by_one.head().sequence + 1;
+                expected = one_by_one
+                    .push_all(block, 1, |v| seen_one.push(v.head.sequence))
+                    .and_then(|()| one_by_one.check_seal(first, seal.as_ref()));
+                if expected.is_err() {
+                    break;
+                }
+            }
+            for workers in [1, 2] {
+                let mut together = Verifier::new();
+                let mut seen = Vec::new();
+                let got = together.push_sealed(&joined, &blocks, workers, |v| seen.push(v.head.sequence));
+                prop_assert_eq!(&got, &expected);
+                prop_assert_eq!(&seen, &seen_one);
+                prop_assert_eq!(together.head(), one_by_one.head());
             }
         }
     }

@@ -243,14 +243,23 @@ fn progress(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// Checks frames as they come, counting checkpoints.
+/// Checks blocks as they come, counting checkpoints. Blocks are gathered
+/// into batches of about [`BATCH_BYTES`] and each batch is checked in one
+/// go, seals included: a single block is too small to share between
+/// threads.
 struct Audit {
     verifier: Verifier,
     checkpoints: u64,
     /// The sequence whose hash the auditor wants to compare, and that hash.
     watch: Option<u64>,
     seen: Option<Digest>,
+    /// Blocks not checked yet: their frames back to back, and each one's
+    /// length and seal.
+    frames: Vec<u8>,
+    blocks: Vec<(usize, Option<Signature>)>,
 }
+
+const BATCH_BYTES: usize = 8 << 20;
 
 impl Audit {
     fn new(watch: Option<u64>) -> Audit {
@@ -259,24 +268,33 @@ impl Audit {
             checkpoints: 0,
             watch,
             seen: None,
+            frames: Vec::new(),
+            blocks: Vec::new(),
         }
     }
 
-    /// A whole block: its frames, then its seal.
+    /// A whole block: its frames, then its seal. It may be checked later,
+    /// with the blocks after it; [`Audit::check_pending`] checks the rest.
     fn push_block(&mut self, frames: &[u8], seal: Option<&Signature>) -> Result<(), ChainError> {
-        let first = self.verifier.head().sequence + 1;
-        self.push(frames)?;
-        self.verifier.check_seal(first, seal)
+        self.frames.extend_from_slice(frames);
+        self.blocks.push((frames.len(), seal.copied()));
+        if self.frames.len() >= BATCH_BYTES {
+            self.check_pending()?;
+        }
+        Ok(())
     }
 
-    fn push(&mut self, frames: &[u8]) -> Result<(), ChainError> {
+    /// Checks every block pushed so far.
+    fn check_pending(&mut self) -> Result<(), ChainError> {
         let Audit {
             verifier,
             checkpoints,
             watch,
             seen,
+            frames,
+            blocks,
         } = self;
-        verifier.push_all(frames, workers(), |verified| {
+        let checked = verifier.push_sealed(frames, blocks, workers(), |verified| {
             if matches!(
                 verified.record.event,
                 ledger_core::Event::CheckpointRecorded(_)
@@ -286,10 +304,14 @@ impl Audit {
             if *watch == Some(verified.head.sequence) {
                 *seen = Some(verified.head.hash);
             }
-        })
+        });
+        frames.clear();
+        blocks.clear();
+        checked
     }
 
-    fn finish(&self, expected: Option<&Expected>) -> Result<Summary, AuditError> {
+    fn finish(&mut self, expected: Option<&Expected>) -> Result<Summary, AuditError> {
+        self.check_pending()?;
         if let Some(expected) = expected {
             check_expected(self.verifier.head(), self.seen, expected)?;
         }
@@ -362,6 +384,7 @@ pub async fn export(store: &ChainStore, path: &Path) -> Result<BundleHeader, Aud
     if let Some(e) = failure {
         return Err(e.into());
     }
+    audit.check_pending()?;
     let summary = audit.summary();
     let header = BundleHeader {
         format: BUNDLE_FORMAT.into(),
@@ -441,13 +464,20 @@ pub fn verify_bundle_from(
         if got == 0 {
             break;
         }
-        let first = audit.verifier.head().sequence + 1;
-        let truncated = |needed, available| ChainError {
-            sequence: first,
-            fault: Fault::Frame(FrameError::Truncated { needed, available }),
+        // A block cut short is named after every block before it is
+        // checked: a fault in those comes first.
+        let mut truncated = |needed, available| -> AuditError {
+            if let Err(e) = audit.check_pending() {
+                return e.into();
+            }
+            ChainError {
+                sequence: audit.verifier.head().sequence + 1,
+                fault: Fault::Frame(FrameError::Truncated { needed, available }),
+            }
+            .into()
         };
         if got < head.len() {
-            return Err(truncated(head.len(), got).into());
+            return Err(truncated(head.len(), got));
         }
         let seal = (head[0] == 1).then(|| {
             let mut s = [0u8; 64];
@@ -456,12 +486,12 @@ pub fn verify_bundle_from(
         });
         let len = u32::from_le_bytes([head[65], head[66], head[67], head[68]]) as usize;
         if len > MAX_BLOCK_BYTES {
-            return Err(truncated(len, MAX_BLOCK_BYTES).into());
+            return Err(truncated(len, MAX_BLOCK_BYTES));
         }
         frames.resize(len, 0);
         let got = read_full(&mut reader, &mut frames).map_err(io)?;
         if got < len {
-            return Err(truncated(len, got).into());
+            return Err(truncated(len, got));
         }
         let before = audit.verifier.head().sequence;
         audit.push_block(&frames, seal.as_ref())?;

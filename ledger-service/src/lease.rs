@@ -203,9 +203,57 @@ impl Lease {
         }
     }
 
+    /// Keeps the lease on a task of its own. Renewing from the task that
+    /// also opens the writer let the lease age out: replaying ten million
+    /// events polls nothing else for seconds at a time.
+    pub fn keep_on_own_task(mut self) -> Upkeep {
+        let store = self.store.clone();
+        let watch = self.watch.clone();
+        let task = tokio::spawn(async move { self.keep().await });
+        Upkeep { task, store, watch }
+    }
+
     /// Gives the lease up at once (a clean shutdown).
     pub async fn give_up(self) {
+        give_up(&self.store, &self.watch).await;
+    }
+}
+
+async fn give_up(store: &kv::Store, watch: &LeaseWatch) {
+    watch.release();
+    let _ = store.delete(KEY).await;
+}
+
+/// A lease being kept by its own task.
+pub struct Upkeep {
+    task: tokio::task::JoinHandle<LeaseError>,
+    store: kv::Store,
+    watch: LeaseWatch,
+}
+
+impl Upkeep {
+    /// Resolves once the lease is lost, with why.
+    pub async fn lost(&mut self) -> LeaseError {
+        match (&mut self.task).await {
+            Ok(lost) => lost,
+            Err(e) => {
+                self.watch.release();
+                LeaseError::Lost(format!("the lease's upkeep stopped: {e}"))
+            }
+        }
+    }
+
+    /// Stops renewing and gives the lease up at once.
+    pub async fn give_up(self) {
+        self.task.abort();
+        give_up(&self.store, &self.watch).await;
+    }
+}
+
+impl Drop for Upkeep {
+    fn drop(&mut self) {
+        // A lease nobody renews ages out; the writer stops with it.
+        self.task.abort();
         self.watch.release();
-        let _ = self.store.delete(KEY).await;
     }
 }

@@ -841,13 +841,15 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     tokio::spawn(async move { axum::serve(listener, http::router(api)).await });
     let holder = format!("{}-{}", hostname(), std::process::id());
     loop {
-        let Some(mut lease) = wait_for_lease(&leases, &holder).await else {
+        let Some(lease) = wait_for_lease(&leases, &holder).await else {
             return Ok(());
         };
         tracing::info!(holder, "holding the write lease");
-        // The lease is renewed from the moment it is taken: opening reads
-        // the whole chain and every logged answer, which can outlast it.
+        // The lease is renewed from the moment it is taken, on a task of
+        // its own: opening reads the whole chain and every logged answer,
+        // which can outlast it.
         let watch = lease.watch();
+        let mut lease = lease.keep_on_own_task();
         let opening = async {
             let sequencer = Sequencer::open(store.clone())
                 .await?
@@ -868,7 +870,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         };
         let opened = tokio::select! {
             opened = opening => opened,
-            lost = lease.keep() => {
+            lost = lease.lost() => {
                 tracing::warn!(error = %lost, "write lease lost while opening; following again");
                 continue;
             }
@@ -906,7 +908,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
             accounts.clone(),
         ));
         tokio::select! {
-            lost = lease.keep() => {
+            lost = lease.lost() => {
                 tracing::warn!(error = %lost, "write lease lost; following again");
                 intake.abort();
                 forwarded.abort();
