@@ -158,6 +158,16 @@ impl Drop for Scratch {
     }
 }
 
+/// The `q` quantile (0.99 for p99) of latencies sorted ascending: the
+/// smallest that at least that share of them do not exceed.
+pub(crate) fn quantile(sorted: &[std::time::Duration], q: f64) -> std::time::Duration {
+    let rank = (sorted.len() as f64 * q).ceil() as usize;
+    sorted
+        .get(rank.saturating_sub(1))
+        .copied()
+        .unwrap_or_default()
+}
+
 /// 1234567 as "1,234,567".
 pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();

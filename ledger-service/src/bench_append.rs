@@ -647,7 +647,7 @@ fn register_unit(id: &str, kind: UnitKind, parent: Option<&str>) -> Command {
     })
 }
 
-fn activity_command(activity: ActivityId, window: Window) -> Command {
+pub(crate) fn activity_command(activity: ActivityId, window: Window) -> Command {
     Command::PublishActivity(PublishActivity {
         activity,
         project: None,
@@ -806,11 +806,7 @@ impl std::fmt::Display for Figures {
         )?;
         let mut sorted = self.latency.clone();
         sorted.sort();
-        let at = |q: f64| {
-            sorted
-                .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
-                .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-        };
+        let at = |q: f64| crate::bench::quantile(&sorted, q).as_secs_f64() * 1e3;
         writeln!(
             f,
             "  commit latency, {} commands at {:.0}/s: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",

@@ -17,14 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use ledger_core::command::{CheckIn, PublishActivity};
-use ledger_core::domain::{AutoCheckOut, Category, PointsRule};
+use ledger_core::command::CheckIn;
 use ledger_core::time::{Timestamp, Window, MICROS_PER_MINUTE};
-use ledger_core::values::{ActivityId, ExternalRef, LedgerId, Text, UnitId};
+use ledger_core::values::{ActivityId, ExternalRef, LedgerId, UnitId};
 use ledger_core::Command;
 use serde_json::{json, Value};
 
-use crate::bench::{thousands, Scratch};
+use crate::bench::{quantile, thousands, Scratch};
 use crate::bench_projections::{
     pick, publish_generated, random_category, random_metric, random_period, volunteer_id, Shape,
     Units,
@@ -163,7 +162,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
         f.queries.push(load);
     }
 
-    let live = Live::open(&http, &base, &city, published.last_recorded_at).await?;
+    let live = Live::open(&http, &base, published.last_recorded_at).await?;
     let next = Arc::new(AtomicU64::new(0));
     let limit = o.commands;
     f.commands = drive(
@@ -464,19 +463,12 @@ where
     }
     let took = started.elapsed();
     times.sort_unstable();
-    let at = |q: f64| {
-        let rank = (times.len() as f64 * q).ceil() as usize;
-        times
-            .get(rank.saturating_sub(1))
-            .copied()
-            .unwrap_or_default()
-    };
     Ok(Load {
         name,
         requests: times.len() as u64,
         took,
-        p50: at(0.50),
-        p99: at(0.99),
+        p50: quantile(&times, 0.50),
+        p99: quantile(&times, 0.99),
         max: times.last().copied().unwrap_or_default(),
     })
 }
@@ -508,7 +500,8 @@ async fn submit(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Resul
 }
 
 /// An activity going on at the chain's time, open to walk-ins, that the
-/// check-ins go to.
+/// check-ins go to (organised by the city union, whose id is `city` in the
+/// generated federation as in the append benchmark's).
 struct Live {
     id: ActivityId,
     at: Timestamp,
@@ -520,38 +513,19 @@ impl Live {
     async fn open(
         http: &reqwest::Client,
         base: &str,
-        organiser: &UnitId,
         chain_time: Timestamp,
     ) -> anyhow::Result<Live> {
         let now = Timestamp::from_chrono(&chrono::Utc::now()).unwrap_or(chain_time);
         // The writer stamps events no earlier than the chain's last one.
         let at = Timestamp(now.0.max(chain_time.0));
         let id = ActivityId::new(LIVE_ACTIVITY)?;
-        let publish = Command::PublishActivity(PublishActivity {
-            activity: id.clone(),
-            project: None,
-            campaign: None,
-            organiser: organiser.clone(),
-            co_organisers: vec![],
-            category: Category::Environment,
-            title: Text::new("基准测试现场志愿服务")?,
-            place: Text::new("人民广场")?,
-            window: Window {
+        let publish = crate::bench_append::activity_command(
+            id.clone(),
+            Window {
                 start: Timestamp(at.0 - 60 * MICROS_PER_MINUTE),
                 end: Timestamp(at.0 + 24 * 60 * MICROS_PER_MINUTE),
             },
-            capacity: None,
-            featured: false,
-            points_rule: PointsRule {
-                version: 1,
-                points_per_hour: 10,
-                coefficient_permille: 1000,
-                cap_per_credit: Some(50),
-            },
-            auto_check_out: AutoCheckOut::AtActivityEnd,
-            insurance_required: false,
-            walk_ins: true,
-        });
+        );
         let body = json!({"key": "bench-http-live", "command": publish});
         let url = format!("{base}/api/v1/commands");
         let deadline = Instant::now() + Duration::from_secs(600);

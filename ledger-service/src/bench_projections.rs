@@ -36,7 +36,7 @@ use projections::board::Ranked;
 use projections::query::{self, BoardQuery};
 use projections::{Metric, Period, Projector};
 
-use crate::bench::{thousands, Scratch};
+use crate::bench::{quantile, thousands, Scratch};
 use crate::local::{free_port, NatsServer};
 use crate::seeded::Rng;
 use crate::shard::Shard;
@@ -1100,16 +1100,9 @@ fn measure(
         found += usize::from(any);
     }
     times.sort_unstable();
-    let at = |q: f64| {
-        let rank = (times.len() as f64 * q).ceil() as usize;
-        times
-            .get(rank.saturating_sub(1))
-            .copied()
-            .unwrap_or_default()
-    };
     Ok(Latency {
-        p50: at(0.50),
-        p99: at(0.99),
+        p50: quantile(&times, 0.50),
+        p99: quantile(&times, 0.99),
         queries: n,
         found,
     })
