@@ -13,7 +13,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -147,49 +146,11 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
 
     let queries = Queries::new(base.clone(), &published.units, o.volunteers);
     for kind in QueryKind::ALL {
-        let load = drive(
-            o.clients,
-            Duration::from_secs(o.seconds),
-            kind.name(),
-            |rng| {
-                let url = queries.url(kind, rng);
-                let http = http.clone();
-                async move { get_ok(&http, &url).await }
-            },
-        )
-        .await?;
+        let load = drive_queries(o, &http, &queries, kind).await?;
         println!("{}", Row(&load));
         f.queries.push(load);
     }
-
-    let live = Live::open(&http, &base, published.last_recorded_at).await?;
-    let next = Arc::new(AtomicU64::new(0));
-    let limit = o.commands;
-    f.commands = drive(
-        o.clients,
-        COMMANDS_AT_MOST,
-        "check-in (POST /api/v1/commands)",
-        |_| {
-            let n = next.fetch_add(1, Ordering::Relaxed);
-            let body = (n < limit).then(|| live.check_in(n));
-            let http = http.clone();
-            let url = format!("{base}/api/v1/commands");
-            async move {
-                match body {
-                    Some(body) => submit(&http, &url, body?).await.map(Some),
-                    None => Ok(None),
-                }
-            }
-        },
-    )
-    .await?;
-    if f.commands.requests != o.commands {
-        bail!(
-            "{} check-ins were answered, not {}",
-            f.commands.requests,
-            o.commands
-        );
-    }
+    f.commands = drive_check_ins(o, &http, &base, published.last_recorded_at).await?;
     println!("{}", Row(&f.commands));
     f.end = service.memory()?;
     service.stop();
@@ -198,6 +159,59 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
     drop(server);
     drop(scratch);
     Ok(f)
+}
+
+/// One kind of query, from every client at once, for `o.seconds`.
+async fn drive_queries(
+    o: &Options,
+    http: &reqwest::Client,
+    queries: &Queries,
+    kind: QueryKind,
+) -> anyhow::Result<Load> {
+    let for_at_most = Duration::from_secs(o.seconds);
+    drive(o.clients, for_at_most, kind.name(), |rng| {
+        let url = queries.url(kind, rng);
+        async move { get_ok(http, &url?).await.map(Some) }
+    })
+    .await
+}
+
+/// `o.commands` check-ins at a live activity, each by another volunteer,
+/// from every client at once; every one must be accepted.
+async fn drive_check_ins(
+    o: &Options,
+    http: &reqwest::Client,
+    base: &str,
+    chain_time: Timestamp,
+) -> anyhow::Result<Load> {
+    let live = Live::open(http, base, chain_time).await?;
+    let next = AtomicU64::new(0);
+    let url = format!("{base}/api/v1/commands");
+    let load = drive(
+        o.clients,
+        COMMANDS_AT_MOST,
+        "check-in (POST /api/v1/commands)",
+        |_| {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            let body = (n < o.commands).then(|| live.check_in(n));
+            let url = &url;
+            async move {
+                match body {
+                    Some(body) => submit(http, url, body?).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+        },
+    )
+    .await?;
+    if load.requests != o.commands {
+        bail!(
+            "{} check-ins were answered, not {}",
+            load.requests,
+            o.commands
+        );
+    }
+    Ok(load)
 }
 
 /// `ledger serve` as a child process with a log file.
@@ -474,18 +488,14 @@ where
 }
 
 /// GETs `url`; anything but 200 fails the run.
-async fn get_ok(
-    http: &reqwest::Client,
-    url: &anyhow::Result<String>,
-) -> anyhow::Result<Option<()>> {
-    let url = url.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+async fn get_ok(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     let response = http.get(url).bearer_auth(TOKEN).send().await?;
     let status = response.status();
     let body = response.bytes().await?;
     if !status.is_success() {
         bail!("GET {url}: {status} {}", String::from_utf8_lossy(&body));
     }
-    Ok(Some(()))
+    Ok(())
 }
 
 /// POSTs a command; it must be accepted.
