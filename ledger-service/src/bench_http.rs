@@ -373,19 +373,11 @@ struct Queries {
 impl Queries {
     fn new(base: String, units: &Units, volunteers: u64) -> Queries {
         let city: Vec<UnitId> = units.city.iter().cloned().collect();
-        let parents = city.iter().chain(&units.districts).cloned().collect();
-        let ranked = units
-            .districts
-            .iter()
-            .chain(&units.grassroots)
-            .chain(&units.teams)
-            .cloned()
-            .collect();
         Queries {
             base,
             levels: [city, units.districts.clone(), units.grassroots.clone()],
-            parents,
-            ranked,
+            parents: units.parents(),
+            ranked: units.ranked(),
             volunteers: volunteers.max(1),
         }
     }

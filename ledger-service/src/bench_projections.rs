@@ -156,6 +156,23 @@ pub struct Units {
     pub teams: Vec<UnitId>,
 }
 
+impl Units {
+    /// Units whose children are ranked: the city and the districts.
+    pub fn parents(&self) -> Vec<UnitId> {
+        self.city.iter().chain(&self.districts).cloned().collect()
+    }
+
+    /// Units with a rank among their siblings: all but the city.
+    pub fn ranked(&self) -> Vec<UnitId> {
+        self.districts
+            .iter()
+            .chain(&self.grassroots)
+            .chain(&self.teams)
+            .cloned()
+            .collect()
+    }
+}
+
 struct UnitSpec {
     id: UnitId,
     name: Text,
@@ -1378,7 +1395,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
         let (took, places) = timed(|| reader.read(|tree, _| query::leaderboard(tree, &q)));
         Ok((took, !places??.is_empty()))
     })?;
-    let parents: Vec<UnitId> = units.city.iter().chain(&units.districts).cloned().collect();
+    let parents = units.parents();
     f.unit_board = measure(n, &mut rng, |rng| {
         let Some(scope) = pick(rng, &parents) else {
             return Ok((Duration::ZERO, false));
@@ -1396,13 +1413,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
         let (took, places) = timed(|| reader.read(|tree, _| query::leaderboard(tree, &q)));
         Ok((took, !places??.is_empty()))
     })?;
-    let ranked_units: Vec<UnitId> = units
-        .districts
-        .iter()
-        .chain(&units.grassroots)
-        .chain(&units.teams)
-        .cloned()
-        .collect();
+    let ranked_units = units.ranked();
     f.unit_view = measure(n, &mut rng, |rng| {
         let Some(unit) = pick(rng, &ranked_units) else {
             return Ok((Duration::ZERO, false));
