@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -29,7 +30,6 @@ use ledger_service::{audit, demo, http, intake, proofs, statement, ChainStore, S
 /// set. mimalloc hands freed pages back (docs/performance.md, service memory).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "ledger", about = "The union volunteer-service ledger")]
