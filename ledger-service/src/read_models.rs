@@ -10,7 +10,7 @@ use ledger_core::chain::Head;
 use ledger_core::time::{Day, Timestamp};
 use projections::store::Memory;
 use projections::{Projection, ProjectionError, ProjectionReader, Projector, Until};
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use crate::store::{ChainStore, StoreError};
 
@@ -222,6 +222,13 @@ impl ReadModels {
                     if projector.pending_bytes() > self.batch_bytes {
                         projector.commit()?;
                         self.applied(projector);
+                        // A catch-up of millions of events takes minutes:
+                        // each batch says how far it is.
+                        info!(
+                            sequence = projector.head().sequence,
+                            stream_sequence = block.stream_sequence,
+                            "read models catching up"
+                        );
                     }
                     Ok(())
                 });
