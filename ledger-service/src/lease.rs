@@ -194,7 +194,7 @@ impl Lease {
     }
 
     /// Renews every third of the time to live until the lease is lost.
-    pub async fn keep(&mut self) -> LeaseError {
+    async fn keep(&mut self) -> LeaseError {
         loop {
             tokio::time::sleep(self.ttl / 3).await;
             if let Err(e) = self.renew().await {
@@ -212,16 +212,6 @@ impl Lease {
         let task = tokio::spawn(async move { self.keep().await });
         Upkeep { task, store, watch }
     }
-
-    /// Gives the lease up at once (a clean shutdown).
-    pub async fn give_up(self) {
-        give_up(&self.store, &self.watch).await;
-    }
-}
-
-async fn give_up(store: &kv::Store, watch: &LeaseWatch) {
-    watch.release();
-    let _ = store.delete(KEY).await;
 }
 
 /// A lease being kept by its own task.
@@ -243,10 +233,11 @@ impl Upkeep {
         }
     }
 
-    /// Stops renewing and gives the lease up at once.
+    /// Stops renewing and gives the lease up at once (a clean shutdown).
     pub async fn give_up(self) {
         self.task.abort();
-        give_up(&self.store, &self.watch).await;
+        self.watch.release();
+        let _ = self.store.delete(KEY).await;
     }
 }
 
