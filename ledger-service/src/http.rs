@@ -47,6 +47,9 @@ pub struct Api {
     /// The key of identity commitments; without it, registration with
     /// personal data is refused.
     pub identity_key: Option<IdentityKey>,
+    /// The font statements are printed in as PDF; without it, PDFs are
+    /// refused (the JSON and the web page remain).
+    pub statement_font: Option<Arc<statement::StatementFont>>,
 }
 
 /// The registration form: the non-personal part goes on the chain, the
@@ -85,6 +88,10 @@ pub fn router(api: Api) -> Router {
         .route(
             "/api/v1/volunteers/{volunteer}/statement.html",
             get(statement_page),
+        )
+        .route(
+            "/api/v1/volunteers/{volunteer}/statement.pdf",
+            get(statement_pdf),
         )
         .route(
             "/api/v1/attachments/{hash}",
@@ -354,6 +361,54 @@ async fn statement_page(
     match statement_for(&api, &headers, volunteer, &period).await {
         Ok(s) => axum::response::Html(statement::render_html(&s)).into_response(),
         Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// The same statement as a PDF, with the signed JSON attached.
+async fn statement_pdf(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(volunteer): Path<String>,
+    axum::extract::Query(period): axum::extract::Query<Period>,
+) -> Response {
+    match statement_for(&api, &headers, volunteer, &period).await {
+        Ok(s) => pdf_response(&api, &s),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// A statement printed as PDF, or why not.
+pub(crate) fn pdf_response(api: &Api, statement: &statement::Statement) -> Response {
+    let Some(font) = &api.statement_font else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "NO_STATEMENT_FONT",
+            "this instance has no font for Chinese to print statements with; start it with --statement-font",
+        );
+    };
+    match crate::cpu::heavy(|| statement::render_pdf(statement, font)) {
+        Ok(pdf) => (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "application/pdf".to_owned(),
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!(
+                        "inline; filename=\"statement-{}.pdf\"",
+                        statement.body.volunteer
+                    ),
+                ),
+            ],
+            pdf,
+        )
+            .into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "PDF_FAILED",
+            e.to_string(),
+        ),
     }
 }
 
@@ -827,7 +882,30 @@ fn commands_document() -> Value {
                 "responses": {"200": {"description": "the account"}, "403": {"description": "outside the caller's units"},
                     "404": {"description": "no such volunteer"}, "503": {"description": "not caught up, or the chain is broken"}}
             }},
-                        "/api/v1/ledger-key": {"get": {"summary": "The ledger's ed25519 public key and latest signed checkpoint", "security": [],
+            "/api/v1/volunteers/{volunteer}/statement": {"get": {
+                "summary": "A volunteer's signed statement for a period (志愿服务记录证明): the events with inclusion proofs against a signed checkpoint; `ledger verify-statement` checks it offline (docs/audit.md)",
+                "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "from", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}}],
+                "responses": {"200": {"description": "the statement (JSON)"}, "403": {"description": "outside the caller's units"},
+                    "404": {"description": "no such volunteer"}, "503": {"description": "no signing key or no checkpoint yet"}}
+            }},
+            "/api/v1/volunteers/{volunteer}/statement.html": {"get": {
+                "summary": "The same statement as a printable page in Chinese",
+                "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "from", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}}],
+                "responses": {"200": {"description": "text/html"}, "403": {"description": "outside the caller's units"}, "404": {"description": "no such volunteer"}}
+            }},
+            "/api/v1/volunteers/{volunteer}/statement.pdf": {"get": {
+                "summary": "The same statement as an A4 PDF in Chinese, with the signed JSON attached (statement-<volunteer>.json)",
+                "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "from", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}}],
+                "responses": {"200": {"description": "application/pdf"}, "403": {"description": "outside the caller's units"},
+                    "404": {"description": "no such volunteer"}, "503": {"description": "no font for Chinese (code NO_STATEMENT_FONT), no signing key or no checkpoint"}}
+            }},
+            "/api/v1/ledger-key": {"get": {"summary": "The ledger's ed25519 public key and latest signed checkpoint", "security": [],
                 "responses": {"200": {"description": "key and checkpoint"}, "404": {"description": "no key yet"}}}},
             "/api/v1/proofs/inclusion": {"get": {"summary": "Inclusion proof of event `sequence` against a signed checkpoint (the first covering it, or the one over `tree_size` events)", "security": [],
                 "parameters": [{"name": "sequence", "in": "query", "required": true, "schema": {"type": "integer"}},

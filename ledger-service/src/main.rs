@@ -22,6 +22,7 @@ use ledger_service::read_models::{ReadModels, Tuning};
 use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
 use ledger_service::sequencer::CheckpointPolicy;
+use ledger_service::statement::StatementFont;
 use ledger_service::{audit, demo, http, intake, proofs, statement, ChainStore, Sequencer, Shard};
 
 /// glibc's allocator keeps what one thread freed for that thread's arena:
@@ -87,6 +88,10 @@ enum Cmd {
         /// in MiB: more is faster and takes more memory.
         #[arg(long, env = "LEDGER_CATCH_UP_BATCH_MIB", default_value_t = 64)]
         catch_up_batch_mib: usize,
+        /// A TrueType/OpenType font covering Chinese, for statements as
+        /// PDF. Default: the first common system CJK font found.
+        #[arg(long, env = "LEDGER_STATEMENT_FONT")]
+        statement_font: Option<PathBuf>,
     },
     /// Rebuild an instance's read models from the stream (the instance must
     /// be stopped), compare them with the incrementally built ones over
@@ -143,11 +148,18 @@ enum Cmd {
         #[command(subcommand)]
         what: ProofKind,
     },
-    /// Check a volunteer's statement offline with the ledger's public key (hex).
+    /// Check a volunteer's statement offline with the ledger's public key
+    /// (hex); with --pdf, then print it (only a statement that checks).
     VerifyStatement {
         file: PathBuf,
         #[arg(long)]
         key: String,
+        /// Write the checked statement as a printable PDF here.
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+        /// The font for --pdf. Default: a common system CJK font.
+        #[arg(long, requires = "pdf")]
+        font: Option<PathBuf>,
     },
     /// Check a proof document offline with the ledger's public key (hex).
     VerifyProof {
@@ -490,7 +502,12 @@ async fn main() -> anyhow::Result<()> {
             println!("{doc}");
             Ok(())
         }
-        Cmd::VerifyStatement { file, key } => {
+        Cmd::VerifyStatement {
+            file,
+            key,
+            pdf,
+            font,
+        } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let key = parse_key(&key)?;
@@ -504,6 +521,12 @@ async fn main() -> anyhow::Result<()> {
                         s.body.events.len(), s.body.volunteer, s.body.from, s.body.to,
                         t.confirmed_minutes, t.points_earned, t.points_redeemed, s.body.checkpoint.tree_size
                     );
+                    if let Some(out) = pdf {
+                        let font = StatementFont::find(font.as_deref())?;
+                        std::fs::write(&out, statement::render_pdf(&s, &font)?)
+                            .with_context(|| format!("writing {}", out.display()))?;
+                        println!("printed to {}", out.display());
+                    }
                     Ok(())
                 }
                 Err(e) => {
@@ -604,6 +627,7 @@ async fn main() -> anyhow::Result<()> {
             projections,
             read_model_cache_mib,
             catch_up_batch_mib,
+            statement_font,
         } => {
             let accounts = match accounts {
                 Some(path) => Accounts::from_file(&path)?,
@@ -638,6 +662,7 @@ async fn main() -> anyhow::Result<()> {
                     cache_bytes: read_model_cache_mib << 20,
                     batch_bytes: catch_up_batch_mib << 20,
                 },
+                statement_font: statement_font_or_none(statement_font.as_deref())?,
             };
             serve(&nats, &shard, options).await
         }
@@ -678,6 +703,7 @@ async fn main() -> anyhow::Result<()> {
                 demo: !no_demo,
                 projections: data.join("projections"),
                 tuning: Tuning::default(),
+                statement_font: statement_font_or_none(None)?,
             };
             serve(&server.url(), &shard, options).await
         }
@@ -792,6 +818,23 @@ struct Options {
     /// This instance's read models.
     projections: PathBuf,
     tuning: Tuning,
+    statement_font: Option<Arc<StatementFont>>,
+}
+
+/// The named font (which must load), or a system one if there is one: a
+/// service without a font serves statements as JSON and HTML only.
+fn statement_font_or_none(named: Option<&Path>) -> anyhow::Result<Option<Arc<StatementFont>>> {
+    match StatementFont::find(named) {
+        Ok(font) => {
+            tracing::info!(font = %font.path().display(), "statements print as PDF");
+            Ok(Some(Arc::new(font)))
+        }
+        Err(e) if named.is_some() => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "statements will not print as PDF");
+            Ok(None)
+        }
+    }
 }
 
 async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> {
@@ -804,6 +847,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         mut demo,
         projections,
         tuning,
+        statement_font,
     } = options;
     let signer = checkpoints
         .as_ref()
@@ -834,6 +878,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         reader,
         signer: signer.clone(),
         identity_key,
+        statement_font,
     };
     let listener = tokio::net::TcpListener::bind(http)
         .await

@@ -587,6 +587,9 @@ pub async fn start_http_with(
         personal,
         attachments,
         identity_key: Some(identity_key()),
+        statement_font: ledger_service::statement::StatementFont::find(None)
+            .ok()
+            .map(std::sync::Arc::new),
     });
     HttpSetup {
         nats,

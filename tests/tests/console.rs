@@ -207,6 +207,17 @@ async fn admins_work_in_the_console() {
     )
     .expect("the statement verifies");
     assert!(totals.points_earned > 0, "{totals:?}");
+    // Beside it, the same statement printed as PDF.
+    let pdf_link = b.attr("a[href*='statement.pdf']", "href").await;
+    let pdf = reqwest::get(format!("{base}{pdf_link}"))
+        .await
+        .expect("the PDF link answers");
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(
+        pdf.headers()["content-type"].to_str().ok(),
+        Some("application/pdf")
+    );
+    assert!(pdf.bytes().await.expect("a body").starts_with(b"%PDF-"));
     b.goto(&format!("{base}/console/reviews")).await;
     assert_eq!(b.count("#reviews tbody tr").await, 1);
     assert!(b.text("#reviews tbody tr").await.contains("签退时间记早了"));

@@ -21,6 +21,35 @@ fn ledger(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Runs one of poppler's PDF tools; its standard output.
+fn tool(name: &str, args: &[&str]) -> String {
+    let out = Command::new(name)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{name} runs (Debian's poppler-utils): {e}"));
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn fetch(router: &axum::Router, path: &str) -> Vec<u8> {
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .uri(path)
+        .header("authorization", "Bearer t")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    axum::body::to_bytes(response.into_body(), 16 << 20)
+        .await
+        .unwrap()
+        .to_vec()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_checks_offline_and_fails_when_changed() {
     let signer = Arc::new(LedgerSigner::from_secret(&[11; 32]));
@@ -132,20 +161,14 @@ async fn a_statement_checks_offline_and_fails_when_changed() {
     let inflated = changed(&|d| d["body"]["totals"]["confirmed_minutes"] = json!(3000));
     assert_eq!(inflated.0, 1, "{}", inflated.1);
     // The printable page, in Chinese.
-    let page = {
-        use tower::ServiceExt;
-        let request = axum::http::Request::builder()
-            .uri("/api/v1/volunteers/v1/statement.html?from=2020-01-01&to=2099-12-31")
-            .header("authorization", "Bearer t")
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let response = s.router.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    };
+    let page = String::from_utf8(
+        fetch(
+            &s.router,
+            "/api/v1/volunteers/v1/statement.html?from=2020-01-01&to=2099-12-31",
+        )
+        .await,
+    )
+    .unwrap();
     assert!(page.contains("<html lang=\"zh-CN\">"), "{page}");
     assert!(page.contains("志愿服务记录证明"));
     assert!(page.contains("服务时长确认"));
@@ -154,8 +177,67 @@ async fn a_statement_checks_offline_and_fails_when_changed() {
         events,
         "one row per event"
     );
+    // The printable PDF: the same rows in a Chinese font carried inside
+    // it, and the signed statement attached, which still verifies.
+    let pdf_path = dir.path().join("statement.pdf");
+    std::fs::write(
+        &pdf_path,
+        fetch(
+            &s.router,
+            "/api/v1/volunteers/v1/statement.pdf?from=2020-01-01&to=2099-12-31",
+        )
+        .await,
+    )
+    .unwrap();
+    let text = tool("pdftotext", &["-layout", pdf_path.to_str().unwrap(), "-"]);
+    assert!(text.contains("志愿服务记录证明"), "{text}");
+    assert!(text.contains("服务时长确认"), "{text}");
+    assert!(text.contains("第 1 页，共 1 页"), "{text}");
+    for event in statement["body"]["events"].as_array().unwrap() {
+        let sequence = event["sequence"].to_string();
+        assert!(
+            text.lines()
+                .any(|l| l.trim_end().ends_with(&format!(" {sequence}"))),
+            "event {sequence} is not printed:\n{text}"
+        );
+    }
+    let fonts = tool("pdffonts", &[pdf_path.to_str().unwrap()]);
+    let embedded = fonts.lines().skip(2).collect::<Vec<_>>();
+    assert!(
+        !embedded.is_empty() && embedded.iter().all(|l| l.contains(" yes ")),
+        "{fonts}"
+    );
+    let attached = dir.path().join("attached");
+    std::fs::create_dir(&attached).unwrap();
+    tool(
+        "pdfdetach",
+        &[
+            "-saveall",
+            "-o",
+            attached.to_str().unwrap(),
+            pdf_path.to_str().unwrap(),
+        ],
+    );
+    let carried = attached.join("statement-v1.json");
+    let (code, out) = ledger(&["verify-statement", carried.to_str().unwrap(), "--key", &key]);
+    assert_eq!(code, 0, "the attached statement verifies: {out}");
+    let carried: Value = serde_json::from_slice(&std::fs::read(&carried).unwrap()).unwrap();
+    assert_eq!(carried["body"]["events"], statement["body"]["events"]);
+    // Anyone holding the JSON prints it too, once it checks.
+    std::fs::write(&path, statement.to_string()).unwrap();
+    let printed = dir.path().join("printed.pdf");
+    let (code, out) = ledger(&[
+        "verify-statement",
+        file,
+        "--key",
+        &key,
+        "--pdf",
+        printed.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let text = tool("pdftotext", &[printed.to_str().unwrap(), "-"]);
+    assert!(text.contains("志愿服务记录证明"), "{text}");
     // Another key: refused.
     let stranger = hex::encode(LedgerSigner::from_secret(&[12; 32]).public_key().0);
-    std::fs::write(&path, statement.to_string()).unwrap();
     assert_eq!(ledger(&["verify-statement", file, "--key", &stranger]).0, 1);
 }

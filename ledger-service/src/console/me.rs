@@ -38,6 +38,7 @@ pub fn routes() -> Router<Api> {
     Router::new()
         .route("/me/{volunteer}/{token}", get(page))
         .route("/me/{volunteer}/{token}/statement.json", get(statement))
+        .route("/me/{volunteer}/{token}/statement.pdf", get(statement_pdf))
         .route(
             "/me/{volunteer}/{token}/corrections",
             axum::routing::post(correction),
@@ -192,7 +193,10 @@ async fn page(
                             }
                         }
                         p { a href={ (base) "/statement.json?from=" (year_start) "&to=" (today) } download {
-                            (t("下载本年度可验证的服务记录证明", "Download this year's verifiable statement")) } }
+                            (t("下载本年度可验证的服务记录证明", "Download this year's verifiable statement")) }
+                            " · "
+                            a href={ (base) "/statement.pdf?from=" (year_start) "&to=" (today) } target="_blank" {
+                                (t("打印版（PDF）", "Printable (PDF)")) } }
                     }
                 }
             }
@@ -209,11 +213,7 @@ async fn statement(
     Path((volunteer, token)): Path<(String, String)>,
     Query(period): Query<crate::http::Period>,
 ) -> Response {
-    let made = async {
-        let me = holder(&api, &volunteer, &token)?;
-        crate::http::build_statement(&api, &me, volunteer.clone(), &period).await
-    }
-    .await;
+    let made = my_statement(&api, &volunteer, &token, &period).await;
     match made {
         Ok(statement) => (
             [(
@@ -223,6 +223,29 @@ async fn statement(
             Json(statement),
         )
             .into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// The holder's own signed statement for a period.
+async fn my_statement(
+    api: &Api,
+    volunteer: &str,
+    token: &str,
+    period: &crate::http::Period,
+) -> Result<crate::statement::Statement, crate::http::Refusal> {
+    let me = holder(api, volunteer, token)?;
+    crate::http::build_statement(api, &me, volunteer.to_owned(), period).await
+}
+
+async fn statement_pdf(
+    State(api): State<Api>,
+    Path((volunteer, token)): Path<(String, String)>,
+    Query(period): Query<crate::http::Period>,
+) -> Response {
+    let made = my_statement(&api, &volunteer, &token, &period).await;
+    match made {
+        Ok(statement) => crate::http::pdf_response(&api, &statement),
         Err(refusal) => refusal.into_response(),
     }
 }

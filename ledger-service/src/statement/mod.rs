@@ -12,10 +12,19 @@ use ledger_core::event::{Event, EventRecord};
 use ledger_core::frame::parse_frame;
 use ledger_core::merkle::{self, InclusionProof};
 use ledger_core::signing::{self, checkpoint_message, statement_message, PublicKey};
-use ledger_core::time::{Day, Timestamp, UtcOffset};
+use ledger_core::time::{Day, Timestamp};
 use ledger_core::values::{Digest, LedgerId, Signature, VolunteerId};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+mod font;
+mod page;
+mod pdf;
+mod printed;
+
+pub use font::{FontError, StatementFont};
+pub use page::render_html;
+pub use pdf::{render_pdf, PdfError};
 
 pub const STATEMENT_FORMAT: &str = "union-volunteer-ledger statement";
 
@@ -194,125 +203,4 @@ pub fn verify(statement: &Statement, key: &PublicKey) -> Result<Totals, Statemen
         });
     }
     Ok(computed)
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// What an event records, in Chinese, for the printed statement.
-fn describe(event: &Event) -> (String, Option<u64>, Option<i64>) {
-    match event {
-        Event::VolunteerRegistered(_) => ("志愿者登记".into(), None, None),
-        Event::VolunteerApproved(e) => (format!("审核通过（{:?}）", e.level), None, None),
-        Event::SignedUp(e) => (format!("报名活动 {}", e.activity), None, None),
-        Event::CheckedIn(e) => (format!("签到 {}", e.activity), None, None),
-        Event::CheckedOut(_) => ("签退".into(), None, None),
-        Event::HoursCredited(e) => (format!("记录服务时长（待确认）{}", e.activity), None, None),
-        Event::CreditConfirmed(e) => ("服务时长确认".into(), Some(u64::from(e.minutes)), None),
-        Event::PointsAwarded(e) => ("积分奖励".into(), None, Some(e.points as i64)),
-        Event::RewardRedeemed(e) => (
-            format!("积分兑换 {}", e.reward),
-            None,
-            Some(-(e.points as i64)),
-        ),
-        Event::EntryReversed(e) => (format!("冲正：{}", e.reason), None, None),
-        Event::CreditDisputed(_) => ("异议或更正申请".into(), None, None),
-        Event::CreditReviewed(_) => ("复核".into(), None, None),
-        other => (other.kind().replace('_', " "), None, None),
-    }
-}
-
-/// A printable page of the statement, in Chinese with English beside it.
-pub fn render_html(statement: &Statement) -> String {
-    let b = &statement.body;
-    let c = &b.certificate;
-    let field = |zh: &str, en: &str, value: &str| {
-        format!(
-            "<tr><th>{zh}<span class=\"en\">{en}</span></th><td>{}</td></tr>",
-            escape(value)
-        )
-    };
-    let mut rows = String::new();
-    for (i, e) in b.events.iter().enumerate() {
-        let decoded = hex::decode(&e.frame)
-            .ok()
-            .and_then(|bytes| parse_frame(&bytes).ok().and_then(|(f, _)| f.decode().ok()));
-        let Some(record) = decoded else { continue };
-        let (what, minutes, points) = describe(&record.event);
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
-            i + 1,
-            record
-                .recorded_at
-                .to_chrono()
-                .with_timezone(&UtcOffset::CHINA.to_chrono())
-                .format("%Y-%m-%d %H:%M"),
-            escape(&what),
-            minutes.map(|m| format!("{:.2}", m as f64 / 60.0)).unwrap_or_default(),
-            points.map(|p| p.to_string()).unwrap_or_default(),
-            e.sequence,
-        ));
-    }
-    format!(
-        r#"<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>志愿服务记录证明 · Volunteer service record</title>
-<style>
-body {{ font-family: "Noto Serif CJK SC", "Songti SC", serif; max-width: 48em; margin: 2em auto; color: #111; }}
-h1 {{ text-align: center; letter-spacing: .3em; margin-bottom: 0; }}
-.sub {{ text-align: center; color: #555; margin-top: .2em; }}
-table {{ border-collapse: collapse; width: 100%; margin: 1em 0; }}
-th, td {{ border: 1px solid #999; padding: .35em .5em; text-align: left; vertical-align: top; }}
-th {{ width: 12em; background: #f4f4f4; font-weight: normal; }}
-.en {{ display: block; font-size: .75em; color: #666; }}
-.mono {{ font-family: monospace; font-size: .85em; word-break: break-all; }}
-.note {{ font-size: .85em; color: #333; }}
-@media print {{ body {{ margin: 0; }} }}
-</style></head><body>
-<h1>志愿服务记录证明</h1>
-<p class="sub">Volunteer service record certificate · 证明编号 {number}</p>
-<table>
-{name}{id_type}{id_number}{vol}{hours}{period}{org}{date}
-</table>
-<h2>服务记录 <span class="en">Service records</span></h2>
-<table>
-<tr><th style="width:3em">序号</th><th style="width:9em">时间</th><th style="width:auto">事项</th><th style="width:5em">时长（小时）</th><th style="width:4em">积分</th><th style="width:5em">账本序号</th></tr>
-{rows}
-</table>
-<p class="note">合计：确认服务时长 {total_hours} 小时，获得积分 {earned}，兑换积分 {redeemed}。</p>
-<p class="note">核验 / Verification：以上每条记录均附有对账本检查点（{tree_size} 条事件，根 <span class="mono">{root}</span>）的包含证明，整份证明由账本密钥 <span class="mono">{key}</span> 签名。任何人可用 <code>ledger verify-statement</code> 与该公钥离线核验，无需信任出具方。</p>
-</body></html>
-"#,
-        number = escape(&c.certificate_number),
-        name = c
-            .name
-            .as_deref()
-            .map(|v| field("姓名", "Name", v))
-            .unwrap_or_default(),
-        id_type = c
-            .id_type
-            .as_deref()
-            .map(|v| field("证件类型", "ID type", v))
-            .unwrap_or_default(),
-        id_number = c
-            .id_number
-            .as_deref()
-            .map(|v| field("证件号码", "ID number", v))
-            .unwrap_or_default(),
-        vol = field("志愿者编号", "Volunteer number", &c.volunteer_number),
-        hours = field("服务时长（小时）", "Hours", &c.hours),
-        period = field("记录期间", "Period", &format!("{} 至 {}", b.from, b.to)),
-        org = field("出具组织", "Issued by", &c.issuing_organisation),
-        date = field("出具日期", "Date", &c.date.to_string()),
-        rows = rows,
-        total_hours = escape(&c.hours),
-        earned = b.totals.points_earned,
-        redeemed = b.totals.points_redeemed,
-        tree_size = b.checkpoint.tree_size,
-        root = b.checkpoint.root,
-        key = b.public_key,
-    )
 }
