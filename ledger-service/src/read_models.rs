@@ -179,7 +179,13 @@ impl ReadModels {
         loop {
             let result = self.catch_up(&mut projector).await;
             let result = match result {
-                Ok(()) => self.tail(&mut projector).await,
+                Ok(()) => {
+                    info!(
+                        sequence = projector.head().sequence,
+                        "read models caught up; following new blocks"
+                    );
+                    self.tail(&mut projector).await
+                }
                 Err(e) => Err(e),
             };
             match result {
