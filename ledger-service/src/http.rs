@@ -804,6 +804,11 @@ pub fn openapi_document() -> Value {
 }
 
 fn commands_document() -> Value {
+    let statement_parameters = json!([
+        {"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}},
+        {"name": "from", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}},
+        {"name": "to", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}}
+    ]);
     let answer = json!({
         "type": "object",
         "required": ["status"],
@@ -884,24 +889,18 @@ fn commands_document() -> Value {
             }},
             "/api/v1/volunteers/{volunteer}/statement": {"get": {
                 "summary": "A volunteer's signed statement for a period (志愿服务记录证明): the events with inclusion proofs against a signed checkpoint; `ledger verify-statement` checks it offline (docs/audit.md)",
-                "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}},
-                    {"name": "from", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}}],
+                "parameters": statement_parameters,
                 "responses": {"200": {"description": "the statement (JSON)"}, "403": {"description": "outside the caller's units"},
                     "404": {"description": "no such volunteer"}, "503": {"description": "no signing key or no checkpoint yet"}}
             }},
             "/api/v1/volunteers/{volunteer}/statement.html": {"get": {
                 "summary": "The same statement as a printable page in Chinese",
-                "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}},
-                    {"name": "from", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}}],
+                "parameters": statement_parameters,
                 "responses": {"200": {"description": "text/html"}, "403": {"description": "outside the caller's units"}, "404": {"description": "no such volunteer"}}
             }},
             "/api/v1/volunteers/{volunteer}/statement.pdf": {"get": {
                 "summary": "The same statement as an A4 PDF in Chinese, with the signed JSON attached (statement-<volunteer>.json)",
-                "parameters": [{"name": "volunteer", "in": "path", "required": true, "schema": {"type": "string"}},
-                    {"name": "from", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "required": true, "schema": {"type": "string", "format": "date"}}],
+                "parameters": statement_parameters,
                 "responses": {"200": {"description": "application/pdf"}, "403": {"description": "outside the caller's units"},
                     "404": {"description": "no such volunteer"}, "503": {"description": "no font for Chinese (code NO_STATEMENT_FONT), no signing key or no checkpoint"}}
             }},
