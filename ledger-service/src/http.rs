@@ -345,10 +345,8 @@ async fn statement(
     Path(volunteer): Path<String>,
     axum::extract::Query(period): axum::extract::Query<Period>,
 ) -> Response {
-    match statement_for(&api, &headers, volunteer, &period).await {
-        Ok(s) => Json(s).into_response(),
-        Err(refusal) => refusal.into_response(),
-    }
+    let made = statement_for(&api, &headers, volunteer, &period).await;
+    StatementForm::Json.respond(&api, made)
 }
 
 /// The same statement as a printable page, in Chinese.
@@ -358,10 +356,8 @@ async fn statement_page(
     Path(volunteer): Path<String>,
     axum::extract::Query(period): axum::extract::Query<Period>,
 ) -> Response {
-    match statement_for(&api, &headers, volunteer, &period).await {
-        Ok(s) => axum::response::Html(statement::render_html(&s)).into_response(),
-        Err(refusal) => refusal.into_response(),
-    }
+    let made = statement_for(&api, &headers, volunteer, &period).await;
+    StatementForm::Page.respond(&api, made)
 }
 
 /// The same statement as a PDF, with the signed JSON attached.
@@ -371,14 +367,38 @@ async fn statement_pdf(
     Path(volunteer): Path<String>,
     axum::extract::Query(period): axum::extract::Query<Period>,
 ) -> Response {
-    match statement_for(&api, &headers, volunteer, &period).await {
-        Ok(s) => pdf_response(&api, &s),
-        Err(refusal) => refusal.into_response(),
+    let made = statement_for(&api, &headers, volunteer, &period).await;
+    StatementForm::Pdf.respond(&api, made)
+}
+
+/// The forms a statement is served in.
+#[derive(Clone, Copy)]
+pub(crate) enum StatementForm {
+    Json,
+    Page,
+    Pdf,
+}
+
+impl StatementForm {
+    /// The statement in this form, or the refusal to make it.
+    pub(crate) fn respond(
+        self,
+        api: &Api,
+        made: Result<statement::Statement, Refusal>,
+    ) -> Response {
+        match (made, self) {
+            (Err(refusal), _) => refusal.into_response(),
+            (Ok(s), StatementForm::Json) => Json(s).into_response(),
+            (Ok(s), StatementForm::Page) => {
+                axum::response::Html(statement::render_html(&s)).into_response()
+            }
+            (Ok(s), StatementForm::Pdf) => pdf_response(api, &s),
+        }
     }
 }
 
 /// A statement printed as PDF, or why not.
-pub(crate) fn pdf_response(api: &Api, statement: &statement::Statement) -> Response {
+fn pdf_response(api: &Api, statement: &statement::Statement) -> Response {
     let Some(font) = &api.statement_font else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,

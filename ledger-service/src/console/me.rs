@@ -244,10 +244,7 @@ async fn statement_pdf(
     Query(period): Query<crate::http::Period>,
 ) -> Response {
     let made = my_statement(&api, &volunteer, &token, &period).await;
-    match made {
-        Ok(statement) => crate::http::pdf_response(&api, &statement),
-        Err(refusal) => refusal.into_response(),
-    }
+    crate::http::StatementForm::Pdf.respond(&api, made)
 }
 
 #[derive(Deserialize)]

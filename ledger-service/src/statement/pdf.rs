@@ -300,7 +300,9 @@ pub(crate) fn layout(content: &Content, measure: &impl Measure) -> Vec<Vec<Mark>
 /// Pages being filled, top to bottom.
 struct Pages<'m, M> {
     measure: &'m M,
-    pages: Vec<Vec<Mark>>,
+    /// The pages before the current one.
+    full: Vec<Vec<Mark>>,
+    current: Vec<Mark>,
     /// How far down the current page is filled.
     y: f32,
 }
@@ -309,21 +311,14 @@ impl<'m, M: Measure> Pages<'m, M> {
     fn new(measure: &'m M) -> Self {
         Self {
             measure,
-            pages: vec![Vec::new()],
+            full: Vec::new(),
+            current: Vec::new(),
             y: TOP,
         }
     }
 
-    fn marks(&mut self) -> &mut Vec<Mark> {
-        if self.pages.is_empty() {
-            self.pages.push(Vec::new());
-        }
-        let last = self.pages.len() - 1;
-        &mut self.pages[last]
-    }
-
     fn new_page(&mut self) {
-        self.pages.push(Vec::new());
+        self.full.push(std::mem::take(&mut self.current));
         self.y = TOP;
     }
 
@@ -344,7 +339,7 @@ impl<'m, M: Measure> Pages<'m, M> {
 
     fn text(&mut self, x: f32, size: f32, tone: Tone, text: &str) {
         let baseline = self.y + size;
-        self.marks().push(Mark::Text {
+        self.current.push(Mark::Text {
             x,
             baseline,
             size,
@@ -413,7 +408,7 @@ impl<'m, M: Measure> Pages<'m, M> {
         let mut x = LEFT;
         for ((cell, width), shade) in cells.iter().zip(widths).zip(shaded) {
             if *shade {
-                self.marks().push(Mark::Shade {
+                self.current.push(Mark::Shade {
                     x,
                     y: top,
                     width: *width,
@@ -427,7 +422,7 @@ impl<'m, M: Measure> Pages<'m, M> {
                 } else {
                     x + PAD
                 };
-                self.marks().push(Mark::Text {
+                self.current.push(Mark::Text {
                     x: tx,
                     baseline: y + line.size,
                     size: line.size,
@@ -438,7 +433,7 @@ impl<'m, M: Measure> Pages<'m, M> {
             }
             x += width;
         }
-        let rules = self.marks();
+        let rules = &mut self.current;
         rules.push(Mark::Rule {
             from: (LEFT, top),
             to: (x, top),
@@ -463,9 +458,11 @@ impl<'m, M: Measure> Pages<'m, M> {
     }
 
     /// Adds each page's footer, now that the count is known.
-    fn finish(mut self, number: &str) -> Vec<Vec<Mark>> {
-        let count = self.pages.len();
-        for (i, marks) in self.pages.iter_mut().enumerate() {
+    fn finish(self, number: &str) -> Vec<Vec<Mark>> {
+        let mut pages = self.full;
+        pages.push(self.current);
+        let count = pages.len();
+        for (i, marks) in pages.iter_mut().enumerate() {
             let page = i + 1;
             let right = format!("第 {page} 页，共 {count} 页 · Page {page} of {count}");
             let x = RIGHT - self.measure.width(&right, SMALL);
@@ -479,7 +476,7 @@ impl<'m, M: Measure> Pages<'m, M> {
                 });
             }
         }
-        self.pages
+        pages
     }
 }
 
