@@ -19,6 +19,7 @@ pub mod http;
 pub mod intake;
 pub mod lease;
 pub mod local;
+pub mod names;
 pub mod personal;
 pub mod proofs;
 pub mod queries;

@@ -5,6 +5,8 @@
 //! included, becomes unreadable, while the chain stays verifiable (it only
 //! ever held the pseudonymous id and the identity commitment).
 
+use std::sync::Arc;
+
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
@@ -13,6 +15,7 @@ use ledger_core::values::VolunteerId;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::names::{self, Names};
 use crate::shard::Shard;
 
 #[derive(Debug, Error)]
@@ -54,6 +57,8 @@ pub struct PersonalRecord {
 pub struct PersonalStore {
     records: kv::Store,
     keys: kv::Store,
+    /// Names for leaderboards, kept while the key bucket is watched.
+    names: Arc<Names>,
 }
 
 async fn bucket(
@@ -81,9 +86,13 @@ impl PersonalStore {
         shard: &Shard,
         replicas: usize,
     ) -> Result<PersonalStore, PersonalError> {
+        let keys = bucket(js, format!("{}_PERSONAL_KEYS", shard.stream()), replicas).await?;
+        let names = Arc::new(Names::default());
+        tokio::spawn(names::follow(keys.clone(), Arc::downgrade(&names)));
         Ok(PersonalStore {
             records: bucket(js, format!("{}_PERSONAL", shard.stream()), replicas).await?,
-            keys: bucket(js, format!("{}_PERSONAL_KEYS", shard.stream()), replicas).await?,
+            keys,
+            names,
         })
     }
 
@@ -120,7 +129,22 @@ impl PersonalStore {
             .put(volunteer.as_str(), Bytes::from(stored))
             .await
             .map_err(|e| self.failed("records", e))?;
+        // The watch tells every instance; this one need not wait for it.
+        self.names.forget(volunteer);
         Ok(())
+    }
+
+    /// The name a leaderboard shows, if there is one: from this instance's
+    /// cache when it can be (see [`crate::names`]). A store that cannot be
+    /// read shows no name rather than failing the page.
+    pub async fn name(&self, volunteer: &VolunteerId) -> Option<String> {
+        let ticket = match self.names.cached(volunteer) {
+            Ok(name) => return name,
+            Err(ticket) => ticket,
+        };
+        let name = self.get(volunteer).await.ok()?.map(|record| record.name);
+        self.names.remember(volunteer.clone(), name.clone(), ticket);
+        name
     }
 
     /// The record, or None if there is none or the person was erased.
@@ -165,6 +189,7 @@ impl PersonalStore {
             .purge(volunteer.as_str())
             .await
             .map_err(|e| self.failed("records", e))?;
+        self.names.forget(volunteer);
         Ok(())
     }
 

@@ -429,7 +429,7 @@ async fn volunteer_board(State(api): State<Api>, Asked { who, p }: Asked) -> Ans
             return None;
         }
         let id = VolunteerId::new(&place.subject).ok()?;
-        api.personal.get(&id).await.ok().flatten().map(|r| r.name)
+        api.personal.name(&id).await
     }))
     .await;
     let mut items = Vec::with_capacity(places.len());

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use ledger_service::accounts::Accounts;
 use ledger_tests::*;
 use serde_json::json;
+use std::time::Duration;
 
 fn citizen_id(n: u32) -> String {
     format!("21020219850{n:03}321X")
@@ -146,5 +147,83 @@ fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         } else {
             out.push(path);
         }
+    }
+}
+
+/// Leaderboards show names from each instance's cache; an erasure made
+/// through another instance reaches it, and so does a new record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_on_one_instance_clears_the_name_on_another() {
+    use ledger_service::personal::{PersonalRecord, PersonalStore};
+    let nats = Nats::start();
+    let client = nats.client().await;
+    let js = async_nats::jetstream::new(client.clone());
+    let here = PersonalStore::open(&js, &shard(), 1).await.unwrap();
+    let there = PersonalStore::open(&js, &shard(), 1).await.unwrap();
+    let v = ledger_core::values::VolunteerId::new("p-7").unwrap();
+    let record = |name: &str| PersonalRecord {
+        name: name.to_owned(),
+        sex: None,
+        citizen_id: citizen_id(7),
+        phone: None,
+        political_status: None,
+        employer: None,
+        education: None,
+        started_work: None,
+        health: None,
+        work_history: Vec::new(),
+    };
+    there.put(&v, &record("志愿者七")).await.unwrap();
+    let sealed = there.sealed(&v).await.unwrap().expect("stored");
+    let records = js
+        .get_key_value(format!("{}_PERSONAL", shard().stream()))
+        .await
+        .unwrap();
+    // Once the watch is up, a name read here is kept here: a record
+    // overwritten behind the store's back (its key untouched, so no
+    // instance is told) is not read again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert_eq!(here.name(&v).await.as_deref(), Some("志愿者七"));
+        records.put(v.as_str(), "not sealed".into()).await.unwrap();
+        if here.name(&v).await.as_deref() == Some("志愿者七") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "names are never cached"
+        );
+        records.put(v.as_str(), sealed.clone()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        here.get(&v).await.is_err(),
+        "the record itself is unreadable"
+    );
+
+    there.erase(&v).await.unwrap();
+    eventually(&here, &v, None).await;
+
+    there.put(&v, &record("志愿者柒")).await.unwrap();
+    eventually(&here, &v, Some("志愿者柒")).await;
+}
+
+/// Waits, a few seconds at most, for `store` to show `expected` for `v`.
+async fn eventually(
+    store: &ledger_service::personal::PersonalStore,
+    v: &ledger_core::values::VolunteerId,
+    expected: Option<&str>,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let name = store.name(v).await;
+        if name.as_deref() == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {name:?}, not {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

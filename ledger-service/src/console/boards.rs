@@ -85,7 +85,7 @@ pub async fn volunteer_places(
 
 pub async fn personal_name(api: &Api, volunteer: &str) -> Option<String> {
     let id = VolunteerId::new(volunteer).ok()?;
-    api.personal.get(&id).await.ok().flatten().map(|p| p.name)
+    api.personal.name(&id).await
 }
 
 pub fn score(metric: Metric, score: u64) -> String {
