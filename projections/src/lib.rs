@@ -16,6 +16,7 @@ pub mod projector;
 pub mod query;
 pub mod rows;
 pub mod store;
+pub mod tallies;
 
 pub use follower::Follower;
 pub use period::Period;

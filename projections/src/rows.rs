@@ -1,7 +1,5 @@
 //! The rows of the read models, as stored (postcard) and as served (JSON).
 
-use std::collections::BTreeMap;
-
 use ledger_core::chain::Verifier;
 use ledger_core::domain::{
     ApprovalLevel, Campaign, Category, CreditStatus, DisputeKind, Group, Membership, ReportKind,
@@ -15,6 +13,7 @@ use ledger_core::values::{
 use serde::{Deserialize, Serialize};
 
 use crate::period::Period;
+use crate::tallies::Tallies;
 
 /// Where the projection stands: the verifier's state after the last
 /// applied frame, and the source's position of the block that held it.
@@ -164,7 +163,7 @@ pub struct VolunteerRow {
     /// Entries in the history so far.
     pub history_len: u64,
     /// Confirmed totals by period and category (`None`: all categories).
-    pub tallies: BTreeMap<TallyKey, Tally>,
+    pub tallies: Tallies,
 }
 
 impl VolunteerRow {
