@@ -16,6 +16,9 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use futures::StreamExt;
 use ledger_core::values::VolunteerId;
+use tokio::task::JoinHandle;
+
+use crate::personal::PersonalStore;
 
 /// More names than this and the cache starts again empty: the pages people
 /// look at are a few hundred volunteers, and this bounds the memory.
@@ -88,6 +91,41 @@ impl Names {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Names being asked for while a page reads its rows: a leaderboard knows
+/// whom it shows as soon as it has scanned its board, so their names'
+/// round trips can overlap the reads of their rows.
+pub struct Ahead {
+    task: Option<JoinHandle<Vec<Option<String>>>>,
+    count: usize,
+}
+
+impl Ahead {
+    /// Starts asking for the names of `volunteers`; with no store (the
+    /// caller may not see names) nothing is asked.
+    pub fn start(store: Option<&PersonalStore>, volunteers: Vec<String>) -> Ahead {
+        let count = volunteers.len();
+        let task = store.map(|store| {
+            let store = store.clone();
+            tokio::spawn(async move { store.names(&volunteers).await })
+        });
+        Ahead { task, count }
+    }
+
+    /// One name or none per volunteer, in order. Names that could not be
+    /// fetched are shown as none, as a store that cannot be read is.
+    pub async fn wait(self) -> Vec<Option<String>> {
+        let names = match self.task {
+            Some(task) => task.await.unwrap_or_default(),
+            None => Vec::new(),
+        };
+        if names.len() == self.count {
+            names
+        } else {
+            vec![None; self.count]
+        }
     }
 }
 

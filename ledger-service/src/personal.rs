@@ -147,6 +147,17 @@ impl PersonalStore {
         name
     }
 
+    /// The names of several volunteers, asked for all at once: one round
+    /// trip for those not cached, not one each. An id that names no
+    /// volunteer has no name.
+    pub async fn names(&self, volunteers: &[String]) -> Vec<Option<String>> {
+        futures::future::join_all(volunteers.iter().map(|volunteer| async move {
+            let id = VolunteerId::new(volunteer.as_str()).ok()?;
+            self.name(&id).await
+        }))
+        .await
+    }
+
     /// The record, or None if there is none or the person was erased.
     pub async fn get(
         &self,

@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 
 use crate::accounts::Principal;
 use crate::http::{principal, Api, Refusal};
+use crate::names;
 use crate::read_models::{end_of_day, View};
 
 /// The most rows one page holds.
@@ -389,7 +390,7 @@ async fn volunteer_board(State(api): State<Api>, Asked { who, p }: Asked) -> Ans
         return Err(bad("give a period or from/to, not both"));
     }
     let period = period(&p)?;
-    let (head, scope, places) = read(&api, &p, |r, head| {
+    let (head, scope, places, names) = read(&api, &p, |r, head| {
         let scope = scope(r, &who, p.scope.as_ref())?;
         let places = match days {
             Some(days) => {
@@ -409,6 +410,10 @@ async fn volunteer_board(State(api): State<Api>, Asked { who, p }: Asked) -> Ans
             ),
         }
         .map_err(failed)?;
+        let names = names::Ahead::start(
+            sees_personal(&who).then_some(&api.personal),
+            places.iter().map(|place| place.subject.clone()).collect(),
+        );
         let places: Vec<(Place, Option<query::VolunteerView>)> = places
             .into_iter()
             .map(|place| {
@@ -419,19 +424,10 @@ async fn volunteer_board(State(api): State<Api>, Asked { who, p }: Asked) -> Ans
                 Ok((place, view))
             })
             .collect::<Result<_, Refusal>>()?;
-        Ok((head, scope, places))
+        Ok((head, scope, places, names))
     })
     .await?;
-    // Names live in the personal store, one read each: asked all at once,
-    // a page costs one round trip, not twenty.
-    let names = futures::future::join_all(places.iter().map(|(place, _)| async {
-        if !sees_personal(&who) {
-            return None;
-        }
-        let id = VolunteerId::new(&place.subject).ok()?;
-        api.personal.name(&id).await
-    }))
-    .await;
+    let names = names.wait().await;
     let mut items = Vec::with_capacity(places.len());
     for ((place, view), name) in places.into_iter().zip(names) {
         items.push(json!({

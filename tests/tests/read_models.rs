@@ -84,6 +84,31 @@ async fn admins_query_balances_rankings_and_leaderboards() {
     assert_eq!(board["items"][0]["score"], 30);
     assert_eq!(board["items"][0]["rank"], 1);
     assert_eq!(board["items"][0]["number"], "LYG00000001");
+    assert_eq!(board["items"][0]["name"], Value::Null, "no name on file");
+
+    // With a name on file, admins see it beside the place; an auditor,
+    // who may not see personal data, does not.
+    let personal = ledger_service::personal::PersonalStore::open(
+        &async_nats::jetstream::new(s.client.clone()),
+        &shard(),
+        1,
+    )
+    .await
+    .unwrap();
+    let record: ledger_service::personal::PersonalRecord = serde_json::from_value(json!({
+        "name": "张伟", "sex": null, "citizen_id": "320703198001010011", "phone": null,
+        "political_status": null, "employer": null, "education": null,
+        "started_work": null, "health": null}))
+    .unwrap();
+    let v1 = ledger_core::values::VolunteerId::new("v1").unwrap();
+    personal.put(&v1, &record).await.unwrap();
+    let path = "/api/v1/leaderboards/volunteers?metric=hours&scope=haizhou";
+    let (_, named) = get(&s, path, "haizhou-secret").await;
+    assert_eq!(named["items"][0]["name"], "张伟", "{named}");
+    let (status, audited) = get(&s, path, "auditor-secret").await;
+    assert_eq!(status, StatusCode::OK, "{audited}");
+    assert_eq!(audited["items"][0]["volunteer"], "v1", "{audited}");
+    assert_eq!(audited["items"][0]["name"], Value::Null, "{audited}");
     let (_, points) = get(
         &s,
         &format!(

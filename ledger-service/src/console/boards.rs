@@ -17,6 +17,7 @@ use super::filter::{self, Controls, Filter, FilterForm, PAGE};
 use super::layout::{self, hours, Nav};
 use super::{empty, live, render, Session};
 use crate::http::{Api, Refusal};
+use crate::names;
 use crate::queries::failed;
 
 pub fn routes() -> Router<Api> {
@@ -41,7 +42,7 @@ pub async fn volunteer_places(
     offset: usize,
     limit: usize,
 ) -> Result<(UnitId, Vec<VolunteerPlace>), Refusal> {
-    let (scope, rows) = live(api, |r, _| {
+    let (scope, rows, names) = live(api, |r, _| {
         let scope = filter::scope(r, s, filter.scope.as_ref())?;
         let places = match filter.days {
             Some(days) => query::range_leaderboard(
@@ -56,6 +57,10 @@ pub async fn volunteer_places(
             None => query::leaderboard(r, &filter.board(Ranked::Volunteers, &scope, offset, limit)),
         }
         .map_err(failed)?;
+        let names = names::Ahead::start(
+            s.sees_personal().then_some(&api.personal),
+            places.iter().map(|place| place.subject.clone()).collect(),
+        );
         let mut rows = Vec::with_capacity(places.len());
         for place in places {
             let id = VolunteerId::new(&place.subject).map_err(failed)?;
@@ -64,15 +69,11 @@ pub async fn volunteer_places(
                 .ok_or_else(|| failed(format!("{id} is ranked but has no row")))?;
             rows.push((place, view.number, view.home_unit));
         }
-        Ok((scope, rows))
+        Ok((scope, rows, names))
     })?;
+    let names = names.wait().await;
     let mut out = Vec::with_capacity(rows.len());
-    for (place, number, home_unit) in rows {
-        let name = if s.sees_personal() {
-            personal_name(api, &place.subject).await
-        } else {
-            None
-        };
+    for ((place, number, home_unit), name) in rows.into_iter().zip(names) {
         out.push(VolunteerPlace {
             place,
             number,
