@@ -84,14 +84,17 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/proofs/consistency", get(prove_consistency))
         .route("/api/v1/volunteers", post(register))
         .route("/api/v1/volunteers/{volunteer}/account", get(account))
-        .route("/api/v1/volunteers/{volunteer}/statement", get(statement))
+        .route(
+            "/api/v1/volunteers/{volunteer}/statement",
+            get(|a, h, v, p| statement(StatementForm::Json, a, h, v, p)),
+        )
         .route(
             "/api/v1/volunteers/{volunteer}/statement.html",
-            get(statement_page),
+            get(|a, h, v, p| statement(StatementForm::Page, a, h, v, p)),
         )
         .route(
             "/api/v1/volunteers/{volunteer}/statement.pdf",
-            get(statement_pdf),
+            get(|a, h, v, p| statement(StatementForm::Pdf, a, h, v, p)),
         )
         .route(
             "/api/v1/attachments/{hash}",
@@ -338,44 +341,27 @@ pub(crate) struct Period {
     pub to: ledger_core::time::Day,
 }
 
-/// A volunteer's signed, verifiable statement for a period (志愿服务记录证明).
+/// A volunteer's signed, verifiable statement for a period (志愿服务记录证明),
+/// in any of its forms.
 async fn statement(
+    form: StatementForm,
     State(api): State<Api>,
     headers: HeaderMap,
     Path(volunteer): Path<String>,
     axum::extract::Query(period): axum::extract::Query<Period>,
 ) -> Response {
     let made = statement_for(&api, &headers, volunteer, &period).await;
-    StatementForm::Json.respond(&api, made)
-}
-
-/// The same statement as a printable page, in Chinese.
-async fn statement_page(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(volunteer): Path<String>,
-    axum::extract::Query(period): axum::extract::Query<Period>,
-) -> Response {
-    let made = statement_for(&api, &headers, volunteer, &period).await;
-    StatementForm::Page.respond(&api, made)
-}
-
-/// The same statement as a PDF, with the signed JSON attached.
-async fn statement_pdf(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(volunteer): Path<String>,
-    axum::extract::Query(period): axum::extract::Query<Period>,
-) -> Response {
-    let made = statement_for(&api, &headers, volunteer, &period).await;
-    StatementForm::Pdf.respond(&api, made)
+    form.respond(&api, made)
 }
 
 /// The forms a statement is served in.
 #[derive(Clone, Copy)]
 pub(crate) enum StatementForm {
+    /// The signed document itself, what `ledger verify-statement` checks.
     Json,
+    /// A printable page, in Chinese.
     Page,
+    /// A PDF of the page, with the signed JSON attached.
     Pdf,
 }
 

@@ -31,14 +31,20 @@ use super::volunteers::credit_status_label;
 use super::{live, urlencode, Lang};
 use crate::accounts::Principal;
 use crate::answer::{Answer, Submission};
-use crate::http::{forward, Api, Refusal};
+use crate::http::{forward, Api, Refusal, StatementForm};
 use crate::queries::{failed, not_found};
 
 pub fn routes() -> Router<Api> {
     Router::new()
         .route("/me/{volunteer}/{token}", get(page))
-        .route("/me/{volunteer}/{token}/statement.json", get(statement))
-        .route("/me/{volunteer}/{token}/statement.pdf", get(statement_pdf))
+        .route(
+            "/me/{volunteer}/{token}/statement.json",
+            get(|a, v, p| statement(StatementForm::Json, a, v, p)),
+        )
+        .route(
+            "/me/{volunteer}/{token}/statement.pdf",
+            get(|a, v, p| statement(StatementForm::Pdf, a, v, p)),
+        )
         .route(
             "/me/{volunteer}/{token}/corrections",
             axum::routing::post(correction),
@@ -208,14 +214,17 @@ async fn page(
     }
 }
 
+/// The holder's own signed statement, as JSON to download (the file
+/// `ledger verify-statement` checks) or as a PDF.
 async fn statement(
+    form: StatementForm,
     State(api): State<Api>,
     Path((volunteer, token)): Path<(String, String)>,
     Query(period): Query<crate::http::Period>,
 ) -> Response {
     let made = my_statement(&api, &volunteer, &token, &period).await;
-    match made {
-        Ok(statement) => (
+    match (form, made) {
+        (StatementForm::Json, Ok(statement)) => (
             [(
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"statement-{volunteer}.json\""),
@@ -223,7 +232,7 @@ async fn statement(
             Json(statement),
         )
             .into_response(),
-        Err(refusal) => refusal.into_response(),
+        (form, made) => form.respond(&api, made),
     }
 }
 
@@ -236,15 +245,6 @@ async fn my_statement(
 ) -> Result<crate::statement::Statement, crate::http::Refusal> {
     let me = holder(api, volunteer, token)?;
     crate::http::build_statement(api, &me, volunteer.to_owned(), period).await
-}
-
-async fn statement_pdf(
-    State(api): State<Api>,
-    Path((volunteer, token)): Path<(String, String)>,
-    Query(period): Query<crate::http::Period>,
-) -> Response {
-    let made = my_statement(&api, &volunteer, &token, &period).await;
-    crate::http::StatementForm::Pdf.respond(&api, made)
 }
 
 #[derive(Deserialize)]
