@@ -34,14 +34,6 @@ impl Tallies {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     fn find(&self, key: &TallyKey) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.cmp(key))
     }
@@ -132,7 +124,7 @@ mod tests {
             for (k, v) in &map {
                 prop_assert_eq!(tallies.get(k), Some(v));
             }
-            prop_assert_eq!(tallies.len(), map.len());
+            prop_assert_eq!(tallies.0.len(), map.len());
             let stored = postcard::to_allocvec(&map).unwrap_or_default();
             prop_assert_eq!(postcard::to_allocvec(&tallies).unwrap_or_default(), stored.clone());
             let read: Tallies = postcard::from_bytes(&stored).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -155,7 +147,7 @@ mod tests {
         }
         let read: Tallies = postcard::from_bytes(&stored).unwrap_or_default();
         let map: BTreeMap<TallyKey, Tally> = postcard::from_bytes(&stored).unwrap_or_default();
-        assert_eq!(read.len(), 2);
+        assert_eq!(read.0.len(), 2);
         for (k, v) in &map {
             assert_eq!(read.get(k), Some(v));
         }
