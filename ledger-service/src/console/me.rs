@@ -129,7 +129,9 @@ async fn page(
             .filter(|(a, p)| p.signed_up && !a.cancelled && a.window.start > now)
             .collect();
         upcoming.sort_by_key(|(a, _)| a.window.start);
-        let today = Day::from_naive(Utc::now().date_naive()).map_err(failed)?;
+        // The ledger's own day: in UTC+8, from midnight to 08:00 the UTC date
+        // is still yesterday, and today's events would fall outside.
+        let today = now.local_day(offset);
         let year_start = Day::from_ymd(today.to_naive().year(), 1, 1).map_err(failed)?;
         let t = |zh, en| lang.t(zh, en);
         Ok(html! {
