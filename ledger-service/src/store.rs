@@ -149,26 +149,6 @@ impl ChainStore {
         Ok(self.info().await?.cluster.and_then(|c| c.leader))
     }
 
-    /// The stream's messages in order from stream sequence `start`, through
-    /// an ordered consumer (which recreates itself if the server loses it).
-    async fn ordered_from(&self, start: u64) -> Result<consumer::pull::Ordered, StoreError> {
-        let stream = self
-            .js
-            .get_stream(self.shard.stream())
-            .await
-            .map_err(|e| self.err(e))?;
-        let consumer = stream
-            .create_consumer(consumer::pull::OrderedConfig {
-                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
-                    start_sequence: start,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| self.err(e))?;
-        consumer.messages().await.map_err(|e| self.err(e))
-    }
-
     /// Every block from `from` (a stream sequence) up to the end as it is
     /// now, in order, handed to `each`.
     pub async fn replay(
@@ -180,26 +160,9 @@ impl ChainStore {
         if last < from {
             return Ok(last);
         }
-        let mut messages = self.ordered_from(from.max(1)).await?;
-        let mut expected = from.max(1);
-        while expected <= last {
-            let read_err = |e: async_nats::Error| StoreError::Read {
-                stream: self.shard.stream(),
-                sequence: expected,
-                source: e,
-            };
-            let message = messages
-                .next()
-                .await
-                .ok_or_else(|| read_err("the stream ended early".into()))?
-                .map_err(|e| read_err(e.into()))?;
-            let info = message.info().map_err(read_err)?;
-            each(Block {
-                stream_sequence: info.stream_sequence,
-                frames: message.payload.clone(),
-                seal: seal_of(message.headers.as_ref()),
-            })?;
-            expected = info.stream_sequence + 1;
+        let mut blocks = InOrder::from(self, from.max(1));
+        while blocks.next <= last {
+            each(blocks.next_block().await?)?;
         }
         Ok(last)
     }
@@ -207,17 +170,10 @@ impl ChainStore {
     /// Every block after `after` (a stream sequence), as it is stored and
     /// then as new ones arrive, handed to `each`; returns only on an error.
     pub async fn follow(&self, after: u64, mut each: impl FnMut(Block)) -> Result<(), StoreError> {
-        let mut messages = self.ordered_from(after + 1).await?;
-        while let Some(message) = messages.next().await {
-            let message = message.map_err(|e| self.err(e))?;
-            let info = message.info().map_err(|e| self.err(e))?;
-            each(Block {
-                stream_sequence: info.stream_sequence,
-                frames: message.payload.clone(),
-                seal: seal_of(message.headers.as_ref()),
-            });
+        let mut blocks = InOrder::from(self, after + 1);
+        loop {
+            each(blocks.next_block().await?);
         }
-        Ok(())
     }
 
     /// The block stored at `stream_sequence`.
@@ -277,5 +233,125 @@ impl ChainStore {
             })?
             .map_err(|e| append_err(e.into()))?;
         Ok(ack.sequence)
+    }
+}
+
+/// Blocks are pulled at most this many bytes at a time, and never fewer than
+/// the largest message the server takes. A server cuts off a client that
+/// has more than its `max_pending` (64 MiB by default) waiting to be read;
+/// an ordered consumer pulls 500 messages at a time whatever their size,
+/// which at blocks of a quarter of a megabyte is twice that.
+const PULL_BYTES: usize = 16 << 20;
+const PULL_MESSAGES: usize = 256;
+/// Reads that fail one after another before the error is passed on.
+const READ_ATTEMPTS: u32 = 5;
+
+/// The stream's blocks in order from one stream sequence on, through an
+/// ephemeral pull consumer of its own. Where a read fails or a block is
+/// out of order, it starts a consumer again from the block it needs next.
+struct InOrder<'a> {
+    store: &'a ChainStore,
+    /// The stream sequence of the block to hand out next.
+    next: u64,
+    pulled: Option<(consumer::pull::Stream, u64)>,
+}
+
+impl<'a> InOrder<'a> {
+    fn from(store: &'a ChainStore, next: u64) -> InOrder<'a> {
+        InOrder {
+            store,
+            next,
+            pulled: None,
+        }
+    }
+
+    async fn next_block(&mut self) -> Result<Block, StoreError> {
+        let mut failures = 0;
+        loop {
+            match self.try_next().await {
+                Ok(Some(block)) => return Ok(block),
+                Ok(None) => {}
+                Err(e) => {
+                    failures += 1;
+                    if failures >= READ_ATTEMPTS {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100 << failures)).await;
+                }
+            }
+        }
+    }
+
+    /// The next block, or `None` where the consumer must start again.
+    async fn try_next(&mut self) -> Result<Option<Block>, StoreError> {
+        let read_err = |e: async_nats::Error| StoreError::Read {
+            stream: self.store.shard.stream(),
+            sequence: self.next,
+            source: e,
+        };
+        let (messages, delivered) = match &mut self.pulled {
+            Some(pulled) => pulled,
+            None => self
+                .pulled
+                .insert((self.store.pull_from(self.next).await?, 0)),
+        };
+        let message = match messages.next().await {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                self.pulled = None;
+                return Err(read_err(e.into()));
+            }
+            None => {
+                self.pulled = None;
+                return Err(read_err("the consumer ended".into()));
+            }
+        };
+        let info = message.info().map_err(read_err)?;
+        let in_order =
+            info.consumer_sequence == *delivered + 1 && info.stream_sequence >= self.next;
+        if !in_order {
+            self.pulled = None;
+            return Ok(None);
+        }
+        *delivered = info.consumer_sequence;
+        self.next = info.stream_sequence + 1;
+        Ok(Some(Block {
+            stream_sequence: info.stream_sequence,
+            frames: message.payload.clone(),
+            seal: seal_of(message.headers.as_ref()),
+        }))
+    }
+}
+
+impl ChainStore {
+    /// An ephemeral consumer from stream sequence `start`, pulled in
+    /// batches that a server's `max_pending` can hold.
+    async fn pull_from(&self, start: u64) -> Result<consumer::pull::Stream, StoreError> {
+        let stream = self
+            .js
+            .get_stream(self.shard.stream())
+            .await
+            .map_err(|e| self.err(e))?;
+        let consumer = stream
+            .create_consumer(consumer::pull::Config {
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+                ack_policy: consumer::AckPolicy::None,
+                inactive_threshold: Duration::from_secs(60),
+                num_replicas: 1,
+                memory_storage: true,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| self.err(e))?;
+        let largest = self.js.client().server_info().max_payload;
+        consumer
+            .stream()
+            .max_messages_per_batch(PULL_MESSAGES)
+            .max_bytes_per_batch(PULL_BYTES.max(largest))
+            .messages()
+            .await
+            .map_err(|e| self.err(e))
     }
 }
