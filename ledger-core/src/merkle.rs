@@ -104,10 +104,45 @@ impl Frontier {
     }
 }
 
-/// Every leaf so far, for proofs against any tree size up to the current.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Where a proof takes the roots of subtrees from: computed from the leaves,
+/// or looked up where a [`Log`] keeps them. Every subtree a proof names
+/// starts at a multiple of the power of two its size rounds up to.
+trait Subtrees {
+    /// MTH over leaves `start .. start + size`, `size` >= 1.
+    fn subtree_root(&self, start: u64, size: u64) -> Digest;
+}
+
+/// Leaf hashes held in full.
+impl Subtrees for [Digest] {
+    fn subtree_root(&self, start: u64, size: u64) -> Digest {
+        root_of_leaves(&self[start as usize..(start + size) as usize])
+    }
+}
+
+/// Event hashes are kept in pages so that a long log grows without copying
+/// itself (a `Vec` that doubles would briefly hold twice the log).
+const PAGE: usize = 1 << 16;
+
+/// Every event hash so far, for proofs against any tree size up to the
+/// current one. Proofs cost O(log n) hashes, not O(n): the log keeps the
+/// root of every aligned perfect subtree of `2^kept_from` leaves and more,
+/// about one digest per 128 events, and recomputes only what lies below.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Log {
-    leaves: Vec<Digest>,
+    pages: Vec<Vec<Digest>>,
+    size: u64,
+    kept_from: u32,
+    /// `kept[k][j]`: the root over leaves `j << (kept_from + k)` up to
+    /// `(j + 1) << (kept_from + k)`, for every such subtree that is complete.
+    kept: Vec<Vec<Digest>>,
+}
+
+impl Default for Log {
+    fn default() -> Log {
+        // Subtrees of 256 leaves: a proof recomputes at most about 512
+        // hashes (some 50 µs) below the kept levels.
+        Log::keeping_from(8)
+    }
 }
 
 impl Log {
@@ -115,36 +150,113 @@ impl Log {
         Log::default()
     }
 
+    fn keeping_from(kept_from: u32) -> Log {
+        Log {
+            pages: Vec::new(),
+            size: 0,
+            kept_from,
+            kept: Vec::new(),
+        }
+    }
+
     pub fn push(&mut self, event_hash: &Digest) {
-        self.leaves.push(leaf_hash(event_hash));
+        match self.pages.last_mut() {
+            Some(page) if page.len() < PAGE => page.push(*event_hash),
+            _ => {
+                let mut page = Vec::with_capacity(PAGE);
+                page.push(*event_hash);
+                self.pages.push(page);
+            }
+        }
+        self.size += 1;
+        let smallest = 1u64 << self.kept_from;
+        if self.size.is_multiple_of(smallest) {
+            self.keep(self.subtree_root(self.size - smallest, smallest));
+        }
+    }
+
+    /// Files the root of the subtree the last push completed, and of every
+    /// larger one it completes in turn.
+    fn keep(&mut self, mut root: Digest) {
+        for level in 0.. {
+            if self.kept.len() == level {
+                self.kept.push(Vec::new());
+            }
+            let roots = &mut self.kept[level];
+            roots.push(root);
+            match roots.len() {
+                n if n.is_multiple_of(2) => root = node_hash(&roots[n - 2], &roots[n - 1]),
+                _ => return,
+            }
+        }
     }
 
     pub fn size(&self) -> u64 {
-        self.leaves.len() as u64
+        self.size
     }
 
-    fn prefix(&self, size: u64) -> Result<&[Digest], ProofError> {
-        self.leaves
-            .get(..size as usize)
-            .ok_or(ProofError::OutOfRange {
+    /// The hash of the event at `index` (ledger sequence `index + 1`).
+    pub fn event_hash(&self, index: u64) -> Option<Digest> {
+        let index = usize::try_from(index).ok()?;
+        self.pages.get(index / PAGE)?.get(index % PAGE).copied()
+    }
+
+    fn within(&self, size: u64) -> Result<(), ProofError> {
+        match size <= self.size {
+            true => Ok(()),
+            false => Err(ProofError::OutOfRange {
                 index: size,
-                tree_size: self.size(),
-            })
+                tree_size: self.size,
+            }),
+        }
     }
 
     /// MTH of the first `size` events.
     pub fn root(&self, size: u64) -> Result<Digest, ProofError> {
-        Ok(root_of_leaves(self.prefix(size)?))
+        self.within(size)?;
+        Ok(match size {
+            0 => empty_root(),
+            _ => self.subtree_root(0, size),
+        })
     }
 
     /// The event with ledger sequence `index + 1` is in the tree of `size`.
     pub fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, ProofError> {
-        inclusion_proof(self.prefix(size)?, index)
+        self.within(size)?;
+        prove_inclusion(self, size, index)
     }
 
     /// The tree of `old` events is a prefix of the tree of `new`.
     pub fn consistency(&self, old: u64, new: u64) -> Result<ConsistencyProof, ProofError> {
-        consistency_proof(self.prefix(new)?, old)
+        self.within(new)?;
+        prove_consistency(self, old, new)
+    }
+}
+
+impl Subtrees for Log {
+    fn subtree_root(&self, start: u64, size: u64) -> Digest {
+        if size == 1 {
+            // Callers have checked the tree against the log's size.
+            return self
+                .event_hash(start)
+                .map(|e| leaf_hash(&e))
+                .unwrap_or_default();
+        }
+        if size.is_power_of_two() && size.trailing_zeros() >= self.kept_from {
+            let level = (size.trailing_zeros() - self.kept_from) as usize;
+            let kept = self
+                .kept
+                .get(level)
+                .and_then(|r| r.get((start / size) as usize));
+            if let (0, Some(root)) = (start % size, kept) {
+                return *root;
+            }
+        }
+        let k = split(size);
+        node_hash(
+            &self.subtree_root(start, k),
+            &self.subtree_root(start + k, size - k),
+        )
     }
 }
 
@@ -176,26 +288,33 @@ pub enum ProofError {
 
 /// PATH(m, D[n]) of RFC 6962 2.1.1, over leaf hashes.
 pub fn inclusion_proof(leaves: &[Digest], index: u64) -> Result<InclusionProof, ProofError> {
-    let tree_size = leaves.len() as u64;
+    prove_inclusion(leaves, leaves.len() as u64, index)
+}
+
+fn prove_inclusion<T: Subtrees + ?Sized>(
+    tree: &T,
+    tree_size: u64,
+    index: u64,
+) -> Result<InclusionProof, ProofError> {
     if index >= tree_size {
         return Err(ProofError::OutOfRange { index, tree_size });
     }
-    fn path(leaves: &[Digest], m: usize, out: &mut Vec<Digest>) {
-        let n = leaves.len();
+    // The subtree of `n` leaves from `start`, in which `m` is the proven one.
+    fn path<T: Subtrees + ?Sized>(tree: &T, start: u64, n: u64, m: u64, out: &mut Vec<Digest>) {
         if n <= 1 {
             return;
         }
-        let k = split(n as u64) as usize;
+        let k = split(n);
         if m < k {
-            path(&leaves[..k], m, out);
-            out.push(root_of_leaves(&leaves[k..]));
+            path(tree, start, k, m, out);
+            out.push(tree.subtree_root(start + k, n - k));
         } else {
-            path(&leaves[k..], m - k, out);
-            out.push(root_of_leaves(&leaves[..k]));
+            path(tree, start + k, n - k, m - k, out);
+            out.push(tree.subtree_root(start, k));
         }
     }
     let mut out = Vec::new();
-    path(leaves, index as usize, &mut out);
+    path(tree, 0, tree_size, index, &mut out);
     Ok(InclusionProof {
         index,
         tree_size,
@@ -246,32 +365,46 @@ pub fn verify_inclusion(
 
 /// PROOF(m, D[n]) of RFC 6962 2.1.2, over leaf hashes.
 pub fn consistency_proof(leaves: &[Digest], old_size: u64) -> Result<ConsistencyProof, ProofError> {
-    let new_size = leaves.len() as u64;
+    prove_consistency(leaves, old_size, leaves.len() as u64)
+}
+
+fn prove_consistency<T: Subtrees + ?Sized>(
+    tree: &T,
+    old_size: u64,
+    new_size: u64,
+) -> Result<ConsistencyProof, ProofError> {
     if old_size == 0 || old_size > new_size {
         return Err(ProofError::OutOfRange {
             index: old_size,
             tree_size: new_size,
         });
     }
-    fn subproof(m: usize, leaves: &[Digest], complete: bool, out: &mut Vec<Digest>) {
-        let n = leaves.len();
+    // SUBPROOF(m, D[start : start + n], complete).
+    fn subproof<T: Subtrees + ?Sized>(
+        tree: &T,
+        m: u64,
+        start: u64,
+        n: u64,
+        complete: bool,
+        out: &mut Vec<Digest>,
+    ) {
         if m == n {
             if !complete {
-                out.push(root_of_leaves(leaves));
+                out.push(tree.subtree_root(start, n));
             }
             return;
         }
-        let k = split(n as u64) as usize;
+        let k = split(n);
         if m <= k {
-            subproof(m, &leaves[..k], complete, out);
-            out.push(root_of_leaves(&leaves[k..]));
+            subproof(tree, m, start, k, complete, out);
+            out.push(tree.subtree_root(start + k, n - k));
         } else {
-            subproof(m - k, &leaves[k..], false, out);
-            out.push(root_of_leaves(&leaves[..k]));
+            subproof(tree, m - k, start + k, n - k, false, out);
+            out.push(tree.subtree_root(start, k));
         }
     }
     let mut out = Vec::new();
-    subproof(old_size as usize, leaves, true, &mut out);
+    subproof(tree, old_size, 0, new_size, true, &mut out);
     Ok(ConsistencyProof {
         old_size,
         new_size,
@@ -410,6 +543,42 @@ mod tests {
         assert_eq!(proof.path, vec![node_hash(&l[0], &l[1])]);
     }
 
+    /// A log with its kept subtrees against the leaves recomputed in full.
+    fn log_agrees_with_the_leaves(log: &Log, e: &[Digest], index: u64, old: u64, new: u64) {
+        let l = leaves(&e[..new as usize]);
+        assert_eq!(log.root(new).unwrap(), root_of_leaves(&l));
+        assert_eq!(
+            log.inclusion(index, new).unwrap(),
+            inclusion_proof(&l, index).unwrap()
+        );
+        assert_eq!(
+            log.consistency(old, new).unwrap(),
+            consistency_proof(&l, old).unwrap()
+        );
+        assert_eq!(log.event_hash(index), Some(e[index as usize]));
+    }
+
+    #[test]
+    fn a_full_size_log_keeps_subtrees_that_agree_with_the_leaves() {
+        let e = events(5_000);
+        let mut log = Log::new();
+        for h in &e {
+            log.push(h);
+        }
+        assert_eq!(log.kept[0].len(), 5_000 / 256);
+        for (index, old, new) in [
+            (0, 1, 5_000),
+            (4_999, 4_096, 5_000),
+            (1_234, 2_048, 4_097),
+            (200, 256, 257),
+            (256, 3, 257),
+        ] {
+            log_agrees_with_the_leaves(&log, &e, index, old, new);
+        }
+        assert!(log.inclusion(0, 5_001).is_err());
+        assert_eq!(log.event_hash(5_000), None);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -442,6 +611,23 @@ mod tests {
             if moved.index != proof.index && e[moved.index as usize] != e[index] {
                 prop_assert!(verify_inclusion(&e[index], &moved, &root).is_err());
             }
+        }
+
+        #[test]
+        fn a_log_proves_what_the_leaves_prove(
+            size in 1u64..700, kept_from in 0u32..5,
+            a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>(),
+            c in any::<prop::sample::Index>(),
+        ) {
+            let e = events(size as usize);
+            let mut log = Log::keeping_from(kept_from);
+            for h in &e {
+                log.push(h);
+            }
+            let new = b.index(size as usize) as u64 + 1;
+            let old = c.index(new as usize) as u64 + 1;
+            let index = a.index(new as usize) as u64;
+            log_agrees_with_the_leaves(&log, &e, index, old, new);
         }
 
         #[test]

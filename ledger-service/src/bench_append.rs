@@ -50,7 +50,12 @@ pub struct Options {
     /// A 3-node cluster and streams with three replicas.
     pub cluster: bool,
     pub data: Option<std::path::PathBuf>,
+    /// Events between checkpoints; proofs are timed against them.
+    pub checkpoint_every: u64,
 }
+
+/// What `ledger serve` checkpoints at by default.
+pub const CHECKPOINT_EVERY: u64 = 10_000;
 
 /// The servers a run talks to, stopped when dropped.
 struct Servers {
@@ -122,7 +127,11 @@ struct Setup {
 }
 
 impl Setup {
-    async fn start(dir: &std::path::Path, cluster: bool) -> anyhow::Result<Setup> {
+    async fn start(
+        dir: &std::path::Path,
+        cluster: bool,
+        checkpoint_every: u64,
+    ) -> anyhow::Result<Setup> {
         let servers = Servers::start(dir, cluster)?;
         let client = servers.connect().await?;
         let js = jetstream::new(client.clone());
@@ -135,7 +144,7 @@ impl Setup {
             .remembering_rejections(RejectionLog::open(&js, &shard, servers.replicas).await?)
             .await?
             .checkpointing(CheckpointPolicy {
-                every_events: 10_000,
+                every_events: checkpoint_every,
                 every: Duration::from_secs(60),
                 signer: Arc::new(LedgerSigner::from_secret(&[7; 32])),
                 previous: None,
@@ -176,7 +185,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
         bail!("--per-activity and --rate × --latency-secs must not exceed --volunteers");
     }
     let scratch = Scratch::new("append", o.data.as_deref())?;
-    let setup = Setup::start(&scratch.path, o.cluster).await?;
+    let setup = Setup::start(&scratch.path, o.cluster, o.checkpoint_every).await?;
     let mut f = Figures {
         replicas: setup.servers.replicas,
         commands: 0,
@@ -232,7 +241,7 @@ pub async fn run_intake(
         );
     }
     let scratch = Scratch::new("intake", o.data.as_deref())?;
-    let setup = Setup::start(&scratch.path, o.cluster).await?;
+    let setup = Setup::start(&scratch.path, o.cluster, o.checkpoint_every).await?;
     let workload = Workload::new(o)?;
     let tally = feed(&setup.writer, workload.setup()).await;
     if !tally.rejected.is_empty() {
@@ -714,6 +723,7 @@ pub struct Verified {
     pub live: Duration,
     pub hashing_raw: Duration,
     pub bundle: Duration,
+    pub proofs: crate::bench_proofs::ProofFigures,
 }
 
 impl Verified {
@@ -746,6 +756,7 @@ impl Verified {
             live: live_took,
             hashing_raw: Duration::from_secs_f64(hashing),
             bundle: bundle_took,
+            proofs: crate::bench_proofs::measure(&setup.store).await?,
         })
     }
 }
@@ -816,7 +827,7 @@ impl std::fmt::Display for Figures {
             at(0.99),
             sorted.last().map_or(0.0, |d| d.as_secs_f64() * 1e3)
         )?;
-        write!(f, "  {}", self.verified)
+        write!(f, "  {}  {}", self.verified, self.verified.proofs)
     }
 }
 
@@ -837,6 +848,7 @@ mod tests {
             latency_secs: 1,
             cluster: false,
             data: None,
+            checkpoint_every: 500,
         };
         let f = run(&o).await.unwrap();
         // Opening, the city and its units, four commands a volunteer, the
@@ -851,6 +863,18 @@ mod tests {
         // Everything written, the latency run's too, is verified both ways.
         assert!(f.verified.events >= f.events + 2 * 100);
         assert!(!f.verified.live.is_zero() && !f.verified.bundle.is_zero());
+        // Proofs are timed against the checkpoints, written every 500
+        // events at the end of a block.
+        let proofs = &f.verified.proofs;
+        assert!(
+            proofs.checkpoints >= 2 && proofs.tree_size >= 2_000,
+            "{} checkpoints, the last over {}",
+            proofs.checkpoints,
+            proofs.tree_size
+        );
+        assert_eq!(proofs.inclusion.len(), 1_000);
+        assert_eq!(proofs.consistency.len(), 1_000);
+        assert_eq!(proofs.from_leaves.len(), 10);
     }
 
     /// The same season through the intake: every submission answered and
@@ -865,6 +889,7 @@ mod tests {
             latency_secs: 0,
             cluster: false,
             data: None,
+            checkpoint_every: 500,
         };
         let f = run_intake(&o, 100, 2).await.unwrap();
         assert_eq!(f.submissions, 2 * 3 * 100);

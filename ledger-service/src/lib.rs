@@ -11,6 +11,7 @@ pub mod bench;
 pub mod bench_append;
 pub mod bench_http;
 pub mod bench_projections;
+pub mod bench_proofs;
 pub mod console;
 pub mod cpu;
 pub mod demo;

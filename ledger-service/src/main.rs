@@ -224,6 +224,7 @@ impl Season {
             latency_secs,
             cluster: self.cluster,
             data: self.data,
+            checkpoint_every: ledger_service::bench_append::CHECKPOINT_EVERY,
         }
     }
 }

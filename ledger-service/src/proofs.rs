@@ -56,8 +56,6 @@ pub struct ConsistencyDocument {
 #[derive(Clone, Debug, Default)]
 pub struct ProofLog {
     log: Log,
-    /// Event hashes by sequence (index = sequence - 1).
-    hashes: Vec<Digest>,
     checkpoints: BTreeMap<u64, Checkpoint>,
     ledger: Option<LedgerId>,
     key: Option<PublicKey>,
@@ -80,7 +78,6 @@ impl ProofLog {
             _ => {}
         }
         self.log.push(&verified.head.hash);
-        self.hashes.push(verified.head.hash);
     }
 
     /// The checkpoints recorded so far, newest first.
@@ -140,10 +137,10 @@ impl ProofLog {
         })
     }
 
-    fn event_hash(&self, sequence: u64) -> Result<Digest, ProofError> {
-        self.hashes
-            .get(sequence as usize - 1)
-            .copied()
+    /// The hash of the event with ledger sequence `sequence`.
+    pub fn event_hash(&self, sequence: u64) -> Result<Digest, ProofError> {
+        self.log
+            .event_hash(sequence - 1)
             .ok_or(ProofError::NotCheckpointed(sequence))
     }
 
