@@ -28,6 +28,7 @@ pub mod read_models;
 pub mod reader;
 pub mod rebuild;
 pub mod rejections;
+mod republish;
 pub mod seeded;
 pub mod sequencer;
 pub mod shard;

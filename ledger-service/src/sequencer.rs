@@ -26,6 +26,7 @@ use tracing::{info, warn};
 use crate::answer::{Answer, Submission};
 use crate::lease::LeaseWatch;
 use crate::rejections::{RejectionLog, RejectionLogError};
+use crate::republish::{Republisher, Route};
 use crate::store::{Block, ChainStore, StoreError};
 
 /// At most this many commands go into one block.
@@ -197,7 +198,7 @@ pub struct Sequencer {
     store: ChainStore,
     replica: Replica,
     lease: LeaseWatch,
-    republish: Option<async_nats::Client>,
+    republisher: Option<Republisher>,
     rejections: Option<RejectionLog>,
     checkpoints: Option<CheckpointPolicy>,
     last_checkpoint_at: Instant,
@@ -215,13 +216,6 @@ pub struct CheckpointPolicy {
     pub actor: ActorId,
 }
 
-/// Where one event's frame sits in a block, and where it is republished.
-struct Route {
-    start: usize,
-    kind: &'static str,
-    unit: Option<ledger_core::values::UnitId>,
-}
-
 impl Sequencer {
     /// Reads the whole stream, verifying every link, and rebuilds the state.
     pub async fn open(store: ChainStore) -> Result<Sequencer, SequencerError> {
@@ -229,7 +223,7 @@ impl Sequencer {
             store,
             replica: Replica::empty(),
             lease: LeaseWatch::always(),
-            republish: None,
+            republisher: None,
             rejections: None,
             checkpoints: None,
             last_checkpoint_at: Instant::now(),
@@ -297,7 +291,7 @@ impl Sequencer {
 
     /// Republishes every committed event on `ledger.<shard>.events.<kind>.<unit>`.
     pub fn republishing(mut self, client: async_nats::Client) -> Sequencer {
-        self.republish = Some(client);
+        self.republisher = Some(Republisher::spawn(client, self.store.shard().clone()));
         self
     }
 
@@ -470,7 +464,9 @@ impl Sequencer {
         }
         let outcomes = self.log_rejections(&batch, outcomes).await;
         self.answer(batch, outcomes);
-        self.republish(&frames, &routes).await;
+        if let Some(republisher) = &self.republisher {
+            republisher.send(frames, routes).await;
+        }
     }
 
     /// The writer's signature over the head after a block, once the ledger
@@ -639,29 +635,6 @@ impl Sequencer {
             }
         }
         outcomes
-    }
-
-    /// Each committed event once more, on its own subject, for subscribers
-    /// that want one message per event. Best effort: the stream is the
-    /// record; a subscriber that misses one reads it there.
-    async fn republish(&self, frames: &Bytes, routes: &[Route]) {
-        let Some(client) = &self.republish else {
-            return;
-        };
-        for (i, route) in routes.iter().enumerate() {
-            let end = routes.get(i + 1).map_or(frames.len(), |next| next.start);
-            let subject = self
-                .store
-                .shard()
-                .event_subject(route.kind, route.unit.as_ref());
-            if let Err(e) = client
-                .publish(subject, frames.slice(route.start..end))
-                .await
-            {
-                warn!(error = %e, "republishing an event failed");
-                return;
-            }
-        }
     }
 
     /// After a failed or unanswered append: was the block stored after all?
