@@ -490,6 +490,13 @@ mod tests {
         events.iter().map(leaf_hash).collect()
     }
 
+    fn log_of(events: &[Digest], mut log: Log) -> Log {
+        for h in events {
+            log.push(h);
+        }
+        log
+    }
+
     #[test]
     fn the_frontier_gives_the_recursive_root() {
         let events = events(70);
@@ -509,10 +516,7 @@ mod tests {
     #[test]
     fn the_log_proves_against_any_earlier_size() {
         let e = events(40);
-        let mut log = Log::new();
-        for h in &e {
-            log.push(h);
-        }
+        let log = log_of(&e, Log::new());
         for size in [1u64, 7, 16, 40] {
             let root = log.root(size).unwrap();
             let proof = log.inclusion(size - 1, size).unwrap();
@@ -561,10 +565,7 @@ mod tests {
     #[test]
     fn a_full_size_log_keeps_subtrees_that_agree_with_the_leaves() {
         let e = events(5_000);
-        let mut log = Log::new();
-        for h in &e {
-            log.push(h);
-        }
+        let log = log_of(&e, Log::new());
         assert_eq!(log.kept[0].len(), 5_000 / 256);
         for (index, old, new) in [
             (0, 1, 5_000),
@@ -620,10 +621,7 @@ mod tests {
             c in any::<prop::sample::Index>(),
         ) {
             let e = events(size as usize);
-            let mut log = Log::keeping_from(kept_from);
-            for h in &e {
-                log.push(h);
-            }
+            let log = log_of(&e, Log::keeping_from(kept_from));
             let new = b.index(size as usize) as u64 + 1;
             let old = c.index(new as usize) as u64 + 1;
             let index = a.index(new as usize) as u64;
