@@ -268,17 +268,20 @@ impl<'a> InOrder<'a> {
     async fn next_block(&mut self) -> Result<Block, StoreError> {
         let mut failures = 0;
         loop {
-            match self.try_next().await {
+            let failure = match self.try_next().await {
                 Ok(Some(block)) => return Ok(block),
-                Ok(None) => {}
-                Err(e) => {
-                    failures += 1;
-                    if failures >= READ_ATTEMPTS {
-                        return Err(e);
-                    }
-                    tokio::time::sleep(Duration::from_millis(100 << failures)).await;
-                }
+                Ok(None) => StoreError::Read {
+                    stream: self.store.shard.stream(),
+                    sequence: self.next,
+                    source: "blocks keep arriving out of order".into(),
+                },
+                Err(e) => e,
+            };
+            failures += 1;
+            if failures >= READ_ATTEMPTS {
+                return Err(failure);
             }
+            tokio::time::sleep(Duration::from_millis(100 << failures)).await;
         }
     }
 
