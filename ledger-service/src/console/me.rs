@@ -129,10 +129,7 @@ async fn page(
             .filter(|(a, p)| p.signed_up && !a.cancelled && a.window.start > now)
             .collect();
         upcoming.sort_by_key(|(a, _)| a.window.start);
-        // The ledger's own day: in UTC+8, from midnight to 08:00 the UTC date
-        // is still yesterday, and today's events would fall outside.
-        let today = now.local_day(offset);
-        let year_start = Day::from_ymd(today.to_naive().year(), 1, 1).map_err(failed)?;
+        let (year_start, today) = this_year(now, offset).map_err(failed)?;
         let t = |zh, en| lang.t(zh, en);
         Ok(html! {
             (DOCTYPE)
@@ -214,6 +211,17 @@ async fn page(
         Ok(markup) => markup.into_response(),
         Err(refusal) => super::layout::error_page(lang, &refusal),
     }
+}
+
+/// The statement period the page offers: from the first of January to
+/// today, both in the ledger's days. In UTC+8 the UTC date is still
+/// yesterday from midnight to 08:00, and today's events would fall outside.
+fn this_year(
+    now: ledger_core::time::Timestamp,
+    offset: ledger_core::time::UtcOffset,
+) -> Result<(Day, Day), ledger_core::time::TimeError> {
+    let today = now.local_day(offset);
+    Ok((Day::from_ymd(today.to_naive().year(), 1, 1)?, today))
 }
 
 /// The holder's own signed statement, as JSON to download (the file
@@ -317,5 +325,28 @@ async fn correction(
             .into_response()
         }
         Err(refusal) => super::layout::error_page(lang, &refusal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_core::time::{Timestamp, UtcOffset};
+
+    fn at(rfc3339: &str) -> Timestamp {
+        let t = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("a time");
+        Timestamp::from_chrono(&t.with_timezone(&Utc)).expect("in range")
+    }
+
+    #[test]
+    fn the_statement_runs_to_the_ledgers_today_not_utcs() {
+        let beijing = UtcOffset(8 * 60);
+        // 01:10 on 1 January in Beijing is still 31 December in UTC.
+        let (from, to) = this_year(at("2026-12-31T17:10:00Z"), beijing).expect("a period");
+        assert_eq!(from, Day::from_ymd(2027, 1, 1).expect("a day"));
+        assert_eq!(to, Day::from_ymd(2027, 1, 1).expect("a day"));
+        let (from, to) = this_year(at("2026-11-24T15:59:00Z"), beijing).expect("a period");
+        assert_eq!(from, Day::from_ymd(2026, 1, 1).expect("a day"));
+        assert_eq!(to, Day::from_ymd(2026, 11, 24).expect("a day"));
     }
 }
