@@ -130,7 +130,6 @@ const PAGE: usize = 1 << 16;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Log {
     pages: Vec<Vec<Digest>>,
-    size: u64,
     kept_from: u32,
     /// `kept[k][j]`: the root over leaves `j << (kept_from + k)` up to
     /// `(j + 1) << (kept_from + k)`, for every such subtree that is complete.
@@ -153,7 +152,6 @@ impl Log {
     fn keeping_from(kept_from: u32) -> Log {
         Log {
             pages: Vec::new(),
-            size: 0,
             kept_from,
             kept: Vec::new(),
         }
@@ -168,10 +166,10 @@ impl Log {
                 self.pages.push(page);
             }
         }
-        self.size += 1;
+        let size = self.size();
         let smallest = 1u64 << self.kept_from;
-        if self.size.is_multiple_of(smallest) {
-            self.keep(self.subtree_root(self.size - smallest, smallest));
+        if size.is_multiple_of(smallest) {
+            self.keep(self.subtree_root(size - smallest, smallest));
         }
     }
 
@@ -192,7 +190,8 @@ impl Log {
     }
 
     pub fn size(&self) -> u64 {
-        self.size
+        let full = self.pages.len().saturating_sub(1) * PAGE;
+        (full + self.pages.last().map_or(0, Vec::len)) as u64
     }
 
     /// The hash of the event at `index` (ledger sequence `index + 1`).
@@ -202,11 +201,11 @@ impl Log {
     }
 
     fn within(&self, size: u64) -> Result<(), ProofError> {
-        match size <= self.size {
+        match size <= self.size() {
             true => Ok(()),
             false => Err(ProofError::OutOfRange {
                 index: size,
-                tree_size: self.size,
+                tree_size: self.size(),
             }),
         }
     }
