@@ -166,18 +166,19 @@ impl Audit {
     }
 
     fn accept(&mut self, hash: &Digest, record: &EventRecord) {
-        self.accept_leaf(crate::merkle::leaf_hash(hash), record);
+        self.accept_leaf(crate::merkle::leaf_hash(hash), None, record);
     }
 
-    /// As `accept`, with the event's Merkle leaf hashed ahead.
-    fn accept_leaf(&mut self, leaf: Digest, record: &EventRecord) {
+    /// As `accept`, with the event's Merkle leaf hashed ahead, and perhaps
+    /// its node with the leaf accepted last (see `Frontier::push_leaf_paired`).
+    fn accept_leaf(&mut self, leaf: Digest, pair: Option<Digest>, record: &EventRecord) {
         match &record.event {
             Event::LedgerOpened(e) => self.ledger = Some(e.ledger.clone()),
             Event::LedgerKeyPublished(e) => self.key = Some(e.public_key),
             Event::CheckpointRecorded(e) => self.last_checkpoint = Some(e.checkpoint.clone()),
             _ => {}
         }
-        self.frontier.push_leaf(leaf);
+        self.frontier.push_leaf_paired(leaf, pair);
     }
 }
 
@@ -347,14 +348,14 @@ impl Verifier {
     /// Checks a parsed frame whose own hash was worked out ahead.
     fn push_prepared(&mut self, prepared: Prepared) -> Result<Verified, ChainError> {
         self.check(&prepared)?;
-        let leaf = prepared.leaf;
+        let (leaf, pair) = (prepared.leaf, prepared.pair);
         let record = prepared.body.map_err(|e| self.fault(e.into()))?;
         if let Some(audit) = &mut self.audit {
             audit.check(&record).map_err(|fault| ChainError {
                 sequence: self.head.sequence + 1,
                 fault,
             })?;
-            audit.accept_leaf(leaf, &record);
+            audit.accept_leaf(leaf, pair, &record);
         }
         self.head = Head {
             sequence: prepared.header.sequence,

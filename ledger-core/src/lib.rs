@@ -14,6 +14,7 @@ pub mod decide;
 pub mod domain;
 pub mod event;
 pub mod frame;
+mod lanes;
 pub mod merkle;
 pub mod rejection;
 pub mod rights;

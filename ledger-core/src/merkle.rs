@@ -25,6 +25,40 @@ pub fn leaf_hash(event_hash: &Digest) -> Digest {
     Digest(*blake3::hash(&input).as_bytes())
 }
 
+/// [`leaf_hash`] of each of `event_hashes`, into the same place of `out`,
+/// several at a time.
+pub fn leaf_hashes(event_hashes: &[Digest], out: &mut [Digest]) {
+    let mut inputs = [[0u8; 33]; crate::lanes::LANES];
+    for (events, out) in event_hashes
+        .chunks(crate::lanes::LANES)
+        .zip(out.chunks_mut(crate::lanes::LANES))
+    {
+        for (input, event) in inputs.iter_mut().zip(events) {
+            input[1..].copy_from_slice(&event.0);
+        }
+        let messages: [&[u8]; crate::lanes::LANES] = std::array::from_fn(|i| &inputs[i][..]);
+        crate::lanes::hash_each(crate::lanes::Mode::Hash, &messages[..events.len()], out);
+    }
+}
+
+/// [`node_hash`] of each pair, into the same place of `out`, several at a
+/// time.
+pub fn node_hashes(pairs: &[(Digest, Digest)], out: &mut [Digest]) {
+    let mut inputs = [[0u8; 65]; crate::lanes::LANES];
+    for (pairs, out) in pairs
+        .chunks(crate::lanes::LANES)
+        .zip(out.chunks_mut(crate::lanes::LANES))
+    {
+        for (input, (left, right)) in inputs.iter_mut().zip(pairs) {
+            input[0] = 0x01;
+            input[1..33].copy_from_slice(&left.0);
+            input[33..].copy_from_slice(&right.0);
+        }
+        let messages: [&[u8]; crate::lanes::LANES] = std::array::from_fn(|i| &inputs[i][..]);
+        crate::lanes::hash_each(crate::lanes::Mode::Hash, &messages[..pairs.len()], out);
+    }
+}
+
 pub fn node_hash(left: &Digest, right: &Digest) -> Digest {
     let mut input = [0u8; 65];
     input[0] = 0x01;
@@ -83,8 +117,22 @@ impl Frontier {
 
     /// Takes in a leaf hashed ahead (`leaf_hash` of an event's hash).
     pub fn push_leaf(&mut self, leaf: Digest) {
+        self.push_leaf_paired(leaf, None);
+    }
+
+    /// As [`Frontier::push_leaf`], given `pair`: the node over the leaf
+    /// pushed last and this one, hashed ahead (`node_hash(last, leaf)`).
+    /// It is used when the two are siblings, that is when this leaf's
+    /// index is odd; otherwise it is not needed and ignored.
+    pub fn push_leaf_paired(&mut self, leaf: Digest, pair: Option<Digest>) {
         let mut carry = leaf;
         let mut size = self.size;
+        if let (Some(parent), 1) = (pair, size & 1) {
+            // With an odd size, the last peak is the last leaf itself.
+            self.peaks.pop();
+            carry = parent;
+            size >>= 1;
+        }
         while size & 1 == 1 {
             let left = self.peaks.pop().unwrap_or_default();
             carry = node_hash(&left, &carry);
@@ -510,6 +558,39 @@ mod tests {
                 n + 1
             );
         }
+    }
+
+    #[test]
+    fn hashes_taken_together_are_the_ones_taken_alone() {
+        let events = events(53);
+        let mut together = vec![Digest::ZERO; events.len()];
+        leaf_hashes(&events, &mut together);
+        assert_eq!(together, leaves(&events));
+        let pairs: Vec<(Digest, Digest)> = together.windows(2).map(|w| (w[0], w[1])).collect();
+        let mut nodes = vec![Digest::ZERO; pairs.len()];
+        node_hashes(&pairs, &mut nodes);
+        for ((left, right), node) in pairs.iter().zip(&nodes) {
+            assert_eq!(*node, node_hash(left, right));
+        }
+    }
+
+    #[test]
+    fn a_pair_hashed_ahead_is_used_only_where_the_leaves_are_siblings() {
+        let leaves = leaves(&events(300));
+        let mut plain = Frontier::new();
+        let mut paired = Frontier::new();
+        for (i, leaf) in leaves.iter().enumerate() {
+            plain.push_leaf(*leaf);
+            // Offered with every leaf: the true node where the leaf is a
+            // right sibling, a node over other leaves where it is a left one.
+            let pair = match i % 2 {
+                1 => node_hash(&leaves[i - 1], leaf),
+                _ => node_hash(leaf, leaf),
+            };
+            paired.push_leaf_paired(*leaf, Some(pair));
+            assert_eq!(paired.root(), plain.root(), "size {}", i + 1);
+        }
+        assert_eq!(paired, plain);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! the caller gives.
 //!
 //! Most of a frame's checks do not depend on the frames before it: its own
-//! hash, its Merkle leaf, its body. Only its sequence, its link and the
-//! Merkle frontier do. So the frames are cut into windows, any thread
+//! hash, its Merkle leaf, the Merkle node over it and its left sibling
+//! when both are in hand, its body. Only its sequence, its link and the
+//! rest of the Merkle frontier do. So the frames are cut into windows, any thread
 //! prepares any window, and the calling thread checks the prepared windows
 //! in order. The calling thread prepares too whenever the next window in
 //! order is not ready yet, so the work balances itself whatever the mix of
@@ -15,6 +16,8 @@ use std::sync::Mutex;
 
 use crate::event::EventRecord;
 use crate::frame::{self, BodyError, FrameError, FrameHeader, FrameRef};
+use crate::lanes::LANES;
+use crate::merkle;
 use crate::values::Digest;
 
 /// Frames cut and prepared in one go: enough to amortise the hand-over,
@@ -35,6 +38,9 @@ pub(super) struct Prepared {
     pub computed: Digest,
     /// The Merkle leaf of the stored hash (used once the hash checks out).
     pub leaf: Digest,
+    /// The node over the frame before's leaf and this one's, if hashed
+    /// ahead.
+    pub pair: Option<Digest>,
     pub body: Result<EventRecord, BodyError>,
 }
 
@@ -45,6 +51,7 @@ impl Prepared {
             stored: frame.stored_hash,
             computed: frame.computed_hash(),
             leaf: crate::merkle::leaf_hash(&frame.stored_hash),
+            pair: None,
             body: frame.decode(),
         }
     }
@@ -71,14 +78,66 @@ struct Cut<'a> {
 impl Cut<'_> {
     fn prepare(self) -> (usize, Window) {
         let mut frames = self.out;
-        for frame in &self.frames {
-            frames.push(Prepared::of(frame));
+        for group in self.frames.chunks(GROUP) {
+            prepare_group(group, &mut frames);
         }
         let window = Window {
             frames,
             unreadable: self.unreadable,
         };
         (self.index, window)
+    }
+}
+
+/// Frames whose hashes are taken together: two lanes' worth of frames and
+/// leaves give one lanes' worth of pairs (see `lanes`).
+const GROUP: usize = 2 * LANES;
+
+/// Prepares consecutive frames: their hashes, leaves and the nodes over
+/// each pair of sibling leaves several at a time, their bodies one by one.
+fn prepare_group(group: &[FrameRef<'_>], out: &mut Vec<Prepared>) {
+    let n = group.len();
+    let hashed: [&[u8]; GROUP] =
+        std::array::from_fn(|i| group.get(i).map_or(&[][..], |f| f.hashed));
+    let stored: [Digest; GROUP] =
+        std::array::from_fn(|i| group.get(i).map_or(Digest::ZERO, |f| f.stored_hash));
+    let mut computed = [Digest::ZERO; GROUP];
+    let mut leaves = [Digest::ZERO; GROUP];
+    frame::hash_frames(&hashed[..n], &mut computed);
+    merkle::leaf_hashes(&stored[..n], &mut leaves);
+    // A frame whose sequence is even is a right sibling (leaf index
+    // sequence - 1) when the frame before it is its left one. Which
+    // frames are paired only decides what is hashed ahead: the frontier
+    // uses a pair only where it does pair those two leaves.
+    let mut pairs = [(Digest::ZERO, Digest::ZERO); LANES];
+    let mut right = [usize::MAX; LANES];
+    let mut count = 0;
+    for i in 1..n {
+        let sequence = group[i].header.sequence;
+        if sequence.is_multiple_of(2)
+            && group[i - 1].header.sequence.wrapping_add(1) == sequence
+            && count < LANES
+        {
+            pairs[count] = (leaves[i - 1], leaves[i]);
+            right[count] = i;
+            count += 1;
+        }
+    }
+    let mut nodes = [Digest::ZERO; LANES];
+    merkle::node_hashes(&pairs[..count], &mut nodes);
+    let mut paired = [None; GROUP];
+    for (i, node) in right[..count].iter().zip(nodes) {
+        paired[*i] = Some(node);
+    }
+    for (i, frame) in group.iter().enumerate() {
+        out.push(Prepared {
+            header: frame.header,
+            stored: frame.stored_hash,
+            computed: computed[i],
+            leaf: leaves[i],
+            pair: paired[i],
+            body: frame.decode(),
+        });
     }
 }
 
