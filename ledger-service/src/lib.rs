@@ -34,6 +34,7 @@ pub mod sequencer;
 pub mod shard;
 pub mod statement;
 pub mod store;
+pub mod submissions;
 
 pub use answer::{Answer, Submission};
 pub use sequencer::{Sequencer, Writer};

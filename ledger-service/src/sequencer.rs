@@ -13,8 +13,8 @@ use ledger_core::command::{PublishLedgerKey, RecordCheckpoint};
 use ledger_core::domain::Checkpoint;
 use ledger_core::signing::{block_message, checkpoint_message, rotation_message, LedgerSigner};
 use ledger_core::time::Timestamp;
+use ledger_core::values::ActorId;
 use ledger_core::values::Signature;
-use ledger_core::values::{ActorId, SubmissionKey};
 use ledger_core::{decide, ChainError, Command, Context, EventRecord, Ledger};
 use projections::Follower;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ use crate::lease::LeaseWatch;
 use crate::rejections::{RejectionLog, RejectionLogError};
 use crate::republish::{Republisher, Route};
 use crate::store::{Block, ChainStore, StoreError};
+use crate::submissions::{SubmissionId, Submissions};
 
 /// At most this many commands go into one block.
 pub const MAX_BLOCK_COMMANDS: usize = 1_000;
@@ -50,16 +51,6 @@ pub enum SequencerError {
     Rejections(#[from] RejectionLogError),
 }
 
-type IndexKey = (ActorId, SubmissionKey);
-
-/// An answer the chain does not hold: only the rejection log remembers it.
-fn leaves_no_event(answer: &Answer) -> bool {
-    matches!(
-        answer,
-        Answer::Rejected { .. } | Answer::Accepted { events: 0, .. }
-    )
-}
-
 /// Everything the writer knows, rebuilt from the stream.
 struct Replica {
     follower: Follower,
@@ -68,7 +59,7 @@ struct Replica {
     /// Submission → its answer. Accepted answers are rebuilt from the
     /// submission keys on the chain; rejections are remembered while the
     /// writer runs.
-    index: HashMap<IndexKey, Answer>,
+    index: Submissions,
     last_recorded_at: Timestamp,
 }
 
@@ -77,7 +68,7 @@ impl Replica {
         Replica {
             follower: Follower::new(),
             stream_sequence: 0,
-            index: HashMap::new(),
+            index: Submissions::new(),
             last_recorded_at: Timestamp(0),
         }
     }
@@ -91,7 +82,7 @@ impl Replica {
                 let record = &verified.record;
                 *last_recorded_at = (*last_recorded_at).max(record.recorded_at);
                 if let Some(key) = &record.submission {
-                    remember_accepted(index, (record.actor.clone(), key.clone()), verified.head);
+                    index.record_event(SubmissionId::of(&record.actor, key), verified.head);
                 }
             })
             .map_err(|error| SequencerError::Chain {
@@ -100,28 +91,6 @@ impl Replica {
             })?;
         self.stream_sequence = block.stream_sequence;
         Ok(())
-    }
-}
-
-/// Adds one event to an accepted submission's answer (a command may
-/// produce several events, all under its key).
-fn remember_accepted(index: &mut HashMap<IndexKey, Answer>, key: IndexKey, head: Head) {
-    let answer = index.entry(key).or_insert(Answer::Accepted {
-        first_sequence: Some(head.sequence),
-        last_sequence: None,
-        hash: None,
-        events: 0,
-    });
-    if let Answer::Accepted {
-        last_sequence,
-        hash,
-        events,
-        ..
-    } = answer
-    {
-        *last_sequence = Some(head.sequence);
-        *hash = Some(head.hash);
-        *events += 1;
     }
 }
 
@@ -254,11 +223,7 @@ impl Sequencer {
         // Rejections and acceptances with nothing to record leave nothing on
         // the chain; the ones already answered (and logged) stay known.
         let previous = std::mem::take(&mut self.replica.index);
-        for (key, answer) in previous {
-            if leaves_no_event(&answer) {
-                replica.index.entry(key).or_insert(answer);
-            }
-        }
+        replica.index.keep_unrecorded(previous);
         self.replica = replica;
         Ok(())
     }
@@ -283,7 +248,9 @@ impl Sequencer {
         log: RejectionLog,
     ) -> Result<Sequencer, SequencerError> {
         for (actor, key, answer) in log.load().await? {
-            self.replica.index.entry((actor, key)).or_insert(answer);
+            self.replica
+                .index
+                .remember(SubmissionId::of(&actor, &key), &answer);
         }
         self.rejections = Some(log);
         Ok(self)
@@ -348,22 +315,22 @@ impl Sequencer {
         let before = self.replica.follower.head();
         let mut frames = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.len());
-        let mut in_block: HashMap<IndexKey, usize> = HashMap::new();
+        let mut in_block: HashMap<SubmissionId, usize> = HashMap::new();
         let mut routes: Vec<Route> = Vec::new();
         let replica = &mut self.replica;
         for (i, request) in batch.iter().enumerate() {
             let s = &request.submission;
-            let key = s.key.clone().map(|k| (s.actor.clone(), k));
-            if let Some(key) = &key {
-                if let Some(answer) = replica.index.get(key) {
-                    outcomes.push(Outcome::Known(answer.clone()));
+            if let Some(key) = &s.key {
+                let id = SubmissionId::of(&s.actor, key);
+                if let Some(answer) = replica.index.get(&id) {
+                    outcomes.push(Outcome::Known(answer));
                     continue;
                 }
-                if let Some(&earlier) = in_block.get(key) {
+                if let Some(&earlier) = in_block.get(&id) {
                     outcomes.push(Outcome::SameAs(earlier));
                     continue;
                 }
-                in_block.insert(key.clone(), i);
+                in_block.insert(id, i);
             }
             if let Err(f) = s.role.permits(replica.follower.state(), &s.command) {
                 outcomes.push(Outcome::Rejected(Answer::forbidden(&f)));
@@ -683,8 +650,8 @@ impl Sequencer {
             let s = &request.submission;
             let known = s
                 .key
-                .clone()
-                .and_then(|k| self.replica.index.get(&(s.actor.clone(), k)).cloned());
+                .as_ref()
+                .and_then(|k| self.replica.index.get(&SubmissionId::of(&s.actor, k)));
             let answer = known.unwrap_or_else(|| Answer::Unavailable {
                 message: why.to_owned(),
             });
@@ -712,11 +679,10 @@ impl Sequencer {
             };
             let s = &request.submission;
             let remembered = !matches!(answer, Answer::Unavailable { .. });
-            if let (Some(key), true) = (s.key.clone(), remembered) {
+            if let (Some(key), true) = (&s.key, remembered) {
                 self.replica
                     .index
-                    .entry((s.actor.clone(), key))
-                    .or_insert_with(|| answer.clone());
+                    .remember(SubmissionId::of(&s.actor, key), &answer);
             }
             given.push(answer.clone());
             let _ = request.reply.send(answer);

@@ -1,0 +1,285 @@
+//! The writer's memory of the submissions it has answered, so that a retry
+//! with the same key gets the same answer and never counts twice.
+//!
+//! It holds one entry for every keyed command ever accepted (rebuilt from
+//! the chain) and every rejection answered (from the rejection log): at
+//! ten million events, millions of entries, the largest thing the writer
+//! keeps besides the state. So an entry is small and of fixed size:
+//! - the actor and key are kept as 16 bytes of BLAKE3 over both, not as
+//!   two ids of up to 64 bytes each;
+//! - an accepted submission with events, nearly every entry, is kept as
+//!   where its events are and the last one's hash; any other answer
+//!   (rejections, acceptances with nothing to record) is kept whole, boxed.
+//!
+//! Two different submissions share an entry only if their 128-bit digests
+//! collide: about 10^-25 at ten million entries, and only the submitter's
+//! own submissions could be made to (the actor is part of the digest).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use blake3::hazmat::{ContextKey, HasherExt};
+use ledger_core::chain::Head;
+use ledger_core::values::{ActorId, Digest, SubmissionKey};
+
+use crate::answer::Answer;
+
+/// Which submission: its actor and key, hashed together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SubmissionId([u8; 16]);
+
+static CONTEXT: LazyLock<ContextKey> = LazyLock::new(|| {
+    blake3::hazmat::hash_derive_key_context("union-volunteer-ledger 2026-11-24 submission index")
+});
+
+impl SubmissionId {
+    pub fn of(actor: &ActorId, key: &SubmissionKey) -> SubmissionId {
+        // The actor's length first, so that no two (actor, key) pairs run
+        // together into the same bytes.
+        let actor = actor.as_str().as_bytes();
+        let hash = blake3::Hasher::new_from_context_key(&CONTEXT)
+            .update(&(actor.len() as u64).to_le_bytes())
+            .update(actor)
+            .update(key.as_str().as_bytes())
+            .finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&hash.as_bytes()[..16]);
+        SubmissionId(id)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Remembered {
+    /// Accepted, with events `first ..= last` (`events` of them, the last
+    /// with hash `hash`).
+    Recorded {
+        first: u64,
+        last: u64,
+        events: u32,
+        hash: Digest,
+    },
+    Other(Box<Answer>),
+}
+
+impl Remembered {
+    fn of(answer: &Answer) -> Remembered {
+        match answer {
+            &Answer::Accepted {
+                first_sequence: Some(first),
+                last_sequence: Some(last),
+                hash: Some(hash),
+                events,
+            } => Remembered::Recorded {
+                first,
+                last,
+                events,
+                hash,
+            },
+            other => Remembered::Other(Box::new(other.clone())),
+        }
+    }
+
+    fn answer(&self) -> Answer {
+        match self {
+            &Remembered::Recorded {
+                first,
+                last,
+                events,
+                hash,
+            } => Answer::Accepted {
+                first_sequence: Some(first),
+                last_sequence: Some(last),
+                hash: Some(hash),
+                events,
+            },
+            Remembered::Other(answer) => (**answer).clone(),
+        }
+    }
+
+    /// An answer the chain does not hold: only the rejection log
+    /// remembers it.
+    fn leaves_no_event(&self) -> bool {
+        match self {
+            Remembered::Recorded { .. } => false,
+            Remembered::Other(answer) => matches!(
+                **answer,
+                Answer::Rejected { .. } | Answer::Accepted { events: 0, .. }
+            ),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Submissions {
+    answered: HashMap<SubmissionId, Remembered>,
+}
+
+impl Submissions {
+    pub fn new() -> Submissions {
+        Submissions::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.answered.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.answered.is_empty()
+    }
+
+    /// The answer given to this submission before, if any.
+    pub fn get(&self, id: &SubmissionId) -> Option<Answer> {
+        self.answered.get(id).map(Remembered::answer)
+    }
+
+    /// Remembers `answer`, unless the submission has one already.
+    pub fn remember(&mut self, id: SubmissionId, answer: &Answer) {
+        self.answered
+            .entry(id)
+            .or_insert_with(|| Remembered::of(answer));
+    }
+
+    /// Adds one event read back from the chain to its submission's answer
+    /// (a command may produce several events, all under its key).
+    pub fn record_event(&mut self, id: SubmissionId, head: Head) {
+        let entry = self.answered.entry(id).or_insert(Remembered::Recorded {
+            first: head.sequence,
+            last: head.sequence,
+            events: 0,
+            hash: head.hash,
+        });
+        if let Remembered::Recorded {
+            last, events, hash, ..
+        } = entry
+        {
+            *last = head.sequence;
+            *hash = head.hash;
+            *events += 1;
+        }
+    }
+
+    /// Takes over from `earlier` the answers the chain does not hold
+    /// (after this index was rebuilt from the chain).
+    pub fn keep_unrecorded(&mut self, earlier: Submissions) {
+        for (id, remembered) in earlier.answered {
+            if remembered.leaves_no_event() {
+                self.answered.entry(id).or_insert(remembered);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(actor: &str, key: &str) -> SubmissionId {
+        SubmissionId::of(
+            &ActorId::new(actor).unwrap(),
+            &SubmissionKey::new(key).unwrap(),
+        )
+    }
+
+    fn head(sequence: u64) -> Head {
+        Head {
+            sequence,
+            hash: Digest::of(&sequence.to_le_bytes()),
+        }
+    }
+
+    #[test]
+    fn actor_and_key_never_run_together() {
+        assert_ne!(id("kiosk-1", "2-abc"), id("kiosk-12", "-abc"));
+        assert_ne!(id("kiosk-1", "a"), id("kiosk-2", "a"));
+        assert_eq!(id("kiosk-1", "a"), id("kiosk-1", "a"));
+    }
+
+    #[test]
+    fn every_kind_of_answer_comes_back_as_it_was_given() {
+        let answers = [
+            Answer::Accepted {
+                first_sequence: Some(7),
+                last_sequence: Some(9),
+                hash: Some(Digest::of(b"ninth")),
+                events: 3,
+            },
+            Answer::nothing_recorded(),
+            Answer::Rejected {
+                code: "ALREADY_CHECKED_IN".into(),
+                message: "already checked in".into(),
+                field: Some("volunteer".into()),
+            },
+        ];
+        let mut submissions = Submissions::new();
+        for (i, answer) in answers.iter().enumerate() {
+            submissions.remember(id("kiosk-1", &format!("k{i}")), answer);
+        }
+        for (i, answer) in answers.iter().enumerate() {
+            assert_eq!(
+                submissions.get(&id("kiosk-1", &format!("k{i}"))).as_ref(),
+                Some(answer)
+            );
+        }
+        assert_eq!(submissions.get(&id("kiosk-2", "k0")), None);
+    }
+
+    #[test]
+    fn the_first_answer_stays() {
+        let mut submissions = Submissions::new();
+        let first = Answer::nothing_recorded();
+        submissions.remember(id("a", "k"), &first);
+        submissions.remember(
+            id("a", "k"),
+            &Answer::Unavailable {
+                message: "x".into(),
+            },
+        );
+        assert_eq!(submissions.get(&id("a", "k")), Some(first));
+    }
+
+    #[test]
+    fn events_read_back_make_one_answer_per_submission() {
+        let mut submissions = Submissions::new();
+        for sequence in 4..=6 {
+            submissions.record_event(id("a", "k"), head(sequence));
+        }
+        assert_eq!(
+            submissions.get(&id("a", "k")),
+            Some(Answer::Accepted {
+                first_sequence: Some(4),
+                last_sequence: Some(6),
+                hash: Some(head(6).hash),
+                events: 3,
+            })
+        );
+    }
+
+    #[test]
+    fn a_rebuild_keeps_only_what_the_chain_does_not_hold() {
+        let mut earlier = Submissions::new();
+        let rejected = Answer::Rejected {
+            code: "FULL".into(),
+            message: "the activity is full".into(),
+            field: None,
+        };
+        earlier.remember(id("a", "rejected"), &rejected);
+        earlier.remember(id("a", "nothing"), &Answer::nothing_recorded());
+        earlier.record_event(id("a", "recorded"), head(1));
+        let mut rebuilt = Submissions::new();
+        rebuilt.keep_unrecorded(earlier);
+        assert_eq!(rebuilt.get(&id("a", "rejected")), Some(rejected));
+        assert_eq!(
+            rebuilt.get(&id("a", "nothing")),
+            Some(Answer::nothing_recorded())
+        );
+        assert_eq!(rebuilt.get(&id("a", "recorded")), None);
+        assert_eq!(rebuilt.len(), 2);
+    }
+
+    #[test]
+    fn an_entry_is_small() {
+        // The point of this module: key and value in 72 bytes, where the
+        // two ids and a whole answer took 128.
+        assert!(std::mem::size_of::<(SubmissionId, Remembered)>() <= 72);
+    }
+}
