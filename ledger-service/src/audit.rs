@@ -21,7 +21,7 @@ use ledger_core::ChainError;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::store::{ChainStore, StoreError};
+use crate::store::{Block, ChainStore, StoreError};
 
 pub const BUNDLE_FORMAT: &str = "union-volunteer-ledger bundle";
 /// A block larger than NATS's largest message cannot be genuine.
@@ -342,23 +342,40 @@ pub async fn verify_stream(
     } else {
         ProgressBar::hidden()
     };
-    let mut audit = Audit::new(expected.map(|e| e.sequence));
-    let mut failure = None;
-    store
+    // Blocks are checked on a thread of their own while the next ones are
+    // read, so that reading and checking overlap. After a fault the thread
+    // takes no more, and the rest are read and dropped.
+    let (blocks, incoming) = std::sync::mpsc::sync_channel::<Block>(BLOCKS_AHEAD);
+    let watch = expected.map(|e| e.sequence);
+    let checked = bar.clone();
+    let checker = std::thread::spawn(move || -> Result<Audit, ChainError> {
+        let mut audit = Audit::new(watch);
+        for block in incoming {
+            audit.push_block(&block.frames, block.seal.as_ref())?;
+            checked.inc(1);
+        }
+        Ok(audit)
+    });
+    let read = store
         .replay(1, |block| {
-            if failure.is_none() {
-                failure = audit.push_block(&block.frames, block.seal.as_ref()).err();
-                bar.inc(1);
-            }
+            // A closed channel: the checker stopped at a fault, which it
+            // returns below.
+            let _ = blocks.send(block);
             Ok(())
         })
-        .await?;
+        .await;
+    drop(blocks);
+    let checked = checker
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     bar.finish_and_clear();
-    match failure {
-        Some(e) => Err(e.into()),
-        None => audit.finish(expected),
-    }
+    let mut audit = checked?;
+    read?;
+    audit.finish(expected)
 }
+
+/// Blocks read ahead of the one being checked, at most.
+const BLOCKS_AHEAD: usize = 64;
 
 /// Writes the whole chain to a bundle file.
 pub async fn export(store: &ChainStore, path: &Path) -> Result<BundleHeader, AuditError> {
