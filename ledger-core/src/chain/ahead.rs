@@ -4,9 +4,9 @@
 //! Most of a frame's checks do not depend on the frames before it: its own
 //! hash, its Merkle leaf, the Merkle node over it and its left sibling
 //! when both are in hand, its body. Only its sequence, its link and the
-//! rest of the Merkle frontier do. So the frames are cut into windows, any thread
-//! prepares any window, and the calling thread checks the prepared windows
-//! in order. The calling thread prepares too whenever the next window in
+//! rest of the Merkle frontier do. So the frames are cut into windows, any
+//! thread prepares any window, and the calling thread checks the prepared
+//! windows in order. The calling thread prepares too whenever the next window in
 //! order is not ready yet, so the work balances itself whatever the mix of
 //! events or the caller's own work per event.
 
@@ -106,9 +106,11 @@ fn prepare_group(group: &[FrameRef<'_>], out: &mut Vec<Prepared>) {
     frame::hash_frames(&hashed[..n], &mut computed);
     merkle::leaf_hashes(&stored[..n], &mut leaves);
     // A frame whose sequence is even is a right sibling (leaf index
-    // sequence - 1) when the frame before it is its left one. Which
-    // frames are paired only decides what is hashed ahead: the frontier
-    // uses a pair only where it does pair those two leaves.
+    // sequence - 1) when the frame before it is its left one. The frame
+    // before it here is the one checked just before it, whose leaf the
+    // frontier took last, which is what `push_leaf_paired` asks; and the
+    // frontier uses the pair only where it does pair those two leaves, so
+    // a claimed sequence can make a pair useless but never wrong.
     let mut pairs = [(Digest::ZERO, Digest::ZERO); LANES];
     let mut right = [usize::MAX; LANES];
     let mut count = 0;
