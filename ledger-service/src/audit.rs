@@ -278,6 +278,47 @@ impl Audit {
     fn push_block(&mut self, frames: &[u8], seal: Option<&Signature>) -> Result<(), ChainError> {
         self.frames.extend_from_slice(frames);
         self.blocks.push((frames.len(), seal.copied()));
+        self.check_if_full()
+    }
+
+    /// As [`Audit::push_block`] without checking, for a block of `len`
+    /// bytes read from `reader` straight after the frames pending (a
+    /// bundle's blocks are not copied once more). Returns how many bytes
+    /// came; a block cut short is not kept.
+    fn read_block(
+        &mut self,
+        reader: &mut impl Read,
+        len: usize,
+        seal: Option<Signature>,
+    ) -> std::io::Result<usize> {
+        let start = self.frames.len();
+        let got = reader
+            .by_ref()
+            .take(len as u64)
+            .read_to_end(&mut self.frames)?;
+        if got < len {
+            self.frames.truncate(start);
+        } else {
+            self.blocks.push((len, seal));
+        }
+        Ok(got)
+    }
+
+    /// A bundle that ends inside a block: named after every block before
+    /// it is checked, as a fault in those comes first.
+    fn cut_short(&mut self, needed: usize, available: usize) -> AuditError {
+        if let Err(e) = self.check_pending() {
+            return e.into();
+        }
+        ChainError {
+            sequence: self.verifier.head().sequence + 1,
+            fault: Fault::Frame(FrameError::Truncated { needed, available }),
+        }
+        .into()
+    }
+
+    /// Checks the blocks pending once they make a batch.
+    fn check_if_full(&mut self) -> Result<(), ChainError> {
         if self.frames.len() >= BATCH_BYTES {
             self.check_pending()?;
         }
@@ -475,26 +516,13 @@ pub fn verify_bundle_from(
     };
     let mut audit = Audit::new(expected.map(|e| e.sequence));
     let mut head = [0u8; 1 + 64 + 4];
-    let mut frames = Vec::new();
     loop {
         let got = read_full(&mut reader, &mut head).map_err(io)?;
         if got == 0 {
             break;
         }
-        // A block cut short is named after every block before it is
-        // checked: a fault in those comes first.
-        let mut truncated = |needed, available| -> AuditError {
-            if let Err(e) = audit.check_pending() {
-                return e.into();
-            }
-            ChainError {
-                sequence: audit.verifier.head().sequence + 1,
-                fault: Fault::Frame(FrameError::Truncated { needed, available }),
-            }
-            .into()
-        };
         if got < head.len() {
-            return Err(truncated(head.len(), got));
+            return Err(audit.cut_short(head.len(), got));
         }
         let seal = (head[0] == 1).then(|| {
             let mut s = [0u8; 64];
@@ -503,15 +531,14 @@ pub fn verify_bundle_from(
         });
         let len = u32::from_le_bytes([head[65], head[66], head[67], head[68]]) as usize;
         if len > MAX_BLOCK_BYTES {
-            return Err(truncated(len, MAX_BLOCK_BYTES));
-        }
-        frames.resize(len, 0);
-        let got = read_full(&mut reader, &mut frames).map_err(io)?;
-        if got < len {
-            return Err(truncated(len, got));
+            return Err(audit.cut_short(len, MAX_BLOCK_BYTES));
         }
         let before = audit.verifier.head().sequence;
-        audit.push_block(&frames, seal.as_ref())?;
+        let got = audit.read_block(&mut reader, len, seal).map_err(io)?;
+        if got < len {
+            return Err(audit.cut_short(len, got));
+        }
+        audit.check_if_full()?;
         bar.inc(audit.verifier.head().sequence - before);
     }
     bar.finish_and_clear();
@@ -560,5 +587,93 @@ pub async fn proof_log(store: &ChainStore) -> Result<crate::proofs::ProofLog, Au
     match failure {
         Some(e) => Err(e.into()),
         None => Ok(log),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use ledger_core::chain::Chain;
+    use ledger_core::testing::world;
+    use ledger_core::time::Timestamp;
+    use ledger_core::values::ActorId;
+    use ledger_core::EventRecord;
+
+    use super::*;
+
+    /// The test world's events as a bundle of three unsealed blocks, and
+    /// where each block's record starts in it with its first sequence.
+    fn bundle() -> (Vec<u8>, Vec<(usize, u64)>) {
+        let w = world();
+        let mut chain = Chain::new();
+        let mut blocks = vec![Vec::new(); 3];
+        let mut firsts = Vec::new();
+        for (i, event) in w.events.iter().enumerate() {
+            let block = i * blocks.len() / w.events.len();
+            if firsts.len() == block {
+                firsts.push(i as u64 + 1);
+            }
+            let record = EventRecord {
+                recorded_at: Timestamp(1_772_700_000_000_000 + i as i64),
+                actor: ActorId::new("admin-city").expect("actor"),
+                submission: None,
+                event: event.clone(),
+            };
+            chain.append(&record, &mut blocks[block]).expect("frame");
+        }
+        let header = BundleHeader {
+            format: BUNDLE_FORMAT.into(),
+            version: 1,
+            shard: "lyg".into(),
+            stream: "LEDGER_lyg".into(),
+            blocks: blocks.len() as u64,
+            events: w.events.len() as u64,
+            head_hash: chain.head().hash.to_hex(),
+            exported_at: "2026-03-05T12:00:00+08:00".into(),
+        };
+        let mut out = serde_json::to_vec(&header).expect("header");
+        out.push(b'\n');
+        let mut starts = Vec::new();
+        for (frames, first) in blocks.iter().zip(firsts) {
+            starts.push((out.len(), first));
+            bundle_record(None, frames, &mut out);
+        }
+        (out, starts)
+    }
+
+    fn verify(bytes: &[u8]) -> Result<Summary, AuditError> {
+        verify_bundle_from(Cursor::new(bytes), "test", None, false)
+    }
+
+    #[test]
+    fn a_bundle_cut_anywhere_inside_a_block_is_named_at_that_block() {
+        let (bytes, starts) = bundle();
+        let whole = verify(&bytes).expect("the whole bundle verifies");
+        assert_eq!(whole.head.sequence, world().events.len() as u64);
+        for (k, &(start, first)) in starts.iter().enumerate() {
+            let end = starts.get(k + 1).map_or(bytes.len(), |&(next, _)| next);
+            // Inside the record's head, at its first frame, inside its
+            // frames, one byte short of its end.
+            for cut in [
+                start + 1,
+                start + 69,
+                start + 70,
+                (start + end) / 2,
+                end - 1,
+            ] {
+                match verify(&bytes[..cut]) {
+                    Err(AuditError::Chain(ChainError {
+                        sequence,
+                        fault: Fault::Frame(FrameError::Truncated { .. }),
+                    })) => assert_eq!(sequence, first, "cut at byte {cut}"),
+                    other => panic!("cut at byte {cut}: {other:?}"),
+                }
+            }
+        }
+        // Cut between blocks: the blocks before verify.
+        let (second, first_of_second) = starts[1];
+        let before = verify(&bytes[..second]).expect("whole blocks verify");
+        assert_eq!(before.head.sequence, first_of_second - 1);
     }
 }
