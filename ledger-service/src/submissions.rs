@@ -171,6 +171,8 @@ impl Submissions {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn id(actor: &str, key: &str) -> SubmissionId {
@@ -274,6 +276,124 @@ mod tests {
         );
         assert_eq!(rebuilt.get(&id("a", "recorded")), None);
         assert_eq!(rebuilt.len(), 2);
+    }
+
+    /// What the writer does with the index, on a few actors and keys so
+    /// that they meet: answers a submission (an accepted one with events
+    /// puts those on the chain), or rebuilds from the chain after a failed
+    /// append or at start.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Answer(u8, u8, u8),
+        Rebuild,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0u8..3, 0u8..4, 0u8..4).prop_map(|(a, k, n)| Op::Answer(a, k, n)),
+            1 => Just(Op::Rebuild),
+        ]
+    }
+
+    fn answer(n: u8, at: u64) -> Answer {
+        match n {
+            0 => Answer::nothing_recorded(),
+            1 => Answer::Rejected {
+                code: "FULL".into(),
+                message: "the activity is full".into(),
+                field: None,
+            },
+            2 => Answer::Unavailable {
+                message: "retry".into(),
+            },
+            _ => Answer::Accepted {
+                first_sequence: Some(at),
+                last_sequence: Some(at + 1),
+                hash: Some(head(at + 1).hash),
+                events: 2,
+            },
+        }
+    }
+
+    type Model = HashMap<(u8, u8), Answer>;
+
+    /// The writer's index before this module, rebuilt from the chain: the
+    /// whole answer under the two ids, events added up as read back.
+    fn model_from_chain(chain: &[(u8, u8, u64)]) -> Model {
+        let mut model = Model::new();
+        for &(a, k, at) in chain {
+            let entry = model.entry((a, k)).or_insert(Answer::Accepted {
+                first_sequence: Some(at),
+                last_sequence: None,
+                hash: None,
+                events: 0,
+            });
+            if let Answer::Accepted {
+                last_sequence,
+                hash,
+                events,
+                ..
+            } = entry
+            {
+                *last_sequence = Some(at);
+                *hash = Some(head(at).hash);
+                *events += 1;
+            }
+        }
+        model
+    }
+
+    proptest! {
+        /// The index answers every submission as the plain map of whole
+        /// answers the writer kept before it did, through answers given
+        /// (the first stays; `unavailable` is never kept) and rebuilds
+        /// (the chain's answers, and the others kept from before).
+        #[test]
+        fn it_answers_as_the_map_of_whole_answers_did(ops in proptest::collection::vec(op(), 0..60)) {
+            let ids = |a: u8, k: u8| id(&format!("actor-{a}"), &format!("key-{k}"));
+            let mut model = Model::new();
+            let mut index = Submissions::new();
+            let mut chain: Vec<(u8, u8, u64)> = Vec::new();
+            for (step, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Answer(a, k, n) => {
+                        if model.contains_key(&(a, k)) {
+                            // A retry: the writer answers from the index.
+                            continue;
+                        }
+                        let at = step as u64 * 10 + 1;
+                        let given = answer(n, at);
+                        if let Answer::Accepted { events: 2, .. } = given {
+                            chain.extend([(a, k, at), (a, k, at + 1)]);
+                        }
+                        if !matches!(given, Answer::Unavailable { .. }) {
+                            model.insert((a, k), given.clone());
+                            index.remember(ids(a, k), &given);
+                        }
+                    }
+                    Op::Rebuild => {
+                        let mut fresh = model_from_chain(&chain);
+                        for (key, answer) in model.drain() {
+                            if matches!(answer, Answer::Rejected { .. } | Answer::Accepted { events: 0, .. }) {
+                                fresh.entry(key).or_insert(answer);
+                            }
+                        }
+                        model = fresh;
+                        let mut rebuilt = Submissions::new();
+                        for &(a, k, at) in &chain {
+                            rebuilt.record_event(ids(a, k), head(at));
+                        }
+                        rebuilt.keep_unrecorded(std::mem::take(&mut index));
+                        index = rebuilt;
+                    }
+                }
+                for a in 0..3 {
+                    for k in 0..4 {
+                        prop_assert_eq!(index.get(&ids(a, k)), model.get(&(a, k)).cloned(), "actor {} key {}", a, k);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
