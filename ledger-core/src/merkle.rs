@@ -15,56 +15,57 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::lanes::{self, LANES};
 use crate::values::Digest;
 
 // Both hash one short buffer on the stack: a verifier takes about two of
 // them per event, and a streaming hasher's set-up costs as much as the hash.
 pub fn leaf_hash(event_hash: &Digest) -> Digest {
-    let mut input = [0u8; 33];
-    input[1..].copy_from_slice(&event_hash.0);
-    Digest(*blake3::hash(&input).as_bytes())
+    Digest(*blake3::hash(&leaf_input(event_hash)).as_bytes())
+}
+
+pub fn node_hash(left: &Digest, right: &Digest) -> Digest {
+    Digest(*blake3::hash(&node_input(left, right)).as_bytes())
 }
 
 /// [`leaf_hash`] of each of `event_hashes`, into the same place of `out`,
 /// several at a time.
 pub fn leaf_hashes(event_hashes: &[Digest], out: &mut [Digest]) {
-    let mut inputs = [[0u8; 33]; crate::lanes::LANES];
-    for (events, out) in event_hashes
-        .chunks(crate::lanes::LANES)
-        .zip(out.chunks_mut(crate::lanes::LANES))
-    {
-        for (input, event) in inputs.iter_mut().zip(events) {
-            input[1..].copy_from_slice(&event.0);
-        }
-        let messages: [&[u8]; crate::lanes::LANES] = std::array::from_fn(|i| &inputs[i][..]);
-        crate::lanes::hash_each(crate::lanes::Mode::Hash, &messages[..events.len()], out);
-    }
+    hash_inputs(event_hashes, leaf_input, out);
 }
 
 /// [`node_hash`] of each pair, into the same place of `out`, several at a
 /// time.
 pub fn node_hashes(pairs: &[(Digest, Digest)], out: &mut [Digest]) {
-    let mut inputs = [[0u8; 65]; crate::lanes::LANES];
-    for (pairs, out) in pairs
-        .chunks(crate::lanes::LANES)
-        .zip(out.chunks_mut(crate::lanes::LANES))
-    {
-        for (input, (left, right)) in inputs.iter_mut().zip(pairs) {
-            input[0] = 0x01;
-            input[1..33].copy_from_slice(&left.0);
-            input[33..].copy_from_slice(&right.0);
-        }
-        let messages: [&[u8]; crate::lanes::LANES] = std::array::from_fn(|i| &inputs[i][..]);
-        crate::lanes::hash_each(crate::lanes::Mode::Hash, &messages[..pairs.len()], out);
-    }
+    hash_inputs(pairs, |(left, right)| node_input(left, right), out);
 }
 
-pub fn node_hash(left: &Digest, right: &Digest) -> Digest {
+/// RFC 6962's leaf prefix, then the event's hash.
+fn leaf_input(event_hash: &Digest) -> [u8; 33] {
+    let mut input = [0u8; 33];
+    input[1..].copy_from_slice(&event_hash.0);
+    input
+}
+
+/// RFC 6962's node prefix, then the two children.
+fn node_input(left: &Digest, right: &Digest) -> [u8; 65] {
     let mut input = [0u8; 65];
     input[0] = 0x01;
     input[1..33].copy_from_slice(&left.0);
     input[33..].copy_from_slice(&right.0);
-    Digest(*blake3::hash(&input).as_bytes())
+    input
+}
+
+/// The hash of `input(item)` for each of `items`, a lanes' worth at a time.
+fn hash_inputs<T, const N: usize>(items: &[T], input: impl Fn(&T) -> [u8; N], out: &mut [Digest]) {
+    let mut inputs = [[0u8; N]; LANES];
+    for (items, out) in items.chunks(LANES).zip(out.chunks_mut(LANES)) {
+        for (slot, item) in inputs.iter_mut().zip(items) {
+            *slot = input(item);
+        }
+        let messages: [&[u8]; LANES] = std::array::from_fn(|i| &inputs[i][..]);
+        lanes::hash_each(lanes::Mode::Hash, &messages[..items.len()], out);
+    }
 }
 
 pub fn empty_root() -> Digest {
