@@ -16,6 +16,7 @@ use thiserror::Error;
 use crate::board::Moves;
 use crate::fold::{get, Context, Fold};
 use crate::keys::{table, Key};
+use crate::redo::Redo;
 use crate::rows::Meta;
 use crate::store::{Memory, Overlay, Read, StoreError};
 
@@ -206,11 +207,19 @@ impl<B: Read> Projection<B> {
 /// sled's page cache for read models opened with [`Projector::open`].
 pub const DEFAULT_CACHE_BYTES: u64 = 128 << 20;
 
+/// Commits of at least this many keys go through the redo file rather than
+/// one sled batch (see `redo.rs`). A block applied on its own writes fewer:
+/// those stay one batch, with no file to sync.
+const REDO_KEYS: usize = 4096;
+
 /// Read models on disk. Queries read committed state through
 /// [`ProjectionReader`] while the projector goes on.
 pub struct Projector {
     _db: sled::Db,
     projection: Projection<sled::Tree>,
+    redo: Redo,
+    /// Commits of this many keys or more go through `redo`.
+    redo_keys: usize,
     gate: Arc<RwLock<()>>,
 }
 
@@ -257,8 +266,12 @@ impl Projector {
                 other => open_error(other.to_string()),
             })?;
         let tree = db.open_tree(TREE).map_err(|e| open_error(e.to_string()))?;
+        let redo = Redo::beside(path);
+        redo.recover(&tree)?;
         Ok(Projector {
             projection: Projection::over(tree)?,
+            redo,
+            redo_keys: REDO_KEYS,
             _db: db,
             gate: Arc::default(),
         })
@@ -329,11 +342,18 @@ impl Projector {
             self.discard()?;
             return Err(e.into());
         }
-        if self.projection.store.pending_keys() == 0 {
+        let keys = self.projection.store.pending_keys();
+        if keys == 0 {
             return Ok(());
         }
         let _guard = self.gate.write().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = self.projection.store.commit() {
+        let committed = if keys < self.redo_keys {
+            self.projection.store.commit()
+        } else {
+            let writes = self.projection.store.take();
+            self.redo.commit(self.projection.store.base(), writes)
+        };
+        if let Err(e) = committed {
             drop(_guard);
             self.discard()?;
             return Err(e.into());
@@ -341,10 +361,12 @@ impl Projector {
         Ok(())
     }
 
-    /// Drops what is staged and returns to the last committed state.
+    /// Drops what is staged and returns to the last committed state: a
+    /// commit that failed half-way through its redo file is finished first.
     fn discard(&mut self) -> Result<(), ProjectionError> {
         let broken = self.projection.broken.take();
         let tree = self.projection.store.base().clone();
+        self.redo.recover(&tree)?;
         self.projection = Projection::over(tree)?;
         self.projection.broken = broken;
         Ok(())
@@ -357,5 +379,30 @@ impl Projector {
             .flush()
             .map_err(StoreError::from)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Projector {
+    /// What a process stopped while a large commit goes in leaves behind:
+    /// the whole redo file, and only the first `applied` of its writes in
+    /// the tree.
+    pub(crate) fn stop_mid_commit(mut self, applied: usize) -> Result<(), ProjectionError> {
+        self.projection.settle()?;
+        let writes = self.projection.store.take();
+        self.redo.write(&writes).map_err(|e| StoreError::Redo {
+            path: PathBuf::from("commit.redo"),
+            source: e,
+        })?;
+        crate::redo::apply(
+            self.projection.store.base(),
+            writes.into_iter().take(applied).collect(),
+        )?;
+        Ok(())
+    }
+
+    /// Sends commits of `keys` or more through the redo file.
+    pub(crate) fn redo_from(&mut self, keys: usize) {
+        self.redo_keys = keys;
     }
 }

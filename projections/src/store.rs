@@ -14,6 +14,11 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("the projection holds a value it cannot read at key {key}: {reason}")]
     Corrupt { key: String, reason: String },
+    #[error("the projection's redo file {path} failed: {source}")]
+    Redo {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub type Entry = (Vec<u8>, Vec<u8>);

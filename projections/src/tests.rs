@@ -437,6 +437,43 @@ fn killed_mid_batch_it_resumes_exactly() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A commit through the redo file, stopped with some of its writes in the
+/// tree: opened again, the read models are whole.
+#[test]
+fn stopped_while_a_large_commit_goes_in_it_finishes_it_when_opened() {
+    let (_, records) = run(&random_steps(3000, 5));
+    let chunks = blocks(&records, &[50, 7, 100]);
+    let rebuilt = at_once(&chunks, None).into_memory().unwrap();
+    let dir = scratch_dir("redo");
+    let half = chunks.len() / 2;
+    for stop_after in [0, 1, 999, usize::MAX] {
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let mut projector = Projector::open(&dir).unwrap();
+            // The first half goes in as one large commit, made whole.
+            for (i, b) in chunks[..half].iter().enumerate() {
+                projector.stage_block(b, None, i as u64 + 1).unwrap();
+            }
+            projector.redo_from(1);
+            projector.commit().unwrap();
+            assert!(!dir.join("commit.redo").exists());
+            for (i, b) in chunks[half..].iter().enumerate() {
+                projector
+                    .stage_block(b, None, (half + i) as u64 + 1)
+                    .unwrap();
+            }
+            projector.stop_mid_commit(stop_after).unwrap();
+        }
+        assert!(dir.join("commit.redo").exists());
+        let projector = Projector::open(&dir).unwrap();
+        assert_eq!(projector.position(), chunks.len() as u64);
+        assert!(!dir.join("commit.redo").exists());
+        let tree = projector.reader().read(|tree, _| tree.clone()).unwrap();
+        assert_eq!(no_differences(&tree, &rebuilt), BTreeMap::new());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn it_refuses_to_apply_past_a_broken_link() {
     let (_, records) = run(&random_steps(200, 5));
