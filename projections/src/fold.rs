@@ -111,6 +111,22 @@ pub fn get<T: DeserializeOwned, R: Read + ?Sized>(
         .transpose()
 }
 
+/// A stored history chunk (none yet: `None`) with `entry` added at the end.
+/// The entries before it are not decoded: postcard writes a list as its
+/// length, one byte below 128, then each entry, so adding one is counting
+/// it and writing it after the others, and the 64th line of a chunk costs
+/// no more than the first.
+fn append_to_chunk(chunk: Option<Vec<u8>>, entry: &HistoryEntry) -> Option<Vec<u8>> {
+    const _: () = assert!(HISTORY_CHUNK < 128);
+    let mut chunk = chunk.unwrap_or_else(|| vec![0]);
+    let len = chunk.first_mut()?;
+    if u64::from(*len) >= HISTORY_CHUNK {
+        return None;
+    }
+    *len += 1;
+    postcard::to_extend(entry, chunk).ok()
+}
+
 fn put<T: Serialize, B: Read>(store: &mut Overlay<B>, key: Key, row: &T) {
     // Rows are plain data: postcard cannot fail on them.
     let bytes = postcard::to_allocvec(row).unwrap_or_default();
@@ -1011,8 +1027,7 @@ impl<B: Read> Fold<'_, B> {
         };
         let effect = f(&mut v)?;
         let chunk_key = history_key(volunteer, v.history_len / HISTORY_CHUNK);
-        let mut chunk: Vec<HistoryEntry> = get(self.store, &chunk_key)?.unwrap_or_default();
-        chunk.push(HistoryEntry {
+        let entry = HistoryEntry {
             sequence: self.at.head.sequence,
             hash: self.at.head.hash,
             recorded_at: self.at.record.recorded_at,
@@ -1022,8 +1037,13 @@ impl<B: Read> Fold<'_, B> {
             pending_minutes: effect.pending,
             points: effect.points,
             balance: v.balance(),
-        });
-        put(self.store, chunk_key, &chunk);
+        };
+        let chunk = self.store.get(chunk_key.bytes())?;
+        let chunk = append_to_chunk(chunk, &entry).ok_or_else(|| StoreError::Corrupt {
+            key: hex::encode(chunk_key.bytes()),
+            reason: "a history chunk is full or does not start with its length".into(),
+        })?;
+        self.store.put(chunk_key.into_bytes(), chunk);
         v.history_len += 1;
         put(self.store, key, &v);
         Ok(())
@@ -1125,3 +1145,45 @@ pub fn day_entries<R: Read + ?Sized>(
 
 pub const DAY_INDEX_CREDIT: u8 = DAY_CREDIT;
 pub const DAY_INDEX_AWARD: u8 = DAY_AWARD;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_core::time::Timestamp;
+    use ledger_core::values::Digest;
+
+    fn entry(n: u64) -> HistoryEntry {
+        HistoryEntry {
+            sequence: n * 1_000_003,
+            hash: Digest([n as u8; 32]),
+            recorded_at: Timestamp(1_700_000_000_000 + n as i64),
+            kind: format!("kind-{n}"),
+            about: (!n.is_multiple_of(3)).then(|| format!("about-{}", n * 77)),
+            minutes: n as i64 - 30,
+            pending_minutes: -(n as i64) * 1000,
+            points: (n as i64) << 40,
+            balance: u64::MAX - n,
+        }
+    }
+
+    /// Appending entry by entry writes the bytes the whole chunk encodes
+    /// to, up to a full chunk; a full chunk takes no more.
+    #[test]
+    fn a_chunk_appended_to_is_the_chunk_encoded_whole() {
+        let mut chunk = None;
+        let mut entries = Vec::new();
+        for n in 0..HISTORY_CHUNK {
+            entries.push(entry(n));
+            chunk = append_to_chunk(chunk, &entry(n));
+            let expected = postcard::to_allocvec(&entries).unwrap();
+            assert_eq!(
+                chunk.as_deref(),
+                Some(&expected[..]),
+                "after {} entries",
+                n + 1
+            );
+        }
+        assert_eq!(append_to_chunk(chunk, &entry(99)), None);
+        assert_eq!(append_to_chunk(Some(Vec::new()), &entry(0)), None);
+    }
+}

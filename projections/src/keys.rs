@@ -42,9 +42,15 @@ pub mod table {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Key(pub Vec<u8>);
 
+const KEY_CAPACITY: usize = 48;
+
 impl Key {
     pub fn table(tag: u8) -> Key {
-        Key(vec![tag])
+        // Room for the longest keys (a board page's: an id, a period and an
+        // entry) from the start, so a key is built in one allocation.
+        let mut bytes = Vec::with_capacity(KEY_CAPACITY);
+        bytes.push(tag);
+        Key(bytes)
     }
 
     pub fn str(mut self, s: &str) -> Key {
