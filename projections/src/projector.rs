@@ -390,10 +390,7 @@ impl Projector {
     pub(crate) fn stop_mid_commit(mut self, applied: usize) -> Result<(), ProjectionError> {
         self.projection.settle()?;
         let writes = self.projection.store.take();
-        self.redo.write(&writes).map_err(|e| StoreError::Redo {
-            path: PathBuf::from("commit.redo"),
-            source: e,
-        })?;
+        self.redo.write(&writes)?;
         crate::redo::apply(
             self.projection.store.base(),
             writes.into_iter().take(applied).collect(),

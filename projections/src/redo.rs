@@ -48,7 +48,7 @@ impl Redo {
     /// Writes `writes` to `tree`: atomically, as a sled batch would, but
     /// without holding them in memory again.
     pub fn commit(&self, tree: &sled::Tree, writes: Writes) -> Result<(), StoreError> {
-        self.write(&writes).map_err(|e| self.failed(e))?;
+        self.write(&writes)?;
         apply(tree, writes)?;
         self.finish(tree)
     }
@@ -77,7 +77,11 @@ impl Redo {
 
     /// Writes `writes` to the file and syncs it: once this returns, the
     /// commit is as good as made.
-    pub(crate) fn write(&self, writes: &Writes) -> std::io::Result<()> {
+    pub(crate) fn write(&self, writes: &Writes) -> Result<(), StoreError> {
+        self.write_synced(writes).map_err(|e| self.failed(e))
+    }
+
+    fn write_synced(&self, writes: &Writes) -> std::io::Result<()> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
