@@ -41,13 +41,20 @@ pub struct Board<'a> {
 
 impl Board<'_> {
     pub fn prefix(&self) -> Vec<u8> {
+        self.prefix_in(Vec::new())
+    }
+
+    /// The prefix, written over `buf` (its allocation reused).
+    fn prefix_in(&self, mut buf: Vec<u8>) -> Vec<u8> {
+        buf.clear();
+        buf.push(table::BOARD);
         let kind = match (self.ranked, self.metric) {
             (Ranked::Volunteers, Metric::Hours) => 0,
             (Ranked::Volunteers, Metric::Points) => 1,
             (Ranked::Units, Metric::Hours) => 2,
             (Ranked::Units, Metric::Points) => 3,
         };
-        Key::table(table::BOARD)
+        Key(buf)
             .u8(kind)
             .str(self.scope.as_str())
             .period(self.period)
@@ -156,6 +163,10 @@ pub struct Moves {
     /// Board prefix → subject → (score at the start, latest score).
     boards: FxHashMap<Vec<u8>, FxHashMap<String, (u64, u64)>>,
     bytes: usize,
+    /// The last board prefix built: a credit records dozens of moves, and
+    /// each is looked up by a prefix built here, not in an allocation of
+    /// its own.
+    scratch: Vec<u8>,
 }
 
 impl Moves {
@@ -164,14 +175,15 @@ impl Moves {
         if old == new {
             return;
         }
-        let subjects = match self.boards.get_mut(&board.prefix()) {
+        let prefix = board.prefix_in(std::mem::take(&mut self.scratch));
+        let subjects = match self.boards.get_mut(&prefix) {
             Some(subjects) => subjects,
             None => {
-                let prefix = board.prefix();
                 self.bytes += prefix.len() + 64;
-                self.boards.entry(prefix).or_default()
+                self.boards.entry(prefix.clone()).or_default()
             }
         };
+        self.scratch = prefix;
         match subjects.get_mut(subject) {
             Some(standing) => standing.1 = new,
             None => {
