@@ -231,6 +231,14 @@ mod tests {
         writes
     }
 
+    /// A scratch directory and the redo file of `some_writes` in it.
+    fn written(name: &str) -> (PathBuf, Redo) {
+        let dir = scratch(name);
+        let redo = Redo::beside(&dir);
+        redo.write(&some_writes()).unwrap();
+        (dir, redo)
+    }
+
     #[test]
     fn a_commit_writes_everything_and_leaves_no_file() {
         let dir = scratch("commit");
@@ -253,9 +261,7 @@ mod tests {
     /// tree has some of the writes, and opening again finishes the commit.
     #[test]
     fn a_whole_file_left_behind_is_applied_again() {
-        let dir = scratch("recover");
-        let redo = Redo::beside(&dir);
-        redo.write(&some_writes()).unwrap();
+        let (dir, redo) = written("recover");
         let (_db, half) = tree();
         let (_db2, done) = tree();
         let writes = some_writes();
@@ -282,9 +288,7 @@ mod tests {
     /// dropped and the tree is left as it was.
     #[test]
     fn a_file_cut_short_or_changed_is_dropped_and_nothing_applied() {
-        let dir = scratch("torn");
-        let redo = Redo::beside(&dir);
-        redo.write(&some_writes()).unwrap();
+        let (dir, redo) = written("torn");
         let whole = std::fs::read(dir.join(FILE_NAME)).unwrap();
         let (_db, tree) = tree();
         tree.insert([1], vec![1]).unwrap();
@@ -306,9 +310,7 @@ mod tests {
 
     #[test]
     fn a_file_decodes_to_the_writes_it_was_given() {
-        let dir = scratch("decode");
-        let redo = Redo::beside(&dir);
-        redo.write(&some_writes()).unwrap();
+        let (dir, _) = written("decode");
         let bytes = std::fs::read(dir.join(FILE_NAME)).unwrap();
         assert_eq!(decode(&bytes), Some(some_writes()));
         std::fs::remove_dir_all(&dir).unwrap();
