@@ -201,12 +201,7 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "redo-{name}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::tests::scratch_dir(&format!("redo-{name}"));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

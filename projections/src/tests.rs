@@ -393,7 +393,7 @@ proptest! {
     }
 }
 
-fn scratch_dir(name: &str) -> std::path::PathBuf {
+pub(crate) fn scratch_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "projections-test-{name}-{}-{:?}",
         std::process::id(),
