@@ -14,7 +14,7 @@ use fxhash::FxHashMap;
 use ledger_core::domain::Category;
 use ledger_core::values::UnitId;
 
-use crate::keys::{table, Key};
+use crate::keys::{table, Key, KEY_CAPACITY};
 use crate::period::Period;
 use crate::rows::Metric;
 use crate::store::{prefix_end, Overlay, Read, StoreError};
@@ -41,7 +41,7 @@ pub struct Board<'a> {
 
 impl Board<'_> {
     pub fn prefix(&self) -> Vec<u8> {
-        self.prefix_in(Vec::new())
+        self.prefix_in(Vec::with_capacity(KEY_CAPACITY))
     }
 
     /// The prefix, written over `buf` (its allocation reused).

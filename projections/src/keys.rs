@@ -42,7 +42,7 @@ pub mod table {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Key(pub Vec<u8>);
 
-const KEY_CAPACITY: usize = 48;
+pub(crate) const KEY_CAPACITY: usize = 48;
 
 impl Key {
     pub fn table(tag: u8) -> Key {

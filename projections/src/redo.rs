@@ -27,7 +27,7 @@ const FILE_NAME: &str = "commit.redo";
 const HASH_LEN: usize = 32;
 
 /// The redo file of the read models in one directory.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Redo {
     path: PathBuf,
 }
