@@ -12,6 +12,7 @@ use crate::domain::{
     Volunteer, VolunteerStatus, Wish, WishStatus,
 };
 use crate::event::*;
+use crate::owners::{self, EntryOwners};
 use crate::signing::PublicKey;
 use crate::time::{Day, Timestamp, UtcOffset};
 use crate::values::{
@@ -98,17 +99,21 @@ pub struct Ledger {
     /// Events applied so far; checkpoints commit to a prefix of this length.
     pub events: u64,
     pub units: HashMap<UnitId, UnitState>,
-    pub volunteers: HashMap<VolunteerId, VolunteerState>,
+    // The tables that grow with the chain hold their entries boxed: a hash
+    // table keeps room for up to twice its entries, and an empty slot then
+    // costs a pointer instead of a whole entry (a third less memory for the
+    // state at 1M volunteers, see docs/performance.md).
+    pub volunteers: HashMap<VolunteerId, Box<VolunteerState>>,
     pub identities: HashMap<IdentityCommitment, VolunteerId>,
     pub projects: HashMap<ProjectId, Project>,
     pub activities: HashMap<ActivityId, ActivityState>,
-    pub sessions: HashMap<SessionId, Session>,
-    pub credits: HashMap<CreditId, Credit>,
+    pub sessions: HashMap<SessionId, Box<Session>>,
+    pub credits: HashMap<CreditId, Box<Credit>>,
     /// Pending credits by objection deadline, for confirming in order.
     pub pending_by_deadline: BTreeSet<(Timestamp, CreditId)>,
-    pub awards: HashMap<AwardId, Award>,
+    pub awards: HashMap<AwardId, Box<Award>>,
     pub rewards: HashMap<RewardId, Reward>,
-    pub redemptions: HashMap<RedemptionId, Redemption>,
+    pub redemptions: HashMap<RedemptionId, Box<Redemption>>,
     pub wishes: HashMap<WishId, Wish>,
     pub pairings: HashMap<PairingId, Pairing>,
     pub campaigns: HashMap<CampaignId, Campaign>,
@@ -215,37 +220,10 @@ impl Ledger {
         }
     }
 
-    /// The volunteer an event is about, if any: whose registration,
-    /// attendance, credit, points, redemption, wish or pairing it records.
+    /// The volunteer an event is about, if any (see [`owners::volunteer_of`]).
     /// Read before the event is applied.
     pub fn volunteer_of(&self, event: &Event) -> Option<VolunteerId> {
-        let of_credit = |c: &CreditId| self.credits.get(c).map(|c| c.volunteer.clone());
-        match event {
-            Event::VolunteerRegistered(e) => Some(e.volunteer.clone()),
-            Event::VolunteerApproved(e) => Some(e.volunteer.clone()),
-            Event::VolunteerRejected(e) => Some(e.volunteer.clone()),
-            Event::SignedUp(e) => Some(e.volunteer.clone()),
-            Event::SignUpCancelled(e) => Some(e.volunteer.clone()),
-            Event::InsuranceRecorded(e) => Some(e.volunteer.clone()),
-            Event::CheckedIn(e) => Some(e.volunteer.clone()),
-            Event::CheckedOut(e) => self.sessions.get(&e.session).map(|s| s.volunteer.clone()),
-            Event::HoursCredited(e) => Some(e.volunteer.clone()),
-            Event::CreditDisputed(e) => of_credit(&e.credit),
-            Event::CreditReviewed(e) => of_credit(&e.credit),
-            Event::CreditConfirmed(e) => of_credit(&e.credit),
-            Event::PointsAwarded(e) => Some(e.volunteer.clone()),
-            Event::RewardRedeemed(e) => Some(e.volunteer.clone()),
-            Event::EntryReversed(e) => match e.target {
-                EntryRef::Credit(c) => of_credit(&c),
-                EntryRef::Award(a) => self.awards.get(&a).map(|a| a.volunteer.clone()),
-                EntryRef::Redemption(r) => self.redemptions.get(&r).map(|r| r.volunteer.clone()),
-            },
-            Event::WishClaimed(e) => Some(e.volunteer.clone()),
-            Event::WishFulfilled(e) => Some(e.volunteer.clone()),
-            Event::PairingStarted(e) => Some(e.volunteer.clone()),
-            Event::PairingEnded(e) => self.pairings.get(&e.pairing).map(|p| p.volunteer.clone()),
-            _ => None,
-        }
+        owners::volunteer_of(self, event)
     }
 
     pub fn apply(&mut self, event: &Event) {
@@ -440,7 +418,7 @@ impl Ledger {
         self.count_registration(&e.home_unit, true);
         self.volunteers.insert(
             e.volunteer.clone(),
-            VolunteerState {
+            Box::new(VolunteerState {
                 volunteer: Volunteer {
                     id: e.volunteer.clone(),
                     number: e.number.clone(),
@@ -452,7 +430,7 @@ impl Ledger {
                     status: VolunteerStatus::AwaitingApproval(crate::domain::ApprovalLevel::Unit),
                 },
                 account: Account::default(),
-            },
+            }),
         );
     }
 
@@ -517,13 +495,13 @@ impl Ledger {
         self.counters.sessions = self.counters.sessions.max(e.session.0);
         self.sessions.insert(
             e.session,
-            Session {
+            Box::new(Session {
                 id: e.session,
                 volunteer: e.volunteer.clone(),
                 activity: e.activity.clone(),
                 check_in: e.at,
                 check_out: None,
-            },
+            }),
         );
         if let Some(a) = self.activities.get_mut(&e.activity) {
             a.open.insert(e.volunteer.clone(), e.session);
@@ -592,7 +570,7 @@ impl Ledger {
         }
         self.pending_by_deadline
             .insert((credit.objection_deadline, credit.id));
-        self.credits.insert(e.credit, credit);
+        self.credits.insert(e.credit, Box::new(credit));
     }
 
     fn credit_reviewed(&mut self, e: &CreditReviewed) {
@@ -659,13 +637,13 @@ impl Ledger {
         }
         self.awards.insert(
             e.award,
-            Award {
+            Box::new(Award {
                 id: e.award,
                 volunteer: e.volunteer.clone(),
                 points: e.points,
                 basis: e.basis.clone(),
                 reversed: false,
-            },
+            }),
         );
     }
 
@@ -679,14 +657,14 @@ impl Ledger {
         }
         self.redemptions.insert(
             e.redemption,
-            Redemption {
+            Box::new(Redemption {
                 id: e.redemption,
                 volunteer: e.volunteer.clone(),
                 reward: e.reward.clone(),
                 quantity: e.quantity,
                 points: e.points,
                 reversed: false,
-            },
+            }),
         );
     }
 
@@ -746,5 +724,27 @@ impl Ledger {
         if let Some(c) = self.credits.get_mut(&id) {
             c.status = CreditStatus::Reversed;
         }
+    }
+}
+
+impl EntryOwners for Ledger {
+    fn session_owner(&self, id: SessionId) -> Option<&VolunteerId> {
+        self.sessions.get(&id).map(|s| &s.volunteer)
+    }
+
+    fn credit_owner(&self, id: CreditId) -> Option<&VolunteerId> {
+        self.credits.get(&id).map(|c| &c.volunteer)
+    }
+
+    fn award_owner(&self, id: AwardId) -> Option<&VolunteerId> {
+        self.awards.get(&id).map(|a| &a.volunteer)
+    }
+
+    fn redemption_owner(&self, id: RedemptionId) -> Option<&VolunteerId> {
+        self.redemptions.get(&id).map(|r| &r.volunteer)
+    }
+
+    fn pairing_owner(&self, id: &PairingId) -> Option<&VolunteerId> {
+        self.pairings.get(id).map(|p| &p.volunteer)
     }
 }

@@ -8,8 +8,44 @@
 //! cargo run --release -p ledger-service --example state_size -- 1000000 10000000
 //! ```
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use anyhow::{anyhow, Context};
+use ledger_core::Ledger;
 use ledger_service::bench_projections::{Generator, Shape};
+
+/// Counts the bytes live on the heap, so that each part of the state can be
+/// weighed by dropping it.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call goes to the system allocator with the same arguments;
+// the counter only adds and subtracts the sizes it was given.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's layout, passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's pointer and layout, passed on unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's arguments, passed on unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -61,7 +97,49 @@ fn main() -> anyhow::Result<()> {
         state.awards.len(),
         state.activities.len(),
     );
+    // A clone keeps each map's capacity, so it weighs what the follower holds.
+    let state = follower.state().clone();
+    drop(follower);
+    weigh_parts(state);
     Ok(())
+}
+
+/// Heap bytes held by each part of the state, found by taking the parts
+/// out one at a time and dropping them.
+fn weigh_parts(mut state: Ledger) {
+    let mut part = |name: &str, take: &mut dyn FnMut(&mut Ledger)| {
+        let before = LIVE.load(Ordering::Relaxed);
+        take(&mut state);
+        let freed = before.saturating_sub(LIVE.load(Ordering::Relaxed));
+        println!("  {name:<34} {:>8.1} MiB", freed as f64 / (1 << 20) as f64);
+    };
+    println!("heap held, by part:");
+    part("accounts' session lists", &mut |s| {
+        s.volunteers
+            .values_mut()
+            .for_each(|v| drop(std::mem::take(&mut v.account.sessions)))
+    });
+    part("accounts' daily minutes", &mut |s| {
+        s.volunteers
+            .values_mut()
+            .for_each(|v| drop(std::mem::take(&mut v.account.daily_minutes)))
+    });
+    part("volunteers (rest)", &mut |s| {
+        drop(std::mem::take(&mut s.volunteers))
+    });
+    part("identities", &mut |s| {
+        drop(std::mem::take(&mut s.identities))
+    });
+    part("sessions", &mut |s| drop(std::mem::take(&mut s.sessions)));
+    part("credits", &mut |s| drop(std::mem::take(&mut s.credits)));
+    part("pending credits by deadline", &mut |s| {
+        drop(std::mem::take(&mut s.pending_by_deadline))
+    });
+    part("awards", &mut |s| drop(std::mem::take(&mut s.awards)));
+    part("activities", &mut |s| {
+        drop(std::mem::take(&mut s.activities))
+    });
+    part("everything else", &mut |s| drop(std::mem::take(s)));
 }
 
 fn resident_mib() -> anyhow::Result<u64> {

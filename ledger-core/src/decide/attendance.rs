@@ -297,6 +297,6 @@ impl Decider<'_> {
         v.account
             .sessions
             .iter()
-            .filter_map(|id| self.state.sessions.get(id))
+            .filter_map(|id| self.state.sessions.get(id).map(|s| &**s))
     }
 }

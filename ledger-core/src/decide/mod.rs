@@ -106,6 +106,7 @@ impl<'a> Decider<'a> {
         self.state
             .volunteers
             .get(id)
+            .map(|v| &**v)
             .ok_or_else(|| Rejection::UnknownVolunteer(id.clone()))
     }
 
@@ -138,6 +139,7 @@ impl<'a> Decider<'a> {
         self.state
             .credits
             .get(&id)
+            .map(|c| &**c)
             .ok_or(Rejection::UnknownCredit(id))
     }
 

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use crate::command::*;
 use crate::domain::*;
 use crate::event::{Event, EventRecord};
+use crate::owners::{volunteer_of, Owners};
 use crate::testing::random::{arena, stamp, step};
 use crate::testing::*;
 use crate::time::Timestamp;
@@ -57,6 +58,8 @@ proptest! {
         let mut state = base.state.clone();
         let mut events = base.events.clone();
         let mut now = base.ctx.now;
+        let mut owners = Owners::new();
+        base.events.iter().for_each(|e| owners.record(e));
         let mut stock_start: HashMap<RewardId, i128> = HashMap::new();
         for r in state.rewards.values() {
             stock_start.insert(r.id.clone(), i128::from(r.stock));
@@ -69,6 +72,10 @@ proptest! {
             stamp(&mut command, now, back);
             let Ok(produced) = crate::decide(&state, &ctx, &command) else { continue };
             for e in &produced {
+                // The owners alone file every event under the volunteer the
+                // whole state names.
+                prop_assert_eq!(volunteer_of(&owners, e), state.volunteer_of(e), "{:?}", e);
+                owners.record(e);
                 state.apply(e);
             }
             events.extend(produced.iter().cloned());
