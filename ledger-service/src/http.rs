@@ -11,11 +11,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger_core::command::RegisterVolunteer;
-use ledger_core::domain::{Group, IdentityCommitment, IdentityKey, Membership, StarLevel};
+use ledger_core::domain::{Group, IdentityCommitment, IdentityKey, Membership};
 use ledger_core::frame::parse_frame;
 use ledger_core::rights::Role;
 use ledger_core::values::{Digest, SubmissionKey, Text, UnitId, VolunteerId};
 use ledger_core::Command;
+use projections::query;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -24,6 +25,7 @@ use crate::answer::{Answer, Submission};
 use crate::attachments::{AttachmentError, AttachmentStore};
 use crate::personal::{PersonalRecord, PersonalStore};
 use crate::proofs::ProofError;
+use crate::queries::{failed, forbidden, may_read};
 use crate::reader::Reader;
 use crate::shard::Shard;
 use crate::statement;
@@ -454,17 +456,20 @@ pub(crate) async fn build_statement(
     })?;
     let broken = |why: String| Refusal(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", why);
     let (visible, number) = api
-        .reader
-        .read(|state, _| {
-            state.volunteers.get(&volunteer).map(|v| {
-                let visible = match &who.role {
-                    Role::Volunteer { volunteer: me } => *me == v.volunteer.id,
-                    _ => may_read(state, who, &v.volunteer.home_unit),
-                };
-                (visible, v.volunteer.number.clone())
-            })
+        .read_models
+        .live(|tree, _| {
+            let found = query::volunteer(tree, &volunteer, &projections::Period::All, None)
+                .map_err(failed)?;
+            let Some((_, v)) = found else {
+                return Ok(None);
+            };
+            let visible = match &who.role {
+                Role::Volunteer { volunteer: me } => *me == v.volunteer,
+                _ => may_read(tree, who, &v.home_unit)?,
+            };
+            Ok(Some((visible, v.number)))
         })
-        .map_err(broken)?
+        .map_err(broken)??
         .ok_or_else(unknown)?;
     if !visible {
         return Err(Refusal(
@@ -562,16 +567,6 @@ struct AsOf {
     after: Option<u64>,
 }
 
-/// Whether `who` may see things of `unit`: city admins and auditors see
-/// everything, unit admins their subtree, publishing systems nothing.
-fn may_read(state: &ledger_core::Ledger, who: &Principal, unit: &UnitId) -> bool {
-    match &who.role {
-        Role::CityAdmin | Role::Auditor => true,
-        Role::UnitAdmin { unit: scope } => state.is_within(unit, scope),
-        Role::System { .. } | Role::Volunteer { .. } => false,
-    }
-}
-
 /// A volunteer's account: confirmed hours (system and backfilled apart),
 /// pending hours, points earned and redeemed, balance, star level.
 async fn account(
@@ -585,7 +580,11 @@ async fn account(
         Err(why) => return unauthorized(why),
     };
     if let Some(after) = as_of.after {
-        if !api.reader.caught_up(after, Duration::from_secs(5)).await {
+        if !api
+            .read_models
+            .caught_up(after, Duration::from_secs(5))
+            .await
+        {
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "NOT_YET",
@@ -600,42 +599,40 @@ async fn account(
             "no such volunteer",
         );
     };
-    let read = api.reader.read(|state, head| {
-        let v = state.volunteers.get(&volunteer)?;
-        if !may_read(state, &who, &v.volunteer.home_unit) {
-            return Some(Err(()));
+    let read = api.read_models.live(|tree, head| {
+        let Some((v, row)) =
+            query::volunteer(tree, &volunteer, &projections::Period::All, None).map_err(failed)?
+        else {
+            return Ok(None);
+        };
+        if !may_read(tree, &who, &row.home_unit)? {
+            return Err(forbidden());
         }
-        let a = &v.account;
-        let confirmed = a.confirmed_minutes();
-        Some(Ok(json!({
-            "volunteer": v.volunteer.id,
-            "number": v.volunteer.number,
-            "home_unit": v.volunteer.home_unit,
-            "status": v.volunteer.status,
-            "confirmed_system_minutes": a.confirmed_system_minutes,
-            "confirmed_backfill_minutes": a.confirmed_backfill_minutes,
-            "pending_minutes": a.pending_minutes,
-            "points_earned": a.points_earned,
-            "points_redeemed": a.points_redeemed,
-            "balance": a.balance(),
-            "star_level": StarLevel::for_minutes(confirmed).0,
-            "minutes_to_next_star": StarLevel::minutes_to_next(confirmed),
+        Ok(Some(json!({
+            "volunteer": v.volunteer,
+            "number": v.number,
+            "home_unit": v.home_unit,
+            "status": v.status,
+            "confirmed_system_minutes": v.confirmed_system_minutes,
+            "confirmed_backfill_minutes": v.confirmed_backfill_minutes,
+            "pending_minutes": v.pending_minutes,
+            "points_earned": v.points_earned,
+            "points_redeemed": v.points_redeemed,
+            "balance": v.balance,
+            "star_level": v.star_level,
+            "minutes_to_next_star": v.minutes_to_next_star,
             "as_of": {"sequence": head.sequence, "hash": head.hash},
         })))
     });
     match read {
         Err(broken) => error(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", broken),
-        Ok(None) => error(
+        Ok(Err(refusal)) => refusal.into_response(),
+        Ok(Ok(None)) => error(
             StatusCode::NOT_FOUND,
             "UNKNOWN_VOLUNTEER",
             "no such volunteer",
         ),
-        Ok(Some(Err(()))) => error(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "outside the units this account reads",
-        ),
-        Ok(Some(Ok(body))) => Json(body).into_response(),
+        Ok(Ok(Some(body))) => Json(body).into_response(),
     }
 }
 

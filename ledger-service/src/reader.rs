@@ -1,22 +1,25 @@
-//! The read side of one instance: a verified replica of the state that
-//! follows the stream as it grows, for the HTTP API's reads. It stops at a
-//! broken link and says where the chain broke instead of serving past it.
+//! The read side of one instance: it follows the stream as it grows,
+//! verifies every block, and keeps what proofs and statements are made of
+//! (every event's hash, the checkpoints, each volunteer's events). It keeps
+//! no replica of the state: what admins read comes from the read models.
+//! It stops at a broken link and says where the chain broke instead of
+//! serving past it.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use ledger_core::chain::Head;
-use ledger_core::Ledger;
-use projections::Follower;
-use tracing::{error, warn};
-
-use crate::proofs::ProofLog;
+use ledger_core::chain::{Head, Verifier};
 use ledger_core::domain::Checkpoint;
 use ledger_core::merkle::InclusionProof;
+use ledger_core::owners::{volunteer_of, Owners};
 use ledger_core::signing::PublicKey;
 use ledger_core::time::UtcOffset;
 use ledger_core::values::{LedgerId, VolunteerId};
-use std::collections::HashMap;
+use ledger_core::{ChainError, Event};
+use tracing::{error, warn};
+
+use crate::proofs::ProofLog;
+use crate::store::{Block, ChainStore};
 
 /// What a statement is made of, as the reader knows it.
 pub struct StatementInputs {
@@ -26,14 +29,19 @@ pub struct StatementInputs {
     /// (ledger sequence, stream sequence of its block, proof)
     pub events: Vec<(u64, u64, InclusionProof)>,
 }
-use crate::store::{Block, ChainStore};
 
 #[derive(Default)]
 struct ReadState {
-    follower: Follower,
+    verifier: Verifier,
     proofs: ProofLog,
-    /// Each volunteer's events, by ledger sequence.
-    by_volunteer: HashMap<VolunteerId, Vec<u64>>,
+    /// Who owns each entry, to file events that name an entry, not a
+    /// volunteer.
+    owners: Owners,
+    /// Each volunteer's events, by ledger sequence, at the volunteer's
+    /// number in `owners`.
+    by_volunteer: Vec<Vec<u64>>,
+    /// The ledger's id and clock, once it is open.
+    opened: Option<(LedgerId, UtcOffset)>,
     /// The first ledger sequence of each stored block, and its stream sequence.
     blocks: Vec<(u64, u64)>,
     stream_sequence: u64,
@@ -50,7 +58,7 @@ impl Reader {
         Reader::default()
     }
 
-    /// The replica for reading, unless the chain broke (then why).
+    /// What has been read, unless the chain broke (then why).
     fn sound(&self) -> Result<std::sync::RwLockReadGuard<'_, ReadState>, String> {
         let inner = self
             .inner
@@ -60,12 +68,6 @@ impl Reader {
             Some(broken) => Err(broken.clone()),
             None => Ok(inner),
         }
-    }
-
-    /// Reads the state as of the current head, or says why it cannot.
-    pub fn read<T>(&self, f: impl FnOnce(&Ledger, Head) -> T) -> Result<T, String> {
-        let inner = self.sound()?;
-        Ok(f(inner.follower.state(), inner.follower.head()))
     }
 
     /// Reads the proof log, or says why it cannot.
@@ -83,7 +85,11 @@ impl Reader {
             .cloned()
             .ok_or("no checkpoint yet")?;
         let mut events = Vec::new();
-        for &sequence in inner.by_volunteer.get(volunteer).into_iter().flatten() {
+        let listed = inner
+            .owners
+            .index(volunteer)
+            .and_then(|n| inner.by_volunteer.get(n as usize));
+        for &sequence in listed.into_iter().flatten() {
             if sequence > checkpoint.tree_size {
                 break;
             }
@@ -98,13 +104,7 @@ impl Reader {
             events.push((sequence, stream_sequence, doc.proof));
         }
         Ok(StatementInputs {
-            ledger: inner
-                .follower
-                .state()
-                .config
-                .as_ref()
-                .map(|c| (c.ledger.clone(), c.utc_offset))
-                .ok_or("the ledger is not open")?,
+            ledger: inner.opened.clone().ok_or("the ledger is not open")?,
             key: inner.proofs.key().ok_or("the ledger has no key")?,
             checkpoint,
             events,
@@ -114,11 +114,11 @@ impl Reader {
     pub fn head(&self) -> Head {
         self.inner
             .read()
-            .map(|i| i.follower.head())
+            .map(|i| i.verifier.head())
             .unwrap_or_default()
     }
 
-    /// Waits until the replica has applied ledger sequence `sequence`.
+    /// Waits until the reader has verified ledger sequence `sequence`.
     pub async fn caught_up(&self, sequence: u64, limit: Duration) -> bool {
         let started = std::time::Instant::now();
         while self.head().sequence < sequence {
@@ -156,26 +156,13 @@ impl Reader {
     }
 }
 
-/// Applies one stored block to the replica, or marks where the chain broke.
+/// Verifies one stored block and files its events, or marks where the
+/// chain broke (what came before the bad frame stays filed).
 fn apply(state: &mut ReadState, block: &Block) {
-    let ReadState {
-        follower,
-        proofs,
-        by_volunteer,
-        blocks,
-        ..
-    } = state;
-    blocks.push((follower.head().sequence + 1, block.stream_sequence));
-    let applied = follower.apply_block(&block.frames, block.seal.as_ref(), |v, before| {
-        proofs.record(v);
-        if let Some(volunteer) = before.volunteer_of(&v.record.event) {
-            by_volunteer
-                .entry(volunteer)
-                .or_default()
-                .push(v.head.sequence);
-        }
-    });
-    match applied {
+    state
+        .blocks
+        .push((state.verifier.head().sequence + 1, block.stream_sequence));
+    match verify_and_file(state, block) {
         Ok(()) => state.stream_sequence = block.stream_sequence,
         Err(e) => {
             error!(stream_sequence = block.stream_sequence, error = %e, "the chain is broken; reads stop here");
@@ -184,5 +171,127 @@ fn apply(state: &mut ReadState, block: &Block) {
                 block.stream_sequence
             ));
         }
+    }
+}
+
+/// Each frame is verified, then filed; the writer's seal on the block is
+/// checked after its last frame, as the verifier requires.
+fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), ChainError> {
+    let first = state.verifier.head().sequence + 1;
+    let mut frames: &[u8] = &block.frames;
+    while !frames.is_empty() {
+        let (verified, rest) = state.verifier.push_front(frames)?;
+        state.proofs.record(&verified);
+        let event = &verified.record.event;
+        if let Some(volunteer) = volunteer_of(&state.owners, event) {
+            let n = state.owners.number(&volunteer) as usize;
+            if state.by_volunteer.len() <= n {
+                state.by_volunteer.resize_with(n + 1, Vec::new);
+            }
+            state.by_volunteer[n].push(verified.head.sequence);
+        }
+        state.owners.record(event);
+        if let Event::LedgerOpened(e) = event {
+            state.opened = Some((e.ledger.clone(), e.utc_offset_minutes));
+        }
+        frames = rest;
+    }
+    state.verifier.check_seal(first, block.seal.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use ledger_core::testing::random::{play, step};
+    use ledger_core::testing::{actor, world};
+    use ledger_core::time::Timestamp;
+    use ledger_core::{Chain, EventRecord, Ledger};
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    use super::*;
+
+    /// A season played at random: check-outs, credits, disputes, awards,
+    /// redemptions and reversals, each naming its entry and not its
+    /// volunteer.
+    fn season() -> Vec<Event> {
+        let mut runner = TestRunner::deterministic();
+        let steps = proptest::collection::vec((step(), 0i64..120), 2000)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        let (_, timed) = play(&steps);
+        timed.into_iter().map(|(_, e)| e).collect()
+    }
+
+    fn block_of(events: &[Event]) -> Block {
+        let mut chain = Chain::new();
+        let mut frames = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            let record = EventRecord {
+                recorded_at: Timestamp(i as i64),
+                actor: actor("admin-city"),
+                submission: None,
+                event: event.clone(),
+            };
+            chain.append(&record, &mut frames).unwrap();
+        }
+        Block {
+            stream_sequence: 1,
+            frames: frames.into(),
+            seal: None,
+        }
+    }
+
+    #[test]
+    fn files_each_event_under_the_volunteer_the_whole_state_names() {
+        let events = season();
+        let mut state = ReadState::default();
+        apply(&mut state, &block_of(&events));
+        assert_eq!(state.broken, None);
+        assert_eq!(state.verifier.head().sequence, events.len() as u64);
+
+        let mut replica = Ledger::new();
+        let mut expected: HashMap<VolunteerId, Vec<u64>> = HashMap::new();
+        let mut by_entry = 0;
+        for (i, event) in events.iter().enumerate() {
+            by_entry += usize::from(matches!(
+                event,
+                Event::CheckedOut(_)
+                    | Event::CreditConfirmed(_)
+                    | Event::CreditDisputed(_)
+                    | Event::EntryReversed(_)
+            ));
+            if let Some(v) = replica.volunteer_of(event) {
+                expected.entry(v).or_default().push(i as u64 + 1);
+            }
+            replica.apply(event);
+        }
+        assert!(by_entry > 40, "only {by_entry} events name an entry");
+        for (volunteer, sequences) in &expected {
+            let n = state.owners.index(volunteer).unwrap() as usize;
+            assert_eq!(&state.by_volunteer[n], sequences, "{volunteer}");
+        }
+        let filed: usize = state.by_volunteer.iter().map(Vec::len).sum();
+        assert_eq!(filed, expected.values().map(Vec::len).sum::<usize>());
+        let config = replica.config.unwrap();
+        assert_eq!(state.opened, Some((config.ledger, config.utc_offset)));
+    }
+
+    #[test]
+    fn a_changed_byte_stops_reading_where_it_is() {
+        let world = world();
+        let mut block = block_of(&world.events);
+        let mut frames = block.frames.to_vec();
+        let middle = frames.len() / 2;
+        frames[middle] ^= 1;
+        block.frames = frames.into();
+        let mut state = ReadState::default();
+        apply(&mut state, &block);
+        let broken = state.broken.expect("the chain is broken");
+        assert!(broken.contains("stream message 1"), "{broken}");
+        assert!(state.verifier.head().sequence < world.events.len() as u64);
+        assert_eq!(state.stream_sequence, 0);
     }
 }
