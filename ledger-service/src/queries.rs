@@ -20,6 +20,7 @@ use ledger_core::time::{Day, DayRange};
 use ledger_core::values::{ActivityId, CampaignId, UnitId, VolunteerId};
 use projections::board::Ranked;
 use projections::query::{self, BoardQuery, Place};
+use projections::rows::VolunteerCard;
 use projections::store::Read;
 use projections::{Metric, Period, Until};
 use serde::Deserialize;
@@ -414,14 +415,12 @@ async fn volunteer_board(State(api): State<Api>, Asked { who, p }: Asked) -> Ans
             sees_personal(&who).then_some(&api.personal),
             places.iter().map(|place| place.subject.clone()).collect(),
         );
-        let places: Vec<(Place, Option<query::VolunteerView>)> = places
+        let places: Vec<(Place, Option<VolunteerCard>)> = places
             .into_iter()
             .map(|place| {
                 let id = VolunteerId::new(&place.subject).map_err(failed)?;
-                let view = query::volunteer(r, &id, &Period::All, None)
-                    .map_err(failed)?
-                    .map(|(v, _)| v);
-                Ok((place, view))
+                let card = query::volunteer_card(r, &id).map_err(failed)?;
+                Ok((place, card))
             })
             .collect::<Result<_, Refusal>>()?;
         Ok((head, scope, places, names))
@@ -429,13 +428,13 @@ async fn volunteer_board(State(api): State<Api>, Asked { who, p }: Asked) -> Ans
     .await?;
     let names = names.wait().await;
     let mut items = Vec::with_capacity(places.len());
-    for ((place, view), name) in places.into_iter().zip(names) {
+    for ((place, card), name) in places.into_iter().zip(names) {
         items.push(json!({
             "rank": place.rank,
             "volunteer": place.subject,
             "score": place.score,
-            "number": view.as_ref().map(|v| v.number.clone()),
-            "home_unit": view.as_ref().map(|v| v.home_unit.clone()),
+            "number": card.as_ref().map(|c| &c.number),
+            "home_unit": card.as_ref().map(|c| &c.home_unit),
             "name": name,
         }));
     }

@@ -82,6 +82,14 @@ pub fn volunteer<R: Read + ?Sized>(
     Ok(Some((view, v)))
 }
 
+/// What a leaderboard shows of a volunteer: id, number and home unit.
+pub fn volunteer_card<R: Read + ?Sized>(
+    r: &R,
+    id: &VolunteerId,
+) -> Result<Option<VolunteerCard>, StoreError> {
+    get(r, &volunteer_key(id))
+}
+
 /// History entries `from..from + limit` (0-based, in chain order).
 pub fn history<R: Read + ?Sized>(
     r: &R,
@@ -524,7 +532,7 @@ pub fn range_leaderboard<R: Read + ?Sized>(
     let mut homes: HashMap<UnitId, bool> = HashMap::new();
     let mut ranked = Vec::new();
     for (volunteer, score) in totals {
-        let Some(v) = get::<VolunteerRow, _>(r, &volunteer_key(&volunteer))? else {
+        let Some(v) = volunteer_card(r, &volunteer)? else {
             continue;
         };
         let inside = match homes.get(&v.home_unit) {

@@ -166,6 +166,17 @@ pub struct VolunteerRow {
     pub tallies: Tallies,
 }
 
+/// The front of a [`VolunteerRow`]: all a leaderboard shows of each
+/// volunteer it lists. postcard writes a row's fields in order, so these
+/// decode from the row's first bytes, without the tallies behind them
+/// (which are most of the work of decoding a whole row).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct VolunteerCard {
+    pub volunteer: VolunteerId,
+    pub number: String,
+    pub home_unit: UnitId,
+}
+
 impl VolunteerRow {
     pub fn balance(&self) -> u64 {
         self.points_earned.saturating_sub(self.points_redeemed)
@@ -320,4 +331,51 @@ pub struct UnitTally {
     pub active_volunteers: u64,
     pub activities_held: u64,
     pub featured_held: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledger_core::domain::{ApprovalLevel, Group, Membership};
+
+    #[test]
+    fn a_card_is_the_front_of_its_row() {
+        let mut tallies = Tallies::default();
+        for month in 1..=12u8 {
+            let tally = Tally {
+                system_minutes: u64::from(month),
+                backfill_minutes: 0,
+                points: 3,
+            };
+            tallies.insert((Period::Month(2026, month), None), tally);
+        }
+        let row = VolunteerRow {
+            volunteer: VolunteerId::new("v-000042").unwrap(),
+            number: "LYG00000042".into(),
+            home_unit: UnitId::new("u-district-3").unwrap(),
+            membership: Membership::Member,
+            groups: vec![Group::ModelWorker],
+            specialties: vec![],
+            status: Approval::Awaiting(ApprovalLevel::Unit),
+            registered_at: Timestamp(7),
+            system_minutes: 1,
+            backfill_minutes: 2,
+            pending_minutes: 3,
+            points_earned: 4,
+            points_redeemed: 5,
+            activities_attended: 6,
+            history_len: 7,
+            tallies,
+        };
+        let bytes = postcard::to_allocvec(&row).unwrap();
+        let card: VolunteerCard = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(
+            card,
+            VolunteerCard {
+                volunteer: row.volunteer,
+                number: row.number,
+                home_unit: row.home_unit,
+            }
+        );
+    }
 }

@@ -64,10 +64,10 @@ pub async fn volunteer_places(
         let mut rows = Vec::with_capacity(places.len());
         for place in places {
             let id = VolunteerId::new(&place.subject).map_err(failed)?;
-            let (view, _) = query::volunteer(r, &id, &projections::Period::All, None)
+            let card = query::volunteer_card(r, &id)
                 .map_err(failed)?
                 .ok_or_else(|| failed(format!("{id} is ranked but has no row")))?;
-            rows.push((place, view.number, view.home_unit));
+            rows.push((place, card.number, card.home_unit));
         }
         Ok((scope, rows, names))
     })?;
