@@ -12,6 +12,7 @@ pub mod bench_append;
 pub mod bench_http;
 pub mod bench_projections;
 pub mod bench_proofs;
+pub mod cards;
 pub mod console;
 pub mod cpu;
 pub mod demo;

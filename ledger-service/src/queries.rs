@@ -419,7 +419,7 @@ async fn volunteer_board(State(api): State<Api>, Asked { who, p }: Asked) -> Ans
             .into_iter()
             .map(|place| {
                 let id = VolunteerId::new(&place.subject).map_err(failed)?;
-                let card = query::volunteer_card(r, &id).map_err(failed)?;
+                let card = api.read_models.card(r, &id).map_err(failed)?;
                 Ok((place, card))
             })
             .collect::<Result<_, Refusal>>()?;

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use ledger_core::chain::Head;
 use ledger_core::time::{Day, Timestamp};
-use projections::store::Memory;
+use ledger_core::values::VolunteerId;
+use projections::rows::VolunteerCard;
+use projections::store::{Memory, Read};
 use projections::{Projection, ProjectionError, ProjectionReader, Projector, Until};
 use tracing::{error, info, warn};
 
+use crate::cards::Cards;
 use crate::store::{ChainStore, StoreError};
 
 /// How the read models use memory: sled's page cache, and how many bytes a
@@ -51,6 +54,7 @@ pub struct ReadModels {
     store: ChainStore,
     past: Arc<Mutex<Vec<PastState>>>,
     batch_bytes: usize,
+    cards: Arc<Cards>,
 }
 
 /// A state to read: the live read models or one as of the past.
@@ -76,6 +80,7 @@ impl ReadModels {
             store: store.clone(),
             past: Arc::default(),
             batch_bytes: tuning.batch_bytes,
+            cards: Arc::default(),
         };
         tokio::spawn(models.clone().follow(projector));
         Ok(models)
@@ -108,6 +113,16 @@ impl ReadModels {
             return Err(broken);
         }
         self.reader.read(f).map_err(|e| e.to_string())
+    }
+
+    /// What a leaderboard shows of a volunteer, read from `r` (the live
+    /// read models or a past state) once and then kept (see `cards.rs`).
+    pub fn card(
+        &self,
+        r: &dyn Read,
+        volunteer: &VolunteerId,
+    ) -> Result<Option<VolunteerCard>, projections::store::StoreError> {
+        self.cards.card(r, volunteer)
     }
 
     pub fn live_tree(&self) -> Result<sled::Tree, String> {

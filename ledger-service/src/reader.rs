@@ -118,18 +118,6 @@ impl Reader {
             .unwrap_or_default()
     }
 
-    /// Waits until the reader has verified ledger sequence `sequence`.
-    pub async fn caught_up(&self, sequence: u64, limit: Duration) -> bool {
-        let started = std::time::Instant::now();
-        while self.head().sequence < sequence {
-            if started.elapsed() > limit {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        true
-    }
-
     /// Follows the stream for as long as the instance runs.
     pub async fn follow(self, store: ChainStore) {
         loop {

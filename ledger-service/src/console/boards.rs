@@ -64,7 +64,9 @@ pub async fn volunteer_places(
         let mut rows = Vec::with_capacity(places.len());
         for place in places {
             let id = VolunteerId::new(&place.subject).map_err(failed)?;
-            let card = query::volunteer_card(r, &id)
+            let card = api
+                .read_models
+                .card(r, &id)
                 .map_err(failed)?
                 .ok_or_else(|| failed(format!("{id} is ranked but has no row")))?;
             rows.push((place, card.number, card.home_unit));
