@@ -403,6 +403,24 @@ pub(crate) fn scratch_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Opens read models a dropped projector had open. sled lets go of its
+/// directory lock only once its flusher thread has seen the drop, a moment
+/// later, so a test that reopens at once waits for that (at most 10 s).
+fn reopen(dir: &std::path::Path) -> Projector {
+    let started = std::time::Instant::now();
+    loop {
+        match Projector::open(dir) {
+            Err(ProjectionError::Open { reason, .. })
+                if (reason.contains("lock") || reason.contains("another process"))
+                    && started.elapsed().as_secs() < 10 =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+}
+
 #[test]
 fn killed_mid_batch_it_resumes_exactly() {
     let (_, records) = run(&random_steps(800, 3));
@@ -421,7 +439,7 @@ fn killed_mid_batch_it_resumes_exactly() {
                 .unwrap();
         }
     }
-    let mut projector = Projector::open(&dir).unwrap();
+    let mut projector = reopen(&dir);
     assert_eq!(projector.position(), half as u64);
     // Offered everything again from the start, it skips what it has.
     for (i, b) in chunks.iter().enumerate() {
@@ -465,7 +483,7 @@ fn stopped_while_a_large_commit_goes_in_it_finishes_it_when_opened() {
             projector.stop_mid_commit(stop_after).unwrap();
         }
         assert!(dir.join("commit.redo").exists());
-        let projector = Projector::open(&dir).unwrap();
+        let projector = reopen(&dir);
         assert_eq!(projector.position(), chunks.len() as u64);
         assert!(!dir.join("commit.redo").exists());
         let tree = projector.reader().read(|tree, _| tree.clone()).unwrap();
