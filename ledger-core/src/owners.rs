@@ -54,13 +54,13 @@ pub fn volunteer_of(owners: &(impl EntryOwners + ?Sized), event: &Event) -> Opti
     owner.cloned()
 }
 
-/// Who owns each entry, and nothing else of the state. Volunteers are
-/// numbered in the order they first appear ([`Owners::index`]), so that an
-/// entry costs four bytes and a reader can keep per-volunteer lists in a
-/// `Vec` by that number.
+/// Who owns each entry, and nothing else of the state. Each volunteer gets
+/// a slot in the order they first appear ([`Owners::slot_of`]), so that an
+/// entry's owner costs four bytes and a reader can keep per-volunteer lists
+/// in a `Vec` by slot.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Owners {
-    numbers: HashMap<VolunteerId, u32>,
+    slots: HashMap<VolunteerId, u32>,
     volunteers: Vec<VolunteerId>,
     sessions: Assigned,
     credits: Assigned,
@@ -80,45 +80,45 @@ impl Owners {
     pub fn record(&mut self, event: &Event) {
         match event {
             Event::CheckedIn(e) => {
-                let owner = self.number(&e.volunteer);
+                let owner = self.slot(&e.volunteer);
                 self.sessions.insert(e.session.0, owner);
             }
             Event::HoursCredited(e) => {
-                let owner = self.number(&e.volunteer);
+                let owner = self.slot(&e.volunteer);
                 self.credits.insert(e.credit.0, owner);
             }
             Event::PointsAwarded(e) => {
-                let owner = self.number(&e.volunteer);
+                let owner = self.slot(&e.volunteer);
                 self.awards.insert(e.award.0, owner);
             }
             Event::RewardRedeemed(e) => {
-                let owner = self.number(&e.volunteer);
+                let owner = self.slot(&e.volunteer);
                 self.redemptions.insert(e.redemption.0, owner);
             }
             Event::PairingStarted(e) => {
-                let owner = self.number(&e.volunteer);
+                let owner = self.slot(&e.volunteer);
                 self.pairings.insert(e.pairing.clone(), owner);
             }
             _ => {}
         }
     }
 
-    /// The volunteer's number, given to them now if they have none.
-    pub fn number(&mut self, volunteer: &VolunteerId) -> u32 {
-        if let Some(&n) = self.numbers.get(volunteer) {
+    /// The volunteer's slot, given to them now if they have none.
+    pub fn slot(&mut self, volunteer: &VolunteerId) -> u32 {
+        if let Some(&n) = self.slots.get(volunteer) {
             return n;
         }
-        // Four bytes a number: four billion volunteers would take this map
+        // Four bytes a slot: four billion volunteers would take this map
         // alone past 200 GB, so a process never gets to where they run out.
         let n = u32::try_from(self.volunteers.len()).unwrap_or(u32::MAX);
-        self.numbers.insert(volunteer.clone(), n);
+        self.slots.insert(volunteer.clone(), n);
         self.volunteers.push(volunteer.clone());
         n
     }
 
-    /// The volunteer's number, if they have one.
-    pub fn index(&self, volunteer: &VolunteerId) -> Option<u32> {
-        self.numbers.get(volunteer).copied()
+    /// The volunteer's slot, if they have one.
+    pub fn slot_of(&self, volunteer: &VolunteerId) -> Option<u32> {
+        self.slots.get(volunteer).copied()
     }
 
     fn volunteer(&self, n: Option<u32>) -> Option<&VolunteerId> {
@@ -148,8 +148,8 @@ impl EntryOwners for Owners {
     }
 }
 
-/// A map from ledger-assigned numbers to owners. The ledger assigns them
-/// counting up from 1, so they are kept in a `Vec` by number; a number out
+/// A map from ledger-assigned ids to owners' slots. The ledger assigns them
+/// counting up from 1, so they are kept in a `Vec` by id; an id out
 /// of that order (which the rules never assign, but an event may carry)
 /// goes to a map beside it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -188,10 +188,10 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Whatever order numbers come in, the map answers as a plain map
+        /// Whatever order ids come in, the map answers as a plain map
         /// with the later insert winning.
         #[test]
-        fn assigned_numbers_read_back_as_a_map(
+        fn assigned_ids_read_back_as_a_map(
             inserts in proptest::collection::vec((0u64..40, 0u32..5), 0..80)
         ) {
             let mut assigned = Assigned::default();
@@ -207,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn numbers_in_order_go_to_the_vec() {
+    fn ids_in_order_go_to_the_vec() {
         let mut assigned = Assigned::default();
         for id in 1..=1000 {
             assigned.insert(id, id as u32 % 7);

@@ -458,9 +458,7 @@ pub(crate) async fn build_statement(
     let (visible, number) = api
         .read_models
         .live(|tree, _| {
-            let found = query::volunteer(tree, &volunteer, &projections::Period::All, None)
-                .map_err(failed)?;
-            let Some((_, v)) = found else {
+            let Some(v) = query::volunteer_card(tree, &volunteer).map_err(failed)? else {
                 return Ok(None);
             };
             let visible = match &who.role {
@@ -600,12 +598,12 @@ async fn account(
         );
     };
     let read = api.read_models.live(|tree, head| {
-        let Some((v, row)) =
+        let Some((v, _)) =
             query::volunteer(tree, &volunteer, &projections::Period::All, None).map_err(failed)?
         else {
             return Ok(None);
         };
-        if !may_read(tree, &who, &row.home_unit)? {
+        if !may_read(tree, &who, &v.home_unit)? {
             return Err(forbidden());
         }
         Ok(Some(json!({

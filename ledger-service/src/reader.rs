@@ -38,7 +38,7 @@ struct ReadState {
     /// volunteer.
     owners: Owners,
     /// Each volunteer's events, by ledger sequence, at the volunteer's
-    /// number in `owners`.
+    /// slot in `owners`.
     by_volunteer: Vec<Vec<u64>>,
     /// The ledger's id and clock, once it is open.
     opened: Option<(LedgerId, UtcOffset)>,
@@ -87,7 +87,7 @@ impl Reader {
         let mut events = Vec::new();
         let listed = inner
             .owners
-            .index(volunteer)
+            .slot_of(volunteer)
             .and_then(|n| inner.by_volunteer.get(n as usize));
         for &sequence in listed.into_iter().flatten() {
             if sequence > checkpoint.tree_size {
@@ -172,7 +172,7 @@ fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), ChainErro
         state.proofs.record(&verified);
         let event = &verified.record.event;
         if let Some(volunteer) = volunteer_of(&state.owners, event) {
-            let n = state.owners.number(&volunteer) as usize;
+            let n = state.owners.slot(&volunteer) as usize;
             if state.by_volunteer.len() <= n {
                 state.by_volunteer.resize_with(n + 1, Vec::new);
             }
@@ -258,7 +258,7 @@ mod tests {
         }
         assert!(by_entry > 40, "only {by_entry} events name an entry");
         for (volunteer, sequences) in &expected {
-            let n = state.owners.index(volunteer).unwrap() as usize;
+            let n = state.owners.slot_of(volunteer).unwrap() as usize;
             assert_eq!(&state.by_volunteer[n], sequences, "{volunteer}");
         }
         let filed: usize = state.by_volunteer.iter().map(Vec::len).sum();
