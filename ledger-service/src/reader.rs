@@ -165,26 +165,33 @@ fn apply(state: &mut ReadState, block: &Block) {
 /// Each frame is verified, then filed; the writer's seal on the block is
 /// checked after its last frame, as the verifier requires.
 fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), ChainError> {
-    let first = state.verifier.head().sequence + 1;
-    let mut frames: &[u8] = &block.frames;
-    while !frames.is_empty() {
-        let (verified, rest) = state.verifier.push_front(frames)?;
-        state.proofs.record(&verified);
+    let ReadState {
+        verifier,
+        proofs,
+        owners,
+        by_volunteer,
+        opened,
+        ..
+    } = state;
+    let first = verifier.head().sequence + 1;
+    // One worker: the reader follows block by block beside the service's
+    // other work, and its blocks are small.
+    verifier.push_all(&block.frames, 1, |verified| {
+        proofs.record(&verified);
         let event = &verified.record.event;
-        if let Some(volunteer) = volunteer_of(&state.owners, event) {
-            let n = state.owners.slot(&volunteer) as usize;
-            if state.by_volunteer.len() <= n {
-                state.by_volunteer.resize_with(n + 1, Vec::new);
+        if let Some(volunteer) = volunteer_of(owners, event) {
+            let slot = owners.slot(&volunteer) as usize;
+            if by_volunteer.len() <= slot {
+                by_volunteer.resize_with(slot + 1, Vec::new);
             }
-            state.by_volunteer[n].push(verified.head.sequence);
+            by_volunteer[slot].push(verified.head.sequence);
         }
-        state.owners.record(event);
+        owners.record(event);
         if let Event::LedgerOpened(e) = event {
-            state.opened = Some((e.ledger.clone(), e.utc_offset_minutes));
+            *opened = Some((e.ledger.clone(), e.utc_offset_minutes));
         }
-        frames = rest;
-    }
-    state.verifier.check_seal(first, block.seal.as_ref())
+    })?;
+    verifier.check_seal(first, block.seal.as_ref())
 }
 
 #[cfg(test)]
