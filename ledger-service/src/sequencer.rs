@@ -1,10 +1,13 @@
 //! The one writer of a chain. It decides commands against the state, frames
-//! and links the events, and appends them to the stream in blocks: all the
-//! commands that arrived while the previous block was in flight go out
-//! together as one message, fenced by the stream's expected last sequence.
-//! A command is answered only after its block is acknowledged.
+//! and links the events, and appends them to the stream in blocks: the
+//! commands queued while one block is in flight are decided meanwhile, and
+//! go out together as the next message once that block is stored, fenced by
+//! the stream's expected last sequence. One block is in flight at a time,
+//! and a command is answered only after its block is acknowledged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use futures::FutureExt;
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -27,7 +30,7 @@ use crate::answer::{Answer, Submission};
 use crate::lease::LeaseWatch;
 use crate::rejections::{RejectionLog, RejectionLogError};
 use crate::republish::{Republisher, Route};
-use crate::store::{Block, ChainStore, StoreError};
+use crate::store::{Block, ChainStore, Sent, StoreError};
 use crate::submissions::{SubmissionId, Submissions};
 
 /// At most this many commands go into one block.
@@ -111,6 +114,36 @@ enum Outcome {
     Rejected(Answer),
     /// The same submission earlier in this block.
     SameAs(usize),
+    /// The same submission in the block in flight: answered as that one
+    /// was, once it is.
+    Landing(SubmissionId),
+}
+
+/// A block decided, its events applied to the replica and framed.
+struct Decided {
+    batch: Vec<Request>,
+    outcomes: Vec<Outcome>,
+    frames: Bytes,
+    routes: Vec<Route>,
+    /// The chain's head before the block and after it.
+    before: Head,
+    after: Head,
+    /// The keyed submissions this block answers for the first time.
+    keyed: HashSet<SubmissionId>,
+}
+
+/// A block that cannot be stored, and why; nothing of it counts.
+struct Abandoned {
+    batch: Vec<Request>,
+    why: &'static str,
+}
+
+/// A block sent to the stream, not yet acknowledged.
+struct Flight {
+    decided: Decided,
+    /// The stream's last sequence it was fenced on.
+    expected: u64,
+    sent: Result<Sent, StoreError>,
 }
 
 /// A cheap handle for submitting commands to the writer.
@@ -171,6 +204,19 @@ pub struct Sequencer {
     rejections: Option<RejectionLog>,
     checkpoints: Option<CheckpointPolicy>,
     last_checkpoint_at: Instant,
+    /// The largest block so far: a block's buffers are allocated at that
+    /// size once, instead of growing by doubling, each step of which had the
+    /// allocator map and zero fresh pages.
+    largest: BlockSize,
+    /// The keyed submissions of the block in flight, which the next block
+    /// is decided beside.
+    landing: HashSet<SubmissionId>,
+}
+
+#[derive(Default)]
+struct BlockSize {
+    bytes: usize,
+    events: usize,
 }
 
 /// When the writer checkpoints, and with which key.
@@ -196,6 +242,8 @@ impl Sequencer {
             rejections: None,
             checkpoints: None,
             last_checkpoint_at: Instant::now(),
+            largest: BlockSize::default(),
+            landing: HashSet::new(),
         };
         sequencer.rebuild().await?;
         Ok(sequencer)
@@ -278,28 +326,45 @@ impl Sequencer {
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        let mut flight: Option<Flight> = None;
         loop {
+            // Everything queued, up to a block's worth, taken at once: the
+            // senders' permits come back in one go, not one wake-up each.
+            let mut batch = Vec::with_capacity(MAX_BLOCK_COMMANDS);
+            if let Some(sent) = flight.take() {
+                // While a block is in flight the next one is decided from
+                // what is queued already; with nothing queued, the block
+                // is answered before the writer waits for more.
+                let queued = rx.recv_many(&mut batch, MAX_BLOCK_COMMANDS).now_or_never();
+                if !matches!(queued, Some(n) if n > 0) {
+                    self.land(sent).await;
+                    continue;
+                }
+                let decided = self.decide_block(batch);
+                if !self.land(sent).await {
+                    // Not stored: the replica was rebuilt from the stream,
+                    // and what was decided on top of the block is gone.
+                    let batch = match decided {
+                        Ok(decided) => decided.batch,
+                        Err(abandoned) => abandoned.batch,
+                    };
+                    self.answer_unavailable(batch, "the block before was not stored; retry");
+                    continue;
+                }
+                flight = self.launch(decided).await;
+                continue;
+            }
             // Idle, the writer still checkpoints on time.
             let idle = self
                 .checkpoints
                 .as_ref()
                 .map_or(Duration::from_secs(3600), |c| c.every);
-            let first = match tokio::time::timeout(idle, rx.recv()).await {
-                Ok(Some(first)) => first,
-                Ok(None) => return,
-                Err(_) => {
-                    self.commit(Vec::new()).await;
-                    continue;
-                }
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BLOCK_COMMANDS {
-                match rx.try_recv() {
-                    Ok(request) => batch.push(request),
-                    Err(_) => break,
-                }
+            let waited = tokio::time::timeout(idle, rx.recv_many(&mut batch, MAX_BLOCK_COMMANDS));
+            if let Ok(0) = waited.await {
+                return;
             }
-            self.commit(batch).await;
+            let decided = self.decide_block(batch);
+            flight = self.launch(decided).await;
         }
     }
 
@@ -308,15 +373,15 @@ impl Sequencer {
         now.max(self.replica.last_recorded_at)
     }
 
-    /// Decides a block of commands in order, appends their events as one
-    /// message, and answers each once the message is stored.
-    async fn commit(&mut self, batch: Vec<Request>) {
+    /// Decides a block of commands in order against the state, applies
+    /// their events and frames them: everything but storing the block.
+    fn decide_block(&mut self, batch: Vec<Request>) -> Result<Decided, Abandoned> {
         let now = self.clock();
         let before = self.replica.follower.head();
-        let mut frames = Vec::new();
+        let mut frames = Vec::with_capacity(self.largest.bytes);
         let mut outcomes = Vec::with_capacity(batch.len());
-        let mut in_block: HashMap<SubmissionId, usize> = HashMap::new();
-        let mut routes: Vec<Route> = Vec::new();
+        let mut in_block: HashMap<SubmissionId, usize> = HashMap::with_capacity(batch.len());
+        let mut routes: Vec<Route> = Vec::with_capacity(self.largest.events);
         let replica = &mut self.replica;
         for (i, request) in batch.iter().enumerate() {
             let s = &request.submission;
@@ -324,6 +389,10 @@ impl Sequencer {
                 let id = SubmissionId::of(&s.actor, key);
                 if let Some(answer) = replica.index.get(&id) {
                     outcomes.push(Outcome::Known(answer));
+                    continue;
+                }
+                if self.landing.contains(&id) {
+                    outcomes.push(Outcome::Landing(id));
                     continue;
                 }
                 if let Some(&earlier) = in_block.get(&id) {
@@ -369,7 +438,10 @@ impl Sequencer {
                         // An event the frame cannot hold (over 1 MiB) is a
                         // bug in the rules' bounds; refuse the whole block.
                         warn!(error = %e, "event does not frame; block abandoned");
-                        return self.abandon(batch, "an event could not be framed").await;
+                        return Err(Abandoned {
+                            batch,
+                            why: "an event could not be framed",
+                        });
                     }
                 }
             }
@@ -384,56 +456,122 @@ impl Sequencer {
         }
         self.own_events(now, &mut frames, &mut routes);
         self.replica.last_recorded_at = now;
+        self.largest = BlockSize {
+            bytes: self.largest.bytes.max(frames.len()),
+            events: self.largest.events.max(routes.len()),
+        };
+        let after = self.replica.follower.head();
+        Ok(Decided {
+            batch,
+            outcomes,
+            frames: Bytes::from(frames),
+            routes,
+            before,
+            after,
+            keyed: in_block.into_keys().collect(),
+        })
+    }
 
-        if !frames.is_empty() && !self.lease.is_held() {
-            warn!("the write lease is not held; block abandoned");
-            return self
-                .abandon(batch, "this instance does not hold the write lease; retry")
-                .await;
-        }
-        let frames = Bytes::from(frames);
-        if !frames.is_empty() {
-            let expected = self.replica.stream_sequence;
-            let head = self.replica.follower.head();
-            let seal = self.seal(head);
-            // Once the ledger has a key, an unsealed block would fail every
-            // verifier: a writer without that key records nothing.
-            if seal.is_none() && self.replica.follower.state().ledger_key.is_some() {
-                warn!("this writer does not hold the ledger's key; block abandoned");
-                return self
-                    .abandon(
-                        batch,
-                        "the writer does not hold the ledger's key; nothing recorded",
-                    )
-                    .await;
+    /// Sends a decided block to the stream. A block with no events (every
+    /// command rejected, or known) is answered at once.
+    async fn launch(&mut self, decided: Result<Decided, Abandoned>) -> Option<Flight> {
+        let decided = match decided {
+            Ok(decided) => decided,
+            Err(Abandoned { batch, why }) => {
+                self.abandon(batch, why).await;
+                return None;
             }
-            match self
-                .store
-                .append(frames.clone(), expected, seal.as_ref())
-                .await
-            {
-                Ok(sequence) => self.replica.stream_sequence = sequence,
-                Err(e) => {
-                    warn!(error = %e, "append failed; reconciling with the stream");
-                    match self.reconcile(expected, before, head).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            return self
-                                .abandon(batch, "the block was not stored; retry with the same key")
-                                .await
-                        }
-                        Err(e) => {
-                            return self.abandon(batch, &e.to_string()).await;
-                        }
+        };
+        if decided.frames.is_empty() {
+            let outcomes = self.log_rejections(&decided.batch, decided.outcomes).await;
+            self.answer(decided.batch, outcomes);
+            return None;
+        }
+        if !self.lease.is_held() {
+            warn!("the write lease is not held; block abandoned");
+            self.abandon(
+                decided.batch,
+                "this instance does not hold the write lease; retry",
+            )
+            .await;
+            return None;
+        }
+        let seal = self.seal(decided.after);
+        // Once the ledger has a key, an unsealed block would fail every
+        // verifier: a writer without that key records nothing.
+        if seal.is_none() && self.replica.follower.state().ledger_key.is_some() {
+            warn!("this writer does not hold the ledger's key; block abandoned");
+            self.abandon(
+                decided.batch,
+                "the writer does not hold the ledger's key; nothing recorded",
+            )
+            .await;
+            return None;
+        }
+        let expected = self.replica.stream_sequence;
+        let sent = self
+            .store
+            .send(decided.frames.clone(), expected, seal.as_ref())
+            .await;
+        self.landing.clone_from(&decided.keyed);
+        Some(Flight {
+            decided,
+            expected,
+            sent,
+        })
+    }
+
+    /// Waits for a block in flight to be stored and answers its commands.
+    /// False if it was not stored: then nothing of it counts, the replica
+    /// has been rebuilt from the stream, and its commands are told to retry.
+    async fn land(&mut self, flight: Flight) -> bool {
+        self.landing.clear();
+        let Flight {
+            decided,
+            expected,
+            sent,
+        } = flight;
+        let stored = match sent {
+            Ok(sent) => sent.stored().await,
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(sequence) => self.replica.stream_sequence = sequence,
+            Err(e) => {
+                warn!(error = %e, "append failed; reconciling with the stream");
+                match self
+                    .reconcile(expected, decided.before, decided.after)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.abandon(
+                            decided.batch,
+                            "the block was not stored; retry with the same key",
+                        )
+                        .await;
+                        return false;
+                    }
+                    Err(e) => {
+                        self.abandon(decided.batch, &e.to_string()).await;
+                        return false;
                     }
                 }
             }
         }
+        let Decided {
+            batch,
+            outcomes,
+            frames,
+            routes,
+            ..
+        } = decided;
         let outcomes = self.log_rejections(&batch, outcomes).await;
         self.answer(batch, outcomes);
         if let Some(republisher) = &self.republisher {
             republisher.send(frames, routes).await;
         }
+        true
     }
 
     /// The writer's signature over the head after a block, once the ledger
@@ -646,6 +784,11 @@ impl Sequencer {
         if let Err(e) = self.rebuild().await {
             warn!(error = %e, "rebuild after an abandoned block failed");
         }
+        self.answer_unavailable(batch, why);
+    }
+
+    /// Answers each request as known before, or else as unavailable.
+    fn answer_unavailable(&self, batch: Vec<Request>, why: &str) {
         for request in batch {
             let s = &request.submission;
             let known = s
@@ -676,6 +819,15 @@ impl Sequencer {
                 },
                 Outcome::Nothing => Answer::nothing_recorded(),
                 Outcome::SameAs(i) => given[i].clone(),
+                Outcome::Landing(id) => {
+                    self.replica
+                        .index
+                        .get(&id)
+                        .unwrap_or_else(|| Answer::Unavailable {
+                            message: "the same submission just before was not answered; retry"
+                                .into(),
+                        })
+                }
             };
             let s = &request.submission;
             let remembered = !matches!(answer, Answer::Unavailable { .. });

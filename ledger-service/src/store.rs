@@ -208,6 +208,17 @@ impl ChainStore {
         expected_last: u64,
         seal: Option<&Signature>,
     ) -> Result<u64, StoreError> {
+        self.send(frames, expected_last, seal).await?.stored().await
+    }
+
+    /// Sends a block to be appended as `append` does; the returned handle
+    /// waits for its acknowledgement, so that the caller can work meanwhile.
+    pub async fn send(
+        &self,
+        frames: Bytes,
+        expected_last: u64,
+        seal: Option<&Signature>,
+    ) -> Result<Sent, StoreError> {
         let mut headers = HeaderMap::new();
         if let Some(seal) = seal {
             headers.insert(SEAL_HEADER, hex::encode(seal.0).as_str());
@@ -216,23 +227,45 @@ impl ChainStore {
             async_nats::header::NATS_EXPECTED_LAST_SEQUENCE,
             expected_last.to_string().as_str(),
         );
-        let append_err = |e: async_nats::Error| StoreError::Append {
-            stream: self.shard.stream(),
-            source: e,
-        };
         let ack = self
             .js
             .publish_with_headers(self.shard.blocks_subject(), headers, frames)
             .await
-            .map_err(|e| append_err(e.into()))?;
-        let ack = tokio::time::timeout(self.ack_timeout, ack)
-            .await
-            .map_err(|_| StoreError::AckTimeout {
+            .map_err(|e| StoreError::Append {
                 stream: self.shard.stream(),
-                timeout: self.ack_timeout,
-            })?
-            .map_err(|e| append_err(e.into()))?;
-        Ok(ack.sequence)
+                source: e.into(),
+            })?;
+        Ok(Sent {
+            ack,
+            stream: self.shard.stream(),
+            timeout: self.ack_timeout,
+        })
+    }
+}
+
+/// A block sent to the stream, its acknowledgement still to come.
+pub struct Sent {
+    ack: jetstream::context::PublishAckFuture,
+    stream: String,
+    timeout: Duration,
+}
+
+impl Sent {
+    /// The block's stream sequence, once the stream has stored it.
+    pub async fn stored(self) -> Result<u64, StoreError> {
+        let Sent {
+            ack,
+            stream,
+            timeout,
+        } = self;
+        match tokio::time::timeout(timeout, ack).await {
+            Ok(Ok(ack)) => Ok(ack.sequence),
+            Ok(Err(e)) => Err(StoreError::Append {
+                stream,
+                source: e.into(),
+            }),
+            Err(_) => Err(StoreError::AckTimeout { stream, timeout }),
+        }
     }
 }
 

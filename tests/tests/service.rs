@@ -275,6 +275,71 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
     );
 }
 
+/// The writer decides the next block while the last one is in flight. A
+/// retry queued behind its first attempt (in the same block, the block in
+/// flight, or one stored before) gets the first answer and counts once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_queued_behind_its_first_attempt_counts_once() {
+    let (nats, writer, client) = served_federation().await;
+    // A district without a quota of its own, under the city's 5,800.
+    for (key, unit) in [
+        (
+            "queue-d",
+            json!({"type": "register_unit", "unit": "queue-d", "name": "连云区总工会",
+            "kind": "district_federation", "parent": "city", "quota": null}),
+        ),
+        (
+            "queue-g",
+            json!({"type": "register_unit", "unit": "queue-g", "name": "墟沟街道工会",
+            "kind": {"grassroots": "street"}, "parent": "queue-d", "quota": null}),
+        ),
+    ] {
+        let answer = request(&client, "admin-city", &submission(key, unit)).await;
+        assert_eq!(answer["status"], "accepted", "{answer}");
+    }
+    let register = |n: usize| {
+        let command = serde_json::from_value(json!({"type": "register_volunteer",
+            "volunteer": format!("queued-{n}"), "home_unit": "queue-g", "membership": "member",
+            "identity": format!("{:064x}", 1000 + n)}))
+        .expect("command");
+        as_city_admin(&format!("queued-{n}"), command)
+    };
+    const VOLUNTEERS: usize = 5_000;
+    const BEHIND: usize = 700;
+    let mut firsts = Vec::new();
+    let mut retries = Vec::new();
+    for n in 0..VOLUNTEERS {
+        firsts.push(writer.queue(register(n)).await);
+        if n >= BEHIND {
+            retries.push(writer.queue(register(n - BEHIND)).await);
+        }
+    }
+    let mut first_answers = Vec::new();
+    for pending in firsts {
+        first_answers.push(pending.answer().await);
+    }
+    for (n, pending) in retries.into_iter().enumerate() {
+        let answer = pending.answer().await;
+        assert!(first_answers[n].is_accepted(), "{:?}", first_answers[n]);
+        assert_eq!(answer, first_answers[n], "the retry of queued-{n}");
+    }
+    let (records, _) = read_chain(&nats.store().await).await;
+    let queued: Vec<&str> = records
+        .iter()
+        .filter_map(|(_, r)| match &r.event {
+            Event::VolunteerRegistered(v) if v.volunteer.as_str().starts_with("queued-") => {
+                Some(v.volunteer.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    let distinct: HashSet<&str> = queued.iter().copied().collect();
+    assert_eq!(queued.len(), VOLUNTEERS, "each volunteer registered once");
+    assert_eq!(distinct.len(), VOLUNTEERS);
+    let blocks = nats.store().await.last_sequence().await.expect("stream");
+    assert!(blocks > 6, "the load went out in several blocks ({blocks})");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_gets_one_answer_per_submission_in_order() {
     let (_nats, _writer, client) = served_federation().await;
