@@ -513,6 +513,11 @@ impl Sequencer {
             .store
             .send(decided.frames.clone(), expected, seal.as_ref())
             .await;
+        // The client's connection task, woken by the send, waits in this
+        // worker's slot for the next task to run, which other workers do
+        // not take from: without a yield the block would sit in the client
+        // until the next one is decided, and the two would not overlap.
+        tokio::task::yield_now().await;
         self.landing.clone_from(&decided.keyed);
         Some(Flight {
             decided,
