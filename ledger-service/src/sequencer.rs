@@ -122,6 +122,8 @@ enum Outcome {
 /// A block decided, its events applied to the replica and framed.
 struct Decided {
     batch: Vec<Request>,
+    /// Each request's submission, when it has a key.
+    ids: Vec<Option<SubmissionId>>,
     outcomes: Vec<Outcome>,
     frames: Bytes,
     routes: Vec<Route>,
@@ -381,12 +383,14 @@ impl Sequencer {
         let mut frames = Vec::with_capacity(self.largest.bytes);
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut in_block: HashMap<SubmissionId, usize> = HashMap::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
         let mut routes: Vec<Route> = Vec::with_capacity(self.largest.events);
         let replica = &mut self.replica;
         for (i, request) in batch.iter().enumerate() {
             let s = &request.submission;
-            if let Some(key) = &s.key {
-                let id = SubmissionId::of(&s.actor, key);
+            let id = s.key.as_ref().map(|key| SubmissionId::of(&s.actor, key));
+            ids.push(id);
+            if let Some(id) = id {
                 if let Some(answer) = replica.index.get(&id) {
                     outcomes.push(Outcome::Known(answer));
                     continue;
@@ -463,6 +467,7 @@ impl Sequencer {
         let after = self.replica.follower.head();
         Ok(Decided {
             batch,
+            ids,
             outcomes,
             frames: Bytes::from(frames),
             routes,
@@ -484,7 +489,7 @@ impl Sequencer {
         };
         if decided.frames.is_empty() {
             let outcomes = self.log_rejections(&decided.batch, decided.outcomes).await;
-            self.answer(decided.batch, outcomes);
+            self.answer(decided.batch, &decided.ids, outcomes);
             return None;
         }
         if !self.lease.is_held() {
@@ -566,13 +571,14 @@ impl Sequencer {
         }
         let Decided {
             batch,
+            ids,
             outcomes,
             frames,
             routes,
             ..
         } = decided;
         let outcomes = self.log_rejections(&batch, outcomes).await;
-        self.answer(batch, outcomes);
+        self.answer(batch, &ids, outcomes);
         if let Some(republisher) = &self.republisher {
             republisher.send(frames, routes).await;
         }
@@ -807,9 +813,14 @@ impl Sequencer {
         }
     }
 
-    fn answer(&mut self, batch: Vec<Request>, outcomes: Vec<Outcome>) {
+    fn answer(
+        &mut self,
+        batch: Vec<Request>,
+        ids: &[Option<SubmissionId>],
+        outcomes: Vec<Outcome>,
+    ) {
         let mut given: Vec<Answer> = Vec::with_capacity(batch.len());
-        for (request, outcome) in batch.into_iter().zip(outcomes) {
+        for ((request, outcome), id) in batch.into_iter().zip(outcomes).zip(ids) {
             let answer = match outcome {
                 Outcome::Known(a) | Outcome::Rejected(a) => a,
                 Outcome::Recorded {
@@ -834,12 +845,9 @@ impl Sequencer {
                         })
                 }
             };
-            let s = &request.submission;
             let remembered = !matches!(answer, Answer::Unavailable { .. });
-            if let (Some(key), true) = (&s.key, remembered) {
-                self.replica
-                    .index
-                    .remember(SubmissionId::of(&s.actor, key), &answer);
+            if let (Some(id), true) = (id, remembered) {
+                self.replica.index.remember(*id, &answer);
             }
             given.push(answer.clone());
             let _ = request.reply.send(answer);
