@@ -233,22 +233,24 @@ impl Verifier {
         first_sequence: u64,
         seal: Option<&Signature>,
     ) -> Result<(), ChainError> {
-        let Some(audit) = &self.audit else {
+        let Some((key, message)) = self.seal_due() else {
             return Ok(());
         };
-        let (Some(key), Some(ledger)) = (&audit.key, &audit.ledger) else {
-            return Ok(());
-        };
-        let message = signing::block_message(ledger, self.head.sequence, &self.head.hash);
-        let sealed = seal.is_some_and(|sig| signing::verify(key, &message, sig).is_ok());
-        if sealed {
+        if seal.is_some_and(|sig| signing::verify(&key, &message, sig).is_ok()) {
             Ok(())
         } else {
-            Err(ChainError {
-                sequence: first_sequence,
-                fault: Fault::BadSignature("block"),
-            })
+            Err(bad_seal(first_sequence))
         }
+    }
+
+    /// The key the block just pushed must be sealed with and the message
+    /// its seal signs; `None` while the ledger has no key (or when this
+    /// verifier did not start at the first frame).
+    fn seal_due(&self) -> Option<(PublicKey, Vec<u8>)> {
+        let audit = self.audit.as_ref()?;
+        let (key, ledger) = (audit.key?, audit.ledger.as_ref()?);
+        let message = signing::block_message(ledger, self.head.sequence, &self.head.hash);
+        Some((key, message))
     }
 
     /// Takes in a frame its holder wrote itself (the writer), whose hash is
@@ -363,21 +365,14 @@ impl Verifier {
         first_sequence: u64,
         seal: Option<&Signature>,
     ) -> Result<(), ChainError> {
-        let Some(audit) = &self.audit else {
+        let Some((key, message)) = self.seal_due() else {
             return Ok(());
         };
-        let (Some(key), Some(ledger)) = (&audit.key, &audit.ledger) else {
-            return Ok(());
-        };
-        let message = signing::block_message(ledger, self.head.sequence, &self.head.hash);
         match seal {
-            Some(seal) => seals.push(first_sequence, *key, message, *seal),
+            Some(seal) => seals.push(first_sequence, key, message, *seal),
             None => {
                 seals.check()?;
-                Err(ChainError {
-                    sequence: first_sequence,
-                    fault: Fault::BadSignature("block"),
-                })
+                Err(bad_seal(first_sequence))
             }
         }
     }
@@ -459,6 +454,15 @@ pub fn verify_concatenated(mut buf: &[u8], from: Head) -> Result<Head, ChainErro
         buf = rest;
     }
     Ok(verifier.head())
+}
+
+/// A block whose seal is missing or does not verify, named at its first
+/// frame.
+fn bad_seal(first_sequence: u64) -> ChainError {
+    ChainError {
+        sequence: first_sequence,
+        fault: Fault::BadSignature("block"),
+    }
 }
 
 /// For blocks of `lens` bytes back to back in `buf`: the count of frames
@@ -752,6 +756,30 @@ mod tests {
             .collect()
     }
 
+    /// Blocks back to back in `joined`, checked as a follower checks them:
+    /// each block's frames, then its seal, until the first fault. Returns
+    /// the verifier, the sequences handed over, and the outcome.
+    fn one_block_at_a_time(
+        joined: &[u8],
+        blocks: &[(usize, Option<Signature>)],
+    ) -> (Verifier, Vec<u64>, Result<(), ChainError>) {
+        let mut verifier = Verifier::new();
+        let mut seen = Vec::new();
+        let mut tail = joined;
+        for (len, seal) in blocks {
+            let (block, next) = tail.split_at(*len);
+            tail = next;
+            let first = verifier.head().sequence + 1;
+            let checked = verifier
+                .push_all(block, 1, |v| seen.push(v.head.sequence))
+                .and_then(|()| verifier.check_seal(first, seal.as_ref()));
+            if checked.is_err() {
+                return (verifier, seen, checked);
+            }
+        }
+        (verifier, seen, Ok(()))
+    }
+
     /// What a bundle or the live stream can get wrong about a block.
     #[derive(Clone, Debug)]
     enum Damage {
@@ -847,21 +875,7 @@ mod tests {
                 rest -= block.0;
             }
 
-            let mut one_by_one = Verifier::new();
-            let mut seen_one = Vec::new();
-            let mut tail: &[u8] = &joined;
-            let mut expected = Ok(());
-            for (len, seal) in &blocks {
-                let (block, next) = tail.split_at(*len);
-                tail = next;
-                let first = one_by_one.head().sequence + 1;
-                expected = one_by_one
-                    .push_all(block, 1, |v| seen_one.push(v.head.sequence))
-                    .and_then(|()| one_by_one.check_seal(first, seal.as_ref()));
-                if expected.is_err() {
-                    break;
-                }
-            }
+            let (one_by_one, seen_one, expected) = one_block_at_a_time(&joined, &blocks);
             for workers in [1, 2] {
                 let mut together = Verifier::new();
                 let mut seen = Vec::new();
@@ -928,21 +942,7 @@ mod tests {
                 None => {}
             }
 
-            let mut one_by_one = Verifier::new();
-            let mut seen_one = Vec::new();
-            let mut tail: &[u8] = &joined;
-            let mut expected = Ok(());
-            for (len, seal) in &blocks {
-                let (block, next) = tail.split_at(*len);
-                tail = next;
-                let first = one_by_one.head().sequence + 1;
-                expected = one_by_one
-                    .push_all(block, 1, |v| seen_one.push(v.head.sequence))
-                    .and_then(|()| one_by_one.check_seal(first, seal.as_ref()));
-                if expected.is_err() {
-                    break;
-                }
-            }
+            let (one_by_one, seen_one, expected) = one_block_at_a_time(&joined, &blocks);
             prop_assert_eq!(expected.is_err(), damage.is_some());
             for workers in [1, 2] {
                 let mut together = Verifier::new();

@@ -7,7 +7,7 @@
 //! batches, and only where a batch fails one by one, to name the first
 //! bad seal exactly as checking each in turn would.
 
-use super::{ChainError, Fault};
+use super::{bad_seal, ChainError};
 use crate::signing::{self, PublicKey};
 use crate::values::Signature;
 
@@ -67,10 +67,7 @@ impl Seals {
             .iter()
             .find(|q| signing::verify(&q.key, &q.message, &q.seal).is_err())
         {
-            Some(bad) => Err(ChainError {
-                sequence: bad.first,
-                fault: Fault::BadSignature("block"),
-            }),
+            Some(bad) => Err(bad_seal(bad.first)),
             None => Ok(()),
         }
     }
