@@ -43,9 +43,10 @@ const RECONCILE_ATTEMPTS: u32 = 60;
 pub enum SequencerError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the chain is broken in stream message {stream_sequence}: {error}")]
+    #[error("the chain is broken in stream messages {from} to {to}: {error}")]
     Chain {
-        stream_sequence: u64,
+        from: u64,
+        to: u64,
         error: ChainError,
     },
     #[error("the writer stopped")]
@@ -76,24 +77,60 @@ impl Replica {
         }
     }
 
-    /// Verifies a stored block frame by frame and applies it.
-    fn apply_block(&mut self, block: &Block) -> Result<(), SequencerError> {
+    /// Verifies the blocks read and not applied yet, and applies them.
+    fn apply(&mut self, unapplied: &mut Unapplied) -> Result<(), SequencerError> {
+        let Some((from, to)) = unapplied.stream.take() else {
+            return Ok(());
+        };
         let index = &mut self.index;
         let last_recorded_at = &mut self.last_recorded_at;
         self.follower
-            .apply_block(&block.frames, block.seal.as_ref(), |verified, _| {
-                let record = &verified.record;
-                *last_recorded_at = (*last_recorded_at).max(record.recorded_at);
-                if let Some(key) = &record.submission {
-                    index.record_event(SubmissionId::of(&record.actor, key), verified.head);
-                }
-            })
-            .map_err(|error| SequencerError::Chain {
-                stream_sequence: block.stream_sequence,
-                error,
-            })?;
-        self.stream_sequence = block.stream_sequence;
+            .apply_blocks(
+                &unapplied.frames,
+                &unapplied.blocks,
+                crate::audit::workers(),
+                |verified, _| {
+                    let record = &verified.record;
+                    *last_recorded_at = (*last_recorded_at).max(record.recorded_at);
+                    if let Some(key) = &record.submission {
+                        index.record_event(SubmissionId::of(&record.actor, key), verified.head);
+                    }
+                },
+            )
+            .map_err(|error| SequencerError::Chain { from, to, error })?;
+        self.stream_sequence = to;
+        unapplied.frames.clear();
+        unapplied.blocks.clear();
         Ok(())
+    }
+}
+
+/// Blocks read from the stream and not applied yet. They are verified a
+/// batch at a time: a block is too small to share between threads, and
+/// its seal is cheaper checked with many others (under light load, most
+/// blocks hold an event or two).
+#[derive(Default)]
+struct Unapplied {
+    /// Their frames back to back, and each one's length and seal.
+    frames: Vec<u8>,
+    blocks: Vec<(usize, Option<Signature>)>,
+    /// The stream sequences of the first block and the last.
+    stream: Option<(u64, u64)>,
+}
+
+/// About this many bytes of frames are verified at a time.
+const UNAPPLIED_BYTES: usize = 8 << 20;
+
+impl Unapplied {
+    fn push(&mut self, block: &Block) {
+        self.frames.extend_from_slice(&block.frames);
+        self.blocks.push((block.frames.len(), block.seal));
+        let from = self.stream.map_or(block.stream_sequence, |(from, _)| from);
+        self.stream = Some((from, block.stream_sequence));
+    }
+
+    fn is_full(&self) -> bool {
+        self.frames.len() >= UNAPPLIED_BYTES
     }
 }
 
@@ -253,15 +290,22 @@ impl Sequencer {
 
     async fn rebuild(&mut self) -> Result<(), SequencerError> {
         let mut replica = Replica::empty();
+        let mut unapplied = Unapplied::default();
         let mut failure = None;
         self.store
             .replay(1, |block| {
                 if failure.is_none() {
-                    failure = crate::cpu::heavy(|| replica.apply_block(&block).err());
+                    unapplied.push(&block);
+                    if unapplied.is_full() {
+                        failure = crate::cpu::heavy(|| replica.apply(&mut unapplied).err());
+                    }
                 }
                 Ok(())
             })
             .await?;
+        if failure.is_none() {
+            failure = crate::cpu::heavy(|| replica.apply(&mut unapplied).err());
+        }
         if let Some(e) = failure {
             return Err(e);
         }

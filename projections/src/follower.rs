@@ -54,6 +54,26 @@ impl Follower {
         self.verifier.check_seal(first, seal)
     }
 
+    /// As [`Follower::apply_block`] for many blocks stored back to back in
+    /// `frames` (`blocks` gives each one's length and seal), hashed and
+    /// decoded on `workers` threads and their seals checked in batches.
+    /// Stops at the first fault, named as block by block would name it;
+    /// past a bad seal, frames of later blocks may be applied already, so a
+    /// caller that gets an error starts again from nothing.
+    pub fn apply_blocks(
+        &mut self,
+        frames: &[u8],
+        blocks: &[(usize, Option<Signature>)],
+        workers: usize,
+        mut each: impl FnMut(&Verified, &Ledger),
+    ) -> Result<(), ChainError> {
+        let Follower { state, verifier } = self;
+        verifier.push_sealed(frames, blocks, workers, |verified| {
+            each(&verified, state);
+            state.apply(&verified.record.event);
+        })
+    }
+
     /// Verifies and applies frames stored back to back (a block), calling
     /// `each` with every verified record and the state just before it. Stops at the first bad frame and
     /// says where the chain broke; what came before it stays applied.

@@ -457,3 +457,53 @@ async fn the_writer_rotates_the_key_and_a_writer_without_it_records_nothing() {
     let (code, out) = ledger(&["verify", "--nats", &url, "--shard", SHARD, "--quiet"]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// A block appended by someone who can write to the stream but does not
+/// hold the ledger's key: its frame links, its seal is a stranger's. A
+/// writer opening the stream finds it and refuses to start, naming its
+/// sequence, after dozens of small sealed blocks checked in one batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_refuses_a_chain_with_a_forged_block() {
+    use ledger_core::chain::Chain;
+    use ledger_core::event::WishWithdrawn;
+    use ledger_core::signing::block_message;
+    use ledger_core::values::{LedgerId, WishId};
+    use ledger_service::sequencer::SequencerError;
+
+    let nats = Nats::start();
+    checkpointed_ledger(&nats).await;
+    let store = nats.store().await;
+    let blocks = store.last_sequence().await.unwrap();
+    assert!(blocks > 60, "many small blocks before ({blocks})");
+    let (_, head) = read_chain(&store).await;
+    let record = ledger_core::EventRecord {
+        recorded_at: ledger_core::time::Timestamp(head.sequence as i64),
+        actor: ledger_core::testing::actor("intruder"),
+        submission: None,
+        event: Event::WishWithdrawn(WishWithdrawn {
+            wish: WishId::new("w-forged").unwrap(),
+            reason: ledger_core::testing::text("伪造"),
+        }),
+    };
+    let mut frames = Vec::new();
+    let forged = Chain::resume(head).append(&record, &mut frames).unwrap();
+    let ledger = LedgerId::new(SHARD).unwrap();
+    let seal = LedgerSigner::from_secret(&[9; 32]).sign(&block_message(
+        &ledger,
+        forged.sequence,
+        &forged.hash,
+    ));
+    store
+        .append(frames.into(), blocks, Some(&seal))
+        .await
+        .expect("the stream takes any well-fenced message");
+
+    match Sequencer::open(store).await {
+        Err(SequencerError::Chain { error, .. }) => {
+            assert_eq!(error.sequence, head.sequence + 1, "{error}");
+            assert_eq!(error.fault, ledger_core::Fault::BadSignature("block"));
+        }
+        Err(other) => panic!("another error: {other}"),
+        Ok(_) => panic!("a writer opened a chain with a forged block"),
+    }
+}
