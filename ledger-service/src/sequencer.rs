@@ -247,9 +247,6 @@ pub struct Sequencer {
     /// size once, instead of growing by doubling, each step of which had the
     /// allocator map and zero fresh pages.
     largest: BlockSize,
-    /// The keyed submissions of the block in flight, which the next block
-    /// is decided beside.
-    landing: HashSet<SubmissionId>,
 }
 
 #[derive(Default)]
@@ -282,7 +279,6 @@ impl Sequencer {
             checkpoints: None,
             last_checkpoint_at: Instant::now(),
             largest: BlockSize::default(),
-            landing: HashSet::new(),
         };
         sequencer.rebuild().await?;
         Ok(sequencer)
@@ -386,7 +382,7 @@ impl Sequencer {
                     self.land(sent).await;
                     continue;
                 }
-                let decided = self.decide_block(batch);
+                let decided = self.decide_block(batch, &sent.decided.keyed);
                 if !self.land(sent).await {
                     // Not stored: the replica was rebuilt from the stream,
                     // and what was decided on top of the block is gone.
@@ -409,7 +405,7 @@ impl Sequencer {
             if let Ok(0) = waited.await {
                 return;
             }
-            let decided = self.decide_block(batch);
+            let decided = self.decide_block(batch, &HashSet::new());
             flight = self.launch(decided).await;
         }
     }
@@ -421,7 +417,12 @@ impl Sequencer {
 
     /// Decides a block of commands in order against the state, applies
     /// their events and frames them: everything but storing the block.
-    fn decide_block(&mut self, batch: Vec<Request>) -> Result<Decided, Abandoned> {
+    /// `landing` holds the keyed submissions of the block in flight.
+    fn decide_block(
+        &mut self,
+        batch: Vec<Request>,
+        landing: &HashSet<SubmissionId>,
+    ) -> Result<Decided, Abandoned> {
         let now = self.clock();
         let before = self.replica.follower.head();
         let mut frames = Vec::with_capacity(self.largest.bytes);
@@ -439,7 +440,7 @@ impl Sequencer {
                     outcomes.push(Outcome::Known(answer));
                     continue;
                 }
-                if self.landing.contains(&id) {
+                if landing.contains(&id) {
                     outcomes.push(Outcome::Landing(id));
                     continue;
                 }
@@ -567,7 +568,6 @@ impl Sequencer {
         // not take from: without a yield the block would sit in the client
         // until the next one is decided, and the two would not overlap.
         tokio::task::yield_now().await;
-        self.landing.clone_from(&decided.keyed);
         Some(Flight {
             decided,
             expected,
@@ -579,7 +579,6 @@ impl Sequencer {
     /// False if it was not stored: then nothing of it counts, the replica
     /// has been rebuilt from the stream, and its commands are told to retry.
     async fn land(&mut self, flight: Flight) -> bool {
-        self.landing.clear();
         let Flight {
             decided,
             expected,
