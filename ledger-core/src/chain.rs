@@ -516,15 +516,21 @@ mod tests {
     }
 
     fn frames(n: usize) -> Vec<Vec<u8>> {
+        framed(&records(n)).0
+    }
+
+    /// Each record framed and linked after the one before: the frames, and
+    /// the head after each.
+    fn framed(records: &[EventRecord]) -> (Vec<Vec<u8>>, Vec<Head>) {
         let mut chain = Chain::new();
-        records(n)
+        records
             .iter()
             .map(|r| {
                 let mut out = Vec::new();
-                chain.append(r, &mut out).unwrap();
-                out
+                let head = chain.append(r, &mut out).unwrap();
+                (out, head)
             })
-            .collect()
+            .unzip()
     }
 
     fn shared_chain() -> &'static [Vec<u8>] {
@@ -725,15 +731,7 @@ mod tests {
             });
             let key_at = records.len();
             records.extend(records_from(key_at, 1_400));
-            let mut chain = Chain::new();
-            records
-                .iter()
-                .map(|r| {
-                    let mut out = Vec::new();
-                    let head = chain.append(r, &mut out).unwrap();
-                    (out, head)
-                })
-                .unzip()
+            framed(&records)
         })
     }
 

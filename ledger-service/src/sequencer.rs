@@ -372,7 +372,8 @@ impl Sequencer {
         loop {
             // Everything queued, up to a block's worth, taken at once: the
             // senders' permits come back in one go, not one wake-up each.
-            let mut batch = Vec::with_capacity(MAX_BLOCK_COMMANDS);
+            // Sized to the queue: under light load a block is a command.
+            let mut batch = Vec::with_capacity(rx.len().clamp(1, MAX_BLOCK_COMMANDS));
             if let Some(sent) = flight.take() {
                 // While a block is in flight the next one is decided from
                 // what is queued already; with nothing queued, the block
