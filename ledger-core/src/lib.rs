@@ -16,6 +16,7 @@ pub mod event;
 pub mod frame;
 mod lanes;
 pub mod merkle;
+pub mod numbered;
 pub mod owners;
 pub mod rejection;
 pub mod rights;

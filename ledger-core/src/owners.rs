@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use crate::domain::EntryRef;
 use crate::event::Event;
+use crate::numbered::Numbered;
 use crate::values::{AwardId, CreditId, PairingId, RedemptionId, SessionId, VolunteerId};
 
 /// The volunteer each entry recorded so far belongs to.
@@ -62,10 +63,10 @@ pub fn volunteer_of(owners: &(impl EntryOwners + ?Sized), event: &Event) -> Opti
 pub struct Owners {
     slots: HashMap<VolunteerId, u32>,
     volunteers: Vec<VolunteerId>,
-    sessions: Assigned,
-    credits: Assigned,
-    awards: Assigned,
-    redemptions: Assigned,
+    sessions: Numbered<SessionId, u32>,
+    credits: Numbered<CreditId, u32>,
+    awards: Numbered<AwardId, u32>,
+    redemptions: Numbered<RedemptionId, u32>,
     pairings: HashMap<PairingId, u32>,
 }
 
@@ -81,19 +82,19 @@ impl Owners {
         match event {
             Event::CheckedIn(e) => {
                 let owner = self.slot(&e.volunteer);
-                self.sessions.insert(e.session.0, owner);
+                self.sessions.insert(e.session, owner);
             }
             Event::HoursCredited(e) => {
                 let owner = self.slot(&e.volunteer);
-                self.credits.insert(e.credit.0, owner);
+                self.credits.insert(e.credit, owner);
             }
             Event::PointsAwarded(e) => {
                 let owner = self.slot(&e.volunteer);
-                self.awards.insert(e.award.0, owner);
+                self.awards.insert(e.award, owner);
             }
             Event::RewardRedeemed(e) => {
                 let owner = self.slot(&e.volunteer);
-                self.redemptions.insert(e.redemption.0, owner);
+                self.redemptions.insert(e.redemption, owner);
             }
             Event::PairingStarted(e) => {
                 let owner = self.slot(&e.volunteer);
@@ -128,94 +129,22 @@ impl Owners {
 
 impl EntryOwners for Owners {
     fn session_owner(&self, id: SessionId) -> Option<&VolunteerId> {
-        self.volunteer(self.sessions.get(id.0))
+        self.volunteer(self.sessions.get(&id).copied())
     }
 
     fn credit_owner(&self, id: CreditId) -> Option<&VolunteerId> {
-        self.volunteer(self.credits.get(id.0))
+        self.volunteer(self.credits.get(&id).copied())
     }
 
     fn award_owner(&self, id: AwardId) -> Option<&VolunteerId> {
-        self.volunteer(self.awards.get(id.0))
+        self.volunteer(self.awards.get(&id).copied())
     }
 
     fn redemption_owner(&self, id: RedemptionId) -> Option<&VolunteerId> {
-        self.volunteer(self.redemptions.get(id.0))
+        self.volunteer(self.redemptions.get(&id).copied())
     }
 
     fn pairing_owner(&self, id: &PairingId) -> Option<&VolunteerId> {
         self.volunteer(self.pairings.get(id).copied())
-    }
-}
-
-/// A map from ledger-assigned ids to owners' slots. The ledger assigns them
-/// counting up from 1, so they are kept in a `Vec` by id; an id out
-/// of that order (which the rules never assign, but an event may carry)
-/// goes to a map beside it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Assigned {
-    in_order: Vec<u32>,
-    others: HashMap<u64, u32>,
-}
-
-impl Assigned {
-    fn insert(&mut self, id: u64, owner: u32) {
-        let next = self.in_order.len() as u64 + 1;
-        if id == next {
-            self.in_order.push(owner);
-            if !self.others.is_empty() {
-                self.others.remove(&id);
-            }
-        } else if (1..next).contains(&id) {
-            self.in_order[(id - 1) as usize] = owner;
-        } else {
-            self.others.insert(id, owner);
-        }
-    }
-
-    fn get(&self, id: u64) -> Option<u32> {
-        let slot = id.checked_sub(1).and_then(|i| usize::try_from(i).ok());
-        match slot.and_then(|i| self.in_order.get(i)) {
-            Some(&owner) => Some(owner),
-            None => self.others.get(&id).copied(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Whatever order ids come in, the map answers as a plain map
-        /// with the later insert winning.
-        #[test]
-        fn assigned_ids_read_back_as_a_map(
-            inserts in proptest::collection::vec((0u64..40, 0u32..5), 0..80)
-        ) {
-            let mut assigned = Assigned::default();
-            let mut plain = HashMap::new();
-            for (id, owner) in inserts {
-                assigned.insert(id, owner);
-                plain.insert(id, owner);
-            }
-            for id in 0..45 {
-                prop_assert_eq!(assigned.get(id), plain.get(&id).copied(), "id {}", id);
-            }
-        }
-    }
-
-    #[test]
-    fn ids_in_order_go_to_the_vec() {
-        let mut assigned = Assigned::default();
-        for id in 1..=1000 {
-            assigned.insert(id, id as u32 % 7);
-        }
-        assert_eq!(assigned.in_order.len(), 1000);
-        assert!(assigned.others.is_empty());
-        assert_eq!(assigned.get(500), Some(500 % 7));
-        assert_eq!(assigned.get(0), None);
-        assert_eq!(assigned.get(1001), None);
     }
 }

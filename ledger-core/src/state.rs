@@ -5,6 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+mod timeline;
+
+pub use timeline::{Span, Timeline};
+
 use crate::domain::IdentityCommitment;
 use crate::domain::{
     Activity, Award, AwardBasis, Campaign, Checkpoint, Credit, CreditSource, CreditStatus,
@@ -12,6 +16,7 @@ use crate::domain::{
     Volunteer, VolunteerStatus, Wish, WishStatus,
 };
 use crate::event::*;
+use crate::numbered::Numbered;
 use crate::owners::{self, EntryOwners};
 use crate::signing::PublicKey;
 use crate::time::{Day, Timestamp, UtcOffset};
@@ -49,8 +54,8 @@ pub struct Account {
     pub points_redeemed: u64,
     /// Minutes held per local day by credits that are not void or reversed.
     pub daily_minutes: BTreeMap<Day, u64>,
-    /// Every attendance session, in the order they were recorded.
-    pub sessions: Vec<SessionId>,
+    /// Every attendance session, in time order.
+    pub timeline: Timeline,
     pub active_pairing: Option<PairingId>,
 }
 
@@ -80,7 +85,7 @@ pub struct ActivityState {
     /// Volunteers with at least one recorded session.
     pub attended: BTreeSet<VolunteerId>,
     /// Minutes held per volunteer by live credits (system and backfilled).
-    pub credited: HashMap<VolunteerId, u64>,
+    pub credited: BTreeMap<VolunteerId, u64>,
 }
 
 /// Ledger-assigned numbers, so replay assigns the same ones.
@@ -99,21 +104,22 @@ pub struct Ledger {
     /// Events applied so far; checkpoints commit to a prefix of this length.
     pub events: u64,
     pub units: HashMap<UnitId, UnitState>,
-    // The tables that grow with the chain hold their entries boxed: a hash
-    // table keeps room for up to twice its entries, and an empty slot then
-    // costs a pointer instead of a whole entry (a third less memory for the
-    // state at 1M volunteers, see docs/performance.md).
+    // The tables that grow with the chain hold their entries boxed: a table
+    // keeps room for up to twice its entries, and an empty slot then costs
+    // a pointer instead of a whole entry (a third less memory for the state
+    // at 1M volunteers, see docs/performance.md). Entries the ledger
+    // numbers itself sit in a `Vec` by number (`Numbered`).
     pub volunteers: HashMap<VolunteerId, Box<VolunteerState>>,
     pub identities: HashMap<IdentityCommitment, VolunteerId>,
     pub projects: HashMap<ProjectId, Project>,
     pub activities: HashMap<ActivityId, ActivityState>,
-    pub sessions: HashMap<SessionId, Box<Session>>,
-    pub credits: HashMap<CreditId, Box<Credit>>,
+    pub sessions: Numbered<SessionId, Box<Session>>,
+    pub credits: Numbered<CreditId, Box<Credit>>,
     /// Pending credits by objection deadline, for confirming in order.
     pub pending_by_deadline: BTreeSet<(Timestamp, CreditId)>,
-    pub awards: HashMap<AwardId, Box<Award>>,
+    pub awards: Numbered<AwardId, Box<Award>>,
     pub rewards: HashMap<RewardId, Reward>,
-    pub redemptions: HashMap<RedemptionId, Box<Redemption>>,
+    pub redemptions: Numbered<RedemptionId, Box<Redemption>>,
     pub wishes: HashMap<WishId, Wish>,
     pub pairings: HashMap<PairingId, Pairing>,
     pub campaigns: HashMap<CampaignId, Campaign>,
@@ -486,14 +492,14 @@ impl Ledger {
                 insured: BTreeSet::new(),
                 open: BTreeMap::new(),
                 attended: BTreeSet::new(),
-                credited: HashMap::new(),
+                credited: BTreeMap::new(),
             },
         );
     }
 
     fn checked_in(&mut self, e: &CheckedIn) {
         self.counters.sessions = self.counters.sessions.max(e.session.0);
-        self.sessions.insert(
+        let replaced = self.sessions.insert(
             e.session,
             Box::new(Session {
                 id: e.session,
@@ -503,12 +509,19 @@ impl Ledger {
                 check_out: None,
             }),
         );
+        // The rules never record an id twice; if an event does, the later
+        // record wins here as it does in the sessions' table.
+        if let Some(old) = replaced {
+            if let Some(v) = self.volunteers.get_mut(&old.volunteer) {
+                v.account.timeline.remove(old.id, old.check_in);
+            }
+        }
         if let Some(a) = self.activities.get_mut(&e.activity) {
             a.open.insert(e.volunteer.clone(), e.session);
             a.attended.insert(e.volunteer.clone());
         }
         if let Some(v) = self.volunteers.get_mut(&e.volunteer) {
-            v.account.sessions.push(e.session);
+            v.account.timeline.check_in(e.session, e.at);
         }
     }
 
@@ -517,6 +530,11 @@ impl Ledger {
             return;
         };
         session.check_out = Some(e.at);
+        if let Some(v) = self.volunteers.get_mut(&session.volunteer) {
+            v.account
+                .timeline
+                .check_out(e.session, session.check_in, e.at);
+        }
         if let Some(a) = self.activities.get_mut(&session.activity) {
             if a.open.get(&session.volunteer) == Some(&e.session) {
                 a.open.remove(&session.volunteer);

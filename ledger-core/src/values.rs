@@ -255,7 +255,33 @@ macro_rules! assigned_id {
                 write!(f, concat!($prefix, "{}"), self.0)
             }
         }
+
+        impl AssignedId for $name {
+            fn number(self) -> u64 {
+                self.0
+            }
+
+            fn from_number(n: u64) -> Self {
+                $name(n)
+            }
+        }
     };
+}
+
+/// An id the ledger assigns by counting up from 1.
+pub trait AssignedId: Copy {
+    fn number(self) -> u64;
+    fn from_number(n: u64) -> Self;
+}
+
+impl AssignedId for u64 {
+    fn number(self) -> u64 {
+        self
+    }
+
+    fn from_number(n: u64) -> Self {
+        n
+    }
 }
 
 assigned_id!(

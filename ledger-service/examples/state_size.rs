@@ -77,7 +77,7 @@ fn main() -> anyhow::Result<()> {
     let sessions_listed: usize = state
         .volunteers
         .values()
-        .map(|v| v.account.sessions.len())
+        .map(|v| v.account.timeline.len())
         .sum();
     println!(
         "state of {} events, {} volunteers: {} MiB resident (before folding {} MiB, after {} MiB)",
@@ -114,10 +114,10 @@ fn weigh_parts(mut state: Ledger) {
         println!("  {name:<34} {:>8.1} MiB", freed as f64 / (1 << 20) as f64);
     };
     println!("heap held, by part:");
-    part("accounts' session lists", &mut |s| {
+    part("accounts' timelines", &mut |s| {
         s.volunteers
             .values_mut()
-            .for_each(|v| drop(std::mem::take(&mut v.account.sessions)))
+            .for_each(|v| drop(std::mem::take(&mut v.account.timeline)))
     });
     part("accounts' daily minutes", &mut |s| {
         s.volunteers

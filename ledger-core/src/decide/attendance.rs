@@ -45,11 +45,7 @@ impl Decider<'_> {
         }
         // Attending somewhere else at that moment: inside a closed session,
         // or after the start of one still open.
-        let busy = self.sessions_of(v).any(|s| match s.check_out {
-            Some(out) => s.check_in <= c.at && c.at < out,
-            None => s.check_in <= c.at,
-        });
-        if busy {
+        if v.account.timeline.busy_at(c.at) {
             return Err(Rejection::OverlappingAttendance {
                 volunteer: c.volunteer.clone(),
             });
@@ -141,11 +137,7 @@ impl Decider<'_> {
                 AutoCheckOut::AtActivityEnd => window.end,
                 AutoCheckOut::AfterMinutes(m) => session.check_in.plus_minutes(i64::from(m)),
             };
-            let next_elsewhere = self
-                .sessions_of(v)
-                .filter(|s| s.id != session.id && s.check_in > session.check_in)
-                .map(|s| s.check_in)
-                .min();
+            let next_elsewhere = v.account.timeline.next_check_in_after(session.check_in);
             let out = [
                 Some(rule_end),
                 Some(window.end),
@@ -190,12 +182,10 @@ impl Decider<'_> {
                 max: MAX_SESSION_MINUTES,
             });
         }
-        let overlaps = self.sessions_of(v).any(|o| {
-            o.id != session.id
-                && o.check_in < out
-                && o.check_out.is_none_or(|o_out| session.check_in < o_out)
-        });
-        if overlaps {
+        if v.account
+            .timeline
+            .overlaps(session.id, session.check_in, out)
+        {
             return Err(Rejection::OverlappingAttendance {
                 volunteer: v.volunteer.id.clone(),
             });
@@ -291,12 +281,5 @@ impl Decider<'_> {
         self.ctx
             .now
             .plus_days(i64::from(self.config.objection_window_days))
-    }
-
-    fn sessions_of<'v>(&'v self, v: &'v VolunteerState) -> impl Iterator<Item = &'v Session> + 'v {
-        v.account
-            .sessions
-            .iter()
-            .filter_map(|id| self.state.sessions.get(id).map(|s| &**s))
     }
 }

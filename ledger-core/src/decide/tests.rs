@@ -613,6 +613,20 @@ fn one_volunteer_is_in_one_place_at_a_time() {
         .at("2026-03-05T12:00")
         .when(check_out("a1", "v1", "2026-03-05T10:30"))
         .then_accepts(|_| {});
+    // A session reported in full after the fact still holds its time.
+    let was_in_a1 = two_activities()
+        .at("2026-03-05T12:00")
+        .run(check_in("a1", "v1", "2026-03-05T09:00"))
+        .run(check_out("a1", "v1", "2026-03-05T10:40"))
+        .events();
+    given(was_in_a1.clone())
+        .at("2026-03-05T12:00")
+        .when(check_in("a2", "v1", "2026-03-05T10:39"))
+        .then_rejects("OVERLAPPING_ATTENDANCE");
+    given(was_in_a1)
+        .at("2026-03-05T12:00")
+        .when(check_in("a2", "v1", "2026-03-05T10:40"))
+        .then_accepts(|_| {});
 }
 
 /// Activity `long` lasting all of 5 March, that v1 signed up for.
