@@ -73,19 +73,24 @@ impl Account {
 pub struct VolunteerState {
     pub volunteer: Volunteer,
     pub account: Account,
+    /// The volunteer's place in the order of registration. The activities'
+    /// tables name volunteers by it: four bytes, compared at once, where an
+    /// id is a string.
+    pub slot: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActivityState {
     pub activity: Activity,
-    pub sign_ups: BTreeSet<VolunteerId>,
-    pub insured: BTreeSet<VolunteerId>,
+    // Volunteers by slot (`VolunteerState::slot`).
+    pub sign_ups: BTreeSet<u32>,
+    pub insured: BTreeSet<u32>,
     /// Sessions checked in and not yet out, by volunteer.
-    pub open: BTreeMap<VolunteerId, SessionId>,
+    pub open: BTreeMap<u32, SessionId>,
     /// Volunteers with at least one recorded session.
-    pub attended: BTreeSet<VolunteerId>,
+    pub attended: BTreeSet<u32>,
     /// Minutes held per volunteer by live credits (system and backfilled).
-    pub credited: BTreeMap<VolunteerId, u64>,
+    pub credited: BTreeMap<u32, u64>,
 }
 
 /// Ledger-assigned numbers, so replay assigns the same ones.
@@ -287,18 +292,18 @@ impl Ledger {
                 }
             }
             Event::SignedUp(e) => {
-                if let Some(a) = self.activities.get_mut(&e.activity) {
-                    a.sign_ups.insert(e.volunteer.clone());
+                if let Some((a, slot)) = self.activity_and_slot(&e.activity, &e.volunteer) {
+                    a.sign_ups.insert(slot);
                 }
             }
             Event::SignUpCancelled(e) => {
-                if let Some(a) = self.activities.get_mut(&e.activity) {
-                    a.sign_ups.remove(&e.volunteer);
+                if let Some((a, slot)) = self.activity_and_slot(&e.activity, &e.volunteer) {
+                    a.sign_ups.remove(&slot);
                 }
             }
             Event::InsuranceRecorded(e) => {
-                if let Some(a) = self.activities.get_mut(&e.activity) {
-                    a.insured.insert(e.volunteer.clone());
+                if let Some((a, slot)) = self.activity_and_slot(&e.activity, &e.volunteer) {
+                    a.insured.insert(slot);
                 }
             }
             Event::CheckedIn(e) => self.checked_in(e),
@@ -418,7 +423,21 @@ impl Ledger {
         }
     }
 
+    /// The activity, to change, and the volunteer's slot; `None` if either
+    /// is unknown (which the rules never let an event name).
+    fn activity_and_slot(
+        &mut self,
+        activity: &ActivityId,
+        volunteer: &VolunteerId,
+    ) -> Option<(&mut ActivityState, u32)> {
+        let slot = self.volunteers.get(volunteer)?.slot;
+        Some((self.activities.get_mut(activity)?, slot))
+    }
+
     fn volunteer_registered(&mut self, e: &VolunteerRegistered) {
+        // Four billion registrations would take this state past a terabyte,
+        // so a process never gets to where slots run out.
+        let slot = u32::try_from(self.counters.volunteers).unwrap_or(u32::MAX);
         self.counters.volunteers += 1;
         self.identities.insert(e.identity, e.volunteer.clone());
         self.count_registration(&e.home_unit, true);
@@ -436,6 +455,7 @@ impl Ledger {
                     status: VolunteerStatus::AwaitingApproval(crate::domain::ApprovalLevel::Unit),
                 },
                 account: Account::default(),
+                slot,
             }),
         );
     }
@@ -516,9 +536,9 @@ impl Ledger {
                 v.account.timeline.remove(old.id, old.check_in);
             }
         }
-        if let Some(a) = self.activities.get_mut(&e.activity) {
-            a.open.insert(e.volunteer.clone(), e.session);
-            a.attended.insert(e.volunteer.clone());
+        if let Some((a, slot)) = self.activity_and_slot(&e.activity, &e.volunteer) {
+            a.open.insert(slot, e.session);
+            a.attended.insert(slot);
         }
         if let Some(v) = self.volunteers.get_mut(&e.volunteer) {
             v.account.timeline.check_in(e.session, e.at);
@@ -530,14 +550,15 @@ impl Ledger {
             return;
         };
         session.check_out = Some(e.at);
-        if let Some(v) = self.volunteers.get_mut(&session.volunteer) {
-            v.account
-                .timeline
-                .check_out(e.session, session.check_in, e.at);
-        }
+        let Some(v) = self.volunteers.get_mut(&session.volunteer) else {
+            return;
+        };
+        v.account
+            .timeline
+            .check_out(e.session, session.check_in, e.at);
         if let Some(a) = self.activities.get_mut(&session.activity) {
-            if a.open.get(&session.volunteer) == Some(&e.session) {
-                a.open.remove(&session.volunteer);
+            if a.open.get(&v.slot) == Some(&e.session) {
+                a.open.remove(&v.slot);
             }
         }
     }
@@ -552,18 +573,19 @@ impl Ledger {
                 held.saturating_sub(minutes)
             }
         };
-        if let Some(v) = self.volunteers.get_mut(&credit.volunteer) {
-            let day = v.account.daily_minutes.entry(credit.day).or_default();
-            adjust(day);
-            if *day == 0 {
-                v.account.daily_minutes.remove(&credit.day);
-            }
+        let Some(v) = self.volunteers.get_mut(&credit.volunteer) else {
+            return;
+        };
+        let day = v.account.daily_minutes.entry(credit.day).or_default();
+        adjust(day);
+        if *day == 0 {
+            v.account.daily_minutes.remove(&credit.day);
         }
         if let Some(a) = self.activities.get_mut(&credit.activity) {
-            let held = a.credited.entry(credit.volunteer.clone()).or_default();
+            let held = a.credited.entry(v.slot).or_default();
             adjust(held);
             if *held == 0 {
-                a.credited.remove(&credit.volunteer);
+                a.credited.remove(&v.slot);
             }
         }
     }

@@ -5,8 +5,7 @@ use crate::command::{CancelActivity, CancelSignUp, PublishActivity, RecordInsura
 use crate::domain::{AutoCheckOut, ProjectStatus};
 use crate::event::*;
 use crate::rejection::Rejection;
-use crate::state::ActivityState;
-use crate::values::VolunteerId;
+use crate::state::{ActivityState, VolunteerState};
 
 /// An activity (a campaign season of weekend duty, say) lasts at most a year.
 const MAX_ACTIVITY_DAYS: i64 = 366;
@@ -121,12 +120,12 @@ impl Decider<'_> {
     pub(super) fn may_sign_up(
         &self,
         a: &ActivityState,
-        volunteer: &VolunteerId,
+        v: &VolunteerState,
     ) -> Result<(), Rejection> {
-        if a.sign_ups.contains(volunteer) {
+        if a.sign_ups.contains(&v.slot) {
             return Err(Rejection::AlreadySignedUp {
                 activity: a.activity.id.clone(),
-                volunteer: volunteer.clone(),
+                volunteer: v.volunteer.id.clone(),
             });
         }
         if let Some(capacity) = a.activity.capacity {
@@ -142,11 +141,11 @@ impl Decider<'_> {
 
     pub(super) fn sign_up(&self, c: &SignUp) -> Result<Vec<Event>, Rejection> {
         let a = self.live_activity(&c.activity)?;
-        self.approved(&c.volunteer)?;
+        let v = self.approved(&c.volunteer)?;
         if self.ctx.now > a.activity.window.end {
             return Err(Rejection::SignUpClosed(c.activity.clone()));
         }
-        self.may_sign_up(a, &c.volunteer)?;
+        self.may_sign_up(a, v)?;
         Ok(vec![Event::SignedUp(SignedUp {
             activity: c.activity.clone(),
             volunteer: c.volunteer.clone(),
@@ -156,13 +155,14 @@ impl Decider<'_> {
 
     pub(super) fn cancel_sign_up(&self, c: &CancelSignUp) -> Result<Vec<Event>, Rejection> {
         let a = self.activity(&c.activity)?;
-        if !a.sign_ups.contains(&c.volunteer) {
+        let slot = self.slot(&c.volunteer);
+        if !slot.is_some_and(|s| a.sign_ups.contains(&s)) {
             return Err(Rejection::NotSignedUp {
                 activity: c.activity.clone(),
                 volunteer: c.volunteer.clone(),
             });
         }
-        if a.attended.contains(&c.volunteer) {
+        if slot.is_some_and(|s| a.attended.contains(&s)) {
             return Err(Rejection::AlreadyAttended {
                 activity: c.activity.clone(),
                 volunteer: c.volunteer.clone(),

@@ -31,13 +31,13 @@ impl Decider<'_> {
                 at: c.at,
             });
         }
-        if a.open.contains_key(&c.volunteer) {
+        if a.open.contains_key(&v.slot) {
             return Err(Rejection::DuplicateCheckIn {
                 activity: c.activity.clone(),
                 volunteer: c.volunteer.clone(),
             });
         }
-        if a.activity.insurance_required && !a.insured.contains(&c.volunteer) {
+        if a.activity.insurance_required && !a.insured.contains(&v.slot) {
             return Err(Rejection::NotInsured {
                 activity: c.activity.clone(),
                 volunteer: c.volunteer.clone(),
@@ -51,14 +51,14 @@ impl Decider<'_> {
             });
         }
         let mut events = Vec::with_capacity(2);
-        if !a.sign_ups.contains(&c.volunteer) {
+        if !a.sign_ups.contains(&v.slot) {
             if !a.activity.walk_ins {
                 return Err(Rejection::NotSignedUp {
                     activity: c.activity.clone(),
                     volunteer: c.volunteer.clone(),
                 });
             }
-            self.may_sign_up(a, &c.volunteer)?;
+            self.may_sign_up(a, v)?;
             events.push(Event::SignedUp(SignedUp {
                 activity: c.activity.clone(),
                 volunteer: c.volunteer.clone(),
@@ -84,7 +84,7 @@ impl Decider<'_> {
         let v = self.volunteer(&c.volunteer)?;
         let session = a
             .open
-            .get(&c.volunteer)
+            .get(&v.slot)
             .and_then(|id| self.state.sessions.get(id))
             .ok_or_else(|| Rejection::CheckOutWithoutCheckIn {
                 activity: c.activity.clone(),
@@ -194,7 +194,7 @@ impl Decider<'_> {
         let day = session.check_in.local_day(self.config.utc_offset);
         let mut minutes = window.overlap_minutes(session.check_in, out) as u64;
         let held_on_day = v.account.daily_minutes.get(&day).copied().unwrap_or(0);
-        let held_here = a.credited.get(&v.volunteer.id).copied().unwrap_or(0);
+        let held_here = a.credited.get(&v.slot).copied().unwrap_or(0);
         let room_here = (window.minutes() as u64).saturating_sub(held_here);
         let (source, auto_closed) = match closing {
             Closing::Reported(source) => {
@@ -251,7 +251,7 @@ impl Decider<'_> {
         if self.ctx.now < window.start {
             return Err(Rejection::invalid("activity", "has not started yet"));
         }
-        let held = a.credited.get(&c.volunteer).copied().unwrap_or(0);
+        let held = a.credited.get(&v.slot).copied().unwrap_or(0);
         let max = window.minutes() as u64;
         if held + u64::from(c.minutes) > max {
             return Err(Rejection::ExceedsActivityLength {

@@ -82,7 +82,11 @@ impl Decider<'_> {
         let old = u64::from(credit.minutes);
         let new = u64::from(minutes);
         let a = self.activity(&credit.activity)?;
-        let held = a.credited.get(&credit.volunteer).copied().unwrap_or(0);
+        let held = self
+            .slot(&credit.volunteer)
+            .and_then(|s| a.credited.get(&s))
+            .copied()
+            .unwrap_or(0);
         let max = a.activity.window.minutes() as u64;
         if held - old.min(held) + new > max {
             return Err(Rejection::ExceedsActivityLength {

@@ -110,6 +110,11 @@ impl<'a> Decider<'a> {
             .ok_or_else(|| Rejection::UnknownVolunteer(id.clone()))
     }
 
+    /// The volunteer's slot in the activities' tables, if registered.
+    fn slot(&self, id: &VolunteerId) -> Option<u32> {
+        self.state.volunteers.get(id).map(|v| v.slot)
+    }
+
     /// Only volunteers approved at all three levels serve and earn.
     fn approved(&self, id: &VolunteerId) -> Result<&'a VolunteerState, Rejection> {
         let v = self.volunteer(id)?;
