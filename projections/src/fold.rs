@@ -18,6 +18,7 @@ use crate::board::{Board, Moves, Ranked};
 use crate::keys::{table, Key};
 use crate::period::Period;
 use crate::rows::*;
+use crate::staged::UnitTallies;
 use crate::store::{scan_prefix, Overlay, Read, StoreError};
 
 /// History entries per stored chunk.
@@ -200,6 +201,7 @@ impl Effect {
 pub struct Fold<'a, B> {
     pub store: &'a mut Overlay<B>,
     pub moves: &'a mut Moves,
+    pub unit_tallies: &'a mut UnitTallies,
     pub ctx: &'a mut Context,
     pub at: &'a Verified,
 }
@@ -986,14 +988,10 @@ impl<B: Read> Fold<'_, B> {
         f: impl FnOnce(&mut UnitTally),
     ) -> Result<(), StoreError> {
         let key = unit_tally_key(unit, period, category);
-        let old: UnitTally = get(self.store, &key)?.unwrap_or_default();
-        let mut new = old;
-        f(&mut new);
-        if new == UnitTally::default() {
-            self.store.delete(key.into_bytes());
-        } else {
-            put(self.store, key, &new);
-        }
+        let tally = self.unit_tallies.get_mut(self.store, key)?;
+        let old = *tally;
+        f(tally);
+        let new = *tally;
         if let Some(Some(parent)) = self.ctx.parents.get(unit) {
             for metric in Metric::ALL {
                 let board = Board {

@@ -16,6 +16,7 @@ pub mod projector;
 pub mod query;
 mod redo;
 pub mod rows;
+pub mod staged;
 pub mod store;
 pub mod tallies;
 

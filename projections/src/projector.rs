@@ -18,6 +18,7 @@ use crate::fold::{get, Context, Fold};
 use crate::keys::{table, Key};
 use crate::redo::Redo;
 use crate::rows::Meta;
+use crate::staged::UnitTallies;
 use crate::store::{Memory, Overlay, Read, StoreError};
 
 const TREE: &str = "read-models";
@@ -55,8 +56,10 @@ impl Until {
 #[derive(Debug)]
 pub struct Projection<B> {
     store: Overlay<B>,
-    /// Board moves of the staged events, written into `store` when settled.
+    /// Board moves and unit tallies of the staged events, written into
+    /// `store` when settled.
     moves: Moves,
+    unit_tallies: UnitTallies,
     ctx: Context,
     meta: Meta,
     /// Set once a block was cut short by [`Until`]: the head as of then.
@@ -69,6 +72,7 @@ impl Projection<Memory> {
         Projection {
             store: Overlay::new(Memory::default()),
             moves: Moves::default(),
+            unit_tallies: UnitTallies::default(),
             ctx: Context::default(),
             meta: fresh_meta(),
             stopped: None,
@@ -108,6 +112,7 @@ impl<B: Read> Projection<B> {
         Ok(Projection {
             store: Overlay::new(base),
             moves: Moves::default(),
+            unit_tallies: UnitTallies::default(),
             ctx,
             meta,
             stopped: None,
@@ -135,13 +140,15 @@ impl<B: Read> Projection<B> {
         Ok(&self.store)
     }
 
-    /// Writes the staged board moves into the staged pages.
+    /// Writes the staged unit tallies into their rows and the staged board
+    /// moves into the pages.
     fn settle(&mut self) -> Result<(), StoreError> {
+        self.unit_tallies.write(&mut self.store);
         self.moves.write(&mut self.store)
     }
 
     pub fn pending_bytes(&self) -> usize {
-        self.store.pending_bytes() + self.moves.pending_bytes()
+        self.store.pending_bytes() + self.moves.pending_bytes() + self.unit_tallies.pending_bytes()
     }
 
     /// Verifies a whole block (its frames, then its seal), then folds its
@@ -188,6 +195,7 @@ impl<B: Read> Projection<B> {
             Fold {
                 store: &mut self.store,
                 moves: &mut self.moves,
+                unit_tallies: &mut self.unit_tallies,
                 ctx: &mut self.ctx,
                 at: verified,
             }
