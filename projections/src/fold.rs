@@ -14,12 +14,12 @@ use ledger_core::Event;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::board::{Board, Moves, Ranked};
 use crate::keys::{table, Key};
 use crate::period::Period;
 use crate::rows::*;
-use crate::staged::UnitTallies;
+use crate::staged::{move_bytes, FirstTally, StagedRows};
 use crate::store::{scan_prefix, Overlay, Read, StoreError};
+use crate::tallies::Tallies;
 
 /// History entries per stored chunk.
 pub const HISTORY_CHUNK: u64 = 64;
@@ -134,6 +134,11 @@ fn put<T: Serialize, B: Read>(store: &mut Overlay<B>, key: Key, row: &T) {
     store.put(key.into_bytes(), bytes);
 }
 
+/// A volunteer's tallies as a batch first finds them (none: no row).
+fn tallies_of(row: Option<&VolunteerRow>) -> Tallies {
+    row.map(|v| v.tallies.clone()).unwrap_or_default()
+}
+
 pub fn volunteer_key(v: &VolunteerId) -> Key {
     Key::table(table::VOLUNTEER).str(v.as_str())
 }
@@ -200,8 +205,7 @@ impl Effect {
 
 pub struct Fold<'a, B> {
     pub store: &'a mut Overlay<B>,
-    pub moves: &'a mut Moves,
-    pub unit_tallies: &'a mut UnitTallies,
+    pub staged: &'a mut StagedRows,
     pub ctx: &'a mut Context,
     pub at: &'a Verified,
 }
@@ -412,7 +416,9 @@ impl<B: Read> Fold<'_, B> {
             history_len: 0,
             tallies: Default::default(),
         };
-        put(self.store, volunteer_key(&e.volunteer), &row);
+        self.staged
+            .volunteers
+            .put(volunteer_key(&e.volunteer), row, Tallies::default);
         self.store.put(
             member_key(&e.home_unit, &e.volunteer).into_bytes(),
             Vec::new(),
@@ -922,8 +928,8 @@ impl<B: Read> Fold<'_, B> {
     }
 
     /// Adds `delta` to the volunteer's tallies of `periods` (in all
-    /// categories and in `category`), to every unit above them, and moves
-    /// them on the boards.
+    /// categories and in `category`) and to every unit above them; the
+    /// boards follow when the batch is settled.
     fn add_to_tallies(
         &mut self,
         volunteer: &VolunteerId,
@@ -932,7 +938,11 @@ impl<B: Read> Fold<'_, B> {
         delta: Delta,
     ) -> Result<(), StoreError> {
         let key = volunteer_key(volunteer);
-        let Some(mut v) = get::<VolunteerRow, _>(self.store, &key)? else {
+        let Some(mut v) = self
+            .staged
+            .volunteers
+            .take(self.store, key.clone(), tallies_of)?
+        else {
             return Ok(());
         };
         let units = self.ctx.ancestry(&v.home_unit);
@@ -944,28 +954,14 @@ impl<B: Read> Fold<'_, B> {
             for &category in categories {
                 let tally_key = (period.clone(), category);
                 let old = v.tallies.get(&tally_key).copied().unwrap_or_default();
+                if self.staged.first_change(&key, &tally_key, &old) {
+                    self.staged.move_bytes += 2 * units.len() * move_bytes(volunteer.as_str());
+                }
                 let new = delta.applied_to(old);
                 if new.is_zero() {
                     v.tallies.remove(&tally_key);
                 } else {
                     v.tallies.insert(tally_key, new);
-                }
-                for metric in Metric::ALL {
-                    for scope in &units {
-                        let board = Board {
-                            ranked: Ranked::Volunteers,
-                            metric,
-                            scope,
-                            period,
-                            category,
-                        };
-                        self.moves.record(
-                            &board,
-                            volunteer.as_str(),
-                            old.score(metric),
-                            new.score(metric),
-                        );
-                    }
                 }
                 let active = i64::from(new.minutes() > 0) - i64::from(old.minutes() > 0);
                 for unit in &units {
@@ -976,7 +972,7 @@ impl<B: Read> Fold<'_, B> {
                 }
             }
         }
-        put(self.store, key, &v);
+        self.staged.volunteers.put(key, v, Tallies::default);
         Ok(())
     }
 
@@ -988,27 +984,22 @@ impl<B: Read> Fold<'_, B> {
         f: impl FnOnce(&mut UnitTally),
     ) -> Result<(), StoreError> {
         let key = unit_tally_key(unit, period, category);
-        let tally = self.unit_tallies.get_mut(self.store, key)?;
-        let old = *tally;
-        f(tally);
-        let new = *tally;
-        if let Some(Some(parent)) = self.ctx.parents.get(unit) {
-            for metric in Metric::ALL {
-                let board = Board {
-                    ranked: Ranked::Units,
-                    metric,
-                    scope: parent,
-                    period,
-                    category,
-                };
-                self.moves.record(
-                    &board,
-                    unit.as_str(),
-                    old.tally.score(metric),
-                    new.tally.score(metric),
-                );
+        let move_bytes_due = &mut self.staged.move_bytes;
+        let first = |stored: Option<&UnitTally>| {
+            *move_bytes_due += 2 * move_bytes(unit.as_str());
+            FirstTally {
+                unit: unit.clone(),
+                period: period.clone(),
+                category,
+                tally: stored.map_or_else(Tally::default, |t| t.tally),
             }
-        }
+        };
+        let tally = self
+            .staged
+            .unit_tallies
+            .get_mut(self.store, key, first)?
+            .get_or_insert_with(UnitTally::default);
+        f(tally);
         Ok(())
     }
 
@@ -1020,7 +1011,11 @@ impl<B: Read> Fold<'_, B> {
         f: impl FnOnce(&mut VolunteerRow) -> Result<Effect, StoreError>,
     ) -> Result<(), StoreError> {
         let key = volunteer_key(volunteer);
-        let Some(mut v) = get::<VolunteerRow, _>(self.store, &key)? else {
+        let Some(mut v) = self
+            .staged
+            .volunteers
+            .take(self.store, key.clone(), tallies_of)?
+        else {
             return Ok(());
         };
         let effect = f(&mut v)?;
@@ -1043,7 +1038,7 @@ impl<B: Read> Fold<'_, B> {
         })?;
         self.store.put(chunk_key.into_bytes(), chunk);
         v.history_len += 1;
-        put(self.store, key, &v);
+        self.staged.volunteers.put(key, v, Tallies::default);
         Ok(())
     }
 

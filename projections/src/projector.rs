@@ -18,7 +18,7 @@ use crate::fold::{get, Context, Fold};
 use crate::keys::{table, Key};
 use crate::redo::Redo;
 use crate::rows::Meta;
-use crate::staged::UnitTallies;
+use crate::staged::StagedRows;
 use crate::store::{Memory, Overlay, Read, StoreError};
 
 const TREE: &str = "read-models";
@@ -56,10 +56,11 @@ impl Until {
 #[derive(Debug)]
 pub struct Projection<B> {
     store: Overlay<B>,
-    /// Board moves and unit tallies of the staged events, written into
-    /// `store` when settled.
+    /// Rows of the staged events, written into `store` when settled, and
+    /// the board moves worked out from them then (kept for their tables'
+    /// room).
     moves: Moves,
-    unit_tallies: UnitTallies,
+    staged: StagedRows,
     ctx: Context,
     meta: Meta,
     /// Set once a block was cut short by [`Until`]: the head as of then.
@@ -72,7 +73,7 @@ impl Projection<Memory> {
         Projection {
             store: Overlay::new(Memory::default()),
             moves: Moves::default(),
-            unit_tallies: UnitTallies::default(),
+            staged: StagedRows::default(),
             ctx: Context::default(),
             meta: fresh_meta(),
             stopped: None,
@@ -112,7 +113,7 @@ impl<B: Read> Projection<B> {
         Ok(Projection {
             store: Overlay::new(base),
             moves: Moves::default(),
-            unit_tallies: UnitTallies::default(),
+            staged: StagedRows::default(),
             ctx,
             meta,
             stopped: None,
@@ -140,15 +141,16 @@ impl<B: Read> Projection<B> {
         Ok(&self.store)
     }
 
-    /// Writes the staged unit tallies into their rows and the staged board
-    /// moves into the pages.
+    /// Writes the staged rows, and the board moves they made, into the
+    /// store.
     fn settle(&mut self) -> Result<(), StoreError> {
-        self.unit_tallies.write(&mut self.store);
+        self.staged.record_moves(&self.ctx, &mut self.moves);
+        self.staged.write(&mut self.store);
         self.moves.write(&mut self.store)
     }
 
     pub fn pending_bytes(&self) -> usize {
-        self.store.pending_bytes() + self.moves.pending_bytes() + self.unit_tallies.pending_bytes()
+        self.store.pending_bytes() + self.staged.pending_bytes()
     }
 
     /// Verifies a whole block (its frames, then its seal), then folds its
@@ -194,8 +196,7 @@ impl<B: Read> Projection<B> {
             }
             Fold {
                 store: &mut self.store,
-                moves: &mut self.moves,
-                unit_tallies: &mut self.unit_tallies,
+                staged: &mut self.staged,
                 ctx: &mut self.ctx,
                 at: verified,
             }

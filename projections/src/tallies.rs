@@ -34,6 +34,40 @@ impl Tallies {
         }
     }
 
+    /// Every key whose tally differs between `self` and `after`, with the
+    /// tally in each (a key one lacks counts as nothing there), in key order.
+    pub fn changes<'a>(
+        &'a self,
+        after: &'a Tallies,
+    ) -> impl Iterator<Item = (&'a TallyKey, Tally, Tally)> + 'a {
+        let mut before = self.0.iter().peekable();
+        let mut after = after.0.iter().peekable();
+        std::iter::from_fn(move || loop {
+            let (key, old, new) = match (before.peek(), after.peek()) {
+                (None, None) => return None,
+                (Some((b, _)), Some((a, _))) if b == a => {
+                    let ((key, old), (_, new)) = (before.next()?, after.next()?);
+                    (key, *old, *new)
+                }
+                (Some((b, _)), Some((a, _))) if a < b => {
+                    let (key, new) = after.next()?;
+                    (key, Tally::default(), *new)
+                }
+                (Some(_), _) => {
+                    let (key, old) = before.next()?;
+                    (key, *old, Tally::default())
+                }
+                (None, Some(_)) => {
+                    let (key, new) = after.next()?;
+                    (key, Tally::default(), *new)
+                }
+            };
+            if old != new {
+                return Some((key, old, new));
+            }
+        })
+    }
+
     fn find(&self, key: &TallyKey) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.cmp(key))
     }
@@ -102,7 +136,43 @@ mod tests {
         }
     }
 
+    fn tallies(entries: &[(u8, Option<u8>, u64)]) -> Tallies {
+        let mut t = Tallies::default();
+        for (period, category, n) in entries {
+            if *n > 0 {
+                t.insert(key(*period, *category), tally(*n));
+            }
+        }
+        t
+    }
+
     proptest! {
+        /// The changes between two lists are exactly the keys whose tallies
+        /// differ, looked up one by one.
+        #[test]
+        fn changes_are_the_keys_that_differ(
+            before in proptest::collection::vec((any::<u8>(), any::<Option<u8>>(), 0u64..4), 0..30),
+            after in proptest::collection::vec((any::<u8>(), any::<Option<u8>>(), 0u64..4), 0..30),
+        ) {
+            let (before, after) = (tallies(&before), tallies(&after));
+            let got: Vec<(TallyKey, Tally, Tally)> = before
+                .changes(&after)
+                .map(|(k, old, new)| (k.clone(), old, new))
+                .collect();
+            let keys: std::collections::BTreeSet<&TallyKey> =
+                before.0.iter().chain(&after.0).map(|(k, _)| k).collect();
+            let expected: Vec<(TallyKey, Tally, Tally)> = keys
+                .into_iter()
+                .map(|k| {
+                    let old = before.get(k).copied().unwrap_or_default();
+                    let new = after.get(k).copied().unwrap_or_default();
+                    (k.clone(), old, new)
+                })
+                .filter(|(_, old, new)| old != new)
+                .collect();
+            prop_assert_eq!(got, expected);
+        }
+
         /// Whatever is inserted and removed, the list answers as a map
         /// would, and is stored byte for byte as that map.
         #[test]
