@@ -17,7 +17,6 @@ use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger_core::chain::Chain;
-use ledger_core::frame::parse_frame;
 use ledger_core::domain::{
     ApprovalLevel, AutoCheckOut, AwardBasis, Category, CreditSource, Grassroots, Group,
     IdentityCommitment, IdentityKey, Membership, PointsRule, Source, Unit, UnitKind,
@@ -27,6 +26,7 @@ use ledger_core::event::{
     ActivityPublished, CheckedIn, CheckedOut, CreditConfirmed, HoursCredited, LedgerOpened,
     PointsAwarded, SignedUp, UnitRegistered, VolunteerApproved, VolunteerRegistered,
 };
+use ledger_core::frame::parse_frame;
 use ledger_core::time::{Day, Timestamp, UtcOffset, Window, MICROS_PER_DAY, MICROS_PER_MINUTE};
 use ledger_core::values::{
     ActivityId, ActorId, AwardId, CreditId, ExternalRef, LedgerId, SessionId, SubmissionKey, Text,
@@ -1323,7 +1323,10 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
             f.events
         );
     }
-    println!("raw replay + decode: {:.1} s", f.replay_decode.as_secs_f64());
+    println!(
+        "raw replay + decode: {:.1} s",
+        f.replay_decode.as_secs_f64()
+    );
 
     // The rebuild, as `ledger rebuild` drives it: staged block by block,
     // committed whenever the staged bytes pass the budget.
