@@ -159,8 +159,8 @@ pub(crate) fn apply(tree: &sled::Tree, writes: Writes) -> Result<(), StoreError>
     })
 }
 
-/// Below this many writes one thread puts them in: threads cost more than
-/// they save.
+/// Below this many writes one thread puts them in: the same threshold as
+/// the redo file's, so a block applied on its own never starts a thread.
 const PARALLEL_FROM: usize = 4096;
 
 fn apply_run(tree: &sled::Tree, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StoreError> {
