@@ -335,7 +335,7 @@ impl Verifier {
         // Seals are queued and checked in batches; before any other fault
         // is named, the seals of the blocks before it are checked, so that
         // the first fault is still the first.
-        let mut seals = Seals::default();
+        let mut seals = Seals::new(workers);
         ahead::in_order(buf, workers, |window| {
             for prepared in window.frames.drain(..) {
                 let verified = match self.push_prepared(prepared) {
