@@ -26,7 +26,7 @@ use crate::values::Signature;
 /// the tests seal spread over many batches and threads.)
 const BATCH: usize = if cfg!(test) { 16 } else { 256 };
 
-/// Full batches waiting for the seal thread; past this the frames wait.
+/// Full batches waiting for the seal threads; past this the frames wait.
 const BATCHES_AHEAD: usize = 4;
 
 /// A block's seal, not yet checked.
@@ -172,7 +172,8 @@ impl Seals {
         }
         let batch = std::mem::replace(&mut self.queued, Vec::with_capacity(BATCH));
         if !checker.send(batch) {
-            // The thread has stopped: at a bad seal, which `check` names.
+            // The threads are gone, which only a panic does: `check`
+            // passes it on.
             return self.check();
         }
         Ok(())
