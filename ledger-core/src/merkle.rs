@@ -18,6 +18,10 @@ use thiserror::Error;
 use crate::lanes::{self, LANES};
 use crate::values::Digest;
 
+mod log;
+
+pub use log::{BlockError, HashBlocks, InMemory, Log};
+
 // Both hash one short buffer on the stack: a verifier takes about two of
 // them per event, and a streaming hasher's set-up costs as much as the hash.
 pub fn leaf_hash(event_hash: &Digest) -> Digest {
@@ -168,146 +172,6 @@ impl Subtrees for [Digest] {
     }
 }
 
-/// Event hashes are kept in pages so that a long log grows without copying
-/// itself (a `Vec` that doubles would briefly hold twice the log).
-const PAGE: usize = 1 << 16;
-
-/// Every event hash so far, for proofs against any tree size up to the
-/// current one. Proofs cost O(log n) hashes, not O(n): the log keeps the
-/// root of every aligned perfect subtree of `2^kept_from` leaves and more,
-/// about one digest per 128 events, and recomputes only what lies below.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Log {
-    pages: Vec<Vec<Digest>>,
-    kept_from: u32,
-    /// `kept[k][j]`: the root over leaves `j << (kept_from + k)` up to
-    /// `(j + 1) << (kept_from + k)`, for every such subtree that is complete.
-    kept: Vec<Vec<Digest>>,
-}
-
-impl Default for Log {
-    fn default() -> Log {
-        // Subtrees of 256 leaves: a proof recomputes at most about 512
-        // hashes (some 50 µs) below the kept levels.
-        Log::keeping_from(8)
-    }
-}
-
-impl Log {
-    pub fn new() -> Log {
-        Log::default()
-    }
-
-    fn keeping_from(kept_from: u32) -> Log {
-        Log {
-            pages: Vec::new(),
-            kept_from,
-            kept: Vec::new(),
-        }
-    }
-
-    pub fn push(&mut self, event_hash: &Digest) {
-        match self.pages.last_mut() {
-            Some(page) if page.len() < PAGE => page.push(*event_hash),
-            _ => {
-                let mut page = Vec::with_capacity(PAGE);
-                page.push(*event_hash);
-                self.pages.push(page);
-            }
-        }
-        let size = self.size();
-        let smallest = 1u64 << self.kept_from;
-        if size.is_multiple_of(smallest) {
-            self.keep(self.subtree_root(size - smallest, smallest));
-        }
-    }
-
-    /// Files the root of the subtree the last push completed, and of every
-    /// larger one it completes in turn.
-    fn keep(&mut self, mut root: Digest) {
-        for level in 0.. {
-            if self.kept.len() == level {
-                self.kept.push(Vec::new());
-            }
-            let roots = &mut self.kept[level];
-            roots.push(root);
-            match roots.len() {
-                n if n.is_multiple_of(2) => root = node_hash(&roots[n - 2], &roots[n - 1]),
-                _ => return,
-            }
-        }
-    }
-
-    pub fn size(&self) -> u64 {
-        let full = self.pages.len().saturating_sub(1) * PAGE;
-        (full + self.pages.last().map_or(0, Vec::len)) as u64
-    }
-
-    /// The hash of the event at `index` (ledger sequence `index + 1`).
-    pub fn event_hash(&self, index: u64) -> Option<Digest> {
-        let index = usize::try_from(index).ok()?;
-        self.pages.get(index / PAGE)?.get(index % PAGE).copied()
-    }
-
-    fn within(&self, size: u64) -> Result<(), ProofError> {
-        match size <= self.size() {
-            true => Ok(()),
-            false => Err(ProofError::OutOfRange {
-                index: size,
-                tree_size: self.size(),
-            }),
-        }
-    }
-
-    /// MTH of the first `size` events.
-    pub fn root(&self, size: u64) -> Result<Digest, ProofError> {
-        self.within(size)?;
-        Ok(match size {
-            0 => empty_root(),
-            _ => self.subtree_root(0, size),
-        })
-    }
-
-    /// The event with ledger sequence `index + 1` is in the tree of `size`.
-    pub fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, ProofError> {
-        self.within(size)?;
-        prove_inclusion(self, size, index)
-    }
-
-    /// The tree of `old` events is a prefix of the tree of `new`.
-    pub fn consistency(&self, old: u64, new: u64) -> Result<ConsistencyProof, ProofError> {
-        self.within(new)?;
-        prove_consistency(self, old, new)
-    }
-}
-
-impl Subtrees for Log {
-    fn subtree_root(&self, start: u64, size: u64) -> Digest {
-        if size == 1 {
-            // Callers have checked the tree against the log's size.
-            return self
-                .event_hash(start)
-                .map(|e| leaf_hash(&e))
-                .unwrap_or_default();
-        }
-        if size.is_power_of_two() && size.trailing_zeros() >= self.kept_from {
-            let level = (size.trailing_zeros() - self.kept_from) as usize;
-            let kept = self
-                .kept
-                .get(level)
-                .and_then(|r| r.get((start / size) as usize));
-            if let (0, Some(root)) = (start % size, kept) {
-                return *root;
-            }
-        }
-        let k = split(size);
-        node_hash(
-            &self.subtree_root(start, k),
-            &self.subtree_root(start + k, size - k),
-        )
-    }
-}
-
 /// An inclusion proof: the event at `index` is in the tree of `tree_size`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InclusionProof {
@@ -332,6 +196,8 @@ pub enum ProofError {
     Length(usize),
     #[error("the proof does not lead to the root")]
     RootMismatch,
+    #[error(transparent)]
+    Unreadable(#[from] BlockError),
 }
 
 /// PATH(m, D[n]) of RFC 6962 2.1.1, over leaf hashes.
@@ -540,7 +406,7 @@ mod tests {
 
     fn log_of(events: &[Digest], mut log: Log) -> Log {
         for h in events {
-            log.push(h);
+            log.push(h).unwrap();
         }
         log
     }
@@ -640,14 +506,18 @@ mod tests {
             log.consistency(old, new).unwrap(),
             consistency_proof(&l, old).unwrap()
         );
-        assert_eq!(log.event_hash(index), Some(e[index as usize]));
+        assert_eq!(log.event_hash(index), Ok(e[index as usize]));
+        assert_eq!(
+            log.event_hashes(old - 1, new - old + 1),
+            Ok(e[old as usize - 1..new as usize].to_vec())
+        );
     }
 
     #[test]
     fn a_full_size_log_keeps_subtrees_that_agree_with_the_leaves() {
         let e = events(5_000);
         let log = log_of(&e, Log::new());
-        assert_eq!(log.kept[0].len(), 5_000 / 256);
+        assert_eq!(log.kept_at(0), 5_000 / 256);
         for (index, old, new) in [
             (0, 1, 5_000),
             (4_999, 4_096, 5_000),
@@ -658,7 +528,85 @@ mod tests {
             log_agrees_with_the_leaves(&log, &e, index, old, new);
         }
         assert!(log.inclusion(0, 5_001).is_err());
-        assert_eq!(log.event_hash(5_000), None);
+        assert!(log.event_hash(5_000).is_err());
+    }
+
+    /// Blocks kept in memory, but for one that cannot be kept and one that
+    /// cannot be read back.
+    struct Faulty {
+        inner: InMemory,
+        refused: u64,
+        unreadable: u64,
+    }
+
+    impl HashBlocks for Faulty {
+        fn keep(&mut self, n: u64, hashes: &[Digest]) -> Result<(), BlockError> {
+            if n == self.refused {
+                return Err(BlockError {
+                    block: n,
+                    why: "disk full".into(),
+                });
+            }
+            self.inner.keep(n, hashes)
+        }
+
+        fn read(&self, n: u64, out: &mut [Digest]) -> Result<(), BlockError> {
+            if n == self.unreadable {
+                return Err(BlockError {
+                    block: n,
+                    why: "unreadable".into(),
+                });
+            }
+            self.inner.read(n, out)
+        }
+    }
+
+    #[test]
+    fn a_block_that_cannot_be_read_refuses_the_proofs_that_need_it_and_no_others() {
+        let e = events(5_000);
+        let mut log = Log::keeping_blocks(Faulty {
+            inner: InMemory::default(),
+            refused: u64::MAX,
+            unreadable: 1,
+        });
+        for h in &e {
+            log.push(h).unwrap();
+        }
+        let unreadable = |r| matches!(r, Err(ProofError::Unreadable(BlockError { block: 1, .. })));
+        // Event 300 lies in block 1, and so does the edge of a tree of 300.
+        assert!(unreadable(log.inclusion(300, 5_000).map(|_| ())));
+        assert!(unreadable(log.event_hash(300).map(|_| ())));
+        assert!(unreadable(log.root(300).map(|_| ())));
+        assert!(unreadable(log.consistency(300, 5_000).map(|_| ())));
+        // Block 1 lies under kept subtrees for everything else.
+        let l = leaves(&e);
+        assert_eq!(log.root(5_000), Ok(root_of_leaves(&l)));
+        assert_eq!(log.inclusion(1_000, 5_000), inclusion_proof(&l, 1_000));
+        assert_eq!(log.consistency(4_096, 5_000), consistency_proof(&l, 4_096));
+    }
+
+    #[test]
+    fn a_block_that_cannot_be_kept_leaves_the_log_as_it_was() {
+        let e = events(600);
+        let mut log = Log::keeping_blocks(Faulty {
+            inner: InMemory::default(),
+            refused: 1,
+            unreadable: u64::MAX,
+        });
+        for h in &e[..511] {
+            log.push(h).unwrap();
+        }
+        let before = log.root(511);
+        assert_eq!(
+            log.push(&e[511]),
+            Err(BlockError {
+                block: 1,
+                why: "disk full".into()
+            })
+        );
+        assert_eq!(log.size(), 511);
+        assert_eq!(log.root(511), before);
+        assert_eq!(before, Ok(root_of_leaves(&leaves(&e[..511]))));
     }
 
     proptest! {
@@ -702,7 +650,7 @@ mod tests {
             c in any::<prop::sample::Index>(),
         ) {
             let e = events(size as usize);
-            let log = log_of(&e, Log::keeping_from(kept_from));
+            let log = log_of(&e, Log::keeping_from(InMemory::default(), kept_from));
             let new = b.index(size as usize) as u64 + 1;
             let old = c.index(new as usize) as u64 + 1;
             let index = a.index(new as usize) as u64;
@@ -760,7 +708,7 @@ mod vectors {
         let events: Vec<Digest> = (1..=5).map(event).collect();
         let mut log = Log::new();
         for e in &events {
-            log.push(e);
+            log.push(e).unwrap();
         }
         let ledger = LedgerId::new("lyg").unwrap();
         let signer = LedgerSigner::from_secret(&[0x42; 32]);

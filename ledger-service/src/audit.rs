@@ -42,6 +42,8 @@ pub enum AuditError {
     NotABundle(String, String),
     #[error("the service at {url}: {why}")]
     Service { url: String, why: String },
+    #[error("the proof log: {0}")]
+    ProofLog(#[from] ledger_core::merkle::BlockError),
 }
 
 /// A figure the service serves that the chain does not bear out.
@@ -567,24 +569,34 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// Builds the proof log from the live stream, verifying every block (links,
-/// hashes, checkpoints, seals) as it goes: proofs come from the bytes, not
-/// from the service.
-pub async fn proof_log(store: &ChainStore) -> Result<crate::proofs::ProofLog, AuditError> {
+/// Builds the proof log from the live stream into `log` (empty), verifying
+/// every block (links, hashes, checkpoints, seals) as it goes: proofs come
+/// from the bytes, not from the service.
+pub async fn proof_log(
+    store: &ChainStore,
+    mut log: crate::proofs::ProofLog,
+) -> Result<crate::proofs::ProofLog, AuditError> {
     let mut follower = projections::Follower::new();
-    let mut log = crate::proofs::ProofLog::new();
     let mut failure = None;
+    let mut unrecorded = None;
     store
         .replay(1, |block| {
             if failure.is_none() {
                 failure = follower
-                    .apply_block(&block.frames, block.seal.as_ref(), |v, _| log.record(v))
+                    .apply_block(&block.frames, block.seal.as_ref(), |v, _| {
+                        if unrecorded.is_none() {
+                            unrecorded = log.record(v).err();
+                        }
+                    })
                     .err();
             }
             Ok(())
         })
         .await?;
-    match failure {
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    match unrecorded {
         Some(e) => Err(e.into()),
         None => Ok(log),
     }

@@ -780,7 +780,7 @@ impl Verified {
             live: live_took,
             hashing_raw: Duration::from_secs_f64(hashing),
             bundle: bundle_took,
-            proofs: crate::bench_proofs::measure(&setup.store).await?,
+            proofs: crate::bench_proofs::measure(&setup.store, dir).await?,
         })
     }
 }

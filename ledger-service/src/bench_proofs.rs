@@ -1,6 +1,7 @@
 //! Proofs from a written chain, timed: inclusion and consistency proofs as
-//! the service makes them (from the subtrees its log keeps), beside the same
-//! inclusion proofs recomputed from every leaf as RFC 6962 defines them.
+//! the service makes them (from the subtrees its log keeps and the blocks
+//! of event hashes it keeps in a file), beside the same inclusion proofs
+//! recomputed from every leaf as RFC 6962 defines them.
 
 use std::time::{Duration, Instant};
 
@@ -29,11 +30,14 @@ pub struct ProofFigures {
     pub from_leaves: Vec<Duration>,
 }
 
-/// Builds the proof log from `store` and times proofs from it; every proof
-/// must verify, and those recomputed from the leaves must be the same.
-pub async fn measure(store: &ChainStore) -> anyhow::Result<ProofFigures> {
+/// Builds the proof log from `store`, its event hashes in a file in `dir`,
+/// and times proofs from it; every proof must verify, and those recomputed
+/// from the leaves must be the same.
+pub async fn measure(store: &ChainStore, dir: &std::path::Path) -> anyhow::Result<ProofFigures> {
     let started = Instant::now();
-    let log = crate::audit::proof_log(store).await?;
+    let file = dir.join("proof-log");
+    let log = ProofLog::in_file(&file).with_context(|| format!("creating {}", file.display()))?;
+    let log = crate::audit::proof_log(store, log).await?;
     let build = started.elapsed();
     let key = log.key().context("the chain has no ledger key")?;
     let sizes: Vec<u64> = log.checkpoints().map(|c| c.tree_size).collect();
@@ -68,9 +72,11 @@ pub async fn measure(store: &ChainStore) -> anyhow::Result<ProofFigures> {
 
 /// The raw recomputation: inclusion proofs from the full list of leaves.
 fn from_every_leaf(log: &ProofLog, tree_size: u64, rng: &mut Rng) -> anyhow::Result<Vec<Duration>> {
-    let leaves = (1..=tree_size)
-        .map(|sequence| log.event_hash(sequence).map(|h| merkle::leaf_hash(&h)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let leaves: Vec<_> = log
+        .event_hashes(tree_size)?
+        .iter()
+        .map(merkle::leaf_hash)
+        .collect();
     let mut took = Vec::with_capacity(FROM_LEAVES);
     for _ in 0..FROM_LEAVES {
         let sequence = rng.below(tree_size) + 1;

@@ -490,7 +490,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Prove { nats, shard, what } => {
             let store = connect_store(&nats, &shard).await?;
-            let log = audit::proof_log(&store).await?;
+            let log = audit::proof_log(&store, ledger_service::proofs::ProofLog::new()).await?;
             let doc = match what {
                 ProofKind::Inclusion {
                     sequence,
@@ -864,7 +864,12 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let personal = PersonalStore::open(&js, &shard, replicas).await?;
     let attachments = AttachmentStore::open(&js, &shard, replicas).await?;
     let demo_key = identity_key.clone();
-    let reader = Reader::new();
+    // The reader's proof log keeps its event hashes beside the read models.
+    let mut proof_file = projections.clone().into_os_string();
+    proof_file.push(".proofs");
+    let proof_file = PathBuf::from(proof_file);
+    let reader = Reader::with_proof_file(&proof_file)
+        .with_context(|| format!("creating the proof log {}", proof_file.display()))?;
     tokio::spawn(reader.clone().follow(store.clone()));
     let read_models = ReadModels::start(&projections, store.clone(), tuning)
         .with_context(|| format!("opening the read models in {}", projections.display()))?;

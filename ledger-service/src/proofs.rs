@@ -3,10 +3,13 @@
 //! and that a later checkpoint extends an earlier one (consistency).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use ledger_core::chain::Verified;
 use ledger_core::domain::Checkpoint;
-use ledger_core::merkle::{self, ConsistencyProof, InclusionProof, Log};
+use ledger_core::merkle::{
+    self, BlockError, ConsistencyProof, HashBlocks, InMemory, InclusionProof, Log,
+};
 use ledger_core::signing::{self, checkpoint_message, PublicKey};
 use ledger_core::values::{Digest, LedgerId};
 use ledger_core::Event;
@@ -52,22 +55,73 @@ pub struct ConsistencyDocument {
     pub proof: ConsistencyProof,
 }
 
+mod file;
+
+pub use file::FileBlocks;
+
 /// What proofs are made from: every event hash, and the checkpoints.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug)]
 pub struct ProofLog {
-    log: Log,
+    log: Log<Blocks>,
     checkpoints: BTreeMap<u64, Checkpoint>,
     ledger: Option<LedgerId>,
     key: Option<PublicKey>,
 }
 
+/// Where the log's complete blocks of event hashes are: in memory for a
+/// log that lives as long as one command, in a file for a service's.
+#[derive(Debug)]
+enum Blocks {
+    Memory(InMemory),
+    File(FileBlocks),
+}
+
+impl HashBlocks for Blocks {
+    fn keep(&mut self, n: u64, hashes: &[Digest]) -> Result<(), BlockError> {
+        match self {
+            Blocks::Memory(m) => m.keep(n, hashes),
+            Blocks::File(f) => f.keep(n, hashes),
+        }
+    }
+
+    fn read(&self, n: u64, out: &mut [Digest]) -> Result<(), BlockError> {
+        match self {
+            Blocks::Memory(m) => m.read(n, out),
+            Blocks::File(f) => f.read(n, out),
+        }
+    }
+}
+
+impl Default for ProofLog {
+    fn default() -> ProofLog {
+        ProofLog::keeping(Blocks::Memory(InMemory::default()))
+    }
+}
+
 impl ProofLog {
+    /// A log held in memory.
     pub fn new() -> ProofLog {
         ProofLog::default()
     }
 
-    /// Takes in one verified event, in order.
-    pub fn record(&mut self, verified: &Verified) {
+    /// A log whose event hashes go to a new file at `path`.
+    pub fn in_file(path: &Path) -> std::io::Result<ProofLog> {
+        Ok(ProofLog::keeping(Blocks::File(FileBlocks::create(path)?)))
+    }
+
+    fn keeping(blocks: Blocks) -> ProofLog {
+        ProofLog {
+            log: Log::keeping_blocks(blocks),
+            checkpoints: BTreeMap::new(),
+            ledger: None,
+            key: None,
+        }
+    }
+
+    /// Takes in one verified event, in order. If its hash cannot be kept,
+    /// the log is as it was.
+    pub fn record(&mut self, verified: &Verified) -> Result<(), BlockError> {
+        self.log.push(&verified.head.hash)?;
         match &verified.record.event {
             Event::LedgerOpened(e) => self.ledger = Some(e.ledger.clone()),
             Event::LedgerKeyPublished(e) => self.key = Some(e.public_key),
@@ -77,7 +131,7 @@ impl ProofLog {
             }
             _ => {}
         }
-        self.log.push(&verified.head.hash);
+        Ok(())
     }
 
     /// The checkpoints recorded so far, newest first.
@@ -139,9 +193,20 @@ impl ProofLog {
 
     /// The hash of the event with ledger sequence `sequence`.
     pub fn event_hash(&self, sequence: u64) -> Result<Digest, ProofError> {
-        self.log
-            .event_hash(sequence - 1)
-            .ok_or(ProofError::NotCheckpointed(sequence))
+        let index = sequence
+            .checked_sub(1)
+            .ok_or(ProofError::NotCheckpointed(sequence))?;
+        match self.log.event_hash(index) {
+            Err(merkle::ProofError::OutOfRange { .. }) => {
+                Err(ProofError::NotCheckpointed(sequence))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// The hashes of events `1 ..= count`, in order.
+    pub fn event_hashes(&self, count: u64) -> Result<Vec<Digest>, ProofError> {
+        Ok(self.log.event_hashes(0, count)?)
     }
 
     pub fn consistency(&self, old: u64, new: u64) -> Result<ConsistencyDocument, ProofError> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ledger_core::chain::{Head, Verifier};
 use ledger_core::domain::Checkpoint;
-use ledger_core::merkle::InclusionProof;
+use ledger_core::merkle::{BlockError, InclusionProof};
 use ledger_core::owners::{volunteer_of, Owners};
 use ledger_core::signing::PublicKey;
 use ledger_core::time::UtcOffset;
@@ -54,8 +54,21 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// A reader whose proof log is held in memory.
     pub fn new() -> Reader {
         Reader::default()
+    }
+
+    /// A reader whose proof log keeps its event hashes in a new file at
+    /// `path`: the part of what it keeps that grows with the chain.
+    pub fn with_proof_file(path: &std::path::Path) -> std::io::Result<Reader> {
+        let state = ReadState {
+            proofs: ProofLog::in_file(path)?,
+            ..ReadState::default()
+        };
+        Ok(Reader {
+            inner: Arc::new(RwLock::new(state)),
+        })
     }
 
     /// What has been read, unless the chain broke (then why).
@@ -145,26 +158,40 @@ impl Reader {
 }
 
 /// Verifies one stored block and files its events, or marks where the
-/// chain broke (what came before the bad frame stays filed).
+/// chain broke (what came before the bad frame stays filed). A proof log
+/// that cannot keep an event's hash stops reads too: proofs past it would
+/// be missing.
 fn apply(state: &mut ReadState, block: &Block) {
     state
         .blocks
         .push((state.verifier.head().sequence + 1, block.stream_sequence));
-    match verify_and_file(state, block) {
-        Ok(()) => state.stream_sequence = block.stream_sequence,
-        Err(e) => {
-            error!(stream_sequence = block.stream_sequence, error = %e, "the chain is broken; reads stop here");
-            state.broken = Some(format!(
-                "the chain is broken in stream message {}: {e}",
-                block.stream_sequence
-            ));
+    let stopped = match verify_and_file(state, block) {
+        Ok(()) => {
+            state.stream_sequence = block.stream_sequence;
+            return;
         }
-    }
+        Err(Unfiled::Chain(e)) => format!(
+            "the chain is broken in stream message {}: {e}",
+            block.stream_sequence
+        ),
+        Err(Unfiled::ProofLog(e)) => format!(
+            "stream message {} could not be filed: {e}",
+            block.stream_sequence
+        ),
+    };
+    error!(stream_sequence = block.stream_sequence, error = %stopped, "reads stop here");
+    state.broken = Some(stopped);
+}
+
+/// Why a block's events were not all filed.
+enum Unfiled {
+    Chain(ChainError),
+    ProofLog(BlockError),
 }
 
 /// Each frame is verified, then filed; the writer's seal on the block is
 /// checked after its last frame, as the verifier requires.
-fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), ChainError> {
+fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), Unfiled> {
     let ReadState {
         verifier,
         proofs,
@@ -174,10 +201,13 @@ fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), ChainErro
         ..
     } = state;
     let first = verifier.head().sequence + 1;
+    let mut unrecorded = None;
     // One worker: the reader follows block by block beside the service's
     // other work, and its blocks are small.
-    verifier.push_all(&block.frames, 1, |verified| {
-        proofs.record(&verified);
+    let verified = verifier.push_all(&block.frames, 1, |verified| {
+        if unrecorded.is_none() {
+            unrecorded = proofs.record(&verified).err();
+        }
         let event = &verified.record.event;
         if let Some(volunteer) = volunteer_of(owners, event) {
             let slot = owners.slot(&volunteer) as usize;
@@ -190,8 +220,14 @@ fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), ChainErro
         if let Event::LedgerOpened(e) = event {
             *opened = Some((e.ledger.clone(), e.utc_offset_minutes));
         }
-    })?;
-    verifier.check_seal(first, block.seal.as_ref())
+    });
+    verified.map_err(Unfiled::Chain)?;
+    if let Some(e) = unrecorded {
+        return Err(Unfiled::ProofLog(e));
+    }
+    verifier
+        .check_seal(first, block.seal.as_ref())
+        .map_err(Unfiled::Chain)
 }
 
 #[cfg(test)]
@@ -287,6 +323,27 @@ mod tests {
         let broken = state.broken.expect("the chain is broken");
         assert!(broken.contains("stream message 1"), "{broken}");
         assert!(state.verifier.head().sequence < world.events.len() as u64);
+        assert_eq!(state.stream_sequence, 0);
+    }
+
+    /// A proof log whose file takes nothing (a full disk) stops reads at
+    /// the block it could not file, naming the file, rather than serving
+    /// proofs with hashes missing.
+    #[test]
+    fn a_proof_log_that_cannot_be_written_stops_reading() {
+        let events = season();
+        let full = std::path::Path::new("/dev/full");
+        let mut state = ReadState {
+            proofs: ProofLog::in_file(full).unwrap(),
+            ..ReadState::default()
+        };
+        apply(&mut state, &block_of(&events));
+        let broken = state.broken.expect("reads stopped");
+        assert!(
+            broken.contains("stream message 1 could not be filed"),
+            "{broken}"
+        );
+        assert!(broken.contains("/dev/full"), "{broken}");
         assert_eq!(state.stream_sequence, 0);
     }
 }
