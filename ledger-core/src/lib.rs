@@ -14,6 +14,7 @@ pub mod decide;
 pub mod domain;
 pub mod event;
 pub mod frame;
+pub mod hashing;
 mod lanes;
 pub mod merkle;
 pub mod numbered;

@@ -5,7 +5,7 @@
 //! order (which the rules never assign, but an event may carry) goes to a
 //! map beside it, so the table still answers as a map for any input.
 
-use std::collections::HashMap;
+use crate::hashing::Map;
 use std::marker::PhantomData;
 
 use crate::values::AssignedId;
@@ -14,7 +14,7 @@ use crate::values::AssignedId;
 pub struct Numbered<K, V> {
     /// The entries of ids 1 to `in_order.len()`.
     in_order: Vec<V>,
-    others: HashMap<u64, V>,
+    others: Map<u64, V>,
     _ids: PhantomData<K>,
 }
 
@@ -22,7 +22,7 @@ impl<K, V> Default for Numbered<K, V> {
     fn default() -> Self {
         Numbered {
             in_order: Vec::new(),
-            others: HashMap::new(),
+            others: Map::default(),
             _ids: PhantomData,
         }
     }
@@ -120,6 +120,7 @@ impl<K: AssignedId, V> std::ops::Index<&K> for Numbered<K, V> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::HashMap;
 
     proptest! {
         /// Whatever order ids come in, the table answers as a plain map

@@ -6,10 +6,9 @@
 //! an entry, for a reader that files events under their volunteer without
 //! keeping a replica of the whole state.
 
-use std::collections::HashMap;
-
 use crate::domain::EntryRef;
 use crate::event::Event;
+use crate::hashing::Map;
 use crate::numbered::Numbered;
 use crate::values::{AwardId, CreditId, PairingId, RedemptionId, SessionId, VolunteerId};
 
@@ -61,13 +60,13 @@ pub fn volunteer_of(owners: &(impl EntryOwners + ?Sized), event: &Event) -> Opti
 /// in a `Vec` by slot.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Owners {
-    slots: HashMap<VolunteerId, u32>,
+    slots: Map<VolunteerId, u32>,
     volunteers: Vec<VolunteerId>,
     sessions: Numbered<SessionId, u32>,
     credits: Numbered<CreditId, u32>,
     awards: Numbered<AwardId, u32>,
     redemptions: Numbered<RedemptionId, u32>,
-    pairings: HashMap<PairingId, u32>,
+    pairings: Map<PairingId, u32>,
 }
 
 impl Owners {

@@ -3,7 +3,7 @@
 //! names something unknown changes nothing) and deterministic, so replaying
 //! the chain from empty always yields the same state.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 mod timeline;
 
@@ -16,6 +16,7 @@ use crate::domain::{
     Volunteer, VolunteerStatus, Wish, WishStatus,
 };
 use crate::event::*;
+use crate::hashing::Map;
 use crate::numbered::Numbered;
 use crate::owners::{self, EntryOwners};
 use crate::signing::PublicKey;
@@ -108,27 +109,27 @@ pub struct Ledger {
     pub config: Option<LedgerConfig>,
     /// Events applied so far; checkpoints commit to a prefix of this length.
     pub events: u64,
-    pub units: HashMap<UnitId, UnitState>,
+    pub units: Map<UnitId, UnitState>,
     // The tables that grow with the chain hold their entries boxed: a table
     // keeps room for up to twice its entries, and an empty slot then costs
     // a pointer instead of a whole entry (a third less memory for the state
     // at 1M volunteers, see docs/performance.md). Entries the ledger
     // numbers itself sit in a `Vec` by number (`Numbered`).
-    pub volunteers: HashMap<VolunteerId, Box<VolunteerState>>,
-    pub identities: HashMap<IdentityCommitment, VolunteerId>,
-    pub projects: HashMap<ProjectId, Project>,
-    pub activities: HashMap<ActivityId, ActivityState>,
+    pub volunteers: Map<VolunteerId, Box<VolunteerState>>,
+    pub identities: Map<IdentityCommitment, VolunteerId>,
+    pub projects: Map<ProjectId, Project>,
+    pub activities: Map<ActivityId, ActivityState>,
     pub sessions: Numbered<SessionId, Box<Session>>,
     pub credits: Numbered<CreditId, Box<Credit>>,
     /// Pending credits by objection deadline, for confirming in order.
     pub pending_by_deadline: BTreeSet<(Timestamp, CreditId)>,
     pub awards: Numbered<AwardId, Box<Award>>,
-    pub rewards: HashMap<RewardId, Reward>,
+    pub rewards: Map<RewardId, Reward>,
     pub redemptions: Numbered<RedemptionId, Box<Redemption>>,
-    pub wishes: HashMap<WishId, Wish>,
-    pub pairings: HashMap<PairingId, Pairing>,
-    pub campaigns: HashMap<CampaignId, Campaign>,
-    pub reports: HashMap<ReportId, Report>,
+    pub wishes: Map<WishId, Wish>,
+    pub pairings: Map<PairingId, Pairing>,
+    pub campaigns: Map<CampaignId, Campaign>,
+    pub reports: Map<ReportId, Report>,
     pub last_checkpoint: Option<Checkpoint>,
     /// The key that signs checkpoints now.
     pub ledger_key: Option<PublicKey>,

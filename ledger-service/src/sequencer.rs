@@ -5,8 +5,6 @@
 //! the stream's expected last sequence. One block is in flight at a time,
 //! and a command is answered only after its block is acknowledged.
 
-use std::collections::{HashMap, HashSet};
-
 use futures::FutureExt;
 
 use bytes::Bytes;
@@ -14,6 +12,7 @@ use chrono::Utc;
 use ledger_core::chain::{verify_concatenated, Head};
 use ledger_core::command::{PublishLedgerKey, RecordCheckpoint};
 use ledger_core::domain::Checkpoint;
+use ledger_core::hashing::{map_with_capacity, Map, Set};
 use ledger_core::signing::{block_message, checkpoint_message, rotation_message, LedgerSigner};
 use ledger_core::time::Timestamp;
 use ledger_core::values::ActorId;
@@ -168,7 +167,7 @@ struct Decided {
     before: Head,
     after: Head,
     /// The keyed submissions this block answers for the first time.
-    keyed: HashSet<SubmissionId>,
+    keyed: Set<SubmissionId>,
 }
 
 /// A block that cannot be stored, and why; nothing of it counts.
@@ -406,7 +405,7 @@ impl Sequencer {
             if let Ok(0) = waited.await {
                 return;
             }
-            let decided = self.decide_block(batch, &HashSet::new());
+            let decided = self.decide_block(batch, &Set::default());
             flight = self.launch(decided).await;
         }
     }
@@ -422,13 +421,13 @@ impl Sequencer {
     fn decide_block(
         &mut self,
         batch: Vec<Request>,
-        landing: &HashSet<SubmissionId>,
+        landing: &Set<SubmissionId>,
     ) -> Result<Decided, Abandoned> {
         let now = self.clock();
         let before = self.replica.follower.head();
         let mut frames = Vec::with_capacity(self.largest.bytes);
         let mut outcomes = Vec::with_capacity(batch.len());
-        let mut in_block: HashMap<SubmissionId, usize> = HashMap::with_capacity(batch.len());
+        let mut in_block: Map<SubmissionId, usize> = map_with_capacity(batch.len());
         let mut ids = Vec::with_capacity(batch.len());
         let mut routes: Vec<Route> = Vec::with_capacity(self.largest.events);
         let replica = &mut self.replica;

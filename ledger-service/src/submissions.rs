@@ -15,7 +15,7 @@
 //! collide: about 10^-25 at ten million entries, and only the submitter's
 //! own submissions could be made to (the actor is part of the digest).
 
-use std::collections::HashMap;
+use ledger_core::hashing::Map;
 use std::sync::LazyLock;
 
 use blake3::hazmat::{ContextKey, HasherExt};
@@ -111,7 +111,7 @@ impl Remembered {
 
 #[derive(Default)]
 pub struct Submissions {
-    answered: HashMap<SubmissionId, Remembered>,
+    answered: Map<SubmissionId, Remembered>,
 }
 
 impl Submissions {
@@ -315,7 +315,7 @@ mod tests {
         }
     }
 
-    type Model = HashMap<(u8, u8), Answer>;
+    type Model = std::collections::HashMap<(u8, u8), Answer>;
 
     /// The writer's index before this module, rebuilt from the chain: the
     /// whole answer under the two ids, events added up as read back.
