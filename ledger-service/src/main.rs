@@ -215,7 +215,12 @@ struct Season {
 }
 
 impl Season {
-    fn options(self, rate: u64, latency_secs: u64) -> ledger_service::bench_append::Options {
+    fn options(
+        self,
+        rate: u64,
+        latency_secs: u64,
+        rounds: u32,
+    ) -> ledger_service::bench_append::Options {
         ledger_service::bench_append::Options {
             volunteers: self.volunteers,
             activities: self.activities,
@@ -225,6 +230,7 @@ impl Season {
             cluster: self.cluster,
             data: self.data,
             checkpoint_every: ledger_service::bench_append::CHECKPOINT_EVERY,
+            rounds,
         }
     }
 }
@@ -250,6 +256,10 @@ enum BenchKind {
         rate: u64,
         #[arg(long, default_value_t = 10)]
         latency_secs: u64,
+        /// Rounds of the writer and the raw baseline, alternating, each on
+        /// servers of its own; the best of each is compared.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
     },
     /// A kiosk system's check-ins and check-outs over NATS, in batches,
     /// every submission answered, against raw publishes of the blocks they
@@ -419,9 +429,10 @@ async fn main() -> anyhow::Result<()> {
                     season,
                     rate,
                     latency_secs,
+                    rounds,
                 },
         } => {
-            let options = season.options(rate, latency_secs);
+            let options = season.options(rate, latency_secs, rounds);
             print!("{}", ledger_service::bench_append::run(&options).await?);
             Ok(())
         }
@@ -433,7 +444,7 @@ async fn main() -> anyhow::Result<()> {
                     in_flight,
                 },
         } => {
-            let options = season.options(0, 0);
+            let options = season.options(0, 0, 1);
             let figures =
                 ledger_service::bench_append::run_intake(&options, batch, in_flight).await?;
             print!("{figures}");
