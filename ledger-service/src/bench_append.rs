@@ -213,10 +213,9 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
     // Each round writes the season afresh on servers of its own, so that
     // no round reads another's files; the last round's servers stay for the
     // latency run and the verification, in the folder `--data` names.
-    let mut last = None;
+    let mut last: Option<(Setup, std::path::PathBuf)> = None;
     for round in 1..=o.rounds {
-        if let Some(earlier) = last.take() {
-            let (setup, dir): (Setup, std::path::PathBuf) = earlier;
+        if let Some((setup, dir)) = last.take() {
             setup.stop().await;
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
