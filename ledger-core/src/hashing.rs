@@ -1,11 +1,11 @@
 //! The hash tables the state and the writer keep by id.
 //!
 //! The standard library's SipHash took about a tenth of the writer's time
-//! deciding and applying a block (docs/performance.md, "Append"): every
-//! command looks up its volunteer and activity, every event its entries.
-//! foldhash is several times faster on short keys and is still seeded at
-//! random per table, so which keys collide cannot be worked out in advance
-//! from ids an outside system chooses.
+//! deciding and applying a block, foldhash about 3 % (docs/performance.md,
+//! "Append"): every command looks up its volunteer and activity, every
+//! event its entries. foldhash is still seeded at random per table, so
+//! which keys collide cannot be worked out in advance from ids an outside
+//! system chooses.
 
 /// A hash map keyed by the ledger's ids.
 pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
