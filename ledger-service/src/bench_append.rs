@@ -416,7 +416,7 @@ impl std::fmt::Display for IntakeFigures {
             thousands(self.events),
             thousands(self.blocks),
         )?;
-        raw_line(f, raw, self.raw)?;
+        raw_line(f, raw, self.raw, "")?;
         writeln!(
             f,
             "  intake over NATS, every submission answered:    {:>10.0} events/s  ({:.1} s)  {:.0} % of raw",
@@ -877,10 +877,16 @@ fn per_sec(n: u64, took: Duration) -> f64 {
     n as f64 / took.as_secs_f64().max(1e-9)
 }
 
-fn raw_line(f: &mut std::fmt::Formatter<'_>, rate: f64, took: Duration) -> std::fmt::Result {
+/// The raw baseline's line; `more` goes inside its parentheses.
+fn raw_line(
+    f: &mut std::fmt::Formatter<'_>,
+    rate: f64,
+    took: Duration,
+    more: &str,
+) -> std::fmt::Result {
     writeln!(
         f,
-        "  raw block publish (same blocks, one in flight): {:>10.0} events/s  ({:.1} s)",
+        "  raw block publish (same blocks, one in flight): {:>10.0} events/s  ({:.1} s{more})",
         rate,
         took.as_secs_f64()
     )
@@ -912,13 +918,8 @@ impl std::fmt::Display for Figures {
             self.chain_bytes as f64 / self.events.max(1) as f64,
             self.writer_rounds.len(),
         )?;
-        writeln!(
-            f,
-            "  raw block publish (same blocks, one in flight): {:>10.0} events/s  ({:.1} s; rounds: {})",
-            raw,
-            self.raw.as_secs_f64(),
-            rounds(&self.raw_rounds)
-        )?;
+        let raw_rounds = format!("; rounds: {}", rounds(&self.raw_rounds));
+        raw_line(f, raw, self.raw, &raw_rounds)?;
         writeln!(
             f,
             "  writer (decide, chain, seal, store, answer):    {:>10.0} events/s  ({:.1} s, {:.0} commands/s; rounds: {})  {:.0} % of raw",
@@ -981,7 +982,6 @@ mod tests {
             .iter()
             .chain(&f.raw_rounds)
             .all(|r| *r > 0.0));
-
         // Everything written, the latency run's too, is verified both ways.
         assert!(f.verified.events >= f.events + 2 * 100);
         assert!(!f.verified.live.is_zero() && !f.verified.bundle.is_zero());
