@@ -7,6 +7,10 @@
 //! which keys collide cannot be worked out in advance from ids an outside
 //! system chooses.
 
+/// The seed every table here hashes with, for tables built by hand
+/// (`hashbrown::HashTable`) that keep an index rather than their keys.
+pub type Seed = foldhash::fast::RandomState;
+
 /// A hash map keyed by the ledger's ids.
 pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 

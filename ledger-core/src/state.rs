@@ -5,11 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod daily;
 mod timeline;
+mod volunteers;
 
+pub use daily::DailyMinutes;
 pub use timeline::{Span, Timeline};
+pub use volunteers::Volunteers;
 
-use crate::domain::IdentityCommitment;
 use crate::domain::{
     Activity, Award, AwardBasis, Campaign, Checkpoint, Credit, CreditSource, CreditStatus,
     EntryRef, Pairing, Project, ProjectStatus, Proposer, Redemption, Report, Reward, Session, Unit,
@@ -20,7 +23,7 @@ use crate::hashing::Map;
 use crate::numbered::Numbered;
 use crate::owners::{self, EntryOwners};
 use crate::signing::PublicKey;
-use crate::time::{Day, Timestamp, UtcOffset};
+use crate::time::{Timestamp, UtcOffset};
 use crate::values::{
     ActivityId, AwardId, CampaignId, CreditId, LedgerId, PairingId, ProjectId, RedemptionId,
     ReportId, RewardId, SessionId, Text, UnitId, VolunteerId, WishId,
@@ -54,10 +57,9 @@ pub struct Account {
     pub points_earned: u64,
     pub points_redeemed: u64,
     /// Minutes held per local day by credits that are not void or reversed.
-    pub daily_minutes: BTreeMap<Day, u64>,
+    pub daily_minutes: DailyMinutes,
     /// Every attendance session, in time order.
     pub timeline: Timeline,
-    pub active_pairing: Option<PairingId>,
 }
 
 impl Account {
@@ -115,8 +117,7 @@ pub struct Ledger {
     // a pointer instead of a whole entry (a third less memory for the state
     // at 1M volunteers, see docs/performance.md). Entries the ledger
     // numbers itself sit in a `Vec` by number (`Numbered`).
-    pub volunteers: Map<VolunteerId, Box<VolunteerState>>,
-    pub identities: Map<IdentityCommitment, VolunteerId>,
+    pub volunteers: Volunteers,
     pub projects: Map<ProjectId, Project>,
     pub activities: Map<ActivityId, ActivityState>,
     pub sessions: Numbered<SessionId, Box<Session>>,
@@ -128,6 +129,9 @@ pub struct Ledger {
     pub redemptions: Numbered<RedemptionId, Box<Redemption>>,
     pub wishes: Map<WishId, Wish>,
     pub pairings: Map<PairingId, Pairing>,
+    /// Each volunteer's pairing not yet ended, by slot: few volunteers
+    /// have one, so it is kept here rather than on every account.
+    pub active_pairings: Map<u32, PairingId>,
     pub campaigns: Map<CampaignId, Campaign>,
     pub reports: Map<ReportId, Report>,
     pub last_checkpoint: Option<Checkpoint>,
@@ -230,6 +234,11 @@ impl Ledger {
             Event::CampaignDeclared(e) => Some(e.campaign.organiser.clone()),
             Event::ReportFiled(e) => Some(e.report.unit.clone()),
         }
+    }
+
+    /// The pairing `volunteer` is in now, if any.
+    pub fn active_pairing(&self, volunteer: &VolunteerState) -> Option<&PairingId> {
+        self.active_pairings.get(&volunteer.slot)
     }
 
     /// The volunteer an event is about, if any (see [`owners::volunteer_of`]).
@@ -361,16 +370,16 @@ impl Ledger {
                         ended: None,
                     },
                 );
-                if let Some(v) = self.volunteers.get_mut(&e.volunteer) {
-                    v.account.active_pairing = Some(e.pairing.clone());
+                if let Some(v) = self.volunteers.get(&e.volunteer) {
+                    self.active_pairings.insert(v.slot, e.pairing.clone());
                 }
             }
             Event::PairingEnded(e) => {
                 if let Some(p) = self.pairings.get_mut(&e.pairing) {
                     p.ended = Some(e.at);
-                    if let Some(v) = self.volunteers.get_mut(&p.volunteer) {
-                        if v.account.active_pairing.as_ref() == Some(&e.pairing) {
-                            v.account.active_pairing = None;
+                    if let Some(v) = self.volunteers.get(&p.volunteer) {
+                        if self.active_pairings.get(&v.slot) == Some(&e.pairing) {
+                            self.active_pairings.remove(&v.slot);
                         }
                     }
                 }
@@ -436,29 +445,23 @@ impl Ledger {
     }
 
     fn volunteer_registered(&mut self, e: &VolunteerRegistered) {
-        // Four billion registrations would take this state past a terabyte,
-        // so a process never gets to where slots run out.
-        let slot = u32::try_from(self.counters.volunteers).unwrap_or(u32::MAX);
         self.counters.volunteers += 1;
-        self.identities.insert(e.identity, e.volunteer.clone());
         self.count_registration(&e.home_unit, true);
-        self.volunteers.insert(
-            e.volunteer.clone(),
-            Box::new(VolunteerState {
-                volunteer: Volunteer {
-                    id: e.volunteer.clone(),
-                    number: e.number.clone(),
-                    home_unit: e.home_unit.clone(),
-                    membership: e.membership,
-                    groups: e.groups.clone(),
-                    specialties: e.specialties.clone(),
-                    identity: e.identity,
-                    status: VolunteerStatus::AwaitingApproval(crate::domain::ApprovalLevel::Unit),
-                },
-                account: Account::default(),
-                slot,
-            }),
-        );
+        self.volunteers.register(VolunteerState {
+            volunteer: Volunteer {
+                id: e.volunteer.clone(),
+                number: e.number.clone(),
+                home_unit: e.home_unit.clone(),
+                membership: e.membership,
+                groups: e.groups.as_slice().into(),
+                specialties: e.specialties.as_slice().into(),
+                identity: e.identity,
+                status: VolunteerStatus::AwaitingApproval(crate::domain::ApprovalLevel::Unit),
+            },
+            account: Account::default(),
+            // The table gives the next slot.
+            slot: 0,
+        });
     }
 
     fn volunteer_rejected(&mut self, e: &VolunteerRejected) {
@@ -470,7 +473,7 @@ impl Ledger {
         // the person may apply again.
         let home = v.volunteer.home_unit.clone();
         let identity = v.volunteer.identity;
-        self.identities.remove(&identity);
+        self.volunteers.release(&identity);
         self.count_registration(&home, false);
     }
 
@@ -577,11 +580,7 @@ impl Ledger {
         let Some(v) = self.volunteers.get_mut(&credit.volunteer) else {
             return;
         };
-        let day = v.account.daily_minutes.entry(credit.day).or_default();
-        adjust(day);
-        if *day == 0 {
-            v.account.daily_minutes.remove(&credit.day);
-        }
+        v.account.daily_minutes.adjust(credit.day, minutes, add);
         if let Some(a) = self.activities.get_mut(&credit.activity) {
             let held = a.credited.entry(v.slot).or_default();
             adjust(held);

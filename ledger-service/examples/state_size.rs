@@ -88,9 +88,8 @@ fn main() -> anyhow::Result<()> {
         after
     );
     println!(
-        "  entries: {} volunteers, {} identities, {} sessions ({} listed on accounts), {} credits, {} awards, {} activities",
+        "  entries: {} volunteers, {} sessions ({} listed on accounts), {} credits, {} awards, {} activities",
         state.volunteers.len(),
-        state.identities.len(),
         state.sessions.len(),
         sessions_listed,
         state.credits.len(),
@@ -124,11 +123,8 @@ fn weigh_parts(mut state: Ledger) {
             .values_mut()
             .for_each(|v| drop(std::mem::take(&mut v.account.daily_minutes)))
     });
-    part("volunteers (rest)", &mut |s| {
+    part("volunteers (rest, with their indexes)", &mut |s| {
         drop(std::mem::take(&mut s.volunteers))
-    });
-    part("identities", &mut |s| {
-        drop(std::mem::take(&mut s.identities))
     });
     part("sessions", &mut |s| drop(std::mem::take(&mut s.sessions)));
     part("credits", &mut |s| drop(std::mem::take(&mut s.credits)));

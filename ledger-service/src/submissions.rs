@@ -15,8 +15,11 @@
 //! collide: about 10^-25 at ten million entries, and only the submitter's
 //! own submissions could be made to (the actor is part of the digest).
 
-use ledger_core::hashing::Map;
+use std::hash::BuildHasher;
 use std::sync::LazyLock;
+
+use hashbrown::HashTable;
+use ledger_core::hashing::{Map, Seed};
 
 use blake3::hazmat::{ContextKey, HasherExt};
 use ledger_core::chain::Head;
@@ -48,70 +51,64 @@ impl SubmissionId {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Remembered {
-    /// Accepted, with events `first ..= last` (`events` of them, the last
-    /// with hash `hash`).
-    Recorded {
-        first: u64,
-        last: u64,
-        events: u32,
-        hash: Digest,
-    },
-    Other(Box<Answer>),
+/// An accepted submission with events: nearly every entry. Its events are
+/// `first ..= first + more`, `events` of them, the last with hash `hash`.
+/// 64 bytes, kept in pages of a fixed size, so that the index grows without
+/// copying millions of entries at once or keeping room for as many again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Recorded {
+    id: SubmissionId,
+    first: u64,
+    more: u32,
+    events: u32,
+    hash: Digest,
 }
 
-impl Remembered {
-    fn of(answer: &Answer) -> Remembered {
+impl Recorded {
+    /// The entry for `answer`, if it fits one: accepted, with events whose
+    /// sequences are in order and less than four billion apart.
+    fn of(id: SubmissionId, answer: &Answer) -> Option<Recorded> {
         match answer {
             &Answer::Accepted {
                 first_sequence: Some(first),
                 last_sequence: Some(last),
                 hash: Some(hash),
                 events,
-            } => Remembered::Recorded {
+            } => Some(Recorded {
+                id,
                 first,
-                last,
+                more: u32::try_from(last.checked_sub(first)?).ok()?,
                 events,
                 hash,
-            },
-            other => Remembered::Other(Box::new(other.clone())),
+            }),
+            _ => None,
         }
     }
 
     fn answer(&self) -> Answer {
-        match self {
-            &Remembered::Recorded {
-                first,
-                last,
-                events,
-                hash,
-            } => Answer::Accepted {
-                first_sequence: Some(first),
-                last_sequence: Some(last),
-                hash: Some(hash),
-                events,
-            },
-            Remembered::Other(answer) => (**answer).clone(),
-        }
-    }
-
-    /// An answer the chain does not hold: only the rejection log
-    /// remembers it.
-    fn leaves_no_event(&self) -> bool {
-        match self {
-            Remembered::Recorded { .. } => false,
-            Remembered::Other(answer) => matches!(
-                **answer,
-                Answer::Rejected { .. } | Answer::Accepted { events: 0, .. }
-            ),
+        Answer::Accepted {
+            first_sequence: Some(self.first),
+            last_sequence: Some(self.first + u64::from(self.more)),
+            hash: Some(self.hash),
+            events: self.events,
         }
     }
 }
 
+/// Entries in a page. A page is 256 KiB: small beside millions of entries,
+/// large enough that the pages' own list stays short.
+const PAGE: usize = 4096;
+
 #[derive(Default)]
 pub struct Submissions {
-    answered: Map<SubmissionId, Remembered>,
+    pages: Vec<Vec<Recorded>>,
+    recorded: usize,
+    /// Where each recorded entry is (its number across the pages), by its id.
+    index: HashTable<u32>,
+    seed: Seed,
+    /// Every other answer, whole: rejections, acceptances with nothing to
+    /// record, and anything else an answer may say.
+    others: Map<SubmissionId, Box<Answer>>,
 }
 
 impl Submissions {
@@ -120,52 +117,113 @@ impl Submissions {
     }
 
     pub fn len(&self) -> usize {
-        self.answered.len()
+        self.recorded + self.others.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.answered.is_empty()
+        self.len() == 0
     }
 
     /// The answer given to this submission before, if any.
     pub fn get(&self, id: &SubmissionId) -> Option<Answer> {
-        self.answered.get(id).map(Remembered::answer)
+        match self.find(id) {
+            Some(n) => Some(self.entry(n).answer()),
+            None => self.others.get(id).map(|answer| (**answer).clone()),
+        }
     }
 
     /// Remembers `answer`, unless the submission has one already.
     pub fn remember(&mut self, id: SubmissionId, answer: &Answer) {
-        self.answered
-            .entry(id)
-            .or_insert_with(|| Remembered::of(answer));
+        if self.find(&id).is_some() || self.others.contains_key(&id) {
+            return;
+        }
+        match Recorded::of(id, answer) {
+            Some(entry) => self.push(entry),
+            None => {
+                self.others.insert(id, Box::new(answer.clone()));
+            }
+        }
     }
 
     /// Adds one event read back from the chain to its submission's answer
     /// (a command may produce several events, all under its key).
     pub fn record_event(&mut self, id: SubmissionId, head: Head) {
-        let entry = self.answered.entry(id).or_insert(Remembered::Recorded {
+        if let Some(n) = self.find(&id) {
+            let entry = self.entry_mut(n);
+            match head.sequence.checked_sub(entry.first).map(u32::try_from) {
+                Some(Ok(more)) => {
+                    entry.more = more;
+                    entry.hash = head.hash;
+                    entry.events += 1;
+                }
+                // Events of one command are next to each other on the
+                // chain; one before its first, or four billion events on,
+                // cannot be that command's.
+                _ => tracing::warn!(
+                    sequence = head.sequence,
+                    "an event out of its submission's run is not counted in its answer"
+                ),
+            }
+            return;
+        }
+        if self.others.contains_key(&id) {
+            return;
+        }
+        self.push(Recorded {
+            id,
             first: head.sequence,
-            last: head.sequence,
-            events: 0,
+            more: 0,
+            events: 1,
             hash: head.hash,
         });
-        if let Remembered::Recorded {
-            last, events, hash, ..
-        } = entry
-        {
-            *last = head.sequence;
-            *hash = head.hash;
-            *events += 1;
-        }
     }
 
     /// Takes over from `earlier` the answers the chain does not hold
     /// (after this index was rebuilt from the chain).
     pub fn keep_unrecorded(&mut self, earlier: Submissions) {
-        for (id, remembered) in earlier.answered {
-            if remembered.leaves_no_event() {
-                self.answered.entry(id).or_insert(remembered);
+        for (id, answer) in earlier.others {
+            let leaves_no_event = matches!(
+                *answer,
+                Answer::Rejected { .. } | Answer::Accepted { events: 0, .. }
+            );
+            if leaves_no_event && self.find(&id).is_none() {
+                self.others.entry(id).or_insert(answer);
             }
         }
+    }
+
+    fn find(&self, id: &SubmissionId) -> Option<u32> {
+        let hash = self.seed.hash_one(id);
+        self.index.find(hash, |&n| self.entry(n).id == *id).copied()
+    }
+
+    fn entry(&self, n: u32) -> &Recorded {
+        let n = n as usize;
+        &self.pages[n / PAGE][n % PAGE]
+    }
+
+    fn entry_mut(&mut self, n: u32) -> &mut Recorded {
+        let n = n as usize;
+        &mut self.pages[n / PAGE][n % PAGE]
+    }
+
+    fn push(&mut self, entry: Recorded) {
+        // Four billion accepted submissions would be 256 GiB of entries:
+        // a writer never holds that many.
+        let n = u32::try_from(self.recorded).unwrap_or(u32::MAX);
+        if self.recorded.is_multiple_of(PAGE) {
+            self.pages.push(Vec::with_capacity(PAGE));
+        }
+        let hash = self.seed.hash_one(entry.id);
+        if let Some(page) = self.pages.last_mut() {
+            page.push(entry);
+        }
+        self.recorded += 1;
+        let (pages, seed) = (&self.pages, &self.seed);
+        self.index.insert_unique(hash, n, |&m| {
+            let m = m as usize;
+            seed.hash_one(pages[m / PAGE][m % PAGE].id)
+        });
     }
 }
 
@@ -398,8 +456,56 @@ mod tests {
 
     #[test]
     fn an_entry_is_small() {
-        // The point of this module: key and value in 72 bytes, where the
-        // two ids and a whole answer took 128.
-        assert!(std::mem::size_of::<(SubmissionId, Remembered)>() <= 72);
+        // The point of this module: an accepted submission in 64 bytes,
+        // where the two ids and a whole answer took 128.
+        assert!(std::mem::size_of::<Recorded>() <= 64);
+    }
+
+    /// More entries than a page holds, each found again, with an event
+    /// added to one in the first page and one in the last.
+    #[test]
+    fn entries_are_found_across_pages() {
+        let mut submissions = Submissions::new();
+        let n = PAGE as u64 * 2 + 10;
+        for i in 0..n {
+            submissions.record_event(id("a", &format!("k{i}")), head(i * 3 + 1));
+        }
+        submissions.record_event(id("a", "k0"), head(2));
+        submissions.record_event(id("a", &format!("k{}", n - 1)), head(n * 3 - 1));
+        assert_eq!(submissions.len() as u64, n);
+        for i in [0, 1, PAGE as u64 - 1, PAGE as u64, n - 1] {
+            let (last, events) = match i {
+                0 => (2, 2),
+                i if i == n - 1 => (n * 3 - 1, 2),
+                i => (i * 3 + 1, 1),
+            };
+            assert_eq!(
+                submissions.get(&id("a", &format!("k{i}"))),
+                Some(Answer::Accepted {
+                    first_sequence: Some(i * 3 + 1),
+                    last_sequence: Some(last),
+                    hash: Some(head(last).hash),
+                    events,
+                }),
+                "entry {i}"
+            );
+        }
+    }
+
+    /// An accepted answer whose sequences do not fit an entry is kept whole.
+    #[test]
+    fn an_answer_that_fits_no_entry_is_kept_whole() {
+        let odd = [(9, 7), (1, 1 + (1 << 33))];
+        let mut submissions = Submissions::new();
+        for (i, (first, last)) in odd.into_iter().enumerate() {
+            let answer = Answer::Accepted {
+                first_sequence: Some(first),
+                last_sequence: Some(last),
+                hash: Some(head(last).hash),
+                events: 2,
+            };
+            submissions.remember(id("a", &format!("k{i}")), &answer);
+            assert_eq!(submissions.get(&id("a", &format!("k{i}"))), Some(answer));
+        }
     }
 }

@@ -400,7 +400,7 @@ impl<B: Read> Fold<'_, B> {
     fn volunteer_registered(&mut self, e: &VolunteerRegistered) -> Result<(), StoreError> {
         let row = VolunteerRow {
             volunteer: e.volunteer.clone(),
-            number: e.number.0.clone(),
+            number: e.number.0.to_string(),
             home_unit: e.home_unit.clone(),
             membership: e.membership,
             groups: e.groups.clone(),

@@ -106,7 +106,6 @@ impl<'a> Decider<'a> {
         self.state
             .volunteers
             .get(id)
-            .map(|v| &**v)
             .ok_or_else(|| Rejection::UnknownVolunteer(id.clone()))
     }
 

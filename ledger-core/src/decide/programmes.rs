@@ -73,7 +73,7 @@ impl Decider<'_> {
         }
         let v = self.approved(&c.volunteer)?;
         self.unit(&c.unit)?;
-        if let Some(active) = &v.account.active_pairing {
+        if let Some(active) = self.state.active_pairing(v) {
             return Err(Rejection::AlreadyPaired {
                 volunteer: c.volunteer.clone(),
                 pairing: active.clone(),

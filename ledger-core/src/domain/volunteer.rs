@@ -1,5 +1,6 @@
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{Digest, Text, UnitId, VolunteerId};
@@ -98,11 +99,15 @@ impl IdentityCommitment {
 /// The unified volunteer number (志愿者统一编号, MZ/T 061): the public
 /// identifier printed on certificates, assigned by the ledger in order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct VolunteerNumber(pub String);
+pub struct VolunteerNumber(pub CompactString);
 
 impl VolunteerNumber {
     pub fn assign(prefix: &str, ordinal: u64) -> VolunteerNumber {
-        VolunteerNumber(format!("{prefix}{ordinal:08}"))
+        VolunteerNumber(compact_str::format_compact!("{prefix}{ordinal:08}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -118,8 +123,10 @@ pub struct Volunteer {
     pub number: VolunteerNumber,
     pub home_unit: UnitId,
     pub membership: Membership,
-    pub groups: Vec<Group>,
-    pub specialties: Vec<Text>,
+    // Boxed slices, not `Vec`s: the state keeps a million of these, and
+    // they never grow after registration.
+    pub groups: Box<[Group]>,
+    pub specialties: Box<[Text]>,
     pub identity: IdentityCommitment,
     pub status: VolunteerStatus,
 }
