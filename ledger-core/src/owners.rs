@@ -6,9 +6,14 @@
 //! an entry, for a reader that files events under their volunteer without
 //! keeping a replica of the whole state.
 
+use std::fmt;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
 use crate::domain::EntryRef;
 use crate::event::Event;
-use crate::hashing::Map;
+use crate::hashing::{Map, Seed};
 use crate::numbered::Numbered;
 use crate::values::{AwardId, CreditId, PairingId, RedemptionId, SessionId, VolunteerId};
 
@@ -58,15 +63,18 @@ pub fn volunteer_of(owners: &(impl EntryOwners + ?Sized), event: &Event) -> Opti
 /// a slot in the order they first appear ([`Owners::slot_of`]), so that an
 /// entry's owner costs four bytes and a reader can keep per-volunteer lists
 /// in a `Vec` by slot.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Owners {
-    slots: Map<VolunteerId, u32>,
+    /// The slot of each volunteer in `volunteers`: four bytes an entry,
+    /// where a map by id kept a second copy of every 24-byte id.
+    slots: HashTable<u32>,
     volunteers: Vec<VolunteerId>,
     sessions: Numbered<SessionId, u32>,
     credits: Numbered<CreditId, u32>,
     awards: Numbered<AwardId, u32>,
     redemptions: Numbered<RedemptionId, u32>,
     pairings: Map<PairingId, u32>,
+    hasher: Seed,
 }
 
 impl Owners {
@@ -105,24 +113,59 @@ impl Owners {
 
     /// The volunteer's slot, given to them now if they have none.
     pub fn slot(&mut self, volunteer: &VolunteerId) -> u32 {
-        if let Some(&n) = self.slots.get(volunteer) {
+        if let Some(n) = self.slot_of(volunteer) {
             return n;
         }
         // Four bytes a slot: four billion volunteers would take this map
         // alone past 200 GB, so a process never gets to where they run out.
         let n = u32::try_from(self.volunteers.len()).unwrap_or(u32::MAX);
-        self.slots.insert(volunteer.clone(), n);
+        let (volunteers, hasher) = (&self.volunteers, &self.hasher);
+        self.slots
+            .insert_unique(hasher.hash_one(volunteer), n, |&s| {
+                hasher.hash_one(&volunteers[s as usize])
+            });
         self.volunteers.push(volunteer.clone());
         n
     }
 
     /// The volunteer's slot, if they have one.
     pub fn slot_of(&self, volunteer: &VolunteerId) -> Option<u32> {
-        self.slots.get(volunteer).copied()
+        let hash = self.hasher.hash_one(volunteer);
+        self.slots
+            .find(hash, |&s| self.volunteers[s as usize] == *volunteer)
+            .copied()
     }
 
     fn volunteer(&self, n: Option<u32>) -> Option<&VolunteerId> {
         self.volunteers.get(usize::try_from(n?).ok()?)
+    }
+}
+
+impl PartialEq for Owners {
+    /// The same volunteers in the same slots, owning the same entries (the
+    /// slots' index follows from the volunteers).
+    fn eq(&self, other: &Owners) -> bool {
+        self.volunteers == other.volunteers
+            && self.sessions == other.sessions
+            && self.credits == other.credits
+            && self.awards == other.awards
+            && self.redemptions == other.redemptions
+            && self.pairings == other.pairings
+    }
+}
+
+impl Eq for Owners {}
+
+impl fmt::Debug for Owners {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Owners")
+            .field("volunteers", &self.volunteers)
+            .field("sessions", &self.sessions)
+            .field("credits", &self.credits)
+            .field("awards", &self.awards)
+            .field("redemptions", &self.redemptions)
+            .field("pairings", &self.pairings)
+            .finish()
     }
 }
 
@@ -145,5 +188,34 @@ impl EntryOwners for Owners {
 
     fn pairing_owner(&self, id: &PairingId) -> Option<&VolunteerId> {
         self.volunteer(self.pairings.get(id).copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::vid;
+
+    #[test]
+    fn volunteers_get_slots_in_the_order_they_first_appear() {
+        let mut owners = Owners::new();
+        for n in 0..1000u32 {
+            assert_eq!(owners.slot(&vid(&format!("v{n}"))), n);
+        }
+        for n in [0u32, 1, 500, 999] {
+            let id = vid(&format!("v{n}"));
+            assert_eq!(owners.slot_of(&id), Some(n));
+            assert_eq!(owners.slot(&id), n, "asking again gives the same slot");
+            assert_eq!(owners.volunteer(Some(n)), Some(&id));
+        }
+        assert_eq!(owners.slot_of(&vid("v1000")), None);
+        assert_eq!(owners.volunteer(Some(1000)), None);
+        let mut other = Owners::new();
+        for n in 0..1000u32 {
+            other.slot(&vid(&format!("v{n}")));
+        }
+        assert_eq!(owners, other);
+        other.slot(&vid("v1000"));
+        assert_ne!(owners, other);
     }
 }

@@ -754,7 +754,7 @@ impl Ledger {
                     account.confirmed_system_minutes =
                         account.confirmed_system_minutes.saturating_sub(minutes)
                 }
-                (CreditStatus::Confirmed, CreditSource::Backfill { .. }) => {
+                (CreditStatus::Confirmed, CreditSource::Backfill(_)) => {
                     account.confirmed_backfill_minutes =
                         account.confirmed_backfill_minutes.saturating_sub(minutes)
                 }

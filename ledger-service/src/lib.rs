@@ -32,6 +32,7 @@ pub mod rejections;
 mod republish;
 pub mod seeded;
 pub mod sequencer;
+pub mod sequences;
 pub mod shard;
 pub mod statement;
 pub mod store;

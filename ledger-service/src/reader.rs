@@ -19,6 +19,7 @@ use ledger_core::{ChainError, Event};
 use tracing::{error, warn};
 
 use crate::proofs::ProofLog;
+use crate::sequences::Sequences;
 use crate::store::{Block, ChainStore};
 
 /// What a statement is made of, as the reader knows it.
@@ -39,7 +40,7 @@ struct ReadState {
     owners: Owners,
     /// Each volunteer's events, by ledger sequence, at the volunteer's
     /// slot in `owners`.
-    by_volunteer: Vec<Vec<u64>>,
+    by_volunteer: Vec<Sequences>,
     /// The ledger's id and clock, once it is open.
     opened: Option<(LedgerId, UtcOffset)>,
     /// The first ledger sequence of each stored block, and its stream sequence.
@@ -102,7 +103,7 @@ impl Reader {
             .owners
             .slot_of(volunteer)
             .and_then(|n| inner.by_volunteer.get(n as usize));
-        for &sequence in listed.into_iter().flatten() {
+        for sequence in listed.into_iter().flat_map(Sequences::iter) {
             if sequence > checkpoint.tree_size {
                 break;
             }
@@ -212,7 +213,7 @@ fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), Unfiled> 
         if let Some(volunteer) = volunteer_of(owners, event) {
             let slot = owners.slot(&volunteer) as usize;
             if by_volunteer.len() <= slot {
-                by_volunteer.resize_with(slot + 1, Vec::new);
+                by_volunteer.resize_with(slot + 1, Sequences::default);
             }
             by_volunteer[slot].push(verified.head.sequence);
         }
@@ -302,9 +303,10 @@ mod tests {
         assert!(by_entry > 40, "only {by_entry} events name an entry");
         for (volunteer, sequences) in &expected {
             let n = state.owners.slot_of(volunteer).unwrap() as usize;
-            assert_eq!(&state.by_volunteer[n], sequences, "{volunteer}");
+            let filed: Vec<u64> = state.by_volunteer[n].iter().collect();
+            assert_eq!(&filed, sequences, "{volunteer}");
         }
-        let filed: usize = state.by_volunteer.iter().map(Vec::len).sum();
+        let filed: usize = state.by_volunteer.iter().map(Sequences::len).sum();
         assert_eq!(filed, expected.values().map(Vec::len).sum::<usize>());
         let config = replica.config.unwrap();
         assert_eq!(state.opened, Some((config.ledger, config.utc_offset)));

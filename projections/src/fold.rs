@@ -728,7 +728,7 @@ impl<B: Read> Fold<'_, B> {
                     None => (self.ctx.today(self.at), None, Some(*credit)),
                 }
             }
-            AwardBasis::Manual { .. } => (self.ctx.today(self.at), None, None),
+            AwardBasis::Manual(_) => (self.ctx.today(self.at), None, None),
         };
         let row = AwardRow {
             volunteer: e.volunteer.clone(),

@@ -229,10 +229,12 @@ async fn a_block_forged_without_the_key_is_named() {
             award: ledger_core::values::AwardId(9_999),
             volunteer: ledger_core::testing::vid("v1"),
             points: 100_000,
-            basis: ledger_core::domain::AwardBasis::Manual {
-                approver: ledger_core::testing::actor("admin-haizhou"),
-                reason: ledger_core::testing::text("伪造"),
-            },
+            basis: ledger_core::domain::AwardBasis::Manual(Box::new(
+                ledger_core::domain::Approval {
+                    approver: ledger_core::testing::actor("admin-haizhou"),
+                    reason: ledger_core::testing::text("伪造"),
+                },
+            )),
         }),
     };
     let mut frames = Vec::new();

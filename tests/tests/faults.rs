@@ -1540,7 +1540,7 @@ fn fold(chain: &[Stored], problems: &mut Problems) -> BTreeMap<String, Figures> 
             }
             Event::HoursCredited(e) => {
                 let volunteer = e.volunteer.as_str().to_owned();
-                let backfill = matches!(e.source, CreditSource::Backfill { .. });
+                let backfill = matches!(e.source, CreditSource::Backfill(_));
                 accounts.entry(volunteer.clone()).or_default().pending += u64::from(e.minutes);
                 credits.insert(e.credit.0, (volunteer, u64::from(e.minutes), backfill));
             }

@@ -3,7 +3,7 @@
 
 use super::{Decider, CHECK_IN_OPENS_MINUTES_BEFORE, MAX_DAILY_MINUTES};
 use crate::command::{BackfillHours, CheckIn, CheckOut, CloseForgottenCheckOuts};
-use crate::domain::{AutoCheckOut, CreditSource, Session, Source};
+use crate::domain::{Approval, AutoCheckOut, CreditSource, Session, Source};
 use crate::event::*;
 use crate::rejection::Rejection;
 use crate::state::{ActivityState, VolunteerState};
@@ -268,10 +268,10 @@ impl Decider<'_> {
             activity: c.activity.clone(),
             minutes: c.minutes,
             day,
-            source: CreditSource::Backfill {
+            source: CreditSource::Backfill(Box::new(Approval {
                 approver: c.approver.clone(),
                 reason: c.reason.clone(),
-            },
+            })),
             objection_deadline: self.objection_deadline(),
             points_rule: a.activity.points_rule,
         })])

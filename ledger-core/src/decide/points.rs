@@ -3,7 +3,7 @@
 
 use super::Decider;
 use crate::command::{AwardPoints, ListReward, Redeem, RestockReward, Reverse};
-use crate::domain::{AwardBasis, CreditStatus, EntryRef, Reward};
+use crate::domain::{Approval, AwardBasis, CreditStatus, EntryRef, Reward};
 use crate::event::*;
 use crate::rejection::Rejection;
 use crate::state::VolunteerState;
@@ -28,10 +28,10 @@ impl Decider<'_> {
             award: AwardId(self.state.counters.awards + 1),
             volunteer: c.volunteer.clone(),
             points: c.points,
-            basis: AwardBasis::Manual {
+            basis: AwardBasis::Manual(Box::new(Approval {
                 approver: c.approver.clone(),
                 reason: c.reason.clone(),
-            },
+            })),
         })])
     }
 

@@ -15,7 +15,9 @@ mod volunteer;
 pub use activity::{Activity, AutoCheckOut, Category, PointsRule};
 pub use campaign::{Attachment, Campaign, Deadline, Phase, Report, ReportKind};
 pub use checkpoint::Checkpoint;
-pub use credit::{Award, AwardBasis, Credit, CreditSource, CreditStatus, DisputeKind, EntryRef};
+pub use credit::{
+    Approval, Award, AwardBasis, Credit, CreditSource, CreditStatus, DisputeKind, EntryRef,
+};
 pub use project::{Project, ProjectStatus, Proposer};
 pub use reward::{Redemption, Reward};
 pub use service::{Pairing, Session, Source, Wish, WishStatus};
