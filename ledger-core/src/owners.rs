@@ -7,13 +7,10 @@
 //! keeping a replica of the whole state.
 
 use std::fmt;
-use std::hash::BuildHasher;
-
-use hashbrown::HashTable;
 
 use crate::domain::EntryRef;
 use crate::event::Event;
-use crate::hashing::{Map, Seed};
+use crate::hashing::{Map, SlotIndex};
 use crate::numbered::Numbered;
 use crate::values::{AwardId, CreditId, PairingId, RedemptionId, SessionId, VolunteerId};
 
@@ -67,14 +64,13 @@ pub fn volunteer_of(owners: &(impl EntryOwners + ?Sized), event: &Event) -> Opti
 pub struct Owners {
     /// The slot of each volunteer in `volunteers`: four bytes an entry,
     /// where a map by id kept a second copy of every 24-byte id.
-    slots: HashTable<u32>,
+    slots: SlotIndex,
     volunteers: Vec<VolunteerId>,
     sessions: Numbered<SessionId, u32>,
     credits: Numbered<CreditId, u32>,
     awards: Numbered<AwardId, u32>,
     redemptions: Numbered<RedemptionId, u32>,
     pairings: Map<PairingId, u32>,
-    hasher: Seed,
 }
 
 impl Owners {
@@ -119,21 +115,16 @@ impl Owners {
         // Four bytes a slot: four billion volunteers would take this map
         // alone past 200 GB, so a process never gets to where they run out.
         let n = u32::try_from(self.volunteers.len()).unwrap_or(u32::MAX);
-        let (volunteers, hasher) = (&self.volunteers, &self.hasher);
+        let volunteers = &self.volunteers;
         self.slots
-            .insert_unique(hasher.hash_one(volunteer), n, |&s| {
-                hasher.hash_one(&volunteers[s as usize])
-            });
+            .insert_new(volunteer, n, |s| &volunteers[s as usize]);
         self.volunteers.push(volunteer.clone());
         n
     }
 
     /// The volunteer's slot, if they have one.
     pub fn slot_of(&self, volunteer: &VolunteerId) -> Option<u32> {
-        let hash = self.hasher.hash_one(volunteer);
-        self.slots
-            .find(hash, |&s| self.volunteers[s as usize] == *volunteer)
-            .copied()
+        self.slots.find(volunteer, |s| &self.volunteers[s as usize])
     }
 
     fn volunteer(&self, n: Option<u32>) -> Option<&VolunteerId> {

@@ -15,11 +15,9 @@
 //! collide: about 10^-25 at ten million entries, and only the submitter's
 //! own submissions could be made to (the actor is part of the digest).
 
-use std::hash::BuildHasher;
 use std::sync::LazyLock;
 
-use hashbrown::HashTable;
-use ledger_core::hashing::{Map, Seed};
+use ledger_core::hashing::{Map, SlotIndex};
 
 use blake3::hazmat::{ContextKey, HasherExt};
 use ledger_core::chain::Head;
@@ -104,8 +102,7 @@ pub struct Submissions {
     pages: Vec<Vec<Recorded>>,
     recorded: usize,
     /// Where each recorded entry is (its number across the pages), by its id.
-    index: HashTable<u32>,
-    seed: Seed,
+    index: SlotIndex,
     /// Every other answer, whole: rejections, acceptances with nothing to
     /// record, and anything else an answer may say.
     others: Map<SubmissionId, Box<Answer>>,
@@ -193,13 +190,11 @@ impl Submissions {
     }
 
     fn find(&self, id: &SubmissionId) -> Option<u32> {
-        let hash = self.seed.hash_one(id);
-        self.index.find(hash, |&n| self.entry(n).id == *id).copied()
+        self.index.find(id, |n| &self.entry(n).id)
     }
 
     fn entry(&self, n: u32) -> &Recorded {
-        let n = n as usize;
-        &self.pages[n / PAGE][n % PAGE]
+        entry_in(&self.pages, n)
     }
 
     fn entry_mut(&mut self, n: u32) -> &mut Recorded {
@@ -214,17 +209,19 @@ impl Submissions {
         if self.recorded.is_multiple_of(PAGE) {
             self.pages.push(Vec::with_capacity(PAGE));
         }
-        let hash = self.seed.hash_one(entry.id);
+        let id = entry.id;
         if let Some(page) = self.pages.last_mut() {
             page.push(entry);
         }
         self.recorded += 1;
-        let (pages, seed) = (&self.pages, &self.seed);
-        self.index.insert_unique(hash, n, |&m| {
-            let m = m as usize;
-            seed.hash_one(pages[m / PAGE][m % PAGE].id)
-        });
+        let pages = &self.pages;
+        self.index.insert_new(&id, n, |m| &entry_in(pages, m).id);
     }
+}
+
+fn entry_in(pages: &[Vec<Recorded>], n: u32) -> &Recorded {
+    let n = n as usize;
+    &pages[n / PAGE][n % PAGE]
 }
 
 #[cfg(test)]

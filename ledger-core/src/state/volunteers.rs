@@ -9,12 +9,9 @@
 //! slot, which is also the number the activities' tables name them by.
 
 use std::fmt;
-use std::hash::BuildHasher;
-
-use hashbrown::HashTable;
 
 use crate::domain::IdentityCommitment;
-use crate::hashing::Seed;
+use crate::hashing::SlotIndex;
 use crate::state::VolunteerState;
 use crate::values::VolunteerId;
 
@@ -29,13 +26,12 @@ pub struct Volunteers {
     #[allow(clippy::vec_box)]
     by_slot: Vec<Box<VolunteerState>>,
     /// The latest slot of each id.
-    by_id: HashTable<u32>,
+    by_id: SlotIndex,
     /// The slot holding each identity commitment, while it is held: a
     /// rejected registration gives its identity up.
-    by_identity: HashTable<u32>,
+    by_identity: SlotIndex,
     /// Slots that lost their id to a later registration.
     superseded: usize,
-    hasher: Seed,
 }
 
 impl Volunteers {
@@ -69,11 +65,10 @@ impl Volunteers {
 
     /// The volunteer holding `identity`, if any registration holds it.
     pub fn holding(&self, identity: &IdentityCommitment) -> Option<&VolunteerState> {
-        let hash = self.hasher.hash_one(identity);
-        let slot = self.by_identity.find(hash, |&s| {
-            self.by_slot[s as usize].volunteer.identity == *identity
-        })?;
-        self.by_slot.get(*slot as usize).map(|v| &**v)
+        let slot = self
+            .by_identity
+            .find(identity, |s| identity_at(&self.by_slot, s))?;
+        self.by_slot.get(slot as usize).map(|v| &**v)
     }
 
     /// Registers `state` in the next slot, which it returns (and sets in
@@ -83,47 +78,24 @@ impl Volunteers {
         // so a process never gets to where slots run out.
         let slot = u32::try_from(self.by_slot.len()).unwrap_or(u32::MAX);
         state.slot = slot;
-        let id_hash = self.hasher.hash_one(&state.volunteer.id);
-        let identity_hash = self.hasher.hash_one(state.volunteer.identity);
         let by_slot = &self.by_slot;
-        match self.by_id.find_mut(id_hash, |&s| {
-            by_slot[s as usize].volunteer.id == state.volunteer.id
-        }) {
-            Some(earlier) => {
-                *earlier = slot;
-                self.superseded += 1;
-            }
-            None => {
-                let hasher = &self.hasher;
-                self.by_id.insert_unique(id_hash, slot, |&s| {
-                    hasher.hash_one(&by_slot[s as usize].volunteer.id)
-                });
-            }
+        let earlier = self
+            .by_id
+            .set(&state.volunteer.id, slot, |s| id_at(by_slot, s));
+        if earlier.is_some() {
+            self.superseded += 1;
         }
-        match self.by_identity.find_mut(identity_hash, |&s| {
-            by_slot[s as usize].volunteer.identity == state.volunteer.identity
-        }) {
-            Some(holder) => *holder = slot,
-            None => {
-                let hasher = &self.hasher;
-                self.by_identity.insert_unique(identity_hash, slot, |&s| {
-                    hasher.hash_one(by_slot[s as usize].volunteer.identity)
-                });
-            }
-        }
+        self.by_identity
+            .set(&state.volunteer.identity, slot, |s| identity_at(by_slot, s));
         self.by_slot.push(Box::new(state));
         slot
     }
 
     /// Frees `identity` for another registration.
     pub fn release(&mut self, identity: &IdentityCommitment) {
-        let hash = self.hasher.hash_one(identity);
         let by_slot = &self.by_slot;
-        if let Ok(entry) = self.by_identity.find_entry(hash, |&s| {
-            by_slot[s as usize].volunteer.identity == *identity
-        }) {
-            entry.remove();
-        }
+        self.by_identity
+            .remove(identity, |s| identity_at(by_slot, s));
     }
 
     /// Every volunteer by their latest registration, in the order of their slots.
@@ -135,7 +107,7 @@ impl Volunteers {
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut VolunteerState> {
-        let (by_id, hasher, superseded) = (&self.by_id, &self.hasher, self.superseded);
+        let (by_id, superseded) = (&self.by_id, self.superseded);
         let by_slot: &[Box<VolunteerState>] = &self.by_slot;
         // Which slots are current is read before any entry is lent out.
         let current: Vec<bool> = if superseded == 0 {
@@ -143,10 +115,7 @@ impl Volunteers {
         } else {
             by_slot
                 .iter()
-                .map(|v| {
-                    let hash = hasher.hash_one(&v.volunteer.id);
-                    by_id.find(hash, |&s| s == v.slot).is_some()
-                })
+                .map(|v| by_id.find(&v.volunteer.id, |s| id_at(by_slot, s)) == Some(v.slot))
                 .collect()
         };
         self.by_slot
@@ -166,18 +135,24 @@ impl Volunteers {
     }
 
     fn slot_of(&self, id: &VolunteerId) -> Option<u32> {
-        let hash = self.hasher.hash_one(id);
-        self.by_id
-            .find(hash, |&s| self.by_slot[s as usize].volunteer.id == *id)
-            .copied()
+        self.by_id.find(id, |s| id_at(&self.by_slot, s))
     }
 
     /// The identity index as the slots it holds, in order, for comparing.
     fn identity_slots(&self) -> Vec<u32> {
-        let mut slots: Vec<u32> = self.by_identity.iter().copied().collect();
+        let mut slots: Vec<u32> = self.by_identity.slots().collect();
         slots.sort_unstable();
         slots
     }
+}
+
+// The keys the two indexes read at a slot.
+fn id_at(by_slot: &[Box<VolunteerState>], slot: u32) -> &VolunteerId {
+    &by_slot[slot as usize].volunteer.id
+}
+
+fn identity_at(by_slot: &[Box<VolunteerState>], slot: u32) -> &IdentityCommitment {
+    &by_slot[slot as usize].volunteer.identity
 }
 
 impl PartialEq for Volunteers {
