@@ -53,6 +53,8 @@ pub struct Options {
     /// Check-ins submitted over HTTP (each by another volunteer).
     pub commands: u64,
     pub data: Option<PathBuf>,
+    /// The service's sled cache, if not its default.
+    pub read_model_cache_mib: Option<u64>,
     /// The `ledger` binary to start as the service.
     pub ledger: PathBuf,
 }
@@ -123,7 +125,7 @@ pub async fn run(o: &Options) -> anyhow::Result<Figures> {
     );
 
     let started = Instant::now();
-    let mut service = Service::start(&o.ledger, dir, &server.url())?;
+    let mut service = Service::start(o, dir, &server.url())?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(o.clients)
         .build()?;
@@ -222,20 +224,22 @@ struct Service {
 }
 
 impl Service {
-    fn start(ledger: &Path, dir: &Path, nats: &str) -> anyhow::Result<Service> {
+    fn start(o: &Options, dir: &Path, nats: &str) -> anyhow::Result<Service> {
         let address = format!("127.0.0.1:{}", free_port());
         let log = dir.join("service.log");
         let out =
             std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        let mut command = Process::new(ledger);
+        let mut command = Process::new(&o.ledger);
         command
             .args([
                 "serve", "--nats", nats, "--shard", SHARD, "--http", &address,
             ])
             .arg("--projections")
-            .arg(dir.join("projections"))
-            .stdout(out.try_clone()?)
-            .stderr(out);
+            .arg(dir.join("projections"));
+        if let Some(mib) = o.read_model_cache_mib {
+            command.args(["--read-model-cache-mib", &mib.to_string()]);
+        }
+        command.stdout(out.try_clone()?).stderr(out);
         // The bench's settings, not the caller's environment.
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("LEDGER_") {

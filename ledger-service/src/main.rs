@@ -28,7 +28,8 @@ use ledger_service::{audit, demo, http, intake, proofs, statement, ChainStore, S
 /// glibc's allocator keeps what one thread freed for that thread's arena:
 /// catching up the read models (sled writing batches on whichever thread
 /// the runtime gives it) left the service at several times its working
-/// set. mimalloc hands freed pages back (docs/performance.md, service memory).
+/// set. mimalloc hands freed pages back (docs/performance.md, service
+/// memory), the sooner for `allocator::hand_back_at_once`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -322,6 +323,9 @@ enum BenchKind {
         /// models (kept). Default: a temporary one, removed after.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// The service's `--read-model-cache-mib`. Default: its own.
+        #[arg(long)]
+        read_model_cache_mib: Option<u64>,
     },
 }
 
@@ -344,8 +348,18 @@ enum ProofKind {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before the runtime's threads start: mimalloc sets its options
+    // without a lock.
+    ledger_service::allocator::hand_back_at_once();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -483,6 +497,7 @@ async fn main() -> anyhow::Result<()> {
                     seconds,
                     commands,
                     data,
+                    read_model_cache_mib,
                 },
         } => {
             let options = ledger_service::bench_http::Options {
@@ -493,6 +508,7 @@ async fn main() -> anyhow::Result<()> {
                 seconds,
                 commands,
                 data,
+                read_model_cache_mib,
                 ledger: std::env::current_exe().context("finding this ledger binary")?,
             };
             let figures = ledger_service::bench_http::run(&options).await?;

@@ -273,8 +273,12 @@ impl Sent {
 /// the largest message the server takes. A server cuts off a client that
 /// has more than its `max_pending` (64 MiB by default) waiting to be read;
 /// an ordered consumer pulls 500 messages at a time whatever their size,
-/// which at blocks of a quarter of a megabyte is twice that.
-const PULL_BYTES: usize = 16 << 20;
+/// which at blocks of a quarter of a megabyte is twice that. A service
+/// catching up reads the stream three times at once (the writer's replica,
+/// the reader, the read models), and what the pulls hold counts in its
+/// peak: at 300,000 volunteers 4 MiB pulls took it from 1,249 to 1,152 MiB
+/// against 16 MiB (docs/performance.md, service memory).
+const PULL_BYTES: usize = 4 << 20;
 const PULL_MESSAGES: usize = 256;
 /// Reads that fail one after another before the error is passed on.
 const READ_ATTEMPTS: u32 = 5;
