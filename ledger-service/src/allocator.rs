@@ -8,7 +8,7 @@
 //! then dropped), and what is kept in between counts in the service's
 //! peak: at 300,000 volunteers, 1,390–1,440 MiB resident with the defaults
 //! against 1,150–1,320 MiB with freed pages handed back at once and no
-//! huge pages (and pulls of 4 MiB, `store.rs`), for about a third more
+//! huge pages (and smaller pulls, `store.rs`), for about a third more
 //! time in the kernel and the same queries (docs/performance.md, service
 //! memory). Huge pages are left out when mimalloc is built (its `no_thp`
 //! feature); the delay is set here.

@@ -14,6 +14,9 @@ async fn the_http_benchmark_drives_a_real_service() {
         seconds: 1,
         commands: 300,
         data: None,
+        // Passed on to the service, which would not start on a flag it
+        // does not know.
+        read_model_cache_mib: Some(32),
         ledger: ledger_binary(),
     })
     .await
