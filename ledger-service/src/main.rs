@@ -28,8 +28,7 @@ use ledger_service::{audit, demo, http, intake, proofs, statement, ChainStore, S
 /// glibc's allocator keeps what one thread freed for that thread's arena:
 /// catching up the read models (sled writing batches on whichever thread
 /// the runtime gives it) left the service at several times its working
-/// set. mimalloc hands freed pages back (docs/performance.md, service
-/// memory), the sooner for `allocator::hand_back_at_once`.
+/// set. mimalloc hands freed pages back (docs/performance.md, service memory).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -348,18 +347,8 @@ enum ProofKind {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    // Before the runtime's threads start: mimalloc sets its options
-    // without a lock.
-    ledger_service::allocator::hand_back_at_once();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?
-        .block_on(run())
-}
-
-async fn run() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

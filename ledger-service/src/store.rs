@@ -278,7 +278,8 @@ impl Sent {
 /// the reader, the read models), and what the pulls hold counts in its
 /// peak: at 300,000 volunteers, on a server whose largest message is
 /// 8 MiB (so pulls of 8 MiB), it peaked at 1,152 MiB against 1,249 with
-/// 16 MiB pulls, in one run each (docs/performance.md, service memory).
+/// 16 MiB pulls, in one run each, with mimalloc told to hand freed pages
+/// back at once (docs/performance.md, service memory).
 const PULL_BYTES: usize = 4 << 20;
 const PULL_MESSAGES: usize = 256;
 /// Reads that fail one after another before the error is passed on.
