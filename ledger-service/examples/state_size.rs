@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{anyhow, Context};
 use ledger_core::Ledger;
 use ledger_service::bench_projections::{Generator, Shape};
+use ledger_service::submissions::{SubmissionId, Submissions};
 
 /// Counts the bytes live on the heap, so that each part of the state can be
 /// weighed by dropping it.
@@ -100,6 +101,47 @@ fn main() -> anyhow::Result<()> {
     let state = follower.state().clone();
     drop(follower);
     weigh_parts(state);
+    weigh_submissions(&blocks)
+}
+
+/// Heap bytes held by the writer's index of answered submissions over the
+/// same chain, kept wholly in memory and with its older answers in a file.
+fn weigh_submissions(blocks: &[Vec<u8>]) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let start = LIVE.load(Ordering::Relaxed);
+    let mut held = Submissions::new();
+    let mut spilling = Submissions::spilling_to(dir.path())?;
+    let mut follower = projections::Follower::new();
+    let mut failed = None;
+    for block in blocks {
+        follower
+            .apply_frames(block, |verified, _| {
+                let record = &verified.record;
+                if let Some(key) = &record.submission {
+                    let id = SubmissionId::of(&record.actor, key);
+                    held.record_event(id, verified.head).ok();
+                    if let Err(e) = spilling.record_event(id, verified.head) {
+                        failed = Some(e);
+                    }
+                }
+            })
+            .map_err(|e| anyhow!("the generated chain does not verify: {e}"))?;
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    drop(follower);
+    let entries = held.len();
+    let weigh = |index: Submissions| {
+        let before = LIVE.load(Ordering::Relaxed);
+        drop(index);
+        before.saturating_sub(LIVE.load(Ordering::Relaxed)) as f64 / (1 << 20) as f64
+    };
+    let (held, spilling) = (weigh(held), weigh(spilling));
+    println!(
+        "submissions' index, {entries} entries: {held:.1} MiB in memory, {spilling:.1} MiB with older answers in a file (heap before it: {:.1} MiB)",
+        start as f64 / (1 << 20) as f64
+    );
     Ok(())
 }
 

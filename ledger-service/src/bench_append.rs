@@ -131,6 +131,8 @@ struct Setup {
     shard: Shard,
     store: ChainStore,
     writer: Writer,
+    /// Where the writers keep their older answers, as `ledger serve`'s do.
+    answers: std::path::PathBuf,
 }
 
 impl Setup {
@@ -145,7 +147,8 @@ impl Setup {
         let shard = Shard::new(LedgerId::new("bench")?);
         let store = ChainStore::new(js.clone(), shard.clone());
         ensure(&store, servers.replicas).await?;
-        let writer = Sequencer::open(store.clone())
+        let answers = dir.join("answers");
+        let writer = Sequencer::open_spilling(store.clone(), Some(answers.clone()))
             .await?
             .republishing(client.clone())
             .remembering_rejections(RejectionLog::open(&js, &shard, servers.replicas).await?)
@@ -165,6 +168,7 @@ impl Setup {
             shard,
             store,
             writer,
+            answers,
         })
     }
 
@@ -822,7 +826,8 @@ impl Verified {
         let live = live.ok_or_else(|| anyhow::anyhow!("no replay round ran"))?;
         // What a take-over costs: a writer rebuilt from the stream.
         let started = Instant::now();
-        let reopened = Sequencer::open(setup.store.clone()).await?;
+        let reopened =
+            Sequencer::open_spilling(setup.store.clone(), Some(setup.answers.clone())).await?;
         let reopen = started.elapsed();
         if reopened.head() != live.head {
             bail!("the writer reopened at another head than the chain's");

@@ -884,6 +884,11 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let mut proof_file = projections.clone().into_os_string();
     proof_file.push(".proofs");
     let proof_file = PathBuf::from(proof_file);
+    // The writer's index of answered submissions keeps its older answers
+    // in an unnamed file there.
+    let mut answers_dir = projections.clone().into_os_string();
+    answers_dir.push(".answers");
+    let answers_dir = PathBuf::from(answers_dir);
     let reader = Reader::with_proof_file(&proof_file)
         .with_context(|| format!("creating the proof log {}", proof_file.display()))?;
     tokio::spawn(reader.clone().follow(store.clone()));
@@ -918,7 +923,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         let watch = lease.watch();
         let mut lease = lease.keep_on_own_task();
         let opening = async {
-            let sequencer = Sequencer::open(store.clone())
+            let sequencer = Sequencer::open_spilling(store.clone(), Some(answers_dir.clone()))
                 .await?
                 .with_lease(watch)
                 .republishing(client.clone())

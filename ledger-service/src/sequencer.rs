@@ -19,6 +19,7 @@ use ledger_core::values::ActorId;
 use ledger_core::values::Signature;
 use ledger_core::{decide, ChainError, Command, Context, EventRecord, Ledger};
 use projections::Follower;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -30,7 +31,7 @@ use crate::lease::LeaseWatch;
 use crate::rejections::{RejectionLog, RejectionLogError};
 use crate::republish::{Republisher, Route};
 use crate::store::{Block, ChainStore, Sent, StoreError};
-use crate::submissions::{SubmissionId, Submissions};
+use crate::submissions::{SpillError, SubmissionId, Submissions};
 
 /// At most this many commands go into one block.
 pub const MAX_BLOCK_COMMANDS: usize = 1_000;
@@ -52,6 +53,13 @@ pub enum SequencerError {
     Stopped,
     #[error(transparent)]
     Rejections(#[from] RejectionLogError),
+    #[error("creating the submissions' answers file in {dir}: {source}")]
+    AnswersFile {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Answers(#[from] SpillError),
 }
 
 /// Everything the writer knows, rebuilt from the stream.
@@ -67,13 +75,24 @@ struct Replica {
 }
 
 impl Replica {
-    fn empty() -> Replica {
-        Replica {
+    /// A replica of nothing yet, its index spilling into `answers_dir` if
+    /// given.
+    fn empty(answers_dir: Option<&Path>) -> Result<Replica, SequencerError> {
+        let index = match answers_dir {
+            None => Submissions::new(),
+            Some(dir) => {
+                Submissions::spilling_to(dir).map_err(|source| SequencerError::AnswersFile {
+                    dir: dir.to_owned(),
+                    source,
+                })?
+            }
+        };
+        Ok(Replica {
             follower: Follower::new(),
             stream_sequence: 0,
-            index: Submissions::new(),
+            index,
             last_recorded_at: Timestamp(0),
-        }
+        })
     }
 
     /// Verifies the blocks read and not applied yet, and applies them.
@@ -83,6 +102,7 @@ impl Replica {
         };
         let index = &mut self.index;
         let last_recorded_at = &mut self.last_recorded_at;
+        let mut unread: Option<SpillError> = None;
         self.follower
             .apply_blocks(
                 &unapplied.frames,
@@ -91,12 +111,16 @@ impl Replica {
                 |verified, _| {
                     let record = &verified.record;
                     *last_recorded_at = (*last_recorded_at).max(record.recorded_at);
-                    if let Some(key) = &record.submission {
-                        index.record_event(SubmissionId::of(&record.actor, key), verified.head);
+                    if let (Some(key), None) = (&record.submission, &unread) {
+                        let id = SubmissionId::of(&record.actor, key);
+                        unread = index.record_event(id, verified.head).err();
                     }
                 },
             )
             .map_err(|error| SequencerError::Chain { from, to, error })?;
+        if let Some(e) = unread {
+            return Err(e.into());
+        }
         self.stream_sequence = to;
         unapplied.frames.clear();
         unapplied.blocks.clear();
@@ -246,6 +270,9 @@ pub struct Sequencer {
     /// size once, instead of growing by doubling, each step of which had the
     /// allocator map and zero fresh pages.
     largest: BlockSize,
+    /// Where the submissions' index keeps its older answers, if not in
+    /// memory.
+    answers_dir: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -269,9 +296,19 @@ pub struct CheckpointPolicy {
 impl Sequencer {
     /// Reads the whole stream, verifying every link, and rebuilds the state.
     pub async fn open(store: ChainStore) -> Result<Sequencer, SequencerError> {
+        Sequencer::open_spilling(store, None).await
+    }
+
+    /// As [`Sequencer::open`], with the answers of all but the newest
+    /// submissions kept in a file in `answers_dir` instead of in memory.
+    pub async fn open_spilling(
+        store: ChainStore,
+        answers_dir: Option<PathBuf>,
+    ) -> Result<Sequencer, SequencerError> {
         let mut sequencer = Sequencer {
             store,
-            replica: Replica::empty(),
+            replica: Replica::empty(answers_dir.as_deref())?,
+            answers_dir,
             lease: LeaseWatch::always(),
             republisher: None,
             rejections: None,
@@ -284,7 +321,7 @@ impl Sequencer {
     }
 
     async fn rebuild(&mut self) -> Result<(), SequencerError> {
-        let mut replica = Replica::empty();
+        let mut replica = Replica::empty(self.answers_dir.as_deref())?;
         let mut unapplied = Unapplied::default();
         let mut failure = None;
         self.store
@@ -436,7 +473,14 @@ impl Sequencer {
             let id = s.key.as_ref().map(|key| SubmissionId::of(&s.actor, key));
             ids.push(id);
             if let Some(id) = id {
-                if let Some(answer) = replica.index.get(&id) {
+                let Ok(known) = replica.index.get(&id) else {
+                    // Deciding it as new could count a retry twice.
+                    return Err(Abandoned {
+                        batch,
+                        why: "an earlier answer could not be read",
+                    });
+                };
+                if let Some(answer) = known {
                     outcomes.push(Outcome::Known(answer));
                     continue;
                 }
@@ -845,10 +889,10 @@ impl Sequencer {
     fn answer_unavailable(&self, batch: Vec<Request>, why: &str) {
         for request in batch {
             let s = &request.submission;
-            let known = s
-                .key
-                .as_ref()
-                .and_then(|k| self.replica.index.get(&SubmissionId::of(&s.actor, k)));
+            let known = s.key.as_ref().and_then(|k| {
+                let id = SubmissionId::of(&s.actor, k);
+                self.replica.index.get(&id).ok().flatten()
+            });
             let answer = known.unwrap_or_else(|| Answer::Unavailable {
                 message: why.to_owned(),
             });
@@ -882,6 +926,8 @@ impl Sequencer {
                     self.replica
                         .index
                         .get(&id)
+                        .ok()
+                        .flatten()
                         .unwrap_or_else(|| Answer::Unavailable {
                             message: "the same submission just before was not answered; retry"
                                 .into(),

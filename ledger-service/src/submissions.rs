@@ -9,13 +9,21 @@
 //!   two ids of up to 64 bytes each;
 //! - an accepted submission with events, nearly every entry, is kept as
 //!   where its events are and the last one's hash; any other answer
-//!   (rejections, acceptances with nothing to record) is kept whole, boxed.
+//!   (rejections, acceptances with nothing to record) is kept whole, boxed;
+//! - the writer's index (`spilling_to`) keeps only the newest pages whole:
+//!   of older ones it keeps the ids, which finding an entry compares, and
+//!   puts the rest (48 of 64 bytes) in a file, read back for a retry of
+//!   an old submission, which is rare.
 //!
 //! Two different submissions share an entry only if their 128-bit digests
 //! collide: about 10^-25 at ten million entries, and only the submitter's
 //! own submissions could be made to (the actor is part of the digest).
 
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::LazyLock;
+
+use thiserror::Error;
 
 use ledger_core::hashing::{Map, SlotIndex};
 
@@ -97,20 +105,70 @@ impl Recorded {
 /// large enough that the pages' own list stays short.
 const PAGE: usize = 4096;
 
-#[derive(Default)]
+/// Pages kept whole in memory, the newest: a command's events are next to
+/// each other on the chain, so only the latest entries still change.
+const HELD_PAGES: usize = 2;
+
+/// A page of entries: whole, or its ids only, the rest in the answers'
+/// file. The ids stay in memory because the index compares them to find
+/// an entry and hashes them when it grows.
+enum Page {
+    Held(Vec<Recorded>),
+    Spilled(Box<[SubmissionId]>),
+}
+
+impl Page {
+    fn id(&self, i: usize) -> &SubmissionId {
+        match self {
+            Page::Held(entries) => &entries[i].id,
+            Page::Spilled(ids) => &ids[i],
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+#[error("the submissions' answers file, entry {entry}: {source}")]
+pub struct SpillError {
+    entry: u64,
+    #[source]
+    source: std::io::Error,
+}
+
 pub struct Submissions {
-    pages: Vec<Vec<Recorded>>,
+    pages: Vec<Page>,
     recorded: usize,
+    /// Entries a page holds (`PAGE`, fewer under test).
+    page: usize,
     /// Where each recorded entry is (its number across the pages), by its id.
     index: SlotIndex,
     /// Every other answer, whole: rejections, acceptances with nothing to
     /// record, and anything else an answer may say.
     others: Map<SubmissionId, Box<Answer>>,
+    /// Where the answers of pages no longer held go; `None`: all in memory.
+    file: Option<AnswersFile>,
 }
 
 impl Submissions {
+    /// An index held wholly in memory.
     pub fn new() -> Submissions {
-        Submissions::default()
+        Submissions {
+            pages: Vec::new(),
+            recorded: 0,
+            page: PAGE,
+            index: SlotIndex::default(),
+            others: Map::default(),
+            file: None,
+        }
+    }
+
+    /// An index that keeps the answers of all but its newest pages in a
+    /// file of its own in `dir` (48 of an entry's 64 bytes), unnamed, so
+    /// that it goes when the index does.
+    pub fn spilling_to(dir: &Path) -> std::io::Result<Submissions> {
+        Ok(Submissions {
+            file: Some(AnswersFile::create(dir)?),
+            ..Submissions::new()
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -122,10 +180,10 @@ impl Submissions {
     }
 
     /// The answer given to this submission before, if any.
-    pub fn get(&self, id: &SubmissionId) -> Option<Answer> {
+    pub fn get(&self, id: &SubmissionId) -> Result<Option<Answer>, SpillError> {
         match self.find(id) {
-            Some(n) => Some(self.entry(n).answer()),
-            None => self.others.get(id).map(|answer| (**answer).clone()),
+            Some(n) => Ok(Some(self.entry(n)?.answer())),
+            None => Ok(self.others.get(id).map(|answer| (**answer).clone())),
         }
     }
 
@@ -144,14 +202,15 @@ impl Submissions {
 
     /// Adds one event read back from the chain to its submission's answer
     /// (a command may produce several events, all under its key).
-    pub fn record_event(&mut self, id: SubmissionId, head: Head) {
+    pub fn record_event(&mut self, id: SubmissionId, head: Head) -> Result<(), SpillError> {
         if let Some(n) = self.find(&id) {
-            let entry = self.entry_mut(n);
+            let mut entry = self.entry(n)?;
             match head.sequence.checked_sub(entry.first).map(u32::try_from) {
                 Some(Ok(more)) => {
                     entry.more = more;
                     entry.hash = head.hash;
                     entry.events += 1;
+                    self.set_entry(n, entry)?;
                 }
                 // Events of one command are next to each other on the
                 // chain; one before its first, or four billion events on,
@@ -161,10 +220,10 @@ impl Submissions {
                     "an event out of its submission's run is not counted in its answer"
                 ),
             }
-            return;
+            return Ok(());
         }
         if self.others.contains_key(&id) {
-            return;
+            return Ok(());
         }
         self.push(Recorded {
             id,
@@ -173,6 +232,7 @@ impl Submissions {
             events: 1,
             hash: head.hash,
         });
+        Ok(())
     }
 
     /// Takes over from `earlier` the answers the chain does not hold
@@ -190,38 +250,147 @@ impl Submissions {
     }
 
     fn find(&self, id: &SubmissionId) -> Option<u32> {
-        self.index.find(id, |n| &self.entry(n).id)
+        let (pages, page) = (&self.pages, self.page);
+        self.index.find(id, |n| id_in(pages, page, n))
     }
 
-    fn entry(&self, n: u32) -> &Recorded {
-        entry_in(&self.pages, n)
+    fn entry(&self, n: u32) -> Result<Recorded, SpillError> {
+        let (page, i) = self.place(n);
+        match &self.pages[page] {
+            Page::Held(entries) => Ok(entries[i]),
+            Page::Spilled(ids) => self.spilled(n).read(u64::from(n), ids[i]),
+        }
     }
 
-    fn entry_mut(&mut self, n: u32) -> &mut Recorded {
+    fn set_entry(&mut self, n: u32, entry: Recorded) -> Result<(), SpillError> {
+        let (page, i) = self.place(n);
+        match &mut self.pages[page] {
+            Page::Held(entries) => {
+                entries[i] = entry;
+                Ok(())
+            }
+            Page::Spilled(_) => self.spilled(n).write(u64::from(n), &[entry]),
+        }
+    }
+
+    /// The file of a spilled page's entry (a page is spilled only when
+    /// there is one).
+    fn spilled(&self, n: u32) -> &AnswersFile {
+        match &self.file {
+            Some(file) => file,
+            None => unreachable!("entry {n} is in a spilled page, and there is no file"),
+        }
+    }
+
+    fn place(&self, n: u32) -> (usize, usize) {
         let n = n as usize;
-        &mut self.pages[n / PAGE][n % PAGE]
+        (n / self.page, n % self.page)
     }
 
     fn push(&mut self, entry: Recorded) {
         // Four billion accepted submissions would be 256 GiB of entries:
         // a writer never holds that many.
         let n = u32::try_from(self.recorded).unwrap_or(u32::MAX);
-        if self.recorded.is_multiple_of(PAGE) {
-            self.pages.push(Vec::with_capacity(PAGE));
+        if self.recorded.is_multiple_of(self.page) {
+            self.spill_oldest_held();
+            self.pages.push(Page::Held(Vec::with_capacity(self.page)));
         }
         let id = entry.id;
-        if let Some(page) = self.pages.last_mut() {
-            page.push(entry);
+        if let Some(Page::Held(entries)) = self.pages.last_mut() {
+            entries.push(entry);
         }
         self.recorded += 1;
-        let pages = &self.pages;
-        self.index.insert_new(&id, n, |m| &entry_in(pages, m).id);
+        let (pages, page) = (&self.pages, self.page);
+        self.index.insert_new(&id, n, |m| id_in(pages, page, m));
+    }
+
+    /// Writes out the answers of the page that falls out of the newest
+    /// [`HELD_PAGES`]. If the file cannot take them the page stays whole
+    /// in memory: the index then holds more, and loses nothing.
+    fn spill_oldest_held(&mut self) {
+        let Some(file) = &self.file else { return };
+        let Some(p) = self.pages.len().checked_sub(HELD_PAGES) else {
+            return;
+        };
+        let Page::Held(entries) = &self.pages[p] else {
+            return;
+        };
+        let first = (p * self.page) as u64;
+        match file.write(first, entries) {
+            Ok(()) => {
+                let ids = entries.iter().map(|e| e.id).collect();
+                self.pages[p] = Page::Spilled(ids);
+            }
+            Err(e) => tracing::warn!(error = %e, "a page of answers stays in memory"),
+        }
     }
 }
 
-fn entry_in(pages: &[Vec<Recorded>], n: u32) -> &Recorded {
+impl Default for Submissions {
+    fn default() -> Submissions {
+        Submissions::new()
+    }
+}
+
+fn id_in(pages: &[Page], page: usize, n: u32) -> &SubmissionId {
     let n = n as usize;
-    &pages[n / PAGE][n % PAGE]
+    pages[n / page].id(n % page)
+}
+
+/// An entry's answer as the file keeps it: its first sequence, how many
+/// more up to its last, how many events, the last one's hash.
+const ANSWER_BYTES: usize = 8 + 4 + 4 + 32;
+
+/// The answers of spilled pages, entry `n` at byte `n * ANSWER_BYTES`.
+struct AnswersFile {
+    file: std::fs::File,
+}
+
+impl AnswersFile {
+    fn create(dir: &Path) -> std::io::Result<AnswersFile> {
+        std::fs::create_dir_all(dir)?;
+        Ok(AnswersFile {
+            file: tempfile::tempfile_in(dir)?,
+        })
+    }
+
+    /// Writes `entries`' answers from entry `first` on.
+    fn write(&self, first: u64, entries: &[Recorded]) -> Result<(), SpillError> {
+        let mut bytes = Vec::with_capacity(entries.len() * ANSWER_BYTES);
+        for e in entries {
+            bytes.extend_from_slice(&e.first.to_le_bytes());
+            bytes.extend_from_slice(&e.more.to_le_bytes());
+            bytes.extend_from_slice(&e.events.to_le_bytes());
+            bytes.extend_from_slice(&e.hash.0);
+        }
+        self.file
+            .write_all_at(&bytes, first * ANSWER_BYTES as u64)
+            .map_err(|source| SpillError {
+                entry: first,
+                source,
+            })
+    }
+
+    /// Entry `n`, whose id is `id`.
+    fn read(&self, n: u64, id: SubmissionId) -> Result<Recorded, SpillError> {
+        let mut bytes = [0u8; ANSWER_BYTES];
+        self.file
+            .read_exact_at(&mut bytes, n * ANSWER_BYTES as u64)
+            .map_err(|source| SpillError { entry: n, source })?;
+        let mut first = [0u8; 8];
+        let (mut more, mut events, mut hash) = ([0u8; 4], [0u8; 4], [0u8; 32]);
+        first.copy_from_slice(&bytes[..8]);
+        more.copy_from_slice(&bytes[8..12]);
+        events.copy_from_slice(&bytes[12..16]);
+        hash.copy_from_slice(&bytes[16..]);
+        Ok(Recorded {
+            id,
+            first: u64::from_le_bytes(first),
+            more: u32::from_le_bytes(more),
+            events: u32::from_le_bytes(events),
+            hash: Digest(hash),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -273,11 +442,14 @@ mod tests {
         }
         for (i, answer) in answers.iter().enumerate() {
             assert_eq!(
-                submissions.get(&id("kiosk-1", &format!("k{i}"))).as_ref(),
+                submissions
+                    .get(&id("kiosk-1", &format!("k{i}")))
+                    .unwrap()
+                    .as_ref(),
                 Some(answer)
             );
         }
-        assert_eq!(submissions.get(&id("kiosk-2", "k0")), None);
+        assert_eq!(submissions.get(&id("kiosk-2", "k0")).unwrap(), None);
     }
 
     #[test]
@@ -291,17 +463,19 @@ mod tests {
                 message: "x".into(),
             },
         );
-        assert_eq!(submissions.get(&id("a", "k")), Some(first));
+        assert_eq!(submissions.get(&id("a", "k")).unwrap(), Some(first));
     }
 
     #[test]
     fn events_read_back_make_one_answer_per_submission() {
         let mut submissions = Submissions::new();
         for sequence in 4..=6 {
-            submissions.record_event(id("a", "k"), head(sequence));
+            submissions
+                .record_event(id("a", "k"), head(sequence))
+                .unwrap();
         }
         assert_eq!(
-            submissions.get(&id("a", "k")),
+            submissions.get(&id("a", "k")).unwrap(),
             Some(Answer::Accepted {
                 first_sequence: Some(4),
                 last_sequence: Some(6),
@@ -321,15 +495,15 @@ mod tests {
         };
         earlier.remember(id("a", "rejected"), &rejected);
         earlier.remember(id("a", "nothing"), &Answer::nothing_recorded());
-        earlier.record_event(id("a", "recorded"), head(1));
+        earlier.record_event(id("a", "recorded"), head(1)).unwrap();
         let mut rebuilt = Submissions::new();
         rebuilt.keep_unrecorded(earlier);
-        assert_eq!(rebuilt.get(&id("a", "rejected")), Some(rejected));
+        assert_eq!(rebuilt.get(&id("a", "rejected")).unwrap(), Some(rejected));
         assert_eq!(
-            rebuilt.get(&id("a", "nothing")),
+            rebuilt.get(&id("a", "nothing")).unwrap(),
             Some(Answer::nothing_recorded())
         );
-        assert_eq!(rebuilt.get(&id("a", "recorded")), None);
+        assert_eq!(rebuilt.get(&id("a", "recorded")).unwrap(), None);
         assert_eq!(rebuilt.len(), 2);
     }
 
@@ -407,7 +581,10 @@ mod tests {
         fn it_answers_as_the_map_of_whole_answers_did(ops in proptest::collection::vec(op(), 0..60)) {
             let ids = |a: u8, k: u8| id(&format!("actor-{a}"), &format!("key-{k}"));
             let mut model = Model::new();
-            let mut index = Submissions::new();
+            // The writer's index, and one in pages of two entries that
+            // keeps all but its newest in its file.
+            let dir = tempfile::tempdir().unwrap();
+            let mut indexes = [Submissions::new(), spilling_in_pages(dir.path(), 2)];
             let mut chain: Vec<(u8, u8, u64)> = Vec::new();
             for (step, op) in ops.into_iter().enumerate() {
                 match op {
@@ -423,7 +600,9 @@ mod tests {
                         }
                         if !matches!(given, Answer::Unavailable { .. }) {
                             model.insert((a, k), given.clone());
-                            index.remember(ids(a, k), &given);
+                            for index in &mut indexes {
+                                index.remember(ids(a, k), &given);
+                            }
                         }
                     }
                     Op::Rebuild => {
@@ -434,20 +613,33 @@ mod tests {
                             }
                         }
                         model = fresh;
-                        let mut rebuilt = Submissions::new();
-                        for &(a, k, at) in &chain {
-                            rebuilt.record_event(ids(a, k), head(at));
+                        let rebuilt = [Submissions::new(), spilling_in_pages(dir.path(), 2)];
+                        for (index, mut rebuilt) in indexes.iter_mut().zip(rebuilt) {
+                            for &(a, k, at) in &chain {
+                                rebuilt.record_event(ids(a, k), head(at)).unwrap();
+                            }
+                            rebuilt.keep_unrecorded(std::mem::take(index));
+                            *index = rebuilt;
                         }
-                        rebuilt.keep_unrecorded(std::mem::take(&mut index));
-                        index = rebuilt;
                     }
                 }
-                for a in 0..3 {
-                    for k in 0..4 {
-                        prop_assert_eq!(index.get(&ids(a, k)), model.get(&(a, k)).cloned(), "actor {} key {}", a, k);
+                for (which, index) in indexes.iter().enumerate() {
+                    for a in 0..3 {
+                        for k in 0..4 {
+                            prop_assert_eq!(index.get(&ids(a, k)).unwrap(), model.get(&(a, k)).cloned(), "index {} actor {} key {}", which, a, k);
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// A spilling index in pages of `page` entries, so that a few entries
+    /// go to its file.
+    fn spilling_in_pages(dir: &Path, page: usize) -> Submissions {
+        Submissions {
+            page,
+            ..Submissions::spilling_to(dir).unwrap()
         }
     }
 
@@ -462,22 +654,42 @@ mod tests {
     /// added to one in the first page and one in the last.
     #[test]
     fn entries_are_found_across_pages() {
-        let mut submissions = Submissions::new();
-        let n = PAGE as u64 * 2 + 10;
+        let submissions = entries_are_found_across_pages_of(Submissions::new(), PAGE);
+        assert!(submissions.file.is_none());
+    }
+
+    /// The same in pages of 16, all but the newest two in the file: the
+    /// event added to the first entry is written back there.
+    #[test]
+    fn entries_are_found_across_spilled_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let submissions = spilling_in_pages(dir.path(), 16);
+        let submissions = entries_are_found_across_pages_of(submissions, 16);
+        let spilled = |p: &Page| matches!(p, Page::Spilled(_));
+        let pages: Vec<bool> = submissions.pages.iter().map(spilled).collect();
+        assert_eq!(pages, [true, true, true, true, false, false]);
+    }
+
+    fn entries_are_found_across_pages_of(mut submissions: Submissions, page: usize) -> Submissions {
+        let n = page as u64 * 5 + 10;
         for i in 0..n {
-            submissions.record_event(id("a", &format!("k{i}")), head(i * 3 + 1));
+            submissions
+                .record_event(id("a", &format!("k{i}")), head(i * 3 + 1))
+                .unwrap();
         }
-        submissions.record_event(id("a", "k0"), head(2));
-        submissions.record_event(id("a", &format!("k{}", n - 1)), head(n * 3 - 1));
+        submissions.record_event(id("a", "k0"), head(2)).unwrap();
+        submissions
+            .record_event(id("a", &format!("k{}", n - 1)), head(n * 3 - 1))
+            .unwrap();
         assert_eq!(submissions.len() as u64, n);
-        for i in [0, 1, PAGE as u64 - 1, PAGE as u64, n - 1] {
+        for i in [0, 1, page as u64 - 1, page as u64, n - 1] {
             let (last, events) = match i {
                 0 => (2, 2),
                 i if i == n - 1 => (n * 3 - 1, 2),
                 i => (i * 3 + 1, 1),
             };
             assert_eq!(
-                submissions.get(&id("a", &format!("k{i}"))),
+                submissions.get(&id("a", &format!("k{i}"))).unwrap(),
                 Some(Answer::Accepted {
                     first_sequence: Some(i * 3 + 1),
                     last_sequence: Some(last),
@@ -487,6 +699,7 @@ mod tests {
                 "entry {i}"
             );
         }
+        submissions
     }
 
     /// An accepted answer whose sequences do not fit an entry is kept whole.
@@ -502,7 +715,10 @@ mod tests {
                 events: 2,
             };
             submissions.remember(id("a", &format!("k{i}")), &answer);
-            assert_eq!(submissions.get(&id("a", &format!("k{i}"))), Some(answer));
+            assert_eq!(
+                submissions.get(&id("a", &format!("k{i}"))).unwrap(),
+                Some(answer)
+            );
         }
     }
 }

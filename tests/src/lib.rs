@@ -65,7 +65,9 @@ impl Nats {
 
     /// The writer and intake, in-process.
     pub async fn serve(&self) -> Writer {
-        let sequencer = Sequencer::open(self.store().await)
+        // As `ledger serve` opens it: older answers go to a file.
+        let answers = Some(self.scratch("answers"));
+        let sequencer = Sequencer::open_spilling(self.store().await, answers)
             .await
             .expect("writer opens")
             .republishing(self.client().await)

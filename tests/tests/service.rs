@@ -275,6 +275,57 @@ async fn a_retry_gets_the_first_answer_even_after_a_restart() {
     );
 }
 
+/// The writer keeps the answers of all but its newest 8,192 submissions in
+/// a file. A retry of an older one gets its first answer from there and
+/// counts once, and so does one sent to a writer that rebuilt its index
+/// from the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_answered_from_the_answers_file_counts_once() {
+    let (nats, writer, _client) = served_federation().await;
+    const UNITS: usize = 9_000;
+    const RETRIED: usize = 300;
+    let register = |n: usize| {
+        let command = serde_json::from_value(json!({"type": "register_unit",
+            "unit": format!("filed-{n}"), "name": format!("第{n}工会小组"),
+            "kind": {"grassroots": "street"}, "parent": "city", "quota": null}))
+        .expect("command");
+        as_city_admin(&format!("filed-{n}"), command)
+    };
+    let mut firsts = Vec::new();
+    for n in 0..UNITS {
+        firsts.push(writer.queue(register(n)).await);
+    }
+    let mut first_answers = Vec::new();
+    for pending in firsts {
+        let answer = pending.answer().await;
+        assert!(answer.is_accepted(), "{answer:?}");
+        first_answers.push(answer);
+    }
+    let retried: Vec<_> = (0..RETRIED).map(register).collect();
+    let answers = writer.submit_many(retried.clone()).await;
+    assert_eq!(answers, first_answers[..RETRIED], "retries to the writer");
+
+    let reopened = Sequencer::open_spilling(nats.store().await, Some(nats.scratch("reopened")))
+        .await
+        .expect("a second writer opens")
+        .spawn();
+    let answers = reopened.submit_many(retried).await;
+    assert_eq!(
+        answers,
+        first_answers[..RETRIED],
+        "retries to a rebuilt writer"
+    );
+
+    let (records, _) = read_chain(&nats.store().await).await;
+    let filed = records
+        .iter()
+        .filter(|(_, r)| {
+            matches!(&r.event, Event::UnitRegistered(u) if u.unit.id.as_str().starts_with("filed-"))
+        })
+        .count();
+    assert_eq!(filed, UNITS, "each unit registered once");
+}
+
 /// The writer decides the next block while the last one is in flight. A
 /// retry queued behind its first attempt (in the same block, the block in
 /// flight, or one stored before) gets the first answer and counts once.
