@@ -19,6 +19,7 @@ mod lanes;
 pub mod merkle;
 pub mod numbered;
 pub mod owners;
+pub mod paged;
 pub mod rejection;
 pub mod rights;
 pub mod signing;

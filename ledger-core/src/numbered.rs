@@ -1,11 +1,12 @@
 //! A table of entries by ledger-assigned id. The ledger numbers sessions,
 //! credits, awards and redemptions counting up from 1, so the entries sit
-//! in a `Vec` by number: no hashing on the writer's hot path, no table to
-//! rehash as the chain grows, eight bytes a boxed entry. An id out of that
+//! in pages by number (`Paged`): no hashing on the writer's hot path, no
+//! table to rehash as the chain grows, no room kept beyond a page. An id out of that
 //! order (which the rules never assign, but an event may carry) goes to a
 //! map beside it, so the table still answers as a map for any input.
 
 use crate::hashing::Map;
+use crate::paged::Paged;
 use std::marker::PhantomData;
 
 use crate::values::AssignedId;
@@ -13,7 +14,7 @@ use crate::values::AssignedId;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Numbered<K, V> {
     /// The entries of ids 1 to `in_order.len()`.
-    in_order: Vec<V>,
+    in_order: Paged<V>,
     others: Map<u64, V>,
     _ids: PhantomData<K>,
 }
@@ -21,7 +22,7 @@ pub struct Numbered<K, V> {
 impl<K, V> Default for Numbered<K, V> {
     fn default() -> Self {
         Numbered {
-            in_order: Vec::new(),
+            in_order: Paged::default(),
             others: Map::default(),
             _ids: PhantomData,
         }
@@ -34,9 +35,10 @@ impl<K: AssignedId, V> Numbered<K, V> {
     pub fn insert(&mut self, id: K, value: V) -> Option<V> {
         let n = id.number();
         match self.index(n) {
-            Some(i) if i < self.in_order.len() => {
-                Some(std::mem::replace(&mut self.in_order[i], value))
-            }
+            Some(i) if i < self.in_order.len() => self
+                .in_order
+                .get_mut(i)
+                .map(|entry| std::mem::replace(entry, value)),
             Some(i) if i == self.in_order.len() => {
                 self.in_order.push(value);
                 let replaced = self.others.remove(&n);
@@ -89,7 +91,7 @@ impl<K: AssignedId, V> Numbered<K, V> {
     /// Every entry with its id: those in order first, by id, then the
     /// others in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (K, &V)> + '_ {
-        let in_order = (1u64..).zip(&self.in_order);
+        let in_order = (1u64..).zip(self.in_order.iter());
         in_order
             .chain(self.others.iter().map(|(&n, v)| (n, v)))
             .map(|(n, v)| (K::from_number(n), v))

@@ -112,21 +112,21 @@ pub struct Ledger {
     /// Events applied so far; checkpoints commit to a prefix of this length.
     pub events: u64,
     pub units: Map<UnitId, UnitState>,
-    // The tables that grow with the chain hold their entries boxed: a table
-    // keeps room for up to twice its entries, and an empty slot then costs
-    // a pointer instead of a whole entry (a third less memory for the state
-    // at 1M volunteers, see docs/performance.md). Entries the ledger
-    // numbers itself sit in a `Vec` by number (`Numbered`).
+    // The tables that grow with the chain hold their entries inline in
+    // pages (`Paged`), which keep room for at most a page more: volunteers
+    // by slot, and the entries the ledger numbers itself by number
+    // (`Numbered`). Boxes had done that job before, at a pointer and the
+    // allocator's rounding an entry (docs/performance.md).
     pub volunteers: Volunteers,
     pub projects: Map<ProjectId, Project>,
     pub activities: Map<ActivityId, ActivityState>,
-    pub sessions: Numbered<SessionId, Box<Session>>,
-    pub credits: Numbered<CreditId, Box<Credit>>,
+    pub sessions: Numbered<SessionId, Session>,
+    pub credits: Numbered<CreditId, Credit>,
     /// Pending credits by objection deadline, for confirming in order.
     pub pending_by_deadline: BTreeSet<(Timestamp, CreditId)>,
-    pub awards: Numbered<AwardId, Box<Award>>,
+    pub awards: Numbered<AwardId, Award>,
     pub rewards: Map<RewardId, Reward>,
-    pub redemptions: Numbered<RedemptionId, Box<Redemption>>,
+    pub redemptions: Numbered<RedemptionId, Redemption>,
     pub wishes: Map<WishId, Wish>,
     pub pairings: Map<PairingId, Pairing>,
     /// Each volunteer's pairing not yet ended, by slot: few volunteers
@@ -525,13 +525,13 @@ impl Ledger {
         self.counters.sessions = self.counters.sessions.max(e.session.0);
         let replaced = self.sessions.insert(
             e.session,
-            Box::new(Session {
+            Session {
                 id: e.session,
                 volunteer: e.volunteer.clone(),
                 activity: e.activity.clone(),
                 check_in: e.at,
                 check_out: None,
-            }),
+            },
         );
         // The rules never record an id twice; if an event does, the later
         // record wins here as it does in the sessions' table.
@@ -610,7 +610,7 @@ impl Ledger {
         }
         self.pending_by_deadline
             .insert((credit.objection_deadline, credit.id));
-        self.credits.insert(e.credit, Box::new(credit));
+        self.credits.insert(e.credit, credit);
     }
 
     fn credit_reviewed(&mut self, e: &CreditReviewed) {
@@ -677,13 +677,13 @@ impl Ledger {
         }
         self.awards.insert(
             e.award,
-            Box::new(Award {
+            Award {
                 id: e.award,
                 volunteer: e.volunteer.clone(),
                 points: e.points,
                 basis: e.basis.clone(),
                 reversed: false,
-            }),
+            },
         );
     }
 
@@ -697,14 +697,14 @@ impl Ledger {
         }
         self.redemptions.insert(
             e.redemption,
-            Box::new(Redemption {
+            Redemption {
                 id: e.redemption,
                 volunteer: e.volunteer.clone(),
                 reward: e.reward.clone(),
                 quantity: e.quantity,
                 points: e.points,
                 reversed: false,
-            }),
+            },
         );
     }
 

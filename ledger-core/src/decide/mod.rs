@@ -143,7 +143,6 @@ impl<'a> Decider<'a> {
         self.state
             .credits
             .get(&id)
-            .map(|c| &**c)
             .ok_or(Rejection::UnknownCredit(id))
     }
 

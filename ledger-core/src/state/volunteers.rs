@@ -12,6 +12,7 @@ use std::fmt;
 
 use crate::domain::IdentityCommitment;
 use crate::hashing::SlotIndex;
+use crate::paged::Paged;
 use crate::state::VolunteerState;
 use crate::values::VolunteerId;
 
@@ -20,11 +21,8 @@ pub struct Volunteers {
     /// Every registration, by slot. A later registration of an id already
     /// registered (which the rules refuse, but an event may carry) takes a
     /// new slot and the id's index entry; the earlier one stays here,
-    /// reachable by its slot only. Boxed: a `Vec` keeps room for up to as
-    /// many again, and room for a pointer costs less than room for an
-    /// entry; growing then moves pointers, not entries.
-    #[allow(clippy::vec_box)]
-    by_slot: Vec<Box<VolunteerState>>,
+    /// reachable by its slot only.
+    by_slot: Paged<VolunteerState>,
     /// The latest slot of each id.
     by_id: SlotIndex,
     /// The slot holding each identity commitment, while it is held: a
@@ -45,12 +43,12 @@ impl Volunteers {
 
     pub fn get(&self, id: &VolunteerId) -> Option<&VolunteerState> {
         let slot = self.slot_of(id)?;
-        self.by_slot.get(slot as usize).map(|v| &**v)
+        self.by_slot.get(slot as usize)
     }
 
     pub fn get_mut(&mut self, id: &VolunteerId) -> Option<&mut VolunteerState> {
         let slot = self.slot_of(id)?;
-        self.by_slot.get_mut(slot as usize).map(|v| &mut **v)
+        self.by_slot.get_mut(slot as usize)
     }
 
     pub fn contains_key(&self, id: &VolunteerId) -> bool {
@@ -60,7 +58,7 @@ impl Volunteers {
     /// The registration in `slot`, whether or not its id was registered
     /// again since.
     pub fn by_slot(&self, slot: u32) -> Option<&VolunteerState> {
-        self.by_slot.get(slot as usize).map(|v| &**v)
+        self.by_slot.get(slot as usize)
     }
 
     /// The volunteer holding `identity`, if any registration holds it.
@@ -68,7 +66,7 @@ impl Volunteers {
         let slot = self
             .by_identity
             .find(identity, |s| identity_at(&self.by_slot, s))?;
-        self.by_slot.get(slot as usize).map(|v| &**v)
+        self.by_slot.get(slot as usize)
     }
 
     /// Registers `state` in the next slot, which it returns (and sets in
@@ -87,7 +85,7 @@ impl Volunteers {
         }
         self.by_identity
             .set(&state.volunteer.identity, slot, |s| identity_at(by_slot, s));
-        self.by_slot.push(Box::new(state));
+        self.by_slot.push(state);
         slot
     }
 
@@ -102,13 +100,12 @@ impl Volunteers {
     pub fn values(&self) -> impl Iterator<Item = &VolunteerState> {
         self.by_slot
             .iter()
-            .map(|v| &**v)
             .filter(move |v| self.superseded == 0 || self.slot_of(&v.volunteer.id) == Some(v.slot))
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut VolunteerState> {
         let (by_id, superseded) = (&self.by_id, self.superseded);
-        let by_slot: &[Box<VolunteerState>] = &self.by_slot;
+        let by_slot = &self.by_slot;
         // Which slots are current is read before any entry is lent out.
         let current: Vec<bool> = if superseded == 0 {
             Vec::new()
@@ -122,7 +119,7 @@ impl Volunteers {
             .iter_mut()
             .enumerate()
             .filter(move |(i, _)| current.get(*i).copied().unwrap_or(true))
-            .map(|(_, v)| &mut **v)
+            .map(|(_, v)| v)
     }
 
     /// Each volunteer's id with their entry, as a map of them would give.
@@ -147,11 +144,11 @@ impl Volunteers {
 }
 
 // The keys the two indexes read at a slot.
-fn id_at(by_slot: &[Box<VolunteerState>], slot: u32) -> &VolunteerId {
+fn id_at(by_slot: &Paged<VolunteerState>, slot: u32) -> &VolunteerId {
     &by_slot[slot as usize].volunteer.id
 }
 
-fn identity_at(by_slot: &[Box<VolunteerState>], slot: u32) -> &IdentityCommitment {
+fn identity_at(by_slot: &Paged<VolunteerState>, slot: u32) -> &IdentityCommitment {
     &by_slot[slot as usize].volunteer.identity
 }
 
