@@ -4,6 +4,7 @@
 //! This is the only crate that talks to NATS (and, later, HTTP).
 
 pub mod accounts;
+pub mod allocator;
 pub mod answer;
 pub mod attachments;
 pub mod audit;

@@ -23,12 +23,15 @@ use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
 use ledger_service::sequencer::CheckpointPolicy;
 use ledger_service::statement::StatementFont;
-use ledger_service::{audit, demo, http, intake, proofs, statement, ChainStore, Sequencer, Shard};
+use ledger_service::{
+    allocator, audit, demo, http, intake, proofs, statement, ChainStore, Sequencer, Shard,
+};
 
 /// glibc's allocator keeps what one thread freed for that thread's arena:
 /// catching up the read models (sled writing batches on whichever thread
 /// the runtime gives it) left the service at several times its working
-/// set. mimalloc hands freed pages back (docs/performance.md, service memory).
+/// set. mimalloc hands freed pages back; `allocator.rs` says when
+/// (docs/performance.md, service memory).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -347,14 +350,33 @@ enum ProofKind {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let command = Cli::parse().command;
+    let serves = matches!(command, Cmd::Serve { .. } | Cmd::Local { .. });
+    if serves {
+        // Before the runtime's threads start: see `allocator.rs`.
+        allocator::hand_back_freed_pages_at_once();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?
+        .block_on(run(command, serves))
+}
+
+async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    match Cli::parse().command {
+    if serves {
+        tracing::info!(
+            purge_delay_ms = allocator::purge_delay_ms(),
+            "freed memory goes back to the kernel after this delay"
+        );
+    }
+    match command {
         Cmd::Verify {
             nats,
             shard,

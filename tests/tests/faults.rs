@@ -2280,4 +2280,12 @@ fn a_writer_with_a_long_rejection_log_still_takes_over() {
         tail(&log, 30)
     );
     println!("written again {:?} after the restart", started.elapsed());
+    // `ledger serve` hands freed pages back at once (allocator.rs), which
+    // its log says as it starts.
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logged.contains("purge_delay_ms=0"),
+        "the service did not log its allocator's purge delay as 0; its log ends:\n{}",
+        tail(&log, 30)
+    );
 }
