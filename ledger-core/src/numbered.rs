@@ -1,9 +1,10 @@
 //! A table of entries by ledger-assigned id. The ledger numbers sessions,
 //! credits, awards and redemptions counting up from 1, so the entries sit
 //! in pages by number (`Paged`): no hashing on the writer's hot path, no
-//! table to rehash as the chain grows, no room kept beyond a page. An id out of that
-//! order (which the rules never assign, but an event may carry) goes to a
-//! map beside it, so the table still answers as a map for any input.
+//! table to rehash as the chain grows, no room kept beyond a page. An id
+//! out of that order (which the rules never assign, but an event may
+//! carry) goes to a map beside it, so the table still answers as a map for
+//! any input.
 
 use crate::hashing::Map;
 use crate::paged::Paged;

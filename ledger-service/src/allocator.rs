@@ -5,10 +5,11 @@
 //! purge delay). A catch-up of the read models frees and allocates at a
 //! high rate (sled rewriting nodes, batches staged and written), and what
 //! a second of that leaves waiting counts in the service's peak: at
-//! 300,000 volunteers about 60–80 MiB of 1.3 GiB (docs/performance.md,
-//! service memory). Handing pages back at once cost the queries nothing
-//! measurable there. (Leaving out transparent huge pages as well, tried
-//! before, cost them 12–18 %, so huge pages stay.)
+//! 300,000 volunteers about 80–110 MiB of 1.3 GiB, at full size 63 MiB of
+//! 2.35 GiB (docs/performance.md, service memory). Handing pages back at
+//! once cost the queries nothing measurable and the catch-up 6–8 % more
+//! time. (Leaving out transparent huge pages as well, tried before, cost
+//! the queries 12–18 %, so huge pages stay.)
 
 use std::ffi::c_long;
 
