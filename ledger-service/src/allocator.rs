@@ -13,7 +13,7 @@
 
 use std::ffi::c_long;
 
-use libmimalloc_sys::{mi_collect, mi_option_get, mi_option_set_default, mi_option_t};
+use libmimalloc_sys::{mi_option_get, mi_option_set_default, mi_option_t};
 
 /// `mi_option_purge_delay`'s place in mimalloc's `mi_option_t`
 /// (`mimalloc.h`). The bindings name no constant for it; the test below
@@ -28,19 +28,6 @@ const PURGE_DELAY: mi_option_t = 15;
 pub fn hand_back_freed_pages_at_once() {
     // SAFETY: stores one option's default; called before other threads run.
     unsafe { mi_option_set_default(PURGE_DELAY, 0) }
-}
-
-/// Hands the calling thread's empty pages back to mimalloc's arenas, and
-/// so (with the delay at 0) to the kernel. mimalloc looks for a thread's
-/// empty pages when that thread allocates again; a thread that has just
-/// committed a read-models batch may run little else for a long while,
-/// and after a catch-up the service may sit idle for hours. At 300,000
-/// volunteers, collecting after each batch left the service 75–150 MiB
-/// smaller after its catch-up (docs/performance.md, service memory).
-pub fn collect_this_thread() {
-    // SAFETY: collects the calling thread's own heap, which mimalloc allows
-    // at any time.
-    unsafe { mi_collect(false) }
 }
 
 /// The purge delay in milliseconds, as mimalloc has it now.

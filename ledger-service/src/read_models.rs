@@ -242,9 +242,6 @@ impl ReadModels {
                     )?;
                     if projector.pending_bytes() > self.batch_bytes {
                         projector.commit()?;
-                        // What the batch freed goes back now, not when
-                        // this thread next allocates.
-                        crate::allocator::collect_this_thread();
                         self.applied(projector);
                         // A catch-up of millions of events takes minutes:
                         // each batch says how far it is.
@@ -265,7 +262,6 @@ impl ReadModels {
         }
         replayed.map_err(|e: StoreError| Stop::Retry(e.to_string()))?;
         crate::cpu::heavy(|| projector.commit()).map_err(Stop::from)?;
-        crate::allocator::collect_this_thread();
         self.applied(projector);
         Ok(())
     }
