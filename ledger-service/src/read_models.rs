@@ -71,14 +71,6 @@ impl ReadModels {
         tuning: Tuning,
     ) -> Result<ReadModels, ProjectionError> {
         let projector = Projector::open_with(dir, tuning.cache_bytes)?;
-        if let Some(layout) = projector.emptied_from() {
-            warn!(
-                dir = %dir.display(),
-                layout,
-                current = projections::projector::LAYOUT,
-                "the read models were written in another key layout: emptied, catching up from the stream"
-            );
-        }
         let models = ReadModels {
             reader: projector.reader(),
             status: Arc::new(RwLock::new(Status {

@@ -14,8 +14,6 @@ use ledger_core::Event;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::by_number;
-use crate::day_index;
 use crate::keys::{table, Key};
 use crate::period::Period;
 use crate::rows::*;
@@ -168,25 +166,12 @@ pub fn activity_key(a: &ledger_core::values::ActivityId) -> Key {
     Key::table(table::ACTIVITY).str(a.as_str())
 }
 
-pub fn credit_row<R: Read + ?Sized>(
-    store: &R,
-    c: ledger_core::values::CreditId,
-) -> Result<Option<CreditRow>, StoreError> {
-    by_number::get(store, table::CREDIT, c.0)
+pub fn credit_key(c: ledger_core::values::CreditId) -> Key {
+    Key::table(table::CREDIT).u64(c.0)
 }
 
-pub fn award_row<R: Read + ?Sized>(
-    store: &R,
-    a: ledger_core::values::AwardId,
-) -> Result<Option<AwardRow>, StoreError> {
-    by_number::get(store, table::AWARD, a.0)
-}
-
-/// Keyed by volunteer first: a volunteer's activities are one scan.
-pub fn participation_key(v: &VolunteerId, a: &ledger_core::values::ActivityId) -> Key {
-    Key::table(table::PARTICIPATION)
-        .str(v.as_str())
-        .str(a.as_str())
+pub fn award_key(a: ledger_core::values::AwardId) -> Key {
+    Key::table(table::AWARD).u64(a.0)
 }
 
 pub fn campaign_key(c: &CampaignId) -> Key {
@@ -196,6 +181,9 @@ pub fn campaign_key(c: &CampaignId) -> Key {
 pub fn reward_key(r: &ledger_core::values::RewardId) -> Key {
     Key::table(table::REWARD).str(r.as_str())
 }
+
+const DAY_CREDIT: u8 = 0;
+const DAY_AWARD: u8 = 1;
 
 /// A volunteer's change of totals, for their history line.
 #[derive(Default)]
@@ -279,12 +267,8 @@ impl<B: Read> Fold<'_, B> {
             }
             Event::CheckedIn(e) => self.checked_in(e)?,
             Event::CheckedOut(e) => {
-                // A session is looked up by its number at its check-out
-                // only, so its row goes then: one key fewer for every
-                // attendance in the tree.
                 let key = Key::table(table::SESSION).u64(e.session.0);
                 if let Some(s) = get::<SessionRow, _>(self.store, &key)? {
-                    self.store.delete(key.into_bytes());
                     self.with_volunteer(&s.volunteer, |_| Ok(Effect::about(&s.activity)))?;
                 }
             }
@@ -488,7 +472,9 @@ impl<B: Read> Fold<'_, B> {
         volunteer: &VolunteerId,
         f: impl FnOnce(&mut Participation, &mut ActivityRow),
     ) -> Result<(), StoreError> {
-        let key = participation_key(volunteer, activity);
+        let key = Key::table(table::PARTICIPATION)
+            .str(activity.as_str())
+            .str(volunteer.as_str());
         let mut p: Participation = get(self.store, &key)?.unwrap_or_default();
         let mut held = None;
         self.with_activity(activity, |a| {
@@ -499,6 +485,13 @@ impl<B: Read> Fold<'_, B> {
             }
         })?;
         put(self.store, key, &p);
+        self.store.put(
+            Key::table(table::VOLUNTEER_ACTIVITY)
+                .str(volunteer.as_str())
+                .str(activity.as_str())
+                .into_bytes(),
+            Vec::new(),
+        );
         if let Some(a) = held {
             self.activity_held(&a)?;
         }
@@ -605,7 +598,7 @@ impl<B: Read> Fold<'_, B> {
             confirmed: None,
             dispute: None,
         };
-        by_number::put(self.store, table::CREDIT, e.credit.0, &row)?;
+        put(self.store, credit_key(e.credit), &row);
         self.store.put(
             Key::table(table::VOLUNTEER_CREDIT)
                 .str(e.volunteer.as_str())
@@ -613,7 +606,14 @@ impl<B: Read> Fold<'_, B> {
                 .into_bytes(),
             Vec::new(),
         );
-        day_index::add(self.store, e.day, day_index::Entry::Credit(e.credit.0))?;
+        self.store.put(
+            Key::table(table::DAY)
+                .day(e.day)
+                .u8(DAY_CREDIT)
+                .u64(e.credit.0)
+                .into_bytes(),
+            Vec::new(),
+        );
         let minutes = i64::from(e.minutes);
         self.with_activity(&e.activity, |a| a.pending_minutes += u64::from(e.minutes))?;
         self.with_volunteer(&e.volunteer, |v| {
@@ -641,7 +641,7 @@ impl<B: Read> Fold<'_, B> {
         credit: ledger_core::values::CreditId,
         open: bool,
     ) -> Result<(), StoreError> {
-        let Some(c) = credit_row(self.store, credit)? else {
+        let Some(c) = get::<CreditRow, _>(self.store, &credit_key(credit))? else {
             return Ok(());
         };
         let Some(a) = get::<ActivityRow, _>(self.store, &activity_key(&c.activity))? else {
@@ -661,7 +661,7 @@ impl<B: Read> Fold<'_, B> {
 
     fn credit_reviewed(&mut self, e: &CreditReviewed) -> Result<(), StoreError> {
         use ledger_core::command::ReviewOutcome;
-        let Some(credit) = credit_row(self.store, e.credit)? else {
+        let Some(credit) = get::<CreditRow, _>(self.store, &credit_key(e.credit))? else {
             return Ok(());
         };
         let (new_minutes, status) = match e.outcome {
@@ -689,7 +689,7 @@ impl<B: Read> Fold<'_, B> {
     }
 
     fn credit_confirmed(&mut self, e: &CreditConfirmed) -> Result<(), StoreError> {
-        let Some(credit) = credit_row(self.store, e.credit)? else {
+        let Some(credit) = get::<CreditRow, _>(self.store, &credit_key(e.credit))? else {
             return Ok(());
         };
         let stamp = self.stamp();
@@ -722,10 +722,12 @@ impl<B: Read> Fold<'_, B> {
 
     fn points_awarded(&mut self, e: &PointsAwarded) -> Result<(), StoreError> {
         let (day, category, credit) = match &e.basis {
-            AwardBasis::Credit { credit, .. } => match credit_row(self.store, *credit)? {
-                Some(c) => (c.day, Some(c.category), Some(*credit)),
-                None => (self.ctx.today(self.at), None, Some(*credit)),
-            },
+            AwardBasis::Credit { credit, .. } => {
+                match get::<CreditRow, _>(self.store, &credit_key(*credit))? {
+                    Some(c) => (c.day, Some(c.category), Some(*credit)),
+                    None => (self.ctx.today(self.at), None, Some(*credit)),
+                }
+            }
             AwardBasis::Manual(_) => (self.ctx.today(self.at), None, None),
         };
         let row = AwardRow {
@@ -736,8 +738,15 @@ impl<B: Read> Fold<'_, B> {
             credit,
             reversed: false,
         };
-        by_number::put(self.store, table::AWARD, e.award.0, &row)?;
-        day_index::add(self.store, day, day_index::Entry::Award(e.award.0))?;
+        put(self.store, award_key(e.award), &row);
+        self.store.put(
+            Key::table(table::DAY)
+                .day(day)
+                .u8(DAY_AWARD)
+                .u64(e.award.0)
+                .into_bytes(),
+            Vec::new(),
+        );
         let points = e.points as i64;
         self.with_volunteer(&e.volunteer, |v| {
             v.points_earned = v.points_earned.saturating_add(e.points);
@@ -780,7 +789,7 @@ impl<B: Read> Fold<'_, B> {
     fn entry_reversed(&mut self, e: &EntryReversed) -> Result<(), StoreError> {
         match e.target {
             EntryRef::Credit(id) => {
-                let Some(credit) = credit_row(self.store, id)? else {
+                let Some(credit) = get::<CreditRow, _>(self.store, &credit_key(id))? else {
                     return Ok(());
                 };
                 if !credit.status.holds_minutes() {
@@ -819,21 +828,20 @@ impl<B: Read> Fold<'_, B> {
                 }
             }
             EntryRef::Award(id) => {
-                let Some(award) = award_row(self.store, id)? else {
+                let Some(award) = get::<AwardRow, _>(self.store, &award_key(id))? else {
                     return Ok(());
                 };
                 if award.reversed {
                     return Ok(());
                 }
-                by_number::put(
+                put(
                     self.store,
-                    table::AWARD,
-                    id.0,
+                    award_key(id),
                     &AwardRow {
                         reversed: true,
                         ..award.clone()
                     },
-                )?;
+                );
                 let points = award.points as i64;
                 self.with_volunteer(&award.volunteer, |v| {
                     v.points_earned = v.points_earned.saturating_sub(award.points);
@@ -894,33 +902,26 @@ impl<B: Read> Fold<'_, B> {
         self.ctx.add_phases(&row);
         for (i, phase) in e.campaign.phases.iter().enumerate() {
             let period = Period::Campaign(e.campaign.id.clone(), i as u16);
-            for entry in day_index::entries(self.store, phase.days)? {
-                self.count_day_entry(entry, &period)?;
+            for (kind, id) in day_entries(self.store, phase.days)? {
+                self.count_day_entry(kind, id, &period)?;
             }
         }
         Ok(())
     }
 
-    fn count_day_entry(
-        &mut self,
-        entry: day_index::Entry,
-        period: &Period,
-    ) -> Result<(), StoreError> {
+    fn count_day_entry(&mut self, kind: u8, id: u64, period: &Period) -> Result<(), StoreError> {
         let periods = std::slice::from_ref(period);
-        match entry {
-            day_index::Entry::Credit(id) => {
-                let credit = credit_row(self.store, ledger_core::values::CreditId(id))?;
-                if let Some(c) = credit.filter(|c| c.status == CreditStatus::Confirmed) {
-                    let delta = Delta::minutes(c.system, i64::from(c.minutes));
-                    self.add_to_tallies(&c.volunteer, periods, Some(c.category), delta)?;
-                }
+        if kind == DAY_CREDIT {
+            let credit = get::<CreditRow, _>(self.store, &Key::table(table::CREDIT).u64(id))?;
+            if let Some(c) = credit.filter(|c| c.status == CreditStatus::Confirmed) {
+                let delta = Delta::minutes(c.system, i64::from(c.minutes));
+                self.add_to_tallies(&c.volunteer, periods, Some(c.category), delta)?;
             }
-            day_index::Entry::Award(id) => {
-                let award = award_row(self.store, ledger_core::values::AwardId(id))?;
-                if let Some(a) = award.filter(|a| !a.reversed) {
-                    let delta = Delta::points(a.points as i64);
-                    self.add_to_tallies(&a.volunteer, periods, a.category, delta)?;
-                }
+        } else {
+            let award = get::<AwardRow, _>(self.store, &Key::table(table::AWARD).u64(id))?;
+            if let Some(a) = award.filter(|a| !a.reversed) {
+                let delta = Delta::points(a.points as i64);
+                self.add_to_tallies(&a.volunteer, periods, a.category, delta)?;
             }
         }
         Ok(())
@@ -1066,9 +1067,10 @@ impl<B: Read> Fold<'_, B> {
         credit: ledger_core::values::CreditId,
         f: impl FnOnce(&mut CreditRow),
     ) -> Result<(), StoreError> {
-        if let Some(mut c) = credit_row(self.store, credit)? {
+        let key = credit_key(credit);
+        if let Some(mut c) = get::<CreditRow, _>(self.store, &key)? {
             f(&mut c);
-            by_number::put(self.store, table::CREDIT, credit.0, &c)?;
+            put(self.store, key, &c);
         }
         Ok(())
     }
@@ -1107,6 +1109,35 @@ pub fn wish_key(w: &ledger_core::values::WishId) -> Key {
 pub fn pairing_key(p: &ledger_core::values::PairingId) -> Key {
     Key::table(table::PAIRING).str(p.as_str())
 }
+
+/// The day-index entries in `days`: which credits and awards fall on them.
+pub fn day_entries<R: Read + ?Sized>(
+    store: &R,
+    days: DayRange,
+) -> Result<Vec<(u8, u64)>, StoreError> {
+    let from = Key::table(table::DAY).day(days.first).into_bytes();
+    let to = Key::table(table::DAY)
+        .day(Day(days.last.0.saturating_add(1)))
+        .into_bytes();
+    store
+        .range(&from, &to, false)
+        .map(|r| {
+            let (k, _) = r?;
+            match &k[..] {
+                [_, _, _, _, _, kind, id @ ..] if id.len() == 8 => {
+                    Ok((*kind, u64::from_be_bytes(id.try_into().unwrap_or_default())))
+                }
+                _ => Err(StoreError::Corrupt {
+                    key: hex::encode(&k),
+                    reason: "a malformed day-index key".into(),
+                }),
+            }
+        })
+        .collect()
+}
+
+pub const DAY_INDEX_CREDIT: u8 = DAY_CREDIT;
+pub const DAY_INDEX_AWARD: u8 = DAY_AWARD;
 
 #[cfg(test)]
 mod tests {

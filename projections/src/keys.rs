@@ -15,16 +15,11 @@ pub mod table {
     pub const UNIT: u8 = 0x02;
     pub const VOLUNTEER: u8 = 0x03;
     pub const HISTORY: u8 = 0x04;
-    /// Credits by number, 64 to a key (`by_number`).
     pub const CREDIT: u8 = 0x05;
-    /// A session's volunteer and activity, from its check-in to its
-    /// check-out.
     pub const SESSION: u8 = 0x06;
-    /// Awards by number, 64 to a key (`by_number`).
     pub const AWARD: u8 = 0x07;
     pub const REDEMPTION: u8 = 0x08;
     pub const ACTIVITY: u8 = 0x09;
-    /// What a volunteer did at an activity (volunteer, activity).
     pub const PARTICIPATION: u8 = 0x0A;
     pub const REWARD: u8 = 0x0B;
     pub const CAMPAIGN: u8 = 0x0C;
@@ -32,14 +27,13 @@ pub mod table {
     pub const PAIRING: u8 = 0x0E;
     pub const UNIT_TALLY: u8 = 0x10;
     pub const BOARD: u8 = 0x11;
-    /// Credits and awards by day, 64 numbers a key (`day_index`).
     pub const DAY: u8 = 0x12;
     /// A unit's own volunteers (home unit, volunteer): the roster.
     pub const MEMBER: u8 = 0x13;
     /// A volunteer's credits (volunteer, credit).
     pub const VOLUNTEER_CREDIT: u8 = 0x14;
-    // 0x15 held the activities by volunteer until layout 2, when
-    // participations came to be keyed by volunteer first.
+    /// The activities a volunteer signed up to or attended (volunteer, activity).
+    pub const VOLUNTEER_ACTIVITY: u8 = 0x15;
     /// Credits in review, under the unit that organised their activity
     /// (unit, credit): the admins' review items.
     pub const REVIEW: u8 = 0x16;

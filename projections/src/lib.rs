@@ -8,8 +8,6 @@
 //! [`query`] answers from them.
 
 pub mod board;
-mod by_number;
-pub mod day_index;
 pub mod fold;
 mod follower;
 pub mod keys;

@@ -23,16 +23,6 @@ use crate::store::{Memory, Overlay, Read, StoreError};
 
 const TREE: &str = "read-models";
 
-/// The read models' key layout. A tree written under another one is
-/// emptied when opened and caught up again from the stream: the read
-/// models are derived from it, and a key read under the wrong layout would
-/// be misread. Raise it with every change to a key or row.
-pub const LAYOUT: u64 = 2;
-
-/// In sled's default tree, beside the read models: a key of their own
-/// tree would show in every comparison with a rebuild.
-const LAYOUT_KEY: &[u8] = b"read-models layout";
-
 #[derive(Debug, Error)]
 pub enum ProjectionError {
     #[error(transparent)]
@@ -240,9 +230,6 @@ pub struct Projector {
     /// Commits of this many keys or more go through `redo`.
     redo_keys: usize,
     gate: Arc<RwLock<()>>,
-    /// The layout the read models were found in, when it was not
-    /// [`LAYOUT`] and they were emptied for it.
-    emptied_from: Option<u64>,
 }
 
 /// A handle for queries: committed state, never half a batch.
@@ -290,23 +277,13 @@ impl Projector {
         let tree = db.open_tree(TREE).map_err(|e| open_error(e.to_string()))?;
         let redo = Redo::beside(path);
         redo.recover(&tree)?;
-        let (tree, emptied_from) =
-            settle_layout(&db, tree).map_err(|e| open_error(e.to_string()))?;
         Ok(Projector {
             projection: Projection::over(tree)?,
             redo,
             redo_keys: REDO_KEYS,
             _db: db,
             gate: Arc::default(),
-            emptied_from,
         })
-    }
-
-    /// The layout the read models were written in, when it was another
-    /// than [`LAYOUT`] and they were emptied on opening, to be caught up
-    /// again from the stream.
-    pub fn emptied_from(&self) -> Option<u64> {
-        self.emptied_from
     }
 
     pub fn projection(&self) -> &Projection<sled::Tree> {
@@ -434,32 +411,4 @@ impl Projector {
     pub(crate) fn redo_from(&mut self, keys: usize) {
         self.redo_keys = keys;
     }
-}
-
-/// Empties `tree` if its read models were written under a layout other
-/// than [`LAYOUT`] (one written before layouts were recorded counts as
-/// layout 1), and records the layout. Returns the tree to use and the
-/// layout it was emptied from.
-fn settle_layout(db: &sled::Db, tree: sled::Tree) -> sled::Result<(sled::Tree, Option<u64>)> {
-    let found = db
-        .get(LAYOUT_KEY)?
-        .and_then(|v| <[u8; 8]>::try_from(&v[..]).ok())
-        .map(u64::from_be_bytes);
-    if found == Some(LAYOUT) {
-        return Ok((tree, None));
-    }
-    let mut emptied_from = None;
-    let tree = if tree.is_empty() {
-        tree
-    } else {
-        emptied_from = Some(found.unwrap_or(1));
-        drop(tree);
-        db.drop_tree(TREE)?;
-        db.open_tree(TREE)?
-    };
-    // Recorded only once the tree is empty: a crash in between empties it
-    // again on the next opening.
-    db.insert(LAYOUT_KEY, &LAYOUT.to_be_bytes())?;
-    db.flush()?;
-    Ok((tree, emptied_from))
 }

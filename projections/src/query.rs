@@ -11,10 +11,10 @@ use ledger_core::values::{ActivityId, CampaignId, CreditId, RewardId, UnitId, Vo
 use serde::Serialize;
 
 use crate::board::{self, Board, Ranked, Standing};
-use crate::day_index;
 use crate::fold::{
-    activity_key, award_row, campaign_key, credit_row, decode, get, history_key, member_key,
-    reward_key, unit_key, unit_tally_key, volunteer_key, HISTORY_CHUNK,
+    activity_key, award_key, campaign_key, credit_key, day_entries, decode, get, history_key,
+    member_key, reward_key, unit_key, unit_tally_key, volunteer_key, DAY_INDEX_AWARD,
+    DAY_INDEX_CREDIT, HISTORY_CHUNK,
 };
 use crate::keys::table;
 use crate::period::Period;
@@ -192,23 +192,28 @@ pub fn activities_of<R: Read + ?Sized>(
     r: &R,
     id: &VolunteerId,
 ) -> Result<Vec<(ActivityRow, Participation)>, StoreError> {
-    let prefix = crate::keys::Key::table(table::PARTICIPATION)
+    let prefix = crate::keys::Key::table(table::VOLUNTEER_ACTIVITY)
         .str(id.as_str())
         .into_bytes();
     let mut out = Vec::new();
     for entry in scan_prefix(r, &prefix, false) {
-        let (key, value) = entry?;
+        let (key, _) = entry?;
         let Some(activity) =
             crate::keys::read_str(&key[prefix.len()..]).and_then(|(a, _)| ActivityId::new(a).ok())
         else {
             return Err(StoreError::Corrupt {
                 key: hex::encode(&key),
-                reason: "a participation key does not name an activity".into(),
+                reason: "an activity index key does not name an activity".into(),
             });
         };
-        let participation: Participation = decode(&key, &value)?;
-        if let Some(a) = get::<ActivityRow, _>(r, &activity_key(&activity))? {
-            out.push((a, participation));
+        let participation = crate::keys::Key::table(table::PARTICIPATION)
+            .str(activity.as_str())
+            .str(id.as_str());
+        if let (Some(a), Some(p)) = (
+            get::<ActivityRow, _>(r, &activity_key(&activity))?,
+            get::<Participation, _>(r, &participation)?,
+        ) {
+            out.push((a, p));
         }
     }
     Ok(out)
@@ -252,7 +257,7 @@ fn credit_at_end(key: &[u8], prefix_len: usize) -> Result<CreditId, StoreError> 
 }
 
 pub fn credit<R: Read + ?Sized>(r: &R, id: CreditId) -> Result<Option<CreditRow>, StoreError> {
-    credit_row(r, id)
+    get(r, &credit_key(id))
 }
 
 /// A volunteer's credits, oldest first: `limit` of them from `offset`.
@@ -269,7 +274,7 @@ pub fn credits<R: Read + ?Sized>(
     for entry in scan_prefix(r, &prefix, false).skip(offset).take(limit) {
         let (key, _) = entry?;
         let credit = credit_at_end(&key, prefix.len())?;
-        if let Some(row) = credit_row(r, credit)? {
+        if let Some(row) = get::<CreditRow, _>(r, &credit_key(credit))? {
             out.push((credit, row));
         }
     }
@@ -498,26 +503,27 @@ pub fn range_leaderboard<R: Read + ?Sized>(
     limit: usize,
 ) -> Result<Vec<Place>, StoreError> {
     let mut totals: HashMap<VolunteerId, u64> = HashMap::new();
-    for entry in day_index::entries(r, days)? {
-        let (volunteer, score) = match entry {
-            day_index::Entry::Credit(id) => {
-                let Some(c) = credit_row(r, ledger_core::values::CreditId(id))? else {
-                    continue;
-                };
-                let counts = c.status == CreditStatus::Confirmed
-                    && metric == Metric::Hours
-                    && category.is_none_or(|cat| cat == c.category);
-                (c.volunteer, if counts { u64::from(c.minutes) } else { 0 })
-            }
-            day_index::Entry::Award(id) => {
-                let Some(a) = award_row(r, ledger_core::values::AwardId(id))? else {
-                    continue;
-                };
-                let counts = !a.reversed
-                    && metric == Metric::Points
-                    && category.is_none_or(|cat| a.category == Some(cat));
-                (a.volunteer, if counts { a.points } else { 0 })
-            }
+    for (kind, id) in day_entries(r, days)? {
+        let (volunteer, score) = if kind == DAY_INDEX_CREDIT {
+            let Some(c) = get::<CreditRow, _>(r, &credit_key(ledger_core::values::CreditId(id)))?
+            else {
+                continue;
+            };
+            let counts = c.status == CreditStatus::Confirmed
+                && metric == Metric::Hours
+                && category.is_none_or(|cat| cat == c.category);
+            (c.volunteer, if counts { u64::from(c.minutes) } else { 0 })
+        } else if kind == DAY_INDEX_AWARD {
+            let Some(a) = get::<AwardRow, _>(r, &award_key(ledger_core::values::AwardId(id)))?
+            else {
+                continue;
+            };
+            let counts = !a.reversed
+                && metric == Metric::Points
+                && category.is_none_or(|cat| a.category == Some(cat));
+            (a.volunteer, if counts { a.points } else { 0 })
+        } else {
+            continue;
         };
         if score > 0 {
             *totals.entry(volunteer).or_default() += score;
@@ -774,6 +780,7 @@ pub fn table_name(tag: u8) -> &'static str {
         table::DAY => "day index",
         table::MEMBER => "rosters",
         table::VOLUNTEER_CREDIT => "credits by volunteer",
+        table::VOLUNTEER_ACTIVITY => "activities by volunteer",
         table::REVIEW => "review items",
         _ => "unknown",
     }
