@@ -34,5 +34,6 @@ pub use chain::{verify, Chain, ChainError, Fault, Head, Verifier};
 pub use command::Command;
 pub use decide::{decide, Context};
 pub use event::{Event, EventRecord};
+pub use lanes::vectors_in_use;
 pub use rejection::Rejection;
 pub use state::Ledger;

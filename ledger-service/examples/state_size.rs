@@ -174,7 +174,32 @@ fn weigh_parts(mut state: Ledger) {
         drop(std::mem::take(&mut s.pending_by_deadline))
     });
     part("awards", &mut |s| drop(std::mem::take(&mut s.awards)));
-    part("activities", &mut |s| {
+    part("activities' sign-ups", &mut |s| {
+        s.activities
+            .values_mut()
+            .for_each(|a| drop(std::mem::take(&mut a.sign_ups)))
+    });
+    part("activities' insured", &mut |s| {
+        s.activities
+            .values_mut()
+            .for_each(|a| drop(std::mem::take(&mut a.insured)))
+    });
+    part("activities' open sessions", &mut |s| {
+        s.activities
+            .values_mut()
+            .for_each(|a| drop(std::mem::take(&mut a.open)))
+    });
+    part("activities' attendance", &mut |s| {
+        s.activities
+            .values_mut()
+            .for_each(|a| drop(std::mem::take(&mut a.attended)))
+    });
+    part("activities' minutes held", &mut |s| {
+        s.activities
+            .values_mut()
+            .for_each(|a| drop(std::mem::take(&mut a.credited)))
+    });
+    part("activities (rest)", &mut |s| {
         drop(std::mem::take(&mut s.activities))
     });
     part("everything else", &mut |s| drop(std::mem::take(s)));

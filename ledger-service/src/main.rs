@@ -424,107 +424,9 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 }
             }
         }
-        Cmd::Bench {
-            what: BenchKind::Verify { events, rounds },
-        } => {
-            let f = ledger_service::bench::verify(events, rounds);
-            let list = |v: &[f64]| {
-                v.iter()
-                    .map(|r| format!("{:.2}M", r / 1e6))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            println!(
-                "verify: {} events ({} MiB of frames), best of {} alternating rounds, {} threads\n  raw chained BLAKE3: {:>12.0} events/s  (rounds: {})\n  ledger verifier:    {:>12.0} events/s  (rounds: {})  {:.0} % of raw",
-                f.events,
-                f.bytes >> 20,
-                f.rounds,
-                ledger_service::audit::workers(),
-                f.raw_per_sec,
-                list(&f.raw_rounds),
-                f.verify_per_sec,
-                list(&f.verify_rounds),
-                100.0 * f.verify_per_sec / f.raw_per_sec
-            );
-            Ok(())
-        }
-        Cmd::Bench {
-            what:
-                BenchKind::Append {
-                    season,
-                    rate,
-                    latency_secs,
-                    rounds,
-                },
-        } => {
-            let options = season.options(rate, latency_secs, rounds);
-            print!("{}", ledger_service::bench_append::run(&options).await?);
-            Ok(())
-        }
-        Cmd::Bench {
-            what:
-                BenchKind::Intake {
-                    season,
-                    batch,
-                    in_flight,
-                },
-        } => {
-            let options = season.options(0, 0, 1);
-            let figures =
-                ledger_service::bench_append::run_intake(&options, batch, in_flight).await?;
-            print!("{figures}");
-            Ok(())
-        }
-        Cmd::Bench {
-            what:
-                BenchKind::Projections {
-                    volunteers,
-                    events,
-                    activities,
-                    data,
-                    commit_mib,
-                    queries,
-                },
-        } => {
-            let options = ledger_service::bench_projections::Options {
-                volunteers,
-                events,
-                activities,
-                data,
-                commit_bytes: commit_mib << 20,
-                queries,
-            };
-            let figures = ledger_service::bench_projections::run(&options).await?;
-            print!("{figures}");
-            Ok(())
-        }
-        Cmd::Bench {
-            what:
-                BenchKind::Http {
-                    volunteers,
-                    events,
-                    activities,
-                    clients,
-                    seconds,
-                    commands,
-                    data,
-                    read_model_cache_mib,
-                },
-        } => {
-            let options = ledger_service::bench_http::Options {
-                volunteers,
-                events,
-                activities,
-                clients,
-                seconds,
-                commands,
-                data,
-                read_model_cache_mib,
-                ledger: std::env::current_exe().context("finding this ledger binary")?,
-            };
-            let figures = ledger_service::bench_http::run(&options).await?;
-            print!("{figures}");
-            Ok(())
+        Cmd::Bench { what } => {
+            println!("{}", ledger_service::bench::machine());
+            bench(what).await
         }
         Cmd::Prove { nats, shard, what } => {
             let store = connect_store(&nats, &shard).await?;
@@ -745,6 +647,100 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 statement_font: statement_font_or_none(None)?,
             };
             serve(&server.url(), &shard, options).await
+        }
+    }
+}
+
+/// One `ledger bench` command, its figures printed.
+async fn bench(what: BenchKind) -> anyhow::Result<()> {
+    match what {
+        BenchKind::Verify { events, rounds } => {
+            let f = ledger_service::bench::verify(events, rounds);
+            let list = |v: &[f64]| {
+                v.iter()
+                    .map(|r| format!("{:.2}M", r / 1e6))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            println!(
+                "verify: {} events ({} MiB of frames), best of {} alternating rounds, {} threads\n  raw chained BLAKE3: {:>12.0} events/s  (rounds: {})\n  ledger verifier:    {:>12.0} events/s  (rounds: {})  {:.0} % of raw",
+                f.events,
+                f.bytes >> 20,
+                f.rounds,
+                ledger_service::audit::workers(),
+                f.raw_per_sec,
+                list(&f.raw_rounds),
+                f.verify_per_sec,
+                list(&f.verify_rounds),
+                100.0 * f.verify_per_sec / f.raw_per_sec
+            );
+            Ok(())
+        }
+        BenchKind::Append {
+            season,
+            rate,
+            latency_secs,
+            rounds,
+        } => {
+            let options = season.options(rate, latency_secs, rounds);
+            print!("{}", ledger_service::bench_append::run(&options).await?);
+            Ok(())
+        }
+        BenchKind::Intake {
+            season,
+            batch,
+            in_flight,
+        } => {
+            let options = season.options(0, 0, 1);
+            let figures =
+                ledger_service::bench_append::run_intake(&options, batch, in_flight).await?;
+            print!("{figures}");
+            Ok(())
+        }
+        BenchKind::Projections {
+            volunteers,
+            events,
+            activities,
+            data,
+            commit_mib,
+            queries,
+        } => {
+            let options = ledger_service::bench_projections::Options {
+                volunteers,
+                events,
+                activities,
+                data,
+                commit_bytes: commit_mib << 20,
+                queries,
+            };
+            let figures = ledger_service::bench_projections::run(&options).await?;
+            print!("{figures}");
+            Ok(())
+        }
+        BenchKind::Http {
+            volunteers,
+            events,
+            activities,
+            clients,
+            seconds,
+            commands,
+            data,
+            read_model_cache_mib,
+        } => {
+            let options = ledger_service::bench_http::Options {
+                volunteers,
+                events,
+                activities,
+                clients,
+                seconds,
+                commands,
+                data,
+                read_model_cache_mib,
+                ledger: std::env::current_exe().context("finding this ledger binary")?,
+            };
+            let figures = ledger_service::bench_http::run(&options).await?;
+            print!("{figures}");
+            Ok(())
         }
     }
 }
