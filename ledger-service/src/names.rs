@@ -98,8 +98,16 @@ impl Names {
 /// whom it shows as soon as it has scanned its board, so their names'
 /// round trips can overlap the reads of their rows.
 pub struct Ahead {
-    task: Option<JoinHandle<Vec<Option<String>>>>,
+    asked: Asked,
     count: usize,
+}
+
+enum Asked {
+    /// The caller may not see names.
+    Nothing,
+    /// Every name was in the cache: no task, no wake-up.
+    Known(Vec<Option<String>>),
+    Fetching(JoinHandle<Vec<Option<String>>>),
 }
 
 impl Ahead {
@@ -107,19 +115,26 @@ impl Ahead {
     /// caller may not see names) nothing is asked.
     pub fn start(store: Option<&PersonalStore>, volunteers: Vec<String>) -> Ahead {
         let count = volunteers.len();
-        let task = store.map(|store| {
-            let store = store.clone();
-            tokio::spawn(async move { store.names(&volunteers).await })
-        });
-        Ahead { task, count }
+        let asked = match store {
+            None => Asked::Nothing,
+            Some(store) => match store.cached_names(&volunteers) {
+                Some(names) => Asked::Known(names),
+                None => {
+                    let store = store.clone();
+                    Asked::Fetching(tokio::spawn(async move { store.names(&volunteers).await }))
+                }
+            },
+        };
+        Ahead { asked, count }
     }
 
     /// One name or none per volunteer, in order. Names that could not be
     /// fetched are shown as none, as a store that cannot be read is.
     pub async fn wait(self) -> Vec<Option<String>> {
-        let names = match self.task {
-            Some(task) => task.await.unwrap_or_default(),
-            None => Vec::new(),
+        let names = match self.asked {
+            Asked::Nothing => Vec::new(),
+            Asked::Known(names) => names,
+            Asked::Fetching(task) => task.await.unwrap_or_default(),
         };
         if names.len() == self.count {
             names

@@ -147,6 +147,19 @@ impl PersonalStore {
         name
     }
 
+    /// The names of `volunteers` if every one of them is cached (an id
+    /// that names no volunteer has no name), so that a page whose names
+    /// are all known needs no task to fetch them.
+    pub fn cached_names(&self, volunteers: &[String]) -> Option<Vec<Option<String>>> {
+        volunteers
+            .iter()
+            .map(|volunteer| match VolunteerId::new(volunteer.as_str()) {
+                Ok(id) => self.names.cached(&id).ok(),
+                Err(_) => Some(None),
+            })
+            .collect()
+    }
+
     /// The names of several volunteers, asked for all at once: one round
     /// trip for those not cached, not one each. An id that names no
     /// volunteer has no name.

@@ -105,6 +105,10 @@ async fn admins_query_balances_rankings_and_leaderboards() {
     let path = "/api/v1/leaderboards/volunteers?metric=hours&scope=haizhou";
     let (_, named) = get(&s, path, "haizhou-secret").await;
     assert_eq!(named["items"][0]["name"], "张伟", "{named}");
+    // Asked again, every name on the page is cached: the page is answered
+    // without a task to fetch them, and the same.
+    let (_, again) = get(&s, path, "haizhou-secret").await;
+    assert_eq!(again, named, "{again}");
     let (status, audited) = get(&s, path, "auditor-secret").await;
     assert_eq!(status, StatusCode::OK, "{audited}");
     assert_eq!(audited["items"][0]["volunteer"], "v1", "{audited}");
