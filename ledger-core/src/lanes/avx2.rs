@@ -34,6 +34,9 @@ pub unsafe fn hash_lanes(lanes: &[&[u8]; LANES], key: &[u32; 8], flags: u32) -> 
         *word = _mm256_set1_epi32(*key as i32);
     }
     for block in 0..most {
+        // This gathering repeats the portable kernel's. Shared through one
+        // function (inlined, returning the four arrays), the verifier ran
+        // at 61 % of raw chained hashing instead of 78-81 % on an AVX2 CPU.
         let mut message = [[0u32; LANES]; 16];
         let mut block_len = [0u32; LANES];
         let mut block_flags = [flags; LANES];
