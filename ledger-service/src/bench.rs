@@ -17,8 +17,9 @@ use ledger_core::values::{
 
 /// The machine a benchmark runs on, printed before its figures. The same
 /// binary gives figures far apart on the CPUs machines of this kind are
-/// given (chained BLAKE3 over the same frames: 6.5M events/s on a CPU with
-/// AVX-512, 4.0M on one with AVX2 only), so absolute figures (latencies,
+/// given (chained BLAKE3 over the same frames: 6.5M events/s on the CPU of
+/// the earlier runs, 4.0M on an AMD EPYC with AVX2 alone), so absolute
+/// figures (latencies,
 /// requests a second) compare only within one CPU model; ratios to a
 /// baseline of the same run travel further.
 pub fn machine() -> String {
