@@ -19,9 +19,8 @@ use ledger_core::values::{
 /// binary gives figures far apart on the CPUs machines of this kind are
 /// given (chained BLAKE3 over the same frames: 6.5M events/s on the CPU of
 /// the earlier runs, 4.0M on an AMD EPYC with AVX2 alone), so absolute
-/// figures (latencies,
-/// requests a second) compare only within one CPU model; ratios to a
-/// baseline of the same run travel further.
+/// figures (latencies, requests a second) compare only within one CPU
+/// model; ratios to a baseline of the same run travel further.
 pub fn machine() -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
