@@ -59,6 +59,23 @@ impl Names {
         }
     }
 
+    /// The names of all of `volunteers` (`None`: an id that names no
+    /// volunteer, which has no name), if every one is cached; looked up
+    /// under one lock, as a page of twenty asks for them together.
+    pub fn cached_all(&self, volunteers: &[Option<VolunteerId>]) -> Option<Vec<Option<String>>> {
+        let state = self.lock();
+        if !state.following {
+            return None;
+        }
+        volunteers
+            .iter()
+            .map(|volunteer| match volunteer {
+                Some(id) => state.names.get(id).cloned(),
+                None => Some(None),
+            })
+            .collect()
+    }
+
     /// Keeps what the store said, unless anything changed since the ticket.
     pub fn remember(&self, volunteer: VolunteerId, name: Option<String>, ticket: Ticket) {
         let mut state = self.lock();
@@ -218,6 +235,23 @@ mod tests {
         names.forget(&v("v1"));
         names.remember(v("v1"), Some("张三".into()), ticket);
         assert!(names.cached(&v("v1")).is_err());
+    }
+
+    #[test]
+    fn a_page_is_answered_from_the_cache_only_when_every_name_is_in_it() {
+        let names = following();
+        for (id, name) in [("v1", Some("张三")), ("v2", None)] {
+            let ticket = names.cached(&v(id)).expect_err("nothing cached yet");
+            names.remember(v(id), name.map(str::to_owned), ticket);
+        }
+        let page = [Some(v("v1")), None, Some(v("v2"))];
+        assert_eq!(
+            names.cached_all(&page),
+            Some(vec![Some("张三".to_owned()), None, None])
+        );
+        assert_eq!(names.cached_all(&[Some(v("v1")), Some(v("v3"))]), None);
+        names.forget_all(false);
+        assert_eq!(names.cached_all(&page), None, "the watch is down");
     }
 
     #[test]

@@ -151,13 +151,11 @@ impl PersonalStore {
     /// that names no volunteer has no name), so that a page whose names
     /// are all known needs no task to fetch them.
     pub fn cached_names(&self, volunteers: &[String]) -> Option<Vec<Option<String>>> {
-        volunteers
+        let ids: Vec<Option<VolunteerId>> = volunteers
             .iter()
-            .map(|volunteer| match VolunteerId::new(volunteer.as_str()) {
-                Ok(id) => self.names.cached(&id).ok(),
-                Err(_) => Some(None),
-            })
-            .collect()
+            .map(|volunteer| VolunteerId::new(volunteer.as_str()).ok())
+            .collect();
+        self.names.cached_all(&ids)
     }
 
     /// The names of several volunteers, asked for all at once: one round
