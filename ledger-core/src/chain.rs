@@ -11,12 +11,13 @@ use thiserror::Error;
 use crate::domain::Checkpoint;
 use crate::event::{Event, EventRecord};
 use crate::frame::{self, BodyError, FrameError, FORMAT_VERSION};
-use crate::merkle::Frontier;
+use crate::merkle::{Frontier, Subtree};
 use crate::signing::{self, checkpoint_message, rotation_message, PublicKey};
 use crate::values::Digest;
 use crate::values::{LedgerId, Signature};
 
 mod ahead;
+mod body;
 mod seals;
 
 use ahead::Prepared;
@@ -172,15 +173,15 @@ impl Audit {
     }
 
     /// As `accept`, with the event's Merkle leaf hashed ahead, and perhaps
-    /// its node with the leaf accepted last (see `Frontier::push_leaf_paired`).
-    fn accept_leaf(&mut self, leaf: Digest, pair: Option<Digest>, record: &EventRecord) {
+    /// the subtree it closes (see `Frontier::push_leaf_closing`).
+    fn accept_leaf(&mut self, leaf: Digest, closes: Option<Subtree>, record: &EventRecord) {
         match &record.event {
             Event::LedgerOpened(e) => self.ledger = Some(e.ledger.clone()),
             Event::LedgerKeyPublished(e) => self.key = Some(e.public_key),
             Event::CheckpointRecorded(e) => self.last_checkpoint = Some(e.checkpoint.clone()),
             _ => {}
         }
-        self.frontier.push_leaf_paired(leaf, pair);
+        self.frontier.push_leaf_closing(leaf, closes);
     }
 }
 
@@ -276,7 +277,12 @@ impl Verifier {
     pub fn push_front<'b>(&mut self, buf: &'b [u8]) -> Result<(Verified, &'b [u8]), ChainError> {
         let (frame, rest) = frame::parse_frame(buf).map_err(|e| self.fault(e.into()))?;
         let prepared = Prepared::of(&frame);
-        Ok((self.push_prepared(prepared)?, rest))
+        self.push_prepared(&prepared)?;
+        let verified = prepared
+            .body
+            .into_verified()
+            .map_err(|e| self.fault(e.into()))?;
+        Ok((verified, rest))
     }
 
     /// Checks every frame of `buf` (stored back to back) and hands each,
@@ -290,10 +296,10 @@ impl Verifier {
         &mut self,
         buf: &[u8],
         workers: usize,
-        mut each: impl FnMut(Verified),
+        mut each: impl FnMut(&Verified),
     ) -> Result<(), ChainError> {
         ahead::in_order(buf, workers, |window| {
-            for prepared in window.frames.drain(..) {
+            for prepared in &window.frames {
                 each(self.push_prepared(prepared)?);
             }
             match window.unreadable.take() {
@@ -313,7 +319,7 @@ impl Verifier {
         buf: &[u8],
         blocks: &[(usize, Option<Signature>)],
         workers: usize,
-        mut each: impl FnMut(Verified),
+        mut each: impl FnMut(&Verified),
     ) -> Result<(), ChainError> {
         // Where each block ends, counted in frames. A block that does not
         // cut cleanly into frames (or holds none) is left to the block by
@@ -337,7 +343,7 @@ impl Verifier {
         // the first fault is still the first.
         let mut seals = Seals::new(workers);
         ahead::in_order(buf, workers, |window| {
-            for prepared in window.frames.drain(..) {
+            for prepared in &window.frames {
                 let verified = match self.push_prepared(prepared) {
                     Ok(verified) => verified,
                     Err(e) => return Err(seals.check().err().unwrap_or(e)),
@@ -378,25 +384,18 @@ impl Verifier {
     }
 
     /// Checks a parsed frame whose own hash was worked out ahead.
-    fn push_prepared(&mut self, prepared: Prepared) -> Result<Verified, ChainError> {
-        self.check(&prepared)?;
-        let (leaf, pair) = (prepared.leaf, prepared.pair);
-        let record = prepared.body.map_err(|e| self.fault(e.into()))?;
+    fn push_prepared<'p>(&mut self, prepared: &'p Prepared) -> Result<&'p Verified, ChainError> {
+        self.check(prepared)?;
+        let verified = prepared.body.verified().map_err(|e| self.fault(e.into()))?;
         if let Some(audit) = &mut self.audit {
-            audit.check(&record).map_err(|fault| ChainError {
+            audit.check(&verified.record).map_err(|fault| ChainError {
                 sequence: self.head.sequence + 1,
                 fault,
             })?;
-            audit.accept_leaf(leaf, pair, &record);
+            audit.accept_leaf(prepared.leaf, prepared.closes, &verified.record);
         }
-        self.head = Head {
-            sequence: prepared.header.sequence,
-            hash: prepared.stored,
-        };
-        Ok(Verified {
-            head: self.head,
-            record,
-        })
+        self.head = verified.head;
+        Ok(verified)
     }
 
     /// The frame's own integrity first (so a changed byte is blamed on the
@@ -707,7 +706,8 @@ mod tests {
         for workers in [2, 4] {
             let mut many = Verifier::new();
             let mut got = Vec::new();
-            many.push_all(&joined, workers, |v| got.push(v)).unwrap();
+            many.push_all(&joined, workers, |v| got.push(v.clone()))
+                .unwrap();
             assert_eq!(got, records);
             assert_eq!(many, one);
         }

@@ -97,6 +97,13 @@ pub fn root_of_leaves(leaves: &[Digest]) -> Digest {
     }
 }
 
+/// A perfect subtree of `2^height` leaves, by its root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subtree {
+    pub height: u32,
+    pub root: Digest,
+}
+
 /// The root over event hashes, built incrementally: the frontier holds the
 /// roots of the perfect subtrees the leaves so far fall into, so appending
 /// and taking the root cost O(log n).
@@ -122,21 +129,24 @@ impl Frontier {
 
     /// Takes in a leaf hashed ahead (`leaf_hash` of an event's hash).
     pub fn push_leaf(&mut self, leaf: Digest) {
-        self.push_leaf_paired(leaf, None);
+        self.push_leaf_closing(leaf, None);
     }
 
-    /// As [`Frontier::push_leaf`], given `pair`: the node over the leaf
-    /// pushed last and this one, hashed ahead (`node_hash(last, leaf)`).
-    /// It is used when the two are siblings, that is when this leaf's
-    /// index is odd; otherwise it is not needed and ignored.
-    pub fn push_leaf_paired(&mut self, leaf: Digest, pair: Option<Digest>) {
+    /// As [`Frontier::push_leaf`], given `closes`: a perfect subtree of
+    /// `2^height` leaves hashed ahead, this leaf its last, and its root.
+    /// It is used when this leaf does close such a subtree, that is when
+    /// the size so far ends in `height` ones in binary (its other leaves
+    /// are then the last ones pushed, under the last `height` peaks);
+    /// otherwise it is not needed and ignored.
+    pub fn push_leaf_closing(&mut self, leaf: Digest, closes: Option<Subtree>) {
         let mut carry = leaf;
         let mut size = self.size;
-        if let (Some(parent), 1) = (pair, size & 1) {
-            // With an odd size, the last peak is the last leaf itself.
-            self.peaks.pop();
-            carry = parent;
-            size >>= 1;
+        if let Some(Subtree { height, root }) = closes {
+            if height <= size.trailing_ones() {
+                self.peaks.truncate(self.peaks.len() - height as usize);
+                carry = root;
+                size >>= height;
+            }
         }
         while size & 1 == 1 {
             let left = self.peaks.pop().unwrap_or_default();
@@ -442,22 +452,32 @@ mod tests {
     }
 
     #[test]
-    fn a_pair_hashed_ahead_is_used_only_where_the_leaves_are_siblings() {
+    fn a_subtree_hashed_ahead_is_used_only_where_the_leaf_closes_it() {
         let leaves = leaves(&events(300));
-        let mut plain = Frontier::new();
-        let mut paired = Frontier::new();
-        for (i, leaf) in leaves.iter().enumerate() {
-            plain.push_leaf(*leaf);
-            // Offered with every leaf: the true node where the leaf is a
-            // right sibling, a node over other leaves where it is a left one.
-            let pair = match i % 2 {
-                1 => node_hash(&leaves[i - 1], leaf),
-                _ => node_hash(leaf, leaf),
-            };
-            paired.push_leaf_paired(*leaf, Some(pair));
-            assert_eq!(paired.root(), plain.root(), "size {}", i + 1);
+        for height in 1..=5u32 {
+            let span = 1usize << height;
+            let mut plain = Frontier::new();
+            let mut ahead = Frontier::new();
+            for (i, leaf) in leaves.iter().enumerate() {
+                plain.push_leaf(*leaf);
+                // Offered with every leaf: the true root where the leaf
+                // closes a subtree of this height, a root over other
+                // leaves where it does not.
+                let root = if (i + 1) % span == 0 {
+                    root_of_leaves(&leaves[i + 1 - span..=i])
+                } else {
+                    node_hash(leaf, leaf)
+                };
+                ahead.push_leaf_closing(*leaf, Some(Subtree { height, root }));
+                assert_eq!(
+                    ahead.root(),
+                    plain.root(),
+                    "height {height}, size {}",
+                    i + 1
+                );
+            }
+            assert_eq!(ahead, plain);
         }
-        assert_eq!(paired, plain);
     }
 
     #[test]

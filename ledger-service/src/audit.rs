@@ -294,6 +294,9 @@ impl Audit {
         seal: Option<Signature>,
     ) -> std::io::Result<usize> {
         let start = self.frames.len();
+        // Room for the whole block first, so it is read in place and not
+        // grown and probed for as it comes.
+        self.frames.reserve(len);
         let got = reader
             .by_ref()
             .take(len as u64)
@@ -485,7 +488,10 @@ pub fn verify_bundle(
         path: name.clone(),
         source,
     })?;
-    let reader = BufReader::with_capacity(1 << 20, file);
+    // Smaller than a block of any size: a read that finds the buffer empty
+    // and asks for at least this much goes straight into the frames, not
+    // through the buffer first.
+    let reader = BufReader::with_capacity(64 << 10, file);
     verify_bundle_from(reader, &name, expected, show_progress)
 }
 

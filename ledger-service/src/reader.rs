@@ -207,7 +207,7 @@ fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), Unfiled> 
     // other work, and its blocks are small.
     let verified = verifier.push_all(&block.frames, 1, |verified| {
         if unrecorded.is_none() {
-            unrecorded = proofs.record(&verified).err();
+            unrecorded = proofs.record(verified).err();
         }
         let event = &verified.record.event;
         if let Some(volunteer) = volunteer_of(owners, event) {

@@ -69,7 +69,7 @@ impl Follower {
     ) -> Result<(), ChainError> {
         let Follower { state, verifier } = self;
         verifier.push_sealed(frames, blocks, workers, |verified| {
-            each(&verified, state);
+            each(verified, state);
             state.apply(&verified.record.event);
         })
     }

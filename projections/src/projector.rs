@@ -180,7 +180,7 @@ impl<B: Read> Projection<B> {
         let mut records = Vec::new();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         let checked = verifier
-            .push_all(frames, workers, |verified| records.push(verified))
+            .push_all(frames, workers, |verified| records.push(verified.clone()))
             .and_then(|()| verifier.check_seal(first, seal));
         if let Err(broken) = checked {
             self.broken = Some(broken.clone());

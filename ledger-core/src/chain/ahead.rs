@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Mutex;
 
-use crate::event::EventRecord;
-use crate::frame::{self, BodyError, FrameError, FrameHeader, FrameRef};
+use super::body::Body;
+use crate::frame::{self, FrameError, FrameHeader, FrameRef};
 use crate::lanes::LANES;
-use crate::merkle;
+use crate::merkle::{self, Subtree};
 use crate::values::Digest;
 
 /// Frames cut and prepared in one go: enough to amortise the hand-over,
@@ -38,10 +38,10 @@ pub(super) struct Prepared {
     pub computed: Digest,
     /// The Merkle leaf of the stored hash (used once the hash checks out).
     pub leaf: Digest,
-    /// The node over the frame before's leaf and this one's, if hashed
-    /// ahead.
-    pub pair: Option<Digest>,
-    pub body: Result<EventRecord, BodyError>,
+    /// The largest Merkle subtree this frame's leaf closes whose leaves
+    /// are all in its window, if there is one (see `hash_subtrees`).
+    pub closes: Option<Subtree>,
+    pub body: Body,
 }
 
 impl Prepared {
@@ -51,8 +51,8 @@ impl Prepared {
             stored: frame.stored_hash,
             computed: frame.computed_hash(),
             leaf: crate::merkle::leaf_hash(&frame.stored_hash),
-            pair: None,
-            body: frame.decode(),
+            closes: None,
+            body: Body::of(frame),
         }
     }
 }
@@ -78,9 +78,10 @@ struct Cut<'a> {
 impl Cut<'_> {
     fn prepare(self) -> (usize, Window) {
         let mut frames = self.out;
-        for group in self.frames.chunks(GROUP) {
+        for group in self.frames.chunks(LANES) {
             prepare_group(group, &mut frames);
         }
+        hash_subtrees(&mut frames);
         let window = Window {
             frames,
             unreadable: self.unreadable,
@@ -89,57 +90,73 @@ impl Cut<'_> {
     }
 }
 
-/// Frames whose hashes are taken together: two lanes' worth of frames and
-/// leaves give one lanes' worth of pairs (see `lanes`).
-const GROUP: usize = 2 * LANES;
-
-/// Prepares consecutive frames: their hashes, leaves and the nodes over
-/// each pair of sibling leaves several at a time, their bodies one by one.
+/// Prepares consecutive frames: their hashes and leaves several at a time,
+/// their bodies one by one.
 fn prepare_group(group: &[FrameRef<'_>], out: &mut Vec<Prepared>) {
     let n = group.len();
-    let hashed: [&[u8]; GROUP] =
+    let hashed: [&[u8]; LANES] =
         std::array::from_fn(|i| group.get(i).map_or(&[][..], |f| f.hashed));
-    let stored: [Digest; GROUP] =
+    let stored: [Digest; LANES] =
         std::array::from_fn(|i| group.get(i).map_or(Digest::ZERO, |f| f.stored_hash));
-    let mut computed = [Digest::ZERO; GROUP];
-    let mut leaves = [Digest::ZERO; GROUP];
+    let mut computed = [Digest::ZERO; LANES];
+    let mut leaves = [Digest::ZERO; LANES];
     frame::hash_frames(&hashed[..n], &mut computed);
     merkle::leaf_hashes(&stored[..n], &mut leaves);
-    // A frame whose sequence is even is a right sibling (leaf index
-    // sequence - 1) when the frame before it is its left one. The frame
-    // before it here is the one checked just before it, whose leaf the
-    // frontier took last, which is what `push_leaf_paired` asks; and the
-    // frontier uses the pair only where it does pair those two leaves, so
-    // a claimed sequence can make a pair useless but never wrong.
-    let mut pairs = [(Digest::ZERO, Digest::ZERO); LANES];
-    let mut right = [usize::MAX; LANES];
-    let mut count = 0;
-    for i in 1..n {
-        let sequence = group[i].header.sequence;
-        if sequence.is_multiple_of(2)
-            && group[i - 1].header.sequence.wrapping_add(1) == sequence
-            && count < LANES
-        {
-            pairs[count] = (leaves[i - 1], leaves[i]);
-            right[count] = i;
-            count += 1;
+    // Extended rather than pushed one by one: so each frame is built where
+    // it stays, not beside the buffer and then copied in (416 bytes each).
+    out.extend(group.iter().enumerate().map(|(i, frame)| Prepared {
+        header: frame.header,
+        stored: frame.stored_hash,
+        computed: computed[i],
+        leaf: leaves[i],
+        closes: None,
+        body: Body::of(frame),
+    }));
+}
+
+/// Hashes the Merkle nodes over a window's leaves, level by level, each
+/// level several nodes at a time: the frontier, fed one leaf at a time,
+/// would hash them one by one on the thread that checks frames in order.
+///
+/// A frame whose sequence is a multiple of `2^h` closes a subtree of
+/// `2^h` leaves (leaf index sequence - 1) when the `2^h - 1` frames before
+/// it in the window have the sequences before its own. Those are the
+/// frames checked just before it, whose leaves the frontier took last,
+/// which is what `push_leaf_closing` asks; and the frontier uses a subtree
+/// only where its size says the leaf does close one of that height, so a
+/// claimed sequence can make a subtree useless but never wrong.
+fn hash_subtrees(frames: &mut [Prepared]) {
+    // How many frames, up to and including each, have sequences in a row.
+    let mut in_a_row = Vec::with_capacity(frames.len());
+    for (i, frame) in frames.iter().enumerate() {
+        let follows =
+            i > 0 && frames[i - 1].header.sequence.wrapping_add(1) == frame.header.sequence;
+        in_a_row.push(if follows { in_a_row[i - 1] + 1 } else { 1u64 });
+    }
+    // Every frame's largest subtree so far, the leaf itself to begin with.
+    let mut tops: Vec<Digest> = frames.iter().map(|f| f.leaf).collect();
+    let mut closing: Vec<usize> = (0..frames.len()).collect();
+    let mut pairs = Vec::new();
+    let mut nodes = Vec::new();
+    for height in 1..u64::BITS {
+        let span = 1u64 << height;
+        closing.retain(|&i| frames[i].header.sequence.is_multiple_of(span) && in_a_row[i] >= span);
+        if closing.is_empty() {
+            break;
         }
-    }
-    let mut nodes = [Digest::ZERO; LANES];
-    merkle::node_hashes(&pairs[..count], &mut nodes);
-    let mut paired = [None; GROUP];
-    for (i, node) in right[..count].iter().zip(nodes) {
-        paired[*i] = Some(node);
-    }
-    for (i, frame) in group.iter().enumerate() {
-        out.push(Prepared {
-            header: frame.header,
-            stored: frame.stored_hash,
-            computed: computed[i],
-            leaf: leaves[i],
-            pair: paired[i],
-            body: frame.decode(),
-        });
+        // The left half ends half a span back; it closed a subtree of the
+        // height below (its sequence is an odd multiple of half a span),
+        // and none higher, so its top is that subtree's root.
+        let half = (span / 2) as usize;
+        pairs.clear();
+        pairs.extend(closing.iter().map(|&i| (tops[i - half], tops[i])));
+        nodes.clear();
+        nodes.resize(pairs.len(), Digest::ZERO);
+        merkle::node_hashes(&pairs, &mut nodes);
+        for (&i, &root) in closing.iter().zip(&nodes) {
+            tops[i] = root;
+            frames[i].closes = Some(Subtree { height, root });
+        }
     }
 }
 

@@ -9,12 +9,15 @@
 //! memory as each step needs them.
 
 use std::arch::x86_64::{
-    __m256i, _mm256_add_epi32, _mm256_blendv_epi8, _mm256_loadu_si256, _mm256_or_si256,
-    _mm256_set1_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
-    _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256, _mm256_xor_si256,
+    __m256i, _mm256_add_epi32, _mm256_blendv_epi8, _mm256_cmpeq_epi32, _mm256_cmpgt_epi32,
+    _mm256_loadu_si256, _mm256_maskload_epi32, _mm256_or_si256, _mm256_permute2x128_si256,
+    _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
+    _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256,
+    _mm256_unpackhi_epi32, _mm256_unpackhi_epi64, _mm256_unpacklo_epi32, _mm256_unpacklo_epi64,
+    _mm256_xor_si256,
 };
 
-use super::{words_of, BLOCK, CHUNK_END, CHUNK_START, IV, ROOT, SCHEDULE};
+use super::{BLOCK, CHUNK_END, CHUNK_START, IV, ROOT, SCHEDULE};
 
 pub const LANES: usize = 8;
 
@@ -34,20 +37,21 @@ pub unsafe fn hash_lanes(lanes: &[&[u8]; LANES], key: &[u32; 8], flags: u32) -> 
         *word = _mm256_set1_epi32(*key as i32);
     }
     for block in 0..most {
-        // This gathering repeats the portable kernel's. Shared through one
-        // function (inlined, returning the four arrays), the verifier ran
-        // at 61 % of raw chained hashing instead of 78-81 % on an AVX2 CPU.
-        let mut message = [[0u32; LANES]; 16];
         let mut block_len = [0u32; LANES];
         let mut block_flags = [flags; LANES];
         // All ones where the lane's message has this block.
         let mut live = [0u32; LANES];
+        // Each lane's block as it stands in memory, eight words in each
+        // half, to be turned into sixteen registers of one word each.
+        let mut low = [_mm256_setzero_si256(); LANES];
+        let mut high = [_mm256_setzero_si256(); LANES];
         for l in 0..LANES {
             let start = (block * BLOCK).min(lanes[l].len());
             let bytes = &lanes[l][start..lanes[l].len().min(start + BLOCK)];
-            for (word, value) in message.iter_mut().zip(words_of(bytes)) {
-                word[l] = value;
-            }
+            (low[l], high[l]) = match <&[u8; BLOCK]>::try_from(bytes) {
+                Ok(whole) => load_block(whole),
+                Err(_) => load_short_block(bytes),
+            };
             block_len[l] = bytes.len() as u32;
             if block == 0 {
                 block_flags[l] |= CHUNK_START;
@@ -60,9 +64,8 @@ pub unsafe fn hash_lanes(lanes: &[&[u8]; LANES], key: &[u32; 8], flags: u32) -> 
             }
         }
         let mut vectors = [_mm256_setzero_si256(); 16];
-        for (vector, word) in vectors.iter_mut().zip(&message) {
-            *vector = load(word);
-        }
+        vectors[..8].copy_from_slice(&transpose(low));
+        vectors[8..].copy_from_slice(&transpose(high));
         let next = compress(&cv, &vectors, load(&block_len), load(&block_flags));
         let live = load(&live);
         for (word, next) in cv.iter_mut().zip(next) {
@@ -76,6 +79,100 @@ pub unsafe fn hash_lanes(lanes: &[&[u8]; LANES], key: &[u32; 8], flags: u32) -> 
         }
     }
     digests
+}
+
+/// A block's two halves, words 0-7 and 8-15, little-endian as x86 reads.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_block(block: &[u8; BLOCK]) -> (__m256i, __m256i) {
+    // SAFETY: reads the array's 64 bytes in two unaligned loads of 32.
+    unsafe {
+        (
+            _mm256_loadu_si256(block.as_ptr().cast()),
+            _mm256_loadu_si256(block.as_ptr().add(32).cast()),
+        )
+    }
+}
+
+/// As [`load_block`] for a last block shorter than 64 bytes, padded with
+/// zeros as BLAKE3 pads it. Copying it into a padded block first cost a
+/// tenth of the hashing: a call for the copy, and loads that waited on its
+/// stores. So its whole words are read with masked loads, which touch
+/// nothing past them, and its last, partial word is put together apart.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_short_block(bytes: &[u8]) -> (__m256i, __m256i) {
+    let whole = bytes.len().min(BLOCK) / 4;
+    // Shifted in, not copied into an array: the compiler makes a copy of a
+    // few bytes a call, and the word read back waits for its stores.
+    let mut last = 0u32;
+    for (i, byte) in bytes[4 * whole..].iter().enumerate() {
+        last |= u32::from(*byte) << (8 * i);
+    }
+    let last = _mm256_set1_epi32(last as i32);
+    let whole = _mm256_set1_epi32(whole as i32);
+    let at = bytes.as_ptr().cast::<i32>();
+    (
+        short_half(at, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), whole, last),
+        short_half(
+            at.wrapping_add(8),
+            _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15),
+            whole,
+            last,
+        ),
+    )
+}
+
+/// Words `index` of a short block whose first `whole` words are whole
+/// from `at` on, and whose word after them is `last`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn short_half(at: *const i32, index: __m256i, whole: __m256i, last: __m256i) -> __m256i {
+    let read = _mm256_cmpgt_epi32(whole, index);
+    // SAFETY: a masked load reads only the words whose mask is set, here
+    // those before `whole`, which `load_short_block` took from the slice.
+    let words = unsafe { _mm256_maskload_epi32(at, read) };
+    _mm256_blendv_epi8(words, last, _mm256_cmpeq_epi32(whole, index))
+}
+
+/// Eight rows of eight words to eight columns: register `w` of the result
+/// holds word `w` of every row, row `l` in lane `l`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
+    // Within each 128-bit half, words and then pairs of words interleave,
+    // so that half `h` of `q[w]` holds word `w + 4h` of rows 0-3 (or 4-7);
+    // then the halves are paired across.
+    let p = [
+        _mm256_unpacklo_epi32(r[0], r[1]),
+        _mm256_unpackhi_epi32(r[0], r[1]),
+        _mm256_unpacklo_epi32(r[2], r[3]),
+        _mm256_unpackhi_epi32(r[2], r[3]),
+        _mm256_unpacklo_epi32(r[4], r[5]),
+        _mm256_unpackhi_epi32(r[4], r[5]),
+        _mm256_unpacklo_epi32(r[6], r[7]),
+        _mm256_unpackhi_epi32(r[6], r[7]),
+    ];
+    let q = [
+        _mm256_unpacklo_epi64(p[0], p[2]),
+        _mm256_unpackhi_epi64(p[0], p[2]),
+        _mm256_unpacklo_epi64(p[1], p[3]),
+        _mm256_unpackhi_epi64(p[1], p[3]),
+        _mm256_unpacklo_epi64(p[4], p[6]),
+        _mm256_unpackhi_epi64(p[4], p[6]),
+        _mm256_unpacklo_epi64(p[5], p[7]),
+        _mm256_unpackhi_epi64(p[5], p[7]),
+    ];
+    [
+        _mm256_permute2x128_si256::<0x20>(q[0], q[4]),
+        _mm256_permute2x128_si256::<0x20>(q[1], q[5]),
+        _mm256_permute2x128_si256::<0x20>(q[2], q[6]),
+        _mm256_permute2x128_si256::<0x20>(q[3], q[7]),
+        _mm256_permute2x128_si256::<0x31>(q[0], q[4]),
+        _mm256_permute2x128_si256::<0x31>(q[1], q[5]),
+        _mm256_permute2x128_si256::<0x31>(q[2], q[6]),
+        _mm256_permute2x128_si256::<0x31>(q[3], q[7]),
+    ]
 }
 
 #[inline]
@@ -113,7 +210,13 @@ fn compress(
     s[14] = block_len;
     s[15] = flags;
     for schedule in &SCHEDULE {
-        let m = schedule.map(|i| message[i]);
+        // A loop rather than `map`: a closure left out of line would take
+        // and return the registers through memory, compiled without AVX2.
+        let mut m = [_mm256_setzero_si256(); 16];
+        for (word, &i) in m.iter_mut().zip(schedule) {
+            // `% 16` costs nothing and spares a bounds check on every word.
+            *word = message[i % 16];
+        }
         g(&mut s, [0, 4, 8, 12], m[0], m[1]);
         g(&mut s, [1, 5, 9, 13], m[2], m[3]);
         g(&mut s, [2, 6, 10, 14], m[4], m[5]);
