@@ -270,7 +270,9 @@ impl Audit {
             checkpoints: 0,
             watch,
             seen: None,
-            frames: Vec::new(),
+            // A batch and a block of common size, so the buffer is not
+            // grown (copied, and its new pages cleared) on the way there.
+            frames: Vec::with_capacity(BATCH_BYTES + (1 << 20)),
             blocks: Vec::new(),
         }
     }
