@@ -321,47 +321,91 @@ impl Verifier {
         workers: usize,
         mut each: impl FnMut(&Verified),
     ) -> Result<(), ChainError> {
-        // Where each block ends, counted in frames. A block that does not
-        // cut cleanly into frames (or holds none) is left to the block by
-        // block path, which names its fault exactly.
-        let Some(ends) = frame_ends(buf, blocks) else {
-            let mut rest = buf;
-            for (len, seal) in blocks {
-                let (block, tail) = rest.split_at((*len).min(rest.len()));
-                let first = self.head.sequence + 1;
-                self.push_all(block, workers, &mut each)?;
-                self.check_seal(first, seal.as_ref())?;
-                rest = tail;
+        // Blocks that cut cleanly into frames are checked together. From
+        // the first that does not (or holds none, or when the lengths do
+        // not add up to `buf`), the block by block path takes over, which
+        // names the fault exactly.
+        let total = blocks.iter().try_fold(0usize, |sum, (len, _)| {
+            (*len > 0).then(|| sum.checked_add(*len)).flatten()
+        });
+        let (from, at) = match total {
+            Some(total) if total == buf.len() => {
+                match self.push_together(buf, blocks, workers, &mut each)? {
+                    Some(uncut) => uncut,
+                    None => return Ok(()),
+                }
             }
-            return Ok(());
+            _ => (0, 0),
         };
-        let mut done = 0u64;
+        let mut rest = &buf[at.min(buf.len())..];
+        for (len, seal) in &blocks[from.min(blocks.len())..] {
+            let (block, tail) = rest.split_at((*len).min(rest.len()));
+            let first = self.head.sequence + 1;
+            self.push_all(block, workers, &mut each)?;
+            self.check_seal(first, seal.as_ref())?;
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    /// [`Verifier::push_sealed`] across blocks that add up to `buf`, each
+    /// cut into frames when its first frame is due (a pass of its own over
+    /// every frame first left the other threads waiting). Stops before the
+    /// first block that does not cut cleanly and says which it is and where
+    /// it starts in `buf`, once the seals before it are checked.
+    fn push_together(
+        &mut self,
+        buf: &[u8],
+        blocks: &[(usize, Option<Signature>)],
+        workers: usize,
+        each: &mut impl FnMut(&Verified),
+    ) -> Result<Option<(usize, usize)>, ChainError> {
         let mut next = 0;
+        // Where block `next` starts, and how many of its frames are still
+        // to come (none counted yet while it has not started).
+        let mut at = 0;
+        let mut left = 0u64;
         let mut first = self.head.sequence + 1;
         // Seals are queued and checked in batches; before any other fault
         // is named, the seals of the blocks before it are checked, so that
         // the first fault is still the first.
         let mut seals = Seals::new(workers);
-        ahead::in_order(buf, workers, |window| {
+        let outcome = ahead::in_order(buf, workers, |window| {
             for prepared in &window.frames {
+                if left == 0 {
+                    let block = blocks.get(next).and_then(|(len, _)| buf.get(at..at + len));
+                    left = block.and_then(frames_in).ok_or(None)?;
+                }
                 let verified = match self.push_prepared(prepared) {
                     Ok(verified) => verified,
-                    Err(e) => return Err(seals.check().err().unwrap_or(e)),
+                    Err(e) => return Err(Some(seals.check().err().unwrap_or(e))),
                 };
                 each(verified);
-                done += 1;
-                if ends.get(next) == Some(&done) {
-                    self.queue_seal(&mut seals, first, blocks[next].1.as_ref())?;
+                left -= 1;
+                if left == 0 {
+                    // Always there: its frames were counted from it.
+                    let Some((len, seal)) = blocks.get(next) else {
+                        return Err(None);
+                    };
+                    self.queue_seal(&mut seals, first, seal.as_ref())
+                        .map_err(Some)?;
                     first = self.head.sequence + 1;
+                    at += len;
                     next += 1;
                 }
             }
-            match window.unreadable.take() {
-                Some(e) => Err(seals.check().err().unwrap_or(self.fault(e.into()))),
+            // A frame that does not read lies in a block that does not cut
+            // cleanly: the next, since every one before it did.
+            match window.unreadable {
+                Some(_) => Err(None),
                 None => Ok(()),
             }
-        })?;
-        seals.check()
+        });
+        match outcome {
+            Ok(()) => seals.check().map(|()| None),
+            Err(Some(fault)) => Err(fault),
+            Err(None) => seals.check().map(|()| Some((next, at))),
+        }
     }
 
     /// As [`Verifier::check_seal`], but a seal to check is queued in `seals`.
@@ -464,26 +508,14 @@ fn bad_seal(first_sequence: u64) -> ChainError {
     }
 }
 
-/// For blocks of `lens` bytes back to back in `buf`: the count of frames
-/// up to the end of each, or `None` if a block is empty, does not cut
-/// cleanly into frames, or the lengths do not add up to `buf`.
-fn frame_ends(buf: &[u8], blocks: &[(usize, Option<Signature>)]) -> Option<Vec<u64>> {
-    let mut ends = Vec::with_capacity(blocks.len());
-    let mut frames = 0u64;
-    let mut rest = buf;
-    for (len, _) in blocks {
-        if *len == 0 || *len > rest.len() {
-            return None;
-        }
-        let (mut block, tail) = rest.split_at(*len);
-        while !block.is_empty() {
-            block = frame::parse_frame(block).ok()?.1;
-            frames += 1;
-        }
-        ends.push(frames);
-        rest = tail;
+/// How many frames `block` cuts into, or `None` if it does not cut cleanly.
+fn frames_in(mut block: &[u8]) -> Option<u64> {
+    let mut frames = 0;
+    while !block.is_empty() {
+        block = frame::parse_frame(block).ok()?.1;
+        frames += 1;
     }
-    rest.is_empty().then_some(ends)
+    Some(frames)
 }
 
 #[cfg(test)]
@@ -776,6 +808,43 @@ mod tests {
             }
         }
         (verifier, seen, Ok(()))
+    }
+
+    /// A block whose very first frame does not read (cut short, or a length
+    /// past the limit) is named as checking block by block names it, after
+    /// every block before it is checked and handed over, wherever it
+    /// stands and on any number of threads; the frames of the blocks
+    /// before it are what lets the together path start at all.
+    #[test]
+    fn a_block_whose_first_frame_does_not_read_is_named_as_one_by_one() {
+        let chain = &shared_chain()[..600];
+        for at in [1usize, 7, 300, 599] {
+            for broken in ["cut short", "too long"] {
+                let mut joined = chain[..at].concat();
+                let mut bad = chain[at].clone();
+                match broken {
+                    "cut short" => bad.truncate(bad.len() - 1),
+                    _ => bad[44..48].copy_from_slice(&u32::MAX.to_le_bytes()),
+                }
+                let before = joined.len();
+                joined.extend_from_slice(&bad);
+                // One frame a block, as a chain written under light load.
+                let mut blocks: Vec<(usize, Option<Signature>)> =
+                    chain[..at].iter().map(|f| (f.len(), None)).collect();
+                blocks.push((joined.len() - before, None));
+                let (one_by_one, seen_one, expected) = one_block_at_a_time(&joined, &blocks);
+                assert!(expected.is_err(), "{broken} at {at}");
+                for workers in [1, 2] {
+                    let mut together = Verifier::new();
+                    let mut seen = Vec::new();
+                    let got = together
+                        .push_sealed(&joined, &blocks, workers, |v| seen.push(v.head.sequence));
+                    assert_eq!(got, expected, "{broken} at {at}, {workers} workers");
+                    assert_eq!(seen, seen_one);
+                    assert_eq!(together.head(), one_by_one.head());
+                }
+            }
+        }
     }
 
     /// What a bundle or the live stream can get wrong about a block.
