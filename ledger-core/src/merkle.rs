@@ -143,7 +143,8 @@ impl Frontier {
         let mut size = self.size;
         if let Some(Subtree { height, root }) = closes {
             if height <= size.trailing_ones() {
-                self.peaks.truncate(self.peaks.len() - height as usize);
+                let kept = self.peaks.len().saturating_sub(height as usize);
+                self.peaks.truncate(kept);
                 carry = root;
                 size >>= height;
             }

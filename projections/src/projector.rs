@@ -179,6 +179,8 @@ impl<B: Read> Projection<B> {
         let first = verifier.head().sequence + 1;
         let mut records = Vec::new();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Kept (cloned out of the verifier's windows) until the block's
+        // seal is checked: nothing of a block is folded before that.
         let checked = verifier
             .push_all(frames, workers, |verified| records.push(verified.clone()))
             .and_then(|()| verifier.check_seal(first, seal));

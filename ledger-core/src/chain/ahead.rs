@@ -103,7 +103,7 @@ fn prepare_group(group: &[FrameRef<'_>], out: &mut Vec<Prepared>) {
     frame::hash_frames(&hashed[..n], &mut computed);
     merkle::leaf_hashes(&stored[..n], &mut leaves);
     // Extended rather than pushed one by one: so each frame is built where
-    // it stays, not beside the buffer and then copied in (416 bytes each).
+    // it stays, not beside the buffer and then copied in.
     out.extend(group.iter().enumerate().map(|(i, frame)| Prepared {
         header: frame.header,
         stored: frame.stored_hash,
