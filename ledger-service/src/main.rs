@@ -532,7 +532,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 }
                 Some(d) => {
                     println!(
-                        "DIFFERENT from the incrementally built read models (rows by table): {d:?}"
+                        "DIFFERENT from the incrementally built read models (the first; the rebuild is the second), {d}"
                     );
                     std::process::exit(1)
                 }

@@ -2,7 +2,6 @@
 //! directory beside the old one, then compared with the old one (brought
 //! up to the same head block by block) over every row, and swapped in.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -18,9 +17,10 @@ pub struct Rebuilt {
     pub events: u64,
     pub blocks: u64,
     pub seconds: f64,
-    /// Rows that differ from the incrementally built read models, by table;
-    /// `None` when there were none to compare with.
-    pub differences: Option<BTreeMap<&'static str, usize>>,
+    /// Rows that differ between the incrementally built read models (the
+    /// first) and the rebuild (the second); `None` when there were none to
+    /// compare with.
+    pub differences: Option<query::Differences>,
 }
 
 fn sibling(dir: &Path, suffix: &str) -> PathBuf {

@@ -14,7 +14,7 @@ pub mod keys;
 pub mod period;
 pub mod projector;
 pub mod query;
-mod redo;
+pub mod redo;
 pub mod rows;
 pub mod staged;
 pub mod store;

@@ -218,19 +218,12 @@ impl<B: Read> Projection<B> {
 /// sled's page cache for read models opened with [`Projector::open`].
 pub const DEFAULT_CACHE_BYTES: u64 = 128 << 20;
 
-/// Commits of at least this many keys go through the redo file rather than
-/// one sled batch (see `redo.rs`). A block applied on its own writes fewer:
-/// those stay one batch, with no file to sync.
-const REDO_KEYS: usize = 4096;
-
 /// Read models on disk. Queries read committed state through
 /// [`ProjectionReader`] while the projector goes on.
 pub struct Projector {
     _db: sled::Db,
     projection: Projection<sled::Tree>,
     redo: Redo,
-    /// Commits of this many keys or more go through `redo`.
-    redo_keys: usize,
     gate: Arc<RwLock<()>>,
 }
 
@@ -277,12 +270,11 @@ impl Projector {
                 other => open_error(other.to_string()),
             })?;
         let tree = db.open_tree(TREE).map_err(|e| open_error(e.to_string()))?;
-        let redo = Redo::beside(path);
+        let mut redo = Redo::open(path)?;
         redo.recover(&tree)?;
         Ok(Projector {
             projection: Projection::over(tree)?,
             redo,
-            redo_keys: REDO_KEYS,
             _db: db,
             gate: Arc::default(),
         })
@@ -346,8 +338,8 @@ impl Projector {
         self.projection.pending_bytes()
     }
 
-    /// Writes what is staged, and where it leaves the projection, in one
-    /// atomic batch.
+    /// Writes what is staged, and where it leaves the projection, as one
+    /// commit through the redo log: whole after a crash, or not at all.
     pub fn commit(&mut self) -> Result<(), ProjectionError> {
         if let Err(e) = self.projection.settle() {
             self.discard()?;
@@ -357,15 +349,11 @@ impl Projector {
         if keys == 0 {
             return Ok(());
         }
-        let _guard = self.gate.write().unwrap_or_else(|p| p.into_inner());
-        let committed = if keys < self.redo_keys {
-            self.projection.store.commit()
-        } else {
-            let writes = self.projection.store.take();
-            self.redo.commit(self.projection.store.base(), writes)
-        };
+        let writes = self.projection.store.take();
+        let committed = self
+            .redo
+            .commit(self.projection.store.base(), writes, &self.gate);
         if let Err(e) = committed {
-            drop(_guard);
             self.discard()?;
             return Err(e.into());
         }
@@ -373,7 +361,7 @@ impl Projector {
     }
 
     /// Drops what is staged and returns to the last committed state: a
-    /// commit that failed half-way through its redo file is finished first.
+    /// commit that failed after its record was written is finished first.
     fn discard(&mut self) -> Result<(), ProjectionError> {
         let broken = self.projection.broken.take();
         let tree = self.projection.store.base().clone();
@@ -383,34 +371,31 @@ impl Projector {
         Ok(())
     }
 
-    pub fn flush(&self) -> Result<(), ProjectionError> {
-        self.projection
-            .store
-            .base()
-            .flush()
-            .map_err(StoreError::from)?;
+    /// Makes every commit durable in sled and empties the redo log.
+    pub fn flush(&mut self) -> Result<(), ProjectionError> {
+        self.redo.empty(self.projection.store.base())?;
         Ok(())
+    }
+
+    /// Bytes of commits in the redo log that sled may not hold yet.
+    pub fn unflushed_bytes(&self) -> u64 {
+        self.redo.pending_bytes()
     }
 }
 
 #[cfg(test)]
 impl Projector {
-    /// What a process stopped while a large commit goes in leaves behind:
-    /// the whole redo file, and only the first `applied` of its writes in
-    /// the tree.
+    /// What a process stopped while a commit goes in leaves behind: the
+    /// commit's whole record in the redo log, and only the first `applied`
+    /// of its writes in the tree.
     pub(crate) fn stop_mid_commit(mut self, applied: usize) -> Result<(), ProjectionError> {
         self.projection.settle()?;
         let writes = self.projection.store.take();
-        self.redo.write(&writes)?;
+        self.redo.append(&writes)?;
         crate::redo::apply(
             self.projection.store.base(),
             writes.into_iter().take(applied).collect(),
         )?;
         Ok(())
-    }
-
-    /// Sends commits of `keys` or more through the redo file.
-    pub(crate) fn redo_from(&mut self, keys: usize) {
-        self.redo_keys = keys;
     }
 }

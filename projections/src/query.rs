@@ -698,18 +698,96 @@ pub fn config<R: Read + ?Sized>(r: &R) -> Result<Option<Config>, StoreError> {
     get(r, &crate::keys::Key::table(table::CONFIG))
 }
 
-/// Where two sets of read models differ, table by table: the check that a
-/// rebuild equals the incrementally built state, over every row.
+/// Where two sets of read models differ: rows by table, and the first few
+/// rows named, so that a rebuild that disagrees says where.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Differences {
+    pub by_table: BTreeMap<&'static str, usize>,
+    /// The first [`NAMED_DIFFERENCES`] differing rows, in key order.
+    pub named: Vec<Difference>,
+}
+
+/// How many differing rows [`differences`] names.
+pub const NAMED_DIFFERENCES: usize = 8;
+
+/// One row that differs between two sets of read models.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    pub key: Vec<u8>,
+    pub side: Side,
+}
+
+/// Where a differing row is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    OnlyFirst,
+    OnlySecond,
+    /// In both, with different values.
+    Both,
+}
+
+impl Differences {
+    pub fn is_empty(&self) -> bool {
+        self.by_table.is_empty()
+    }
+
+    fn add(&mut self, key: &[u8], side: Side) {
+        let table = key.first().map_or("unknown", |&tag| table_name(tag));
+        *self.by_table.entry(table).or_default() += 1;
+        if self.named.len() < NAMED_DIFFERENCES {
+            self.named.push(Difference {
+                key: key.to_vec(),
+                side,
+            });
+        }
+    }
+}
+
+impl std::fmt::Display for Differences {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tables: Vec<String> = self
+            .by_table
+            .iter()
+            .map(|(table, rows)| format!("{table} {rows}"))
+            .collect();
+        write!(f, "rows by table: {}", tables.join(", "))?;
+        for d in &self.named {
+            write!(f, "\n  {d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (tag, rest) = self.key.split_first().unwrap_or((&u8::MAX, &[]));
+        // Keys are length-prefixed ids and big-endian numbers: ids read as
+        // text, the rest as escapes.
+        let rest: String = rest
+            .iter()
+            .flat_map(|&b| std::ascii::escape_default(b))
+            .map(char::from)
+            .collect();
+        let side = match self.side {
+            Side::OnlyFirst => "only in the first",
+            Side::OnlySecond => "only in the second",
+            Side::Both => "values differ",
+        };
+        write!(f, "{} \"{rest}\": {side}", table_name(*tag))
+    }
+}
+
+/// Where two sets of read models differ, over every row: the check that a
+/// rebuild equals the incrementally built state.
 pub fn differences<A: Read + ?Sized, B: Read + ?Sized>(
     a: &A,
     b: &B,
-) -> Result<BTreeMap<&'static str, usize>, StoreError> {
-    let mut out = BTreeMap::new();
+) -> Result<Differences, StoreError> {
+    let mut out = Differences::default();
     let mut left = a.range(&[], &[0xFF; 8], false).peekable();
     let mut right = b.range(&[], &[0xFF; 8], false).peekable();
     loop {
-        let (l, r) = (left.peek(), right.peek());
-        let differing = match (l, r) {
+        match (left.peek(), right.peek()) {
             (None, None) => break,
             (Some(Err(_)), _) => {
                 return Err(left.next().and_then(|e| e.err()).unwrap_or_else(broken))
@@ -718,34 +796,24 @@ pub fn differences<A: Read + ?Sized, B: Read + ?Sized>(
                 return Err(right.next().and_then(|e| e.err()).unwrap_or_else(broken))
             }
             (Some(Ok((lk, lv))), Some(Ok((rk, rv)))) if lk == rk => {
-                let tag = lk[0];
-                let same = lv == rv;
+                if lv != rv {
+                    out.add(lk, Side::Both);
+                }
                 left.next();
                 right.next();
-                (!same).then_some(tag)
             }
-            (Some(Ok((lk, _))), Some(Ok((rk, _)))) => {
-                let tag = if lk < rk { lk[0] } else { rk[0] };
-                if lk < rk {
-                    left.next();
-                } else {
-                    right.next();
-                }
-                Some(tag)
+            (Some(Ok((lk, _))), Some(Ok((rk, _)))) if lk < rk => {
+                out.add(lk, Side::OnlyFirst);
+                left.next();
+            }
+            (_, Some(Ok((rk, _)))) => {
+                out.add(rk, Side::OnlySecond);
+                right.next();
             }
             (Some(Ok((lk, _))), None) => {
-                let tag = lk[0];
+                out.add(lk, Side::OnlyFirst);
                 left.next();
-                Some(tag)
             }
-            (None, Some(Ok((rk, _)))) => {
-                let tag = rk[0];
-                right.next();
-                Some(tag)
-            }
-        };
-        if let Some(tag) = differing {
-            *out.entry(table_name(tag)).or_default() += 1;
         }
     }
     Ok(out)
@@ -783,5 +851,69 @@ pub fn table_name(tag: u8) -> &'static str {
         table::VOLUNTEER_ACTIVITY => "activities by volunteer",
         table::REVIEW => "review items",
         _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Key;
+    use crate::store::Memory;
+
+    fn rows(keys: &[(Key, &[u8])]) -> Memory {
+        Memory(
+            keys.iter()
+                .map(|(k, v)| (k.0.clone(), v.to_vec()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn differing_rows_are_counted_by_table_and_named() {
+        let participation = |v: &str| Key::table(table::PARTICIPATION).str("act-1").str(v);
+        let a = rows(&[
+            (Key::table(table::META), b"m"),
+            (participation("v-1"), b"signed up"),
+            (participation("v-2"), b"came"),
+            (Key::table(table::SESSION).u64(7), b"s"),
+        ]);
+        let b = rows(&[
+            (Key::table(table::META), b"m"),
+            (participation("v-2"), b"came twice"),
+            (participation("v-3"), b"signed up"),
+        ]);
+        let d = differences(&a, &b).unwrap();
+        assert_eq!(
+            d.by_table,
+            BTreeMap::from([("participations", 3), ("sessions", 1)])
+        );
+        let sides: Vec<_> = d.named.iter().map(|n| n.side).collect();
+        assert_eq!(
+            sides,
+            // Sessions (tag 6) sort before participations (tag 10).
+            [
+                Side::OnlyFirst,
+                Side::OnlyFirst,
+                Side::Both,
+                Side::OnlySecond
+            ]
+        );
+        let text = d.to_string();
+        assert!(
+            text.contains(r#"participations "\x05act-1\x03v-2": values differ"#),
+            "{text}"
+        );
+        assert!(differences(&a, &a).unwrap().is_empty());
+        assert!(differences(&b, &a).unwrap().named[0].side == Side::OnlySecond);
+    }
+
+    #[test]
+    fn only_the_first_few_are_named() {
+        let many: Vec<_> = (0..20u64)
+            .map(|i| (Key::table(table::CREDIT).u64(i), &b"c"[..]))
+            .collect();
+        let d = differences(&rows(&many), &Memory::default()).unwrap();
+        assert_eq!(d.by_table, BTreeMap::from([("credits", 20)]));
+        assert_eq!(d.named.len(), NAMED_DIFFERENCES);
     }
 }
