@@ -67,6 +67,14 @@ impl Redo {
                 path: path.clone(),
                 source,
             })?;
+        // The log's name is synced once, so that a power loss cannot take
+        // the file, and the records synced into it, away.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|source| StoreError::Redo {
+                path: path.clone(),
+                source,
+            })?;
         let len = file.metadata().map_or(0, |m| m.len());
         Ok(Redo { path, file, len })
     }
