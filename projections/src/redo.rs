@@ -161,34 +161,42 @@ impl Redo {
     }
 
     fn append_synced(&mut self, writes: &Writes) -> std::io::Result<u64> {
-        let body_len: usize = writes
-            .iter()
-            .map(|(k, v)| 4 + k.len() + 1 + v.as_ref().map_or(0, |v| 4 + v.len()))
-            .sum();
-        let mut out = Hashed {
-            inner: BufWriter::with_capacity(1 << 20, &self.file),
-            hasher: blake3::Hasher::new(),
-        };
-        out.write_all(MAGIC)?;
-        out.write_all(&(body_len as u64).to_le_bytes())?;
-        for (key, value) in writes {
-            write_bytes(&mut out, key)?;
-            match value {
-                Some(value) => {
-                    out.write_all(&[1])?;
-                    write_bytes(&mut out, value)?;
-                }
-                None => out.write_all(&[0])?,
-            }
-        }
-        let hash = out.hasher.finalize();
-        let mut inner = out.inner;
-        inner.write_all(hash.as_bytes())?;
-        inner.flush()?;
-        drop(inner);
+        let mut out = BufWriter::with_capacity(1 << 20, &self.file);
+        let written = write_record(&mut out, writes)?;
+        out.flush()?;
+        drop(out);
         self.file.sync_data()?;
-        Ok((HEADER_LEN + body_len + HASH_LEN) as u64)
+        Ok(written)
     }
+}
+
+/// Writes `writes` to `out` as one record, streamed (a large commit's
+/// record is as large as the commit, so it is not built in memory first).
+/// Returns the record's length.
+fn write_record(out: impl Write, writes: &Writes) -> std::io::Result<u64> {
+    let body_len: usize = writes
+        .iter()
+        .map(|(k, v)| 4 + k.len() + 1 + v.as_ref().map_or(0, |v| 4 + v.len()))
+        .sum();
+    let mut out = Hashed {
+        inner: out,
+        hasher: blake3::Hasher::new(),
+    };
+    out.write_all(MAGIC)?;
+    out.write_all(&(body_len as u64).to_le_bytes())?;
+    for (key, value) in writes {
+        write_bytes(&mut out, key)?;
+        match value {
+            Some(value) => {
+                out.write_all(&[1])?;
+                write_bytes(&mut out, value)?;
+            }
+            None => out.write_all(&[0])?,
+        }
+    }
+    let hash = out.hasher.finalize();
+    out.inner.write_all(hash.as_bytes())?;
+    Ok((HEADER_LEN + body_len + HASH_LEN) as u64)
 }
 
 /// Puts `writes` into `tree`: a small commit as one sled batch, a large one
@@ -324,6 +332,8 @@ fn take_bytes(rest: &mut &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
@@ -491,6 +501,59 @@ mod tests {
             assert_eq!(std::fs::metadata(dir.join(FILE_NAME)).unwrap().len(), 0);
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn writes_strategy() -> impl Strategy<Value = Writes> {
+        let key = proptest::collection::vec(any::<u8>(), 0..24);
+        let value = proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200));
+        proptest::collection::btree_map(key, value, 0..12)
+    }
+
+    /// `records` written back to back, and where each ends.
+    fn log_of(records: &[Writes]) -> (Vec<u8>, Vec<usize>) {
+        let mut log = Vec::new();
+        let mut ends = Vec::new();
+        for writes in records {
+            let written = write_record(&mut log, writes).unwrap();
+            assert_eq!(written as usize, log.len() - ends.last().unwrap_or(&0));
+            ends.push(log.len());
+        }
+        (log, ends)
+    }
+
+    proptest! {
+        /// Records written back to back decode to the writes they were
+        /// given; cut anywhere, to the records wholly before the cut;
+        /// followed by other bytes, to the same records.
+        #[test]
+        fn records_decode_to_their_writes_and_a_cut_to_those_before_it(
+            records in proptest::collection::vec(writes_strategy(), 1..5),
+            cut in any::<proptest::sample::Index>(),
+            tail in proptest::collection::vec(any::<u8>(), 1..64),
+        ) {
+            let (log, ends) = log_of(&records);
+            prop_assert_eq!(&decode(&log), &records);
+            let at = cut.index(log.len() + 1);
+            let whole = ends.iter().filter(|&&end| end <= at).count();
+            prop_assert_eq!(decode(&log[..at]), records[..whole].to_vec());
+            let mut followed = log;
+            followed.extend_from_slice(&tail);
+            prop_assert_eq!(&decode(&followed), &records);
+        }
+
+        /// A byte changed anywhere ends the log at the record it is in.
+        #[test]
+        fn a_changed_byte_ends_the_log_at_its_record(
+            records in proptest::collection::vec(writes_strategy(), 1..5),
+            at in any::<proptest::sample::Index>(),
+            flip in 1u8..,
+        ) {
+            let (mut log, ends) = log_of(&records);
+            let at = at.index(log.len());
+            log[at] ^= flip;
+            let before = ends.iter().filter(|&&end| end <= at).count();
+            prop_assert_eq!(decode(&log), records[..before].to_vec());
+        }
     }
 
     #[test]
