@@ -23,7 +23,8 @@
 //! The short version, in the default suite, loads for 35 s with a tenth of
 //! each quota. `LEDGER_FAULTS_MINUTES=N` runs the long one: N minutes of
 //! load, every quota filled (5,800 volunteers, and a few over quota who are
-//! refused) and a season of 180 activities. The seed of the fault schedule
+//! refused) and a season of 180 activities (run it with nextest's `long`
+//! profile, which ends no test for its length). The seed of the fault schedule
 //! and of every choice is printed; `LEDGER_FAULTS_SEED=S` runs with seed S
 //! again (the choices and the fault timings repeat; how the load interleaves
 //! with them cannot). `LEDGER_FAULTS_KEEP=1` keeps the instances' read
