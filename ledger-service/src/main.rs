@@ -23,6 +23,7 @@ use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
 use ledger_service::sequencer::CheckpointPolicy;
 use ledger_service::statement::StatementFont;
+use ledger_service::store::StoreError;
 use ledger_service::{
     allocator, audit, demo, http, intake, proofs, statement, ChainStore, Sequencer, Shard,
 };
@@ -872,6 +873,42 @@ fn statement_font_or_none(named: Option<&Path>) -> anyhow::Result<Option<Arc<Sta
     }
 }
 
+/// How long an instance starting up waits for JetStream to answer before
+/// it gives up.
+const JETSTREAM_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Runs `setup` (creating or checking the stream and buckets) until it
+/// succeeds. A cluster refuses such requests for a few seconds after a
+/// node restarts or while it elects a stream's leader, and an instance
+/// started then should wait, not exit: the fault-injection run saw
+/// instances exit on "jetstream request timed out" at start. A stream
+/// that is not safe for a ledger is not waited for, and after
+/// [`JETSTREAM_PATIENCE`] the last error stands.
+async fn once_jetstream_answers<T, F, Fut>(mut setup: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let error = match setup().await {
+            Ok(done) => return Ok(done),
+            Err(e) => e,
+        };
+        let unsafe_stream = matches!(
+            error.downcast_ref::<StoreError>(),
+            Some(StoreError::Unsafe { .. })
+        );
+        if unsafe_stream || started.elapsed() >= JETSTREAM_PATIENCE {
+            return Err(error);
+        }
+        tracing::warn!(error = %error, "JetStream does not answer yet; trying again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
 async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> {
     let Options {
         replicas,
@@ -891,12 +928,19 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let client = connect(nats).await?;
     let js = async_nats::jetstream::new(client.clone());
     let store = ChainStore::new(js.clone(), shard.clone());
-    store.ensure(replicas).await?;
-    let leases = LeaseBucket::open(&js, &shard, LEASE_TTL, replicas).await?;
-    let rejections = RejectionLog::open(&js, &shard, replicas).await?;
+    let (leases, rejections, personal, attachments) = {
+        let (store, js, shard) = (&store, &js, &shard);
+        once_jetstream_answers(move || async move {
+            store.ensure(replicas).await?;
+            let leases = LeaseBucket::open(js, shard, LEASE_TTL, replicas).await?;
+            let rejections = RejectionLog::open(js, shard, replicas).await?;
+            let personal = PersonalStore::open(js, shard, replicas).await?;
+            let attachments = AttachmentStore::open(js, shard, replicas).await?;
+            anyhow::Ok((leases, rejections, personal, attachments))
+        })
+        .await?
+    };
     // Every instance serves HTTP; commands go to the lease holder over NATS.
-    let personal = PersonalStore::open(&js, &shard, replicas).await?;
-    let attachments = AttachmentStore::open(&js, &shard, replicas).await?;
     let demo_key = identity_key.clone();
     // The reader's proof log keeps its event hashes beside the read models.
     let mut proof_file = projections.clone().into_os_string();

@@ -106,3 +106,62 @@ async fn killing_the_stream_leader_loses_no_acknowledged_event() {
         acknowledged.len()
     );
 }
+
+/// An instance started while the cluster cannot answer JetStream requests
+/// (two nodes of three down, so no quorum) waits, says why in its log, and
+/// serves once the nodes are back: a node restarting is routine, and the
+/// fault-injection run saw instances exit on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_started_before_jetstream_answers_waits_for_it() {
+    let mut cluster = Cluster::start();
+    cluster.kill("n1");
+    cluster.kill("n2");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let log = dir.path().join("serve.log");
+    let mut service = ServiceProcess::start_with_args(
+        &cluster.urls(),
+        &dir.path().join("projections"),
+        &["--replicas".into(), "3".into()],
+        Some(&log),
+    );
+    let waited = wait_until(Duration::from_secs(30), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("JetStream does not answer yet")
+    })
+    .await;
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(waited, "the instance never said it waits:\n{logged}");
+    // A JetStream request times out after five seconds: by now a first
+    // failure has passed, and the instance is still there.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(service.exit_status(), None, "it exited:\n{logged}");
+
+    cluster.restart("n1");
+    cluster.restart("n2");
+    let client = cluster.client().await;
+    wait_for_intake(&client).await;
+    let answer = request(&client, "loader", &sign_up_probe()).await;
+    assert_eq!(answer["status"], "rejected", "{answer}");
+    assert_eq!(service.exit_status(), None);
+}
+
+/// A command the rules refuse (its activity does not exist): an answer
+/// that shows the writer decides.
+fn sign_up_probe() -> Value {
+    submission(
+        "probe-after-wait",
+        json!({"type": "sign_up", "volunteer": "v1", "activity": "no-such-activity"}),
+    )
+}
+
+async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    done()
+}
