@@ -192,21 +192,38 @@ impl Browser {
     }
 
     /// Waits for a finished download whose name ends with `suffix`.
+    /// Chromium may put a file under its final name before it has written
+    /// it (the name reserved while the bytes go to a `.crdownload`), so a
+    /// download counts as finished once no `.crdownload` is left and its
+    /// size, not zero, has stayed the same over two looks.
     pub async fn downloaded(&self, suffix: &str) -> PathBuf {
-        for _ in 0..100 {
-            if let Ok(entries) = std::fs::read_dir(self.downloads.path()) {
-                for entry in entries.flatten() {
-                    let path = entry.path();
-                    let name = path.to_string_lossy().to_string();
-                    if name.ends_with(suffix) {
-                        return path;
-                    }
+        let mut last_seen: Option<(PathBuf, u64)> = None;
+        for _ in 0..200 {
+            let names: Vec<PathBuf> = std::fs::read_dir(self.downloads.path())
+                .map(|entries| entries.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            let in_progress = names
+                .iter()
+                .any(|p| p.to_string_lossy().ends_with(".crdownload"));
+            let found = names
+                .into_iter()
+                .find(|p| p.to_string_lossy().ends_with(suffix));
+            let seen = found.and_then(|path| {
+                let len = std::fs::metadata(&path).map(|m| m.len()).ok()?;
+                Some((path, len))
+            });
+            match (&seen, &last_seen) {
+                (Some((path, len)), Some(before))
+                    if !in_progress && *len > 0 && (path, len) == (&before.0, &before.1) =>
+                {
+                    return path.clone();
                 }
+                _ => last_seen = seen,
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!(
-            "no download ending in {suffix} in {}",
+            "no finished download ending in {suffix} in {} (last seen: {last_seen:?})",
             self.downloads.path().display()
         );
     }

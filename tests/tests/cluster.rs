@@ -130,12 +130,12 @@ async fn an_instance_started_before_jetstream_answers_waits_for_it() {
             .contains("JetStream does not answer yet")
     })
     .await;
-    let logged = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(waited, "the instance never said it waits:\n{logged}");
-    // A JetStream request times out after five seconds: by now a first
-    // failure has passed, and the instance is still there.
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(waited, "the instance never said it waits:\n{}", logged());
+    // It keeps waiting through further failures (a JetStream request
+    // times out after five seconds).
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(service.exit_status(), None, "it exited:\n{logged}");
+    assert_eq!(service.exit_status(), None, "it exited:\n{}", logged());
 
     cluster.restart("n1");
     cluster.restart("n2");
