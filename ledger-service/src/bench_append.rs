@@ -439,17 +439,10 @@ impl std::fmt::Display for IntakeFigures {
 /// Creates the chain's stream; a cluster that has just started takes a few
 /// seconds to elect the leader that answers.
 async fn ensure(store: &ChainStore, replicas: usize) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        match store.ensure(replicas).await {
-            Ok(()) => return Ok(()),
-            Err(e) if started.elapsed() < Duration::from_secs(30) => {
-                tracing::info!(error = %e, "waiting for the cluster");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    crate::store::once_jetstream_answers(Duration::from_secs(30), || async {
+        Ok(store.ensure(replicas).await?)
+    })
+    .await
 }
 
 fn frames_in(mut block: &[u8]) -> u64 {

@@ -23,7 +23,7 @@ use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
 use ledger_service::sequencer::CheckpointPolicy;
 use ledger_service::statement::StatementFont;
-use ledger_service::store::StoreError;
+use ledger_service::store::once_jetstream_answers;
 use ledger_service::{
     allocator, audit, demo, http, intake, proofs, statement, ChainStore, Sequencer, Shard,
 };
@@ -873,42 +873,6 @@ fn statement_font_or_none(named: Option<&Path>) -> anyhow::Result<Option<Arc<Sta
     }
 }
 
-/// How long an instance starting up waits for JetStream to answer before
-/// it gives up.
-const JETSTREAM_PATIENCE: Duration = Duration::from_secs(60);
-
-/// Runs `setup` (creating or checking the stream and buckets) until it
-/// succeeds. A cluster refuses such requests for a few seconds after a
-/// node restarts or while it elects a stream's leader, and an instance
-/// started then should wait, not exit: the fault-injection run saw
-/// instances exit on "jetstream request timed out" at start. A stream
-/// that is not safe for a ledger is not waited for, and after
-/// [`JETSTREAM_PATIENCE`] the last error stands.
-async fn once_jetstream_answers<T, F, Fut>(mut setup: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
-{
-    let started = std::time::Instant::now();
-    let mut pause = Duration::from_millis(250);
-    loop {
-        let error = match setup().await {
-            Ok(done) => return Ok(done),
-            Err(e) => e,
-        };
-        let unsafe_stream = matches!(
-            error.downcast_ref::<StoreError>(),
-            Some(StoreError::Unsafe { .. })
-        );
-        if unsafe_stream || started.elapsed() >= JETSTREAM_PATIENCE {
-            return Err(error);
-        }
-        tracing::warn!(error = %error, "JetStream does not answer yet; trying again");
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
-    }
-}
-
 async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> {
     let Options {
         replicas,
@@ -930,7 +894,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let store = ChainStore::new(js.clone(), shard.clone());
     let (leases, rejections, personal, attachments) = {
         let (store, js, shard) = (&store, &js, &shard);
-        once_jetstream_answers(move || async move {
+        once_jetstream_answers(JETSTREAM_PATIENCE, move || async move {
             store.ensure(replicas).await?;
             let leases = LeaseBucket::open(js, shard, LEASE_TTL, replicas).await?;
             let rejections = RejectionLog::open(js, shard, replicas).await?;
@@ -1063,6 +1027,10 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
 /// How long a dead writer's lease outlives it: another instance takes over
 /// within about this long.
 const LEASE_TTL: Duration = Duration::from_secs(3);
+
+/// How long an instance starting up waits for JetStream to answer before
+/// it gives up.
+const JETSTREAM_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Waits until this instance holds the lease (None when asked to stop).
 async fn wait_for_lease(leases: &LeaseBucket, holder: &str) -> Option<Lease> {

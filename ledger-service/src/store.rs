@@ -36,6 +36,41 @@ pub enum StoreError {
     AckTimeout { stream: String, timeout: Duration },
 }
 
+/// Runs `setup` (creating or checking the stream and buckets) until it
+/// succeeds. A cluster refuses such requests for a few seconds after a
+/// node restarts, while it elects a leader, or just after it starts, and
+/// an instance started then should wait, not exit (the fault-injection run
+/// saw instances exit on "jetstream request timed out" at start). A stream
+/// that is not safe for a ledger is not waited for, and after `patience`
+/// the last error stands. Each failure is logged.
+pub async fn once_jetstream_answers<T, F, Fut>(
+    patience: Duration,
+    mut setup: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let error = match setup().await {
+            Ok(done) => return Ok(done),
+            Err(e) => e,
+        };
+        let unsafe_stream = matches!(
+            error.downcast_ref::<StoreError>(),
+            Some(StoreError::Unsafe { .. })
+        );
+        if unsafe_stream || started.elapsed() >= patience {
+            return Err(error);
+        }
+        tracing::warn!(error = %error, "JetStream does not answer yet; trying again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// The duplicate window: the ledger keeps its own idempotency index, so
 /// this only absorbs a client library's immediate resend.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
