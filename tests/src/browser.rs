@@ -212,14 +212,12 @@ impl Browser {
                 let len = std::fs::metadata(&path).map(|m| m.len()).ok()?;
                 Some((path, len))
             });
-            match (&seen, &last_seen) {
-                (Some((path, len)), Some(before))
-                    if !in_progress && *len > 0 && (path, len) == (&before.0, &before.1) =>
-                {
-                    return path.clone();
+            if let (Some(now), Some(before)) = (&seen, &last_seen) {
+                if !in_progress && now.1 > 0 && now == before {
+                    return now.0.clone();
                 }
-                _ => last_seen = seen,
             }
+            last_seen = seen;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!(
