@@ -246,9 +246,9 @@ fn progress(total: u64, what: &str) -> ProgressBar {
 }
 
 /// Checks blocks as they come, counting checkpoints. Blocks are gathered
-/// into batches of about [`BATCH_BYTES`] and each batch is checked in one
-/// go, seals included: a single block is too small to share between
-/// threads.
+/// into batches of about `batch_bytes` ([`BATCH_BYTES`] but under test)
+/// and each batch is checked in one go, seals included: a single block is
+/// too small to share between threads.
 struct Audit {
     verifier: Verifier,
     checkpoints: u64,
@@ -259,6 +259,7 @@ struct Audit {
     /// length and seal.
     frames: Vec<u8>,
     blocks: Vec<(usize, Option<Signature>)>,
+    batch_bytes: usize,
 }
 
 const BATCH_BYTES: usize = 8 << 20;
@@ -274,6 +275,7 @@ impl Audit {
             // grown (copied, and its new pages cleared) on the way there.
             frames: Vec::with_capacity(BATCH_BYTES + (1 << 20)),
             blocks: Vec::new(),
+            batch_bytes: BATCH_BYTES,
         }
     }
 
@@ -326,7 +328,7 @@ impl Audit {
 
     /// Checks the blocks pending once they make a batch.
     fn check_if_full(&mut self) -> Result<(), ChainError> {
-        if self.frames.len() >= BATCH_BYTES {
+        if self.frames.len() >= self.batch_bytes {
             self.check_pending()?;
         }
         Ok(())
@@ -341,6 +343,7 @@ impl Audit {
             seen,
             frames,
             blocks,
+            batch_bytes: _,
         } = self;
         let checked = verifier.push_sealed(frames, blocks, workers(), |verified| {
             if matches!(
@@ -499,10 +502,22 @@ pub fn verify_bundle(
 
 /// Verifies a bundle from any reader (`name` says which in errors).
 pub fn verify_bundle_from(
+    reader: impl BufRead,
+    name: &str,
+    expected: Option<&Expected>,
+    show_progress: bool,
+) -> Result<Summary, AuditError> {
+    verify_bundle_in_batches(reader, name, expected, show_progress, BATCH_BYTES)
+}
+
+/// [`verify_bundle_from`], checking blocks in batches of about
+/// `batch_bytes` (tests make them small to reach many batches).
+fn verify_bundle_in_batches(
     mut reader: impl BufRead,
     name: &str,
     expected: Option<&Expected>,
     show_progress: bool,
+    batch_bytes: usize,
 ) -> Result<Summary, AuditError> {
     let name = name.to_owned();
     let io = |source| AuditError::Io {
@@ -525,6 +540,7 @@ pub fn verify_bundle_from(
         ProgressBar::hidden()
     };
     let mut audit = Audit::new(expected.map(|e| e.sequence));
+    audit.batch_bytes = batch_bytes;
     let mut head = [0u8; 1 + 64 + 4];
     loop {
         let got = read_full(&mut reader, &mut head).map_err(io)?;
@@ -666,11 +682,17 @@ mod tests {
         verify_bundle_from(Cursor::new(bytes), "test", None, false)
     }
 
+    /// With a batch for every block.
+    fn verify_block_by_block(bytes: &[u8]) -> Result<Summary, AuditError> {
+        verify_bundle_in_batches(Cursor::new(bytes), "test", None, false, 1)
+    }
+
     #[test]
     fn a_bundle_cut_anywhere_inside_a_block_is_named_at_that_block() {
         let (bytes, starts) = bundle();
         let whole = verify(&bytes).expect("the whole bundle verifies");
         assert_eq!(whole.head.sequence, world().events.len() as u64);
+        assert_eq!(verify_block_by_block(&bytes).expect("verifies"), whole);
         for (k, &(start, first)) in starts.iter().enumerate() {
             let end = starts.get(k + 1).map_or(bytes.len(), |&(next, _)| next);
             // Inside the record's head, at its first frame, inside its
@@ -682,12 +704,14 @@ mod tests {
                 (start + end) / 2,
                 end - 1,
             ] {
-                match verify(&bytes[..cut]) {
-                    Err(AuditError::Chain(ChainError {
-                        sequence,
-                        fault: Fault::Frame(FrameError::Truncated { .. }),
-                    })) => assert_eq!(sequence, first, "cut at byte {cut}"),
-                    other => panic!("cut at byte {cut}: {other:?}"),
+                for verified in [verify(&bytes[..cut]), verify_block_by_block(&bytes[..cut])] {
+                    match verified {
+                        Err(AuditError::Chain(ChainError {
+                            sequence,
+                            fault: Fault::Frame(FrameError::Truncated { .. }),
+                        })) => assert_eq!(sequence, first, "cut at byte {cut}"),
+                        other => panic!("cut at byte {cut}: {other:?}"),
+                    }
                 }
             }
         }
@@ -695,5 +719,32 @@ mod tests {
         let (second, first_of_second) = starts[1];
         let before = verify(&bytes[..second]).expect("whole blocks verify");
         assert_eq!(before.head.sequence, first_of_second - 1);
+        assert_eq!(
+            verify_block_by_block(&bytes[..second]).expect("verifies"),
+            before
+        );
+    }
+
+    #[test]
+    fn a_changed_block_is_named_before_a_cut_after_it_in_any_batches() {
+        let (mut bytes, starts) = bundle();
+        let (_, first_of_second) = starts[1];
+        let (third, first_of_third) = starts[2];
+        // A byte of the second block's last frame, then the bundle cut
+        // inside the third.
+        bytes[third - 1] ^= 0x01;
+        bytes.truncate(third + 80);
+        for verified in [verify(&bytes), verify_block_by_block(&bytes)] {
+            match verified {
+                Err(AuditError::Chain(ChainError { sequence, fault })) => {
+                    assert!(
+                        (first_of_second..first_of_third).contains(&sequence),
+                        "named at {sequence}: {fault:?}"
+                    );
+                    assert!(!matches!(fault, Fault::Frame(FrameError::Truncated { .. })));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }
