@@ -9,4 +9,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 NATS_SERVER_BIN="$(scripts/install-nats.sh | tail -n 1)"
 export NATS_SERVER_BIN
 cargo build --release --locked --bin ledger
-exec target/release/ledger local --data "${LEDGER_DATA:-data}" "$@"
+# Where cargo put it: ./target unless CARGO_TARGET_DIR says elsewhere.
+exec "${CARGO_TARGET_DIR:-target}/release/ledger" local --data "${LEDGER_DATA:-data}" "$@"
