@@ -36,6 +36,7 @@ pub mod sequencer;
 pub mod sequences;
 pub mod shard;
 pub mod statement;
+pub mod stop;
 pub mod store;
 pub mod submissions;
 

@@ -23,6 +23,7 @@ use ledger_service::reader::Reader;
 use ledger_service::rejections::RejectionLog;
 use ledger_service::sequencer::CheckpointPolicy;
 use ledger_service::statement::StatementFont;
+use ledger_service::stop::StopRequests;
 use ledger_service::store::once_jetstream_answers;
 use ledger_service::{
     allocator, audit, demo, http, intake, proofs, statement, ChainStore, Sequencer, Shard,
@@ -885,6 +886,9 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         tuning,
         statement_font,
     } = options;
+    // From the start: a stop asked for while JetStream is awaited ends the
+    // wait, and one asked for later is not lost between two waits.
+    let stop = StopRequests::listen().context("listening for SIGINT and SIGTERM")?;
     let signer = checkpoints
         .as_ref()
         .map(|c| Arc::new(LedgerSigner::from_secret(&c.secret)));
@@ -892,7 +896,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let client = connect(nats).await?;
     let js = async_nats::jetstream::new(client.clone());
     let store = ChainStore::new(js.clone(), shard.clone());
-    let (leases, rejections, personal, attachments) = {
+    let setup = {
         let (store, js, shard) = (&store, &js, &shard);
         once_jetstream_answers(JETSTREAM_PATIENCE, move || async move {
             store.ensure(replicas).await?;
@@ -902,7 +906,13 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
             let attachments = AttachmentStore::open(js, shard, replicas).await?;
             anyhow::Ok((leases, rejections, personal, attachments))
         })
-        .await?
+    };
+    let (leases, rejections, personal, attachments) = tokio::select! {
+        set_up = setup => set_up?,
+        _ = stop.requested() => {
+            tracing::info!("stopping");
+            return Ok(());
+        }
     };
     // Every instance serves HTTP; commands go to the lease holder over NATS.
     let demo_key = identity_key.clone();
@@ -939,7 +949,8 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     tokio::spawn(async move { axum::serve(listener, http::router(api)).await });
     let holder = format!("{}-{}", hostname(), std::process::id());
     loop {
-        let Some(lease) = wait_for_lease(&leases, &holder).await else {
+        let Some(lease) = wait_for_lease(&leases, &holder, &stop).await else {
+            tracing::info!("stopping");
             return Ok(());
         };
         tracing::info!(holder, "holding the write lease");
@@ -971,6 +982,11 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
             lost = lease.lost() => {
                 tracing::warn!(error = %lost, "write lease lost while opening; following again");
                 continue;
+            }
+            _ = stop.requested() => {
+                tracing::info!("stopping; giving up the write lease");
+                lease.give_up().await;
+                return Ok(());
             }
         };
         // A stream or bucket that does not answer for a moment (a node just
@@ -1015,7 +1031,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
                 r?.map_err(|e| anyhow::anyhow!(e))?;
                 return Ok(());
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = stop.requested() => {
                 tracing::info!("stopping; giving up the write lease");
                 lease.give_up().await;
                 return Ok(());
@@ -1033,7 +1049,7 @@ const LEASE_TTL: Duration = Duration::from_secs(3);
 const JETSTREAM_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Waits until this instance holds the lease (None when asked to stop).
-async fn wait_for_lease(leases: &LeaseBucket, holder: &str) -> Option<Lease> {
+async fn wait_for_lease(leases: &LeaseBucket, holder: &str, stop: &StopRequests) -> Option<Lease> {
     let mut announced = false;
     loop {
         if let Some(lease) = leases.try_acquire(holder).await {
@@ -1048,7 +1064,7 @@ async fn wait_for_lease(leases: &LeaseBucket, holder: &str) -> Option<Lease> {
         }
         tokio::select! {
             _ = tokio::time::sleep(LEASE_TTL / 6) => {}
-            _ = tokio::signal::ctrl_c() => return None,
+            _ = stop.requested() => return None,
         }
     }
 }

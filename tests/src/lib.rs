@@ -103,6 +103,21 @@ pub async fn wait_for_intake(client: &async_nats::Client) {
     panic!("the service's intake never answered");
 }
 
+/// Waits until a service process answers over HTTP at `url`.
+pub async fn wait_for_http(url: &str) {
+    let address = format!("{url}/api/v1/openapi.json");
+    for _ in 0..300 {
+        if reqwest::get(&address)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the service at {url} never answered over HTTP");
+}
+
 /// A three-node JetStream cluster on the loopback interface.
 pub struct Cluster {
     pub nodes: Vec<Option<NatsServer>>,
@@ -479,22 +494,24 @@ impl ServiceProcess {
         self.child.try_wait().ok().flatten()
     }
 
-    /// SIGINT, as an operator's Ctrl-C: the service gives its lease up and
-    /// stops. Waits up to `limit`, then kills it; true if it stopped by itself.
-    pub fn interrupt(&mut self, limit: Duration) -> bool {
+    /// Asks it to stop with `signal` ("INT" as an operator's Ctrl-C, "TERM"
+    /// as a service manager): the service gives its lease up and stops.
+    /// Waits up to `limit`, then kills it; how it ended if it stopped by
+    /// itself.
+    pub fn stop_with(&mut self, signal: &str, limit: Duration) -> Option<std::process::ExitStatus> {
         let sent = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .is_ok_and(|s| s.success());
         let started = std::time::Instant::now();
         while sent && started.elapsed() < limit {
-            if self.exit_status().is_some() {
-                return true;
+            if let Some(status) = self.exit_status() {
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         self.kill();
-        false
+        None
     }
 
     /// Where its HTTP API listens.

@@ -2005,7 +2005,7 @@ fn rebuild_both(rig: &mut Rig, problems: &mut Problems) -> Vec<String> {
     let mut rebuilt = Vec::new();
     for instance in &mut rig.instances {
         if let Some(mut process) = instance.process.take() {
-            tokio::task::block_in_place(|| process.interrupt(Duration::from_secs(20)));
+            tokio::task::block_in_place(|| process.stop_with("INT", Duration::from_secs(20)));
         }
         match rebuild_check(&rig.urls, &instance.projections) {
             Ok(line) => rebuilt.push(format!("{}: {line}", instance.name)),

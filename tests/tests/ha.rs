@@ -85,6 +85,59 @@ async fn when_the_writer_dies_another_instance_takes_over_the_same_chain() {
     assert!(keys.iter().any(|k| k.as_str() == "after-0"));
 }
 
+/// SIGTERM, as a service manager or container runtime stops a service:
+/// the writer gives its lease up and exits cleanly, so another instance
+/// takes over without waiting for the lease to run out; a follower exits
+/// cleanly too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_sent_sigterm_hands_its_lease_over_and_exits_cleanly() {
+    let nats = Nats::start();
+    let client = nats.client().await;
+    let mut first = ServiceProcess::start(&nats.url());
+    wait_for_intake(&client).await;
+    let mut second = ServiceProcess::start(&nats.url());
+    set_up(&client).await;
+    until_accepted(&client, &award("before")).await;
+    let js = async_nats::jetstream::new(client.clone());
+    let leases = LeaseBucket::open(&js, &shard(), Duration::from_secs(3), 1)
+        .await
+        .unwrap();
+    let holder = leases.holder().await.expect("a writer holds the lease");
+    let (writer, follower) = if holder.ends_with(&format!("-{}", first.pid())) {
+        (&mut first, &mut second)
+    } else {
+        (&mut second, &mut first)
+    };
+
+    let stopped = tokio::task::block_in_place(|| writer.stop_with("TERM", Duration::from_secs(20)))
+        .expect("the writer stops by itself");
+    assert!(stopped.success(), "the writer ended with {stopped}");
+    assert_ne!(
+        leases.holder().await.as_deref(),
+        Some(holder.as_str()),
+        "a writer that stopped holds no lease"
+    );
+    let took = Instant::now();
+    until_accepted(&client, &award("after")).await;
+    println!(
+        "take-over after SIGTERM of the writer: {:?}",
+        took.elapsed()
+    );
+    let new_holder = leases.holder().await.expect("a new writer");
+    assert!(
+        new_holder.ends_with(&format!("-{}", follower.pid())),
+        "{new_holder}"
+    );
+
+    // An instance that only follows stops cleanly too.
+    let mut third = ServiceProcess::start(&nats.url());
+    wait_for_http(&third.http_url()).await;
+    let stopped = tokio::task::block_in_place(|| third.stop_with("TERM", Duration::from_secs(20)))
+        .expect("the follower stops by itself");
+    assert!(stopped.success(), "the follower ended with {stopped}");
+    assert_eq!(leases.holder().await, Some(new_holder));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_writer_that_wakes_up_cannot_append() {
     let nats = Nats::start();
