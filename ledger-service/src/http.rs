@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ledger_core::command::RegisterVolunteer;
+use ledger_core::decide::MAX_ATTACHMENT_BYTES;
 use ledger_core::domain::{Group, IdentityCommitment, IdentityKey, Membership};
 use ledger_core::frame::parse_frame;
 use ledger_core::rights::Role;
@@ -22,7 +23,7 @@ use serde_json::{json, Value};
 
 use crate::accounts::{Accounts, Principal};
 use crate::answer::{Answer, Submission};
-use crate::attachments::{AttachmentError, AttachmentStore};
+use crate::attachments::{AttachmentError, AttachmentStore, Spooled};
 use crate::personal::{PersonalRecord, PersonalStore};
 use crate::proofs::ProofError;
 use crate::queries::{failed, forbidden, may_read};
@@ -227,7 +228,7 @@ async fn upload(
     State(api): State<Api>,
     headers: HeaderMap,
     Path(hash): Path<String>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
     let who = match principal(&api, &headers) {
         Ok(who) => who,
@@ -247,19 +248,40 @@ async fn upload(
             "the path names a BLAKE3 hash in hex",
         );
     };
-    match api.attachments.put(claimed, &body).await {
-        Ok(()) => Json(json!({"blake3": claimed, "bytes": body.len()})).into_response(),
-        Err(e @ AttachmentError::Mismatch { .. }) => error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "ATTACHMENT_MISMATCH",
-            e.to_string(),
-        ),
-        Err(e) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ATTACHMENT_STORE",
-            e.to_string(),
-        ),
+    // A file declared larger than any report may name is refused before a
+    // byte of it is read; one that turns out larger, as soon as it does.
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_ATTACHMENT_BYTES) {
+        return upload_refused(AttachmentError::TooLarge {
+            limit: MAX_ATTACHMENT_BYTES,
+        });
     }
+    let file = match Spooled::from_chunks(body.into_data_stream(), MAX_ATTACHMENT_BYTES).await {
+        Ok(file) => file,
+        Err(e) => return upload_refused(e),
+    };
+    let bytes = file.bytes;
+    match api.attachments.put(claimed, file).await {
+        Ok(()) => Json(json!({"blake3": claimed, "bytes": bytes})).into_response(),
+        Err(e) => upload_refused(e),
+    }
+}
+
+fn upload_refused(e: AttachmentError) -> Response {
+    let (status, code) = match e {
+        AttachmentError::Mismatch { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "ATTACHMENT_MISMATCH")
+        }
+        AttachmentError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "ATTACHMENT_TOO_LARGE"),
+        AttachmentError::BrokenOff(_) => (StatusCode::BAD_REQUEST, "UPLOAD_BROKEN_OFF"),
+        AttachmentError::Spool(_) | AttachmentError::Store(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "ATTACHMENT_STORE")
+        }
+    };
+    error(status, code, e.to_string())
 }
 
 async fn download(
@@ -274,7 +296,17 @@ async fn download(
         return error(StatusCode::NOT_FOUND, "NO_ATTACHMENT", "no such attachment");
     };
     match api.attachments.get(&hash).await {
-        Ok(Some(bytes)) => bytes.into_response(),
+        Ok(Some(file)) => (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "application/octet-stream".to_owned(),
+                ),
+                (axum::http::header::CONTENT_LENGTH, file.bytes.to_string()),
+            ],
+            axum::body::Body::from_stream(file.into_chunks()),
+        )
+            .into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "NO_ATTACHMENT", "no such attachment"),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -872,10 +904,12 @@ fn commands_document() -> Value {
                     "responses": {"200": {"description": "erased"}, "403": {"description": "not a city admin"}}}
             },
             "/api/v1/attachments/{hash}": {
-                "put": {"summary": "Upload a report's file under its BLAKE3 hash (hex); other bytes are refused (ATTACHMENT_MISMATCH)",
+                "put": {"summary": "Upload a report's file (up to 1 GiB) under its BLAKE3 hash (hex); other bytes are refused (ATTACHMENT_MISMATCH)",
                     "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string"}}],
                     "requestBody": {"content": {"application/octet-stream": {}}},
-                    "responses": {"200": {"description": "stored"}, "422": {"description": "the bytes do not hash to the name"}}},
+                    "responses": {"200": {"description": "stored: {blake3, bytes}"}, "400": {"description": "the upload broke off (UPLOAD_BROKEN_OFF)"},
+                        "413": {"description": "over 1 GiB (ATTACHMENT_TOO_LARGE), refused as soon as declared or read"},
+                        "422": {"description": "the bytes do not hash to the name"}, "503": {"description": "the store does not answer (ATTACHMENT_STORE)"}}},
                 "get": {"summary": "Download a file by its hash",
                     "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string"}}],
                     "responses": {"200": {"description": "the bytes"}, "404": {"description": "not stored"}}}

@@ -90,3 +90,48 @@ async fn attachments_are_checked_against_their_hash() {
         hash
     );
 }
+
+/// A phone's photo is several megabytes, a scanned sign-in sheet more: files
+/// go in and out whole, up to the 1 GiB a report may name, and a file
+/// declared larger is refused before it is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_many_megabytes_go_in_and_out_whole_and_larger_ones_are_refused() {
+    use tower::ServiceExt;
+    let s = start_http(Accounts::open()).await;
+    set_up_http(&s.router, "t").await;
+    let send = |method: &str, path: String, length: Option<u64>, body: Vec<u8>| {
+        let mut request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", "Bearer t");
+        if let Some(length) = length {
+            request = request.header("content-length", length);
+        }
+        let request = request.body(axum::body::Body::from(body)).unwrap();
+        let router = s.router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, body)
+        }
+    };
+
+    let scan: Vec<u8> = (0..9_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let hash = Digest::of(&scan);
+    let path = format!("/api/v1/attachments/{hash}");
+    let (status, body) = send("PUT", path.clone(), None, scan.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let stored: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(stored["bytes"], scan.len());
+    let (status, back) = send("GET", path.clone(), None, Vec::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(back[..] == scan[..], "the file came back changed");
+
+    let (status, body) = send("PUT", path, Some((1 << 30) + 1), b"a start".to_vec()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let refused: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(refused["code"], "ATTACHMENT_TOO_LARGE", "{refused}");
+}

@@ -1,7 +1,7 @@
 //! Campaigns with phases and reporting deadlines, the reports units file,
 //! and checkpoints.
 
-use super::Decider;
+use super::{Decider, MAX_ATTACHMENT_BYTES};
 use crate::command::{DeclareCampaign, FileReport, PublishLedgerKey, RecordCheckpoint};
 use crate::domain::{Campaign, Report};
 use crate::event::*;
@@ -11,8 +11,6 @@ use crate::signing::{checkpoint_message, rotation_message, verify};
 const MAX_PHASES: usize = 24;
 const MAX_DEADLINES: usize = 24;
 const MAX_ATTACHMENTS: usize = 32;
-/// 1 GiB: larger files belong in an archive, not a report.
-const MAX_ATTACHMENT_BYTES: u64 = 1 << 30;
 
 impl Decider<'_> {
     pub(super) fn declare_campaign(&self, c: &DeclareCampaign) -> Result<Vec<Event>, Rejection> {

@@ -29,6 +29,9 @@ pub const CHECK_IN_OPENS_MINUTES_BEFORE: i64 = 60;
 /// Reported times may run this far ahead of the sequencer's clock.
 pub const CLOCK_SKEW_MINUTES: i64 = 5;
 pub const MAX_OBJECTION_WINDOW_DAYS: u16 = 30;
+/// A report's file is 1 byte to 1 GiB: larger files belong in an archive,
+/// not a report. The service refuses larger uploads as they come.
+pub const MAX_ATTACHMENT_BYTES: u64 = 1 << 30;
 
 /// Who asks, and the sequencer's clock when it decides.
 #[derive(Clone, Debug, PartialEq, Eq)]
