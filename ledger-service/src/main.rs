@@ -946,11 +946,19 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
     let listener = tokio::net::TcpListener::bind(http)
         .await
         .with_context(|| format!("listening on {http}"))?;
-    tokio::spawn(async move { axum::serve(listener, http::router(api)).await });
+    // Once asked to stop, the server takes no new connections and answers
+    // those in flight (see `finish_in_flight`).
+    let draining = stop.clone();
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, http::router(api))
+            .with_graceful_shutdown(async move { draining.requested().await })
+            .await
+    });
     let holder = format!("{}-{}", hostname(), std::process::id());
     loop {
         let Some(lease) = wait_for_lease(&leases, &holder, &stop).await else {
             tracing::info!("stopping");
+            finish_in_flight(serving).await;
             return Ok(());
         };
         tracing::info!(holder, "holding the write lease");
@@ -986,6 +994,7 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
             _ = stop.requested() => {
                 tracing::info!("stopping; giving up the write lease");
                 lease.give_up().await;
+                finish_in_flight(serving).await;
                 return Ok(());
             }
         };
@@ -1034,9 +1043,24 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
             _ = stop.requested() => {
                 tracing::info!("stopping; giving up the write lease");
                 lease.give_up().await;
+                finish_in_flight(serving).await;
                 return Ok(());
             }
         }
+    }
+}
+
+/// How long a stopping instance goes on answering the HTTP requests it has
+/// begun: a read-your-writes wait (`after=`) lasts up to 5 s.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Waits, up to [`DRAIN`], for the HTTP server to answer what it has begun.
+async fn finish_in_flight(serving: tokio::task::JoinHandle<std::io::Result<()>>) {
+    if tokio::time::timeout(DRAIN, serving).await.is_err() {
+        tracing::warn!(
+            "HTTP requests still unanswered after {} s; stopping anyway",
+            DRAIN.as_secs()
+        );
     }
 }
 

@@ -138,6 +138,43 @@ async fn an_instance_sent_sigterm_hands_its_lease_over_and_exits_cleanly() {
     assert_eq!(leases.holder().await, Some(new_holder));
 }
 
+/// A stopping instance answers the HTTP requests it has begun before it
+/// exits; here a read that waits (up to 5 s) for a sequence not written yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_when_sigterm_comes_is_answered() {
+    let nats = Nats::start();
+    let client = nats.client().await;
+    let mut service = ServiceProcess::start(&nats.url());
+    wait_for_intake(&client).await;
+    let url = format!(
+        "{}/api/v1/volunteers/v1/account?after=1000000",
+        service.http_url()
+    );
+    let waiting = tokio::spawn(async move {
+        let response = reqwest::Client::new()
+            .get(url)
+            .bearer_auth("any")
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        reqwest::Result::Ok((status, body))
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!waiting.is_finished(), "the read should still be waiting");
+
+    let stopped =
+        tokio::task::block_in_place(|| service.stop_with("TERM", Duration::from_secs(20)))
+            .expect("the instance stops by itself");
+    assert!(stopped.success(), "it ended with {stopped}");
+    let (status, body) = waiting
+        .await
+        .unwrap()
+        .expect("the request in flight is answered, not cut off");
+    assert_eq!(status.as_u16(), 503, "{body}");
+    assert_eq!(body["code"], "NOT_YET", "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_writer_that_wakes_up_cannot_append() {
     let nats = Nats::start();
