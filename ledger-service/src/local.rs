@@ -20,6 +20,10 @@ pub enum LocalError {
     },
     #[error("nats-server did not start listening on port {port} within {waited:?}")]
     NotListening { port: u16, waited: Duration },
+    #[error(
+        "a nats-server (pid {pid}) left running on {dir} by an earlier run could not be stopped; stop it first"
+    )]
+    LeftRunning { pid: u32, dir: PathBuf },
     #[error("nats-server exited ({status}) before listening on port {port}; its log ends:\n{log}")]
     Exited {
         port: u16,
@@ -94,6 +98,53 @@ fn ephemeral_ports() -> (u16, u16) {
         .unwrap_or((32768, 60999))
 }
 
+/// Stops a nats-server that an earlier run left on this folder (its parent
+/// killed with SIGKILL, say): two servers on one JetStream store would both
+/// write it. Only a process that runs this very folder's configuration
+/// counts, so a pid the system has since given to another process is left
+/// alone.
+fn stop_left_over(pid_path: &Path, config_path: &Path) -> Result<(), LocalError> {
+    let Some(pid) = std::fs::read_to_string(pid_path)
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+    else {
+        return Ok(());
+    };
+    let runs_ours = || {
+        // A process's arguments, NUL-separated; empty once it has exited.
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|args| {
+            args.split(|&b| b == 0)
+                .any(|arg| arg == config_path.as_os_str().as_encoded_bytes())
+        })
+    };
+    if !runs_ours() {
+        return Ok(());
+    }
+    let dir = config_path.parent().unwrap_or(config_path);
+    tracing::warn!(
+        pid,
+        dir = %dir.display(),
+        "stopping a nats-server left running on this folder by an earlier run"
+    );
+    for signal in ["-TERM", "-KILL"] {
+        let _ = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let asked = Instant::now();
+        while runs_ours() && asked.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !runs_ours() {
+            return Ok(());
+        }
+    }
+    Err(LocalError::LeftRunning {
+        pid,
+        dir: dir.to_owned(),
+    })
+}
+
 /// A running nats-server; stopped when dropped.
 pub struct NatsServer {
     child: Child,
@@ -116,13 +167,16 @@ impl NatsServer {
             move |source| LocalError::Io { what, path, source }
         };
         std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+        let config_path = dir.join("nats-server.conf");
+        let pid_path = dir.join("nats-server.pid");
+        stop_left_over(&pid_path, &config_path)?;
         let store = dir.join("jetstream");
         let config = format!(
-            "listen: 127.0.0.1:{port}\nmax_payload: 8MB\n\
+            "listen: 127.0.0.1:{port}\nmax_payload: 8MB\npid_file: \"{}\"\n\
              jetstream {{\n  store_dir: \"{}\"\n  sync_interval: always\n}}\n{extra}\n",
+            pid_path.display(),
             store.display()
         );
-        let config_path = dir.join("nats-server.conf");
         std::fs::write(&config_path, config).map_err(io("writing", &config_path))?;
         let log_path = dir.join("nats-server.log");
         let log = std::fs::File::create(&log_path).map_err(io("creating", &log_path))?;
@@ -191,6 +245,40 @@ impl Drop for NatsServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_left_running_on_a_folder_is_stopped_before_another_starts_there() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let first = NatsServer::start(dir.path(), free_port()).expect("the first starts");
+        let (first_port, first_pid) = (first.port, first.child.id());
+        // Its owner gone without stopping it, as after a SIGKILL.
+        std::mem::forget(first);
+
+        let second = NatsServer::start(dir.path(), free_port()).expect("the second starts");
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", first_port)).is_err(),
+            "the first server still listens"
+        );
+        let first_args = std::fs::read(format!("/proc/{first_pid}/cmdline")).unwrap_or_default();
+        assert!(first_args.is_empty(), "the first server still runs");
+        assert!(std::net::TcpStream::connect(("127.0.0.1", second.port)).is_ok());
+    }
+
+    #[test]
+    fn a_pid_file_naming_another_program_is_left_alone() {
+        let dir = tempfile::tempdir().expect("a folder");
+        let mut other = Command::new("sleep").arg("30").spawn().expect("sleep runs");
+        std::fs::write(dir.path().join("nats-server.pid"), other.id().to_string())
+            .expect("a pid file");
+        let server = NatsServer::start(dir.path(), free_port()).expect("the server starts");
+        assert!(
+            other.try_wait().expect("its status").is_none(),
+            "sleep was stopped"
+        );
+        drop(server);
+        let _ = other.kill();
+        let _ = other.wait();
+    }
 
     #[test]
     fn a_free_port_is_free_and_below_the_ephemeral_range() {

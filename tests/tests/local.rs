@@ -3,11 +3,14 @@
 //! that takes the nats-server with it.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ledger_core::values::LedgerId;
 use ledger_service::local::free_port;
+use ledger_service::{ChainStore, Shard};
 use ledger_tests::*;
 use serde_json::Value;
 
@@ -71,22 +74,21 @@ fn after<'a>(lines: &'a [String], prefix: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line starting {prefix:?} in {lines:#?}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ledger_local_serves_the_demo_and_stops_its_nats_server_with_it() {
-    let data = tempfile::tempdir().expect("a data folder");
-    let http = format!("127.0.0.1:{}", free_port());
+/// `ledger local` on `data`, HTTP on `http`, and what it printed up to the
+/// demo's line.
+fn start_local(data: &Path, http: &str) -> (Running, Vec<String>) {
     let mut local = Command::new(ledger_binary())
         .arg("local")
         .arg("--data")
-        .arg(data.path())
-        .args(["--http", &http])
+        .arg(data)
+        .args(["--http", http])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("ledger local starts");
     let stdout = local.stdout.take().expect("its output");
-    let mut local = Running(local);
+    let local = Running(local);
     let (lines, printed) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -96,8 +98,57 @@ async fn ledger_local_serves_the_demo_and_stops_its_nats_server_with_it() {
         }
     });
     let lines = lines_until(&printed, "demo federation", Duration::from_secs(120));
+    (local, lines)
+}
 
-    let nats = after(&lines, "nats-server (JetStream, sync_interval: always) at ").to_owned();
+/// The port of the nats-server `ledger local` said it started.
+fn nats_port(lines: &[String]) -> u16 {
+    let url = after(lines, "nats-server (JetStream, sync_interval: always) at ");
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{url}"))
+}
+
+fn listens(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// The events `ledger local`'s nats-server holds, checkpoints left out (a
+/// writer adds one when its clock says so).
+async fn recorded(nats_port: u16) -> Vec<ledger_core::EventRecord> {
+    let client = async_nats::connect(format!("nats://127.0.0.1:{nats_port}"))
+        .await
+        .expect("its nats-server answers");
+    let shard = Shard::new(LedgerId::new("dl").expect("the local shard"));
+    let store = ChainStore::new(async_nats::jetstream::new(client), shard);
+    let (records, _) = read_chain(&store).await;
+    records
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| !matches!(r.event, ledger_core::Event::CheckpointRecorded(_)))
+        .collect()
+}
+
+async fn head(http: &str, token: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("http://{http}/api/v1/head"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("a head")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_local_serves_the_demo_and_stops_its_nats_server_with_it() {
+    let data = tempfile::tempdir().expect("a data folder");
+    let http = format!("127.0.0.1:{}", free_port());
+    let (mut local, lines) = start_local(data.path(), &http);
+
+    let nats = nats_port(&lines);
     let token = after(&lines, "city admin token: ");
     let demo = after(&lines, "demo federation (notice 004, Dalian): ");
     assert!(demo.ends_with("rejected: {}"), "{demo}");
@@ -114,18 +165,9 @@ async fn ledger_local_serves_the_demo_and_stops_its_nats_server_with_it() {
         "{lines:#?}"
     );
 
-    let client = reqwest::Client::new();
-    let head: Value = client
-        .get(format!("http://{http}/api/v1/head"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("the API answers")
-        .json()
-        .await
-        .expect("a head");
+    let head = head(&http, token).await;
     assert!(head["sequence"].as_u64() >= Some(accepted), "{head}");
-    let console = client
+    let console = reqwest::Client::new()
         .get(format!("http://{http}/console/"))
         .send()
         .await
@@ -137,13 +179,35 @@ async fn ledger_local_serves_the_demo_and_stops_its_nats_server_with_it() {
         .ended(Duration::from_secs(20))
         .expect("ledger local stops within 20 s of SIGTERM");
     assert!(status.success(), "ledger local ended with {status}");
-    let port: u16 = nats
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("{nats}"));
     assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "its nats-server at {nats} still listens"
+        !listens(nats),
+        "its nats-server on port {nats} still listens"
     );
+}
+
+/// SIGKILL leaves `ledger local` no chance to stop its nats-server. Run
+/// again on the same data, it stops that server before starting its own
+/// (two on one store would both write it), and finds the demo recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_local_run_again_after_a_sigkill_stops_the_nats_server_left_running() {
+    let data = tempfile::tempdir().expect("a data folder");
+    let http = format!("127.0.0.1:{}", free_port());
+    let (mut first, lines) = start_local(data.path(), &http);
+    let left = nats_port(&lines);
+    let token = after(&lines, "city admin token: ").to_owned();
+    let before = recorded(left).await;
+    assert!(!before.is_empty());
+    first.0.kill().expect("SIGKILL");
+    first.0.wait().expect("it ended");
+    assert!(listens(left), "its nats-server is left running");
+
+    let (_second, lines) = start_local(data.path(), &http);
+    assert!(
+        !listens(left),
+        "the nats-server left on port {left} still listens"
+    );
+    let now = nats_port(&lines);
+    assert_ne!(now, left);
+    assert_eq!(after(&lines, "city admin token: "), token);
+    assert!(recorded(now).await == before, "the demo recorded twice");
 }
