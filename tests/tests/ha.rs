@@ -39,29 +39,57 @@ async fn until_accepted(client: &async_nats::Client, body: &Value) -> Value {
     panic!("never accepted: {body}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn when_the_writer_dies_another_instance_takes_over_the_same_chain() {
+/// Two instances on one chain, set up, with `awards` accepted; which of
+/// them holds the lease.
+struct TwoInstances {
+    nats: Nats,
+    client: async_nats::Client,
+    writer: ServiceProcess,
+    follower: ServiceProcess,
+    leases: LeaseBucket,
+    holder: String,
+}
+
+async fn two_instances(awards: usize) -> TwoInstances {
     let nats = Nats::start();
     let client = nats.client().await;
-    let mut first = ServiceProcess::start(&nats.url());
+    let first = ServiceProcess::start(&nats.url());
     wait_for_intake(&client).await;
-    let mut second = ServiceProcess::start(&nats.url());
+    let second = ServiceProcess::start(&nats.url());
     set_up(&client).await;
-    for i in 0..20 {
+    for i in 0..awards {
         until_accepted(&client, &award(&format!("before-{i}"))).await;
     }
-
-    // Kill whichever holds the lease.
     let js = async_nats::jetstream::new(client.clone());
     let leases = LeaseBucket::open(&js, &shard(), Duration::from_secs(3), 1)
         .await
         .unwrap();
     let holder = leases.holder().await.expect("a writer holds the lease");
     let (writer, follower) = if holder.ends_with(&format!("-{}", first.pid())) {
-        (&mut first, &mut second)
+        (first, second)
     } else {
-        (&mut second, &mut first)
+        (second, first)
     };
+    TwoInstances {
+        nats,
+        client,
+        writer,
+        follower,
+        leases,
+        holder,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_writer_dies_another_instance_takes_over_the_same_chain() {
+    let TwoInstances {
+        nats,
+        client,
+        mut writer,
+        follower,
+        leases,
+        ..
+    } = two_instances(20).await;
     writer.kill();
     let killed = Instant::now();
     let answer = until_accepted(&client, &award("after-0")).await;
@@ -91,23 +119,14 @@ async fn when_the_writer_dies_another_instance_takes_over_the_same_chain() {
 /// cleanly too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_sent_sigterm_hands_its_lease_over_and_exits_cleanly() {
-    let nats = Nats::start();
-    let client = nats.client().await;
-    let mut first = ServiceProcess::start(&nats.url());
-    wait_for_intake(&client).await;
-    let mut second = ServiceProcess::start(&nats.url());
-    set_up(&client).await;
-    until_accepted(&client, &award("before")).await;
-    let js = async_nats::jetstream::new(client.clone());
-    let leases = LeaseBucket::open(&js, &shard(), Duration::from_secs(3), 1)
-        .await
-        .unwrap();
-    let holder = leases.holder().await.expect("a writer holds the lease");
-    let (writer, follower) = if holder.ends_with(&format!("-{}", first.pid())) {
-        (&mut first, &mut second)
-    } else {
-        (&mut second, &mut first)
-    };
+    let TwoInstances {
+        nats,
+        client,
+        mut writer,
+        follower,
+        leases,
+        holder,
+    } = two_instances(1).await;
 
     let stopped = tokio::task::block_in_place(|| writer.stop_with("TERM", Duration::from_secs(20)))
         .expect("the writer stops by itself");
