@@ -417,6 +417,28 @@ pub fn ledger_binary() -> PathBuf {
     bin
 }
 
+/// Sends `signal` to `child` ("INT" as an operator's Ctrl-C, "TERM" as a
+/// service manager) and waits up to `limit` for it to end; how it ended,
+/// or None if it did not (or the signal could not be sent).
+pub fn ask_to_stop(
+    child: &mut Child,
+    signal: &str,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    let started = std::time::Instant::now();
+    while sent && started.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
 /// `ledger serve` as a separate process, to be killed like a crashed one.
 pub struct ServiceProcess {
     child: Child,
@@ -494,24 +516,15 @@ impl ServiceProcess {
         self.child.try_wait().ok().flatten()
     }
 
-    /// Asks it to stop with `signal` ("INT" as an operator's Ctrl-C, "TERM"
-    /// as a service manager): the service gives its lease up and stops.
-    /// Waits up to `limit`, then kills it; how it ended if it stopped by
-    /// itself.
+    /// Asks it to stop with `signal` (see [`ask_to_stop`]): the service gives
+    /// its lease up and stops. Waits up to `limit`, then kills it; how it
+    /// ended if it stopped by itself.
     pub fn stop_with(&mut self, signal: &str, limit: Duration) -> Option<std::process::ExitStatus> {
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        let started = std::time::Instant::now();
-        while sent && started.elapsed() < limit {
-            if let Some(status) = self.exit_status() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let ended = ask_to_stop(&mut self.child, signal, limit);
+        if ended.is_none() {
+            self.kill();
         }
-        self.kill();
-        None
+        ended
     }
 
     /// Where its HTTP API listens.

@@ -18,39 +18,13 @@ use serde_json::Value;
 /// the way the test would, so that its nats-server does not outlive it.
 struct Running(std::process::Child);
 
-impl Running {
-    fn terminate(&self) {
-        assert!(self.send_sigterm(), "SIGTERM could not be sent");
-    }
-
-    fn send_sigterm(&self) -> bool {
-        Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    /// How it ended, within `limit`.
-    fn ended(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let started = Instant::now();
-        while started.elapsed() < limit {
-            if let Ok(Some(status)) = self.0.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
 impl Drop for Running {
     fn drop(&mut self) {
         // No assertion here: this may run while a test is already failing.
-        if self.0.try_wait().ok().flatten().is_none() {
-            self.send_sigterm();
-            if self.ended(Duration::from_secs(10)).is_none() {
-                let _ = self.0.kill();
-            }
+        if self.0.try_wait().ok().flatten().is_none()
+            && ask_to_stop(&mut self.0, "TERM", Duration::from_secs(10)).is_none()
+        {
+            let _ = self.0.kill();
         }
     }
 }
@@ -178,9 +152,7 @@ async fn ledger_local_serves_the_demo_and_stops_its_nats_server_with_it() {
         .expect("the console answers");
     assert!(console.status().is_success(), "{}", console.status());
 
-    local.terminate();
-    let status = local
-        .ended(Duration::from_secs(20))
+    let status = ask_to_stop(&mut local.0, "TERM", Duration::from_secs(20))
         .expect("ledger local stops within 20 s of SIGTERM");
     assert!(status.success(), "ledger local ended with {status}");
     assert!(
