@@ -23,6 +23,7 @@ pub mod intake;
 pub mod lease;
 pub mod local;
 pub mod names;
+pub mod nats_access;
 pub mod personal;
 pub mod proofs;
 pub mod queries;

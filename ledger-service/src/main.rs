@@ -17,6 +17,7 @@ use ledger_service::accounts::{Accounts, AccountsFile, SystemAccount, TokenAccou
 use ledger_service::attachments::AttachmentStore;
 use ledger_service::lease::{Lease, LeaseBucket};
 use ledger_service::local::{free_port, NatsServer};
+use ledger_service::nats_access::NatsAccess;
 use ledger_service::personal::PersonalStore;
 use ledger_service::read_models::{ReadModels, Tuning};
 use ledger_service::reader::Reader;
@@ -44,6 +45,42 @@ struct Cli {
     command: Cmd,
 }
 
+/// How to sign in to NATS beyond its URLs (docs/operations.md, "Signing
+/// in to NATS"). A URL may also carry `user:password@`; set it through
+/// `LEDGER_NATS` to keep the password off the process list.
+#[derive(clap::Args)]
+struct NatsSignIn {
+    /// A creds file (user JWT and NKEY seed), for servers whose accounts
+    /// an operator issues.
+    #[arg(long, env = "LEDGER_NATS_CREDS", conflicts_with = "nats_nkey")]
+    nats_creds: Option<PathBuf>,
+    /// A file holding a user's NKEY seed (SU…).
+    #[arg(long, env = "LEDGER_NATS_NKEY")]
+    nats_nkey: Option<PathBuf>,
+    /// CA certificates (PEM) that sign the servers' TLS certificates; TLS
+    /// is then required.
+    #[arg(long, env = "LEDGER_NATS_TLS_CA")]
+    nats_tls_ca: Option<PathBuf>,
+    /// This client's TLS certificate (PEM), for servers that verify clients.
+    #[arg(long, env = "LEDGER_NATS_TLS_CERT", requires = "nats_tls_key")]
+    nats_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --nats-tls-cert.
+    #[arg(long, env = "LEDGER_NATS_TLS_KEY", requires = "nats_tls_cert")]
+    nats_tls_key: Option<PathBuf>,
+}
+
+impl NatsSignIn {
+    fn access(&self, urls: &str) -> NatsAccess {
+        NatsAccess {
+            urls: urls.to_owned(),
+            creds: self.nats_creds.clone(),
+            nkey_seed: self.nats_nkey.clone(),
+            tls_ca: self.nats_tls_ca.clone(),
+            tls_client: self.nats_tls_cert.clone().zip(self.nats_tls_key.clone()),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Connect to NATS and serve: the sequencer and the intake for other systems.
@@ -51,6 +88,8 @@ enum Cmd {
         /// NATS server URLs, comma-separated.
         #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
         nats: String,
+        #[command(flatten)]
+        sign_in: NatsSignIn,
         /// The shard (top-level federation) this instance writes.
         #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
         shard: String,
@@ -104,6 +143,8 @@ enum Cmd {
     Rebuild {
         #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
         nats: String,
+        #[command(flatten)]
+        sign_in: NatsSignIn,
         #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
         shard: String,
         /// The read models' directory.
@@ -123,6 +164,8 @@ enum Cmd {
     Verify {
         #[arg(long, env = "LEDGER_NATS", conflicts_with = "bundle")]
         nats: Option<String>,
+        #[command(flatten)]
+        sign_in: NatsSignIn,
         #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
         shard: String,
         #[arg(long)]
@@ -148,6 +191,8 @@ enum Cmd {
     Prove {
         #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
         nats: String,
+        #[command(flatten)]
+        sign_in: NatsSignIn,
         #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
         shard: String,
         #[command(subcommand)]
@@ -181,6 +226,8 @@ enum Cmd {
     Export {
         #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
         nats: String,
+        #[command(flatten)]
+        sign_in: NatsSignIn,
         #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
         shard: String,
         #[arg(long)]
@@ -381,6 +428,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
     match command {
         Cmd::Verify {
             nats,
+            sign_in,
             shard,
             bundle,
             expect_head,
@@ -391,14 +439,17 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             let expected = expect_head.as_ref();
             let result = match (bundle, &nats) {
                 (Some(path), _) => audit::verify_bundle(&path, expected, !quiet),
-                (None, Some(nats)) => {
-                    let store = connect_store(nats, &shard).await?;
-                    audit::verify_stream(&store, expected, !quiet).await
-                }
+                (None, Some(nats)) => match connect_store(&sign_in.access(nats), &shard).await {
+                    Ok(store) => audit::verify_stream(&store, expected, !quiet).await,
+                    Err(e) => {
+                        eprintln!("could not verify: {e:#}");
+                        std::process::exit(2)
+                    }
+                },
                 (None, None) => anyhow::bail!("name --nats or --bundle"),
             };
             if let (Ok(_), Some(url), Some(nats)) = (&result, &service, &nats) {
-                let store = connect_store(nats, &shard).await?;
+                let store = connect_store(&sign_in.access(nats), &shard).await?;
                 match audit::compare_with_service(&store, url, &token).await {
                     Ok(Ok(count)) => println!("compared {count} volunteers with {url}: all equal"),
                     Ok(Err((sequence, mismatch))) => {
@@ -430,8 +481,13 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             println!("{}", ledger_service::bench::machine());
             bench(what).await
         }
-        Cmd::Prove { nats, shard, what } => {
-            let store = connect_store(&nats, &shard).await?;
+        Cmd::Prove {
+            nats,
+            sign_in,
+            shard,
+            what,
+        } => {
+            let store = connect_store(&sign_in.access(&nats), &shard).await?;
             let log = audit::proof_log(&store, ledger_service::proofs::ProofLog::new()).await?;
             let doc = match what {
                 ProofKind::Inclusion {
@@ -513,12 +569,13 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
         }
         Cmd::Rebuild {
             nats,
+            sign_in,
             shard,
             projections,
             check,
             quiet,
         } => {
-            let store = connect_store(&nats, &shard).await?;
+            let store = connect_store(&sign_in.access(&nats), &shard).await?;
             let r = ledger_service::rebuild::rebuild(&store, &projections, check, quiet).await?;
             println!(
                 "rebuilt {} events in {} blocks in {:.1} s ({:.0} events/s)",
@@ -544,8 +601,13 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Export { nats, shard, out } => {
-            let store = connect_store(&nats, &shard).await?;
+        Cmd::Export {
+            nats,
+            sign_in,
+            shard,
+            out,
+        } => {
+            let store = connect_store(&sign_in.access(&nats), &shard).await?;
             let header = audit::export(&store, &out).await?;
             println!(
                 "exported {} events in {} blocks to {} (head {})",
@@ -558,6 +620,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
         }
         Cmd::Serve {
             nats,
+            sign_in,
             shard,
             replicas,
             http,
@@ -607,7 +670,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 },
                 statement_font: statement_font_or_none(statement_font.as_deref())?,
             };
-            serve(&nats, &shard, options).await
+            serve(&sign_in.access(&nats), &shard, options).await
         }
         Cmd::Local {
             data,
@@ -648,7 +711,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 tuning: Tuning::default(),
                 statement_font: statement_font_or_none(None)?,
             };
-            serve(&server.url(), &shard, options).await
+            serve(&NatsAccess::urls(server.url()), &shard, options).await
         }
     }
 }
@@ -756,22 +819,12 @@ fn parse_key(hex_key: &str) -> anyhow::Result<PublicKey> {
 }
 
 /// The chain's stream, for reading only.
-async fn connect_store(nats: &str, shard: &str) -> anyhow::Result<ChainStore> {
+async fn connect_store(nats: &NatsAccess, shard: &str) -> anyhow::Result<ChainStore> {
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
-    let client = connect(nats).await?;
+    let client = nats
+        .connect(&format!("ledger reader {}", shard.id()))
+        .await?;
     Ok(ChainStore::new(async_nats::jetstream::new(client), shard))
-}
-
-/// A NATS connection to any of the comma-separated URLs.
-async fn connect(nats: &str) -> anyhow::Result<async_nats::Client> {
-    let servers = nats
-        .split(',')
-        .map(|url| url.trim().parse::<async_nats::ServerAddr>())
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("NATS URLs {nats:?}"))?;
-    async_nats::connect(servers.as_slice())
-        .await
-        .with_context(|| format!("connecting to {nats}"))
 }
 
 /// A local secret of 32 random bytes, made once per data folder.
@@ -874,7 +927,7 @@ fn statement_font_or_none(named: Option<&Path>) -> anyhow::Result<Option<Arc<Sta
     }
 }
 
-async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> {
+async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Result<()> {
     let Options {
         replicas,
         http,
@@ -893,7 +946,9 @@ async fn serve(nats: &str, shard: &str, options: Options) -> anyhow::Result<()> 
         .as_ref()
         .map(|c| Arc::new(LedgerSigner::from_secret(&c.secret)));
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
-    let client = connect(nats).await?;
+    let client = nats
+        .connect(&format!("ledger serve {}", shard.id()))
+        .await?;
     let js = async_nats::jetstream::new(client.clone());
     let store = ChainStore::new(js.clone(), shard.clone());
     let setup = {

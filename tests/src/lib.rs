@@ -417,6 +417,18 @@ pub fn ledger_binary() -> PathBuf {
     bin
 }
 
+/// Runs the `ledger` binary to its end: its exit code, and what it wrote
+/// to stdout, then stderr.
+pub fn ledger(args: &[&str]) -> (i32, String) {
+    let out = Command::new(ledger_binary())
+        .args(args)
+        .output()
+        .expect("ledger runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
 /// Sends `signal` to `child` ("INT" as an operator's Ctrl-C, "TERM" as a
 /// service manager) and waits up to `limit` for it to end; how it ended,
 /// or None if it did not (or the signal could not be sent).

@@ -2,7 +2,6 @@
 //! `ledger verify` run as an auditor would run them, and a changed byte —
 //! in a bundle or in nats-server's own store files — found and named.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,16 +46,6 @@ async fn checkpointed_ledger(nats: &Nats) {
             "accepted"
         );
     }
-}
-
-fn ledger(args: &[&str]) -> (i32, String) {
-    let out = Command::new(ledger_binary())
-        .args(args)
-        .output()
-        .expect("ledger runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
 }
 
 /// Which sequence a verifier must name for a changed byte at each offset of
