@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ledger_core::chain::{Fault, Head, Verifier};
 use ledger_core::domain::Checkpoint;
 use ledger_core::frame::FrameError;
+use ledger_core::signing::PublicKey;
 use ledger_core::values::Digest;
 use ledger_core::values::Signature;
 use ledger_core::ChainError;
@@ -44,6 +45,35 @@ pub enum AuditError {
     Service { url: String, why: String },
     #[error("the proof log: {0}")]
     ProofLog(#[from] ledger_core::merkle::BlockError),
+    /// The chain holds together under a key other than the one the auditor
+    /// knows from outside it: another ledger, or this one rewritten.
+    #[error("the chain is sealed with {}, not with the ledger key expected ({expected}): it is another ledger, or this one rewritten under another key", published_keys(.published))]
+    UnknownKey {
+        expected: PublicKey,
+        published: Vec<PublicKey>,
+    },
+    /// A bundle's first line says other than its blocks do: the file was
+    /// cut short at a block's end, or its header changed.
+    #[error("the bundle's header says {field} {header}, its blocks give {blocks}")]
+    HeaderDisagrees {
+        field: &'static str,
+        header: String,
+        blocks: String,
+    },
+}
+
+fn published_keys(keys: &[PublicKey]) -> String {
+    match keys {
+        [] => "no ledger key at all".into(),
+        [key] => format!("ledger key {key}"),
+        _ => format!(
+            "ledger keys {}",
+            keys.iter()
+                .map(PublicKey::to_hex)
+                .collect::<Vec<_>>()
+                .join(", then ")
+        ),
+    }
 }
 
 /// A figure the service serves that the chain does not bear out.
@@ -218,6 +248,27 @@ pub struct Summary {
     pub head: Head,
     pub last_checkpoint: Option<Checkpoint>,
     pub checkpoints: u64,
+    /// The ledger keys the chain published, the first and each it was
+    /// rotated to, in order.
+    pub keys: Vec<PublicKey>,
+}
+
+impl Summary {
+    /// Checks that `key`, which the auditor knows from outside the chain
+    /// (the federation publishes it), sealed the chain: the first key or
+    /// one it was rotated to. Every key on the chain was endorsed by the
+    /// one before, and every block after it is sealed with it, so a chain
+    /// rewritten under a key of its own cannot name this one.
+    pub fn check_key(&self, key: &PublicKey) -> Result<(), AuditError> {
+        if self.keys.contains(key) {
+            Ok(())
+        } else {
+            Err(AuditError::UnknownKey {
+                expected: *key,
+                published: self.keys.clone(),
+            })
+        }
+    }
 }
 
 impl std::fmt::Display for Summary {
@@ -230,7 +281,8 @@ impl std::fmt::Display for Summary {
         match &self.last_checkpoint {
             Some(c) => write!(f, ", last over {} events with root {}", c.tree_size, c.root),
             None => write!(f, ", none yet"),
-        }
+        }?;
+        write!(f, "; sealed with {}", published_keys(&self.keys))
     }
 }
 
@@ -260,6 +312,8 @@ struct Audit {
     frames: Vec<u8>,
     blocks: Vec<(usize, Option<Signature>)>,
     batch_bytes: usize,
+    /// The ledger keys published so far, in order.
+    keys: Vec<PublicKey>,
 }
 
 const BATCH_BYTES: usize = 8 << 20;
@@ -276,6 +330,7 @@ impl Audit {
             frames: Vec::with_capacity(BATCH_BYTES + (1 << 20)),
             blocks: Vec::new(),
             batch_bytes: BATCH_BYTES,
+            keys: Vec::new(),
         }
     }
 
@@ -344,13 +399,13 @@ impl Audit {
             frames,
             blocks,
             batch_bytes: _,
+            keys,
         } = self;
         let checked = verifier.push_sealed(frames, blocks, workers(), |verified| {
-            if matches!(
-                verified.record.event,
-                ledger_core::Event::CheckpointRecorded(_)
-            ) {
-                *checkpoints += 1;
+            match &verified.record.event {
+                ledger_core::Event::CheckpointRecorded(_) => *checkpoints += 1,
+                ledger_core::Event::LedgerKeyPublished(e) => keys.push(e.public_key),
+                _ => {}
             }
             if *watch == Some(verified.head.sequence) {
                 *seen = Some(verified.head.hash);
@@ -377,6 +432,7 @@ impl Audit {
                 .audit()
                 .and_then(|a| a.last_checkpoint.clone()),
             checkpoints: self.checkpoints,
+            keys: self.keys.clone(),
         }
     }
 }
@@ -542,6 +598,7 @@ fn verify_bundle_in_batches(
     let mut audit = Audit::new(expected.map(|e| e.sequence));
     audit.batch_bytes = batch_bytes;
     let mut head = [0u8; 1 + 64 + 4];
+    let mut blocks = 0u64;
     loop {
         let got = read_full(&mut reader, &mut head).map_err(io)?;
         if got == 0 {
@@ -564,11 +621,43 @@ fn verify_bundle_in_batches(
         if got < len {
             return Err(audit.cut_short(len, got));
         }
+        blocks += 1;
         audit.check_if_full()?;
         bar.inc(audit.verifier.head().sequence - before);
     }
     bar.finish_and_clear();
-    audit.finish(expected)
+    let summary = audit.finish(expected)?;
+    check_header(&header, &summary, blocks)?;
+    Ok(summary)
+}
+
+/// Compares a bundle's first line with what its blocks gave. The line is
+/// not signed, so this proves nothing alone; it names a bundle cut short
+/// at a block's end, which links and seals cannot see without
+/// `--expect-head`.
+fn check_header(header: &BundleHeader, summary: &Summary, blocks: u64) -> Result<(), AuditError> {
+    let disagrees = |field, header: String, blocks: String| {
+        Err(AuditError::HeaderDisagrees {
+            field,
+            header,
+            blocks,
+        })
+    };
+    let head_hash = summary.head.hash.to_hex();
+    if header.events != summary.head.sequence {
+        return disagrees(
+            "events",
+            header.events.to_string(),
+            summary.head.sequence.to_string(),
+        );
+    }
+    if header.blocks != blocks {
+        return disagrees("blocks", header.blocks.to_string(), blocks.to_string());
+    }
+    if header.head_hash != head_hash {
+        return disagrees("head_hash", header.head_hash.clone(), head_hash);
+    }
+    Ok(())
 }
 
 /// Threads that hash and decode frames: every core.
@@ -715,14 +804,94 @@ mod tests {
                 }
             }
         }
-        // Cut between blocks: the blocks before verify.
+        // Cut between blocks: the blocks before verify, and the header
+        // names what is missing.
         let (second, first_of_second) = starts[1];
-        let before = verify(&bytes[..second]).expect("whole blocks verify");
-        assert_eq!(before.head.sequence, first_of_second - 1);
-        assert_eq!(
-            verify_block_by_block(&bytes[..second]).expect("verifies"),
-            before
-        );
+        for verified in [
+            verify(&bytes[..second]),
+            verify_block_by_block(&bytes[..second]),
+        ] {
+            match verified {
+                Err(AuditError::HeaderDisagrees {
+                    field: "events",
+                    header,
+                    blocks,
+                }) => {
+                    assert_eq!(header, whole.head.sequence.to_string());
+                    assert_eq!(blocks, (first_of_second - 1).to_string());
+                }
+                other => panic!("cut after the first block: {other:?}"),
+            }
+        }
+    }
+
+    /// The bundle with its first line rewritten by `change`.
+    fn with_header(bytes: &[u8], change: impl FnOnce(&mut BundleHeader)) -> Vec<u8> {
+        let end = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .expect("a first line");
+        let mut header: BundleHeader = serde_json::from_slice(&bytes[..end]).expect("header");
+        change(&mut header);
+        let mut out = serde_json::to_vec(&header).expect("header");
+        out.extend_from_slice(&bytes[end..]);
+        out
+    }
+
+    #[test]
+    fn a_header_that_disagrees_with_the_blocks_is_named_by_its_field() {
+        let (bytes, _) = bundle();
+        let whole = verify(&bytes).expect("verifies");
+        type Change = fn(&mut BundleHeader);
+        let changes: [(&str, Change); 3] = [
+            ("events", |h| h.events += 1),
+            ("blocks", |h| h.blocks -= 1),
+            ("head_hash", |h| h.head_hash = "00".repeat(32)),
+        ];
+        for (name, change) in changes {
+            match verify(&with_header(&bytes, change)) {
+                Err(AuditError::HeaderDisagrees { field, blocks, .. }) => {
+                    assert_eq!(field, name);
+                    if name == "head_hash" {
+                        assert_eq!(blocks, whole.head.hash.to_hex());
+                    }
+                }
+                other => panic!("{name} changed: {other:?}"),
+            }
+        }
+        // What the header does not vouch for may change.
+        let exported = with_header(&bytes, |h| h.exported_at = "2027-01-01T00:00:00Z".into());
+        assert_eq!(verify(&exported).expect("verifies"), whole);
+    }
+
+    #[test]
+    fn only_a_key_the_chain_was_sealed_with_is_taken() {
+        let key = |b: u8| ledger_core::signing::LedgerSigner::from_secret(&[b; 32]).public_key();
+        let (first, rotated, stranger) = (key(3), key(4), key(5));
+        let summary = Summary {
+            head: Head::EMPTY,
+            last_checkpoint: None,
+            checkpoints: 0,
+            keys: vec![first, rotated],
+        };
+        assert!(summary.check_key(&first).is_ok());
+        assert!(summary.check_key(&rotated).is_ok());
+        match summary.check_key(&stranger) {
+            Err(e @ AuditError::UnknownKey { .. }) => {
+                let said = e.to_string();
+                assert!(said.contains(&stranger.to_hex()), "{said}");
+                assert!(said.contains(&format!("{first}, then {rotated}")), "{said}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let unsealed = Summary {
+            keys: Vec::new(),
+            ..summary
+        };
+        assert!(matches!(
+            unsealed.check_key(&first),
+            Err(AuditError::UnknownKey { published, .. }) if published.is_empty()
+        ));
     }
 
     #[test]

@@ -174,6 +174,12 @@ enum Cmd {
         /// still reach it (nothing cut off) with that hash (nothing rewritten).
         #[arg(long)]
         expect_head: Option<audit::Expected>,
+        /// The ledger's public key (hex) as the federation publishes it,
+        /// outside the chain: the chain must be sealed with it (its first
+        /// key or one it was rotated to). Without it, the chain's own key
+        /// is trusted.
+        #[arg(long)]
+        key: Option<String>,
         /// Also compare every volunteer's hours and points, recomputed from
         /// the chain, with what the service at this URL serves.
         #[arg(long, requires = "nats")]
@@ -432,11 +438,13 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             shard,
             bundle,
             expect_head,
+            key,
             service,
             token,
             quiet,
         } => {
             let expected = expect_head.as_ref();
+            let key = key.as_deref().map(parse_key).transpose()?;
             let result = match (bundle, &nats) {
                 (Some(path), _) => audit::verify_bundle(&path, expected, !quiet),
                 (None, Some(nats)) => match connect_store(&sign_in.access(nats), &shard).await {
@@ -448,6 +456,10 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 },
                 (None, None) => anyhow::bail!("name --nats or --bundle"),
             };
+            let result = result.and_then(|summary| match &key {
+                Some(key) => summary.check_key(key).map(|()| summary),
+                None => Ok(summary),
+            });
             if let (Ok(_), Some(url), Some(nats)) = (&result, &service, &nats) {
                 let store = connect_store(&sign_in.access(nats), &shard).await?;
                 match audit::compare_with_service(&store, url, &token).await {
@@ -465,10 +477,22 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             match result {
                 Ok(summary) => {
                     println!("OK: {summary}");
+                    if key.is_none() && !summary.keys.is_empty() {
+                        println!(
+                            "note: the ledger key was taken from the chain itself; pass --key with the key the federation publishes to know the chain is its ledger"
+                        );
+                    }
                     Ok(())
                 }
                 Err(audit::AuditError::Chain(e)) => {
                     println!("FAILED at sequence {}: {}", e.sequence, e.fault);
+                    std::process::exit(1)
+                }
+                Err(
+                    e @ (audit::AuditError::UnknownKey { .. }
+                    | audit::AuditError::HeaderDisagrees { .. }),
+                ) => {
+                    println!("FAILED: {e}");
                     std::process::exit(1)
                 }
                 Err(e) => {
@@ -690,8 +714,13 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 "submit commands: nats request ledger.{shard}.intake.<system> '{{\"key\": ..., \"command\": ...}}'"
             );
             let identity_key = Some(identity_key(&data)?);
+            let secret = local_secret(&data, "signing.key")?;
+            println!(
+                "ledger key (auditors pass it to `ledger verify --key`): {}",
+                LedgerSigner::from_secret(&secret).public_key()
+            );
             let checkpoints = Some(Checkpoints {
-                secret: local_secret(&data, "signing.key")?,
+                secret,
                 previous: None,
                 every_events: 1_000,
                 every: Duration::from_secs(10),

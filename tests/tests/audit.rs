@@ -106,6 +106,36 @@ async fn checkpoints_verify_and_a_changed_byte_in_a_bundle_is_named() {
     assert_eq!(code, 0, "{out}");
     let (code, out) = ledger(&["verify", "--bundle", bundle_arg, "--quiet"]);
     assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("pass --key"),
+        "the auditor is told the key was the chain's own: {out}"
+    );
+
+    // The key the federation publishes, known outside the chain: the chain
+    // must be sealed with it; any other is named.
+    let key = LedgerSigner::from_secret(&[3; 32]).public_key();
+    let stranger = LedgerSigner::from_secret(&[4; 32]).public_key();
+    for source in [["--bundle", bundle_arg], ["--nats", &url]] {
+        let verify_with = |key: &ledger_core::signing::PublicKey| {
+            let key = key.to_hex();
+            let mut args = vec!["verify", "--shard", SHARD, "--quiet", "--key", &key];
+            args.extend(source);
+            ledger(&args)
+        };
+        let (code, out) = verify_with(&key);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains(&format!("sealed with ledger key {key}")),
+            "{out}"
+        );
+        assert!(!out.contains("pass --key"), "{out}");
+        let (code, out) = verify_with(&stranger);
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains(&format!("FAILED: the chain is sealed with ledger key {key}, not with the ledger key expected ({stranger})")),
+            "{out}"
+        );
+    }
 
     let original = std::fs::read(&bundle).unwrap();
     let body_start = original.iter().position(|b| *b == b'\n').unwrap() + 1;
@@ -447,6 +477,27 @@ async fn the_writer_rotates_the_key_and_a_writer_without_it_records_nothing() {
     let url = nats.url();
     let (code, out) = ledger(&["verify", "--nats", &url, "--shard", SHARD, "--quiet"]);
     assert_eq!(code, 0, "{out}");
+    // Either key vouches for the chain; a third does not.
+    for signer in [&old, &new] {
+        let key = signer.public_key().to_hex();
+        let (code, out) = ledger(&[
+            "verify", "--nats", &url, "--shard", SHARD, "--quiet", "--key", &key,
+        ]);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains(&format!(
+                "ledger keys {}, then {}",
+                old.public_key(),
+                new.public_key()
+            )),
+            "{out}"
+        );
+    }
+    let third = LedgerSigner::from_secret(&[5; 32]).public_key().to_hex();
+    let (code, out) = ledger(&[
+        "verify", "--nats", &url, "--shard", SHARD, "--quiet", "--key", &third,
+    ]);
+    assert_eq!(code, 1, "{out}");
 }
 
 /// A block appended by someone who can write to the stream but does not

@@ -152,6 +152,21 @@ async fn ledger_local_serves_the_demo_and_stops_its_nats_server_with_it() {
         .expect("the console answers");
     assert!(console.status().is_success(), "{}", console.status());
 
+    // The README's auditor: the chain checked against the key printed.
+    let key = after(
+        &lines,
+        "ledger key (auditors pass it to `ledger verify --key`): ",
+    );
+    let url = format!("nats://127.0.0.1:{nats}");
+    let (code, said) = ledger(&[
+        "verify", "--nats", &url, "--shard", "dl", "--quiet", "--key", key,
+    ]);
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.contains(&format!("sealed with ledger key {key}")),
+        "{said}"
+    );
+
     let status = ask_to_stop(&mut local.0, "TERM", Duration::from_secs(20))
         .expect("ledger local stops within 20 s of SIGTERM");
     assert!(status.success(), "ledger local ended with {status}");
