@@ -53,6 +53,8 @@ pub struct Api {
     /// The font statements are printed in as PDF; without it, PDFs are
     /// refused (the JSON and the web page remain).
     pub statement_font: Option<Arc<statement::StatementFont>>,
+    /// Whether this instance writes now (`/readyz` says so).
+    pub role: crate::health::Role,
 }
 
 /// The registration form: the non-personal part goes on the chain, the
@@ -110,6 +112,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .merge(crate::queries::routes())
         .merge(crate::console::routes())
+        .merge(crate::health::routes())
         .with_state(api)
 }
 
@@ -954,7 +957,13 @@ fn commands_document() -> Value {
                 "responses": {"200": {"description": "the head"}, "401": {"description": "no or unknown token"}}
             }},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
-                "responses": {"200": {"description": "OpenAPI 3.1"}}}}
+                "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/healthz": {"get": {"summary": "Liveness: the process answers", "security": [],
+                "responses": {"200": {"description": "{\"status\": \"alive\"}"}}}},
+            "/readyz": {"get": {"summary": "Readiness: NATS connected and the read models following the stream live; also whether this instance writes", "security": [],
+                "responses": {
+                    "200": {"description": "ready: {\"ready\": true, \"writer\", \"nats\", \"read_models\", \"reasons\": []}"},
+                    "503": {"description": "not ready; reasons among NATS_DISCONNECTED, CATCHING_UP, CHAIN_BROKEN"}}}}
         }
     })
 }

@@ -18,6 +18,7 @@ pub mod console;
 pub mod cpu;
 pub mod demo;
 pub mod fuzzing;
+pub mod health;
 pub mod http;
 pub mod intake;
 pub mod lease;

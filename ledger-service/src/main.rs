@@ -1014,6 +1014,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
     tokio::spawn(reader.clone().follow(store.clone()));
     let read_models = ReadModels::start(&projections, store.clone(), tuning)
         .with_context(|| format!("opening the read models in {}", projections.display()))?;
+    let role = ledger_service::health::Role::default();
     let api = http::Api {
         read_models,
         client: client.clone(),
@@ -1026,6 +1027,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
         signer: signer.clone(),
         identity_key,
         statement_font,
+        role: role.clone(),
     };
     let listener = tokio::net::TcpListener::bind(http)
         .await
@@ -1096,6 +1098,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
         };
         tracing::info!(head = sequencer.head().sequence, "writer ready");
         let writer = sequencer.spawn();
+        role.set_writing(true);
         if let (true, Some(key)) = (std::mem::take(&mut demo), &demo_key) {
             let loaded = demo::load(&writer, key).await;
             println!(
@@ -1117,6 +1120,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
         tokio::select! {
             lost = lease.lost() => {
                 tracing::warn!(error = %lost, "write lease lost; following again");
+                role.set_writing(false);
                 intake.abort();
                 forwarded.abort();
             }
@@ -1127,6 +1131,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
             _ = stop.requested() => {
                 tracing::info!("stopping; giving up the write lease");
                 lease.give_up().await;
+                role.set_writing(false);
                 finish_in_flight(serving).await;
                 return Ok(());
             }

@@ -42,6 +42,8 @@ const PAST_STATES: usize = 2;
 struct Status {
     head: Head,
     broken: Option<String>,
+    /// Caught up and applying new blocks as they come.
+    following: bool,
 }
 
 /// A state as of the past: its read models and the head they stand at.
@@ -76,6 +78,7 @@ impl ReadModels {
             status: Arc::new(RwLock::new(Status {
                 head: projector.head(),
                 broken: None,
+                following: false,
             })),
             store: store.clone(),
             past: Arc::default(),
@@ -88,6 +91,11 @@ impl ReadModels {
 
     pub fn head(&self) -> Head {
         self.status.read().map(|s| s.head).unwrap_or_default()
+    }
+
+    /// Whether the read models have caught up and follow new blocks live.
+    pub fn following(&self) -> bool {
+        self.status.read().is_ok_and(|s| s.following)
     }
 
     /// Why the read models stopped, if they did: where the chain broke.
@@ -199,7 +207,10 @@ impl ReadModels {
                         sequence = projector.head().sequence,
                         "read models caught up; following new blocks"
                     );
-                    self.tail(&mut projector).await
+                    self.set_following(true);
+                    let tailed = self.tail(&mut projector).await;
+                    self.set_following(false);
+                    tailed
                 }
                 Err(e) => Err(e),
             };
@@ -215,6 +226,12 @@ impl ReadModels {
                 Err(Stop::Retry(why)) => warn!(%why, "following the stream again"),
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn set_following(&self, following: bool) {
+        if let Ok(mut s) = self.status.write() {
+            s.following = following;
         }
     }
 

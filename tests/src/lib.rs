@@ -118,6 +118,36 @@ pub async fn wait_for_http(url: &str) {
     panic!("the service at {url} never answered over HTTP");
 }
 
+/// What `/readyz` of the service at `url` answers: its status and body
+/// (status 0 when nothing answers).
+pub async fn readiness(url: &str) -> (u16, Value) {
+    match reqwest::get(format!("{url}/readyz")).await {
+        Ok(r) => (r.status().as_u16(), r.json().await.unwrap_or(Value::Null)),
+        Err(_) => (0, Value::Null),
+    }
+}
+
+/// Waits up to `limit` until `/readyz` of the service at `url` answers
+/// what `wanted` looks for; that answer's body.
+pub async fn until_readiness(
+    url: &str,
+    limit: Duration,
+    wanted: impl Fn(u16, &Value) -> bool,
+) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let (status, body) = readiness(url).await;
+        if wanted(status, &body) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "/readyz of {url} still answers {status} {body} after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A three-node JetStream cluster on the loopback interface.
 pub struct Cluster {
     pub nodes: Vec<Option<NatsServer>>,
@@ -634,6 +664,7 @@ pub async fn start_http_with(
         statement_font: ledger_service::statement::StatementFont::find(None)
             .ok()
             .map(std::sync::Arc::new),
+        role: Default::default(),
     });
     HttpSetup {
         nats,

@@ -127,6 +127,13 @@ async fn an_instance_sent_sigterm_hands_its_lease_over_and_exits_cleanly() {
         leases,
         holder,
     } = two_instances(1).await;
+    // Each says over /readyz whether it writes.
+    let writes = |writing: bool| {
+        move |status: u16, body: &serde_json::Value| status == 200 && body["writer"] == writing
+    };
+    let limit = Duration::from_secs(30);
+    until_readiness(&writer.http_url(), limit, writes(true)).await;
+    until_readiness(&follower.http_url(), limit, writes(false)).await;
 
     let stopped = tokio::task::block_in_place(|| writer.stop_with("TERM", Duration::from_secs(20)))
         .expect("the writer stops by itself");
@@ -147,6 +154,7 @@ async fn an_instance_sent_sigterm_hands_its_lease_over_and_exits_cleanly() {
         new_holder.ends_with(&format!("-{}", follower.pid())),
         "{new_holder}"
     );
+    until_readiness(&follower.http_url(), limit, writes(true)).await;
 
     // An instance that only follows stops cleanly too.
     let mut third = ServiceProcess::start(&nats.url());
