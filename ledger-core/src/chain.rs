@@ -68,6 +68,8 @@ pub enum Fault {
     BadSignature(&'static str),
     #[error("missing: the chain ends at {last}, but reached {expected} before")]
     Missing { last: u64, expected: u64 },
+    #[error("rewritten: the frame here hashes to {found}, but to {expected} when verified before")]
+    Rewritten { expected: Digest, found: Digest },
 }
 
 /// The first bad frame of a chain.

@@ -233,7 +233,7 @@ fn check_expected(head: Head, seen: Option<Digest>, expected: &Expected) -> Resu
     match (expected.hash, seen) {
         (Some(want), Some(got)) if want != got => Err(ChainError {
             sequence: expected.sequence,
-            fault: Fault::BadLink {
+            fault: Fault::Rewritten {
                 expected: want,
                 found: got,
             },
@@ -862,6 +862,43 @@ mod tests {
         // What the header does not vouch for may change.
         let exported = with_header(&bytes, |h| h.exported_at = "2027-01-01T00:00:00Z".into());
         assert_eq!(verify(&exported).expect("verifies"), whole);
+    }
+
+    #[test]
+    fn a_head_seen_before_must_still_be_reached_with_the_same_hash() {
+        let (bytes, _) = bundle();
+        let whole = verify(&bytes).expect("verifies");
+        let at = |sequence, hash| Expected { sequence, hash };
+        let check = |expected: Expected| {
+            verify_bundle_from(Cursor::new(&bytes), "test", Some(&expected), false)
+        };
+        let head = whole.head;
+        assert_eq!(
+            check(at(head.sequence, Some(head.hash))).expect("the same head"),
+            whole
+        );
+        match check(at(head.sequence, Some(Digest([7; 32])))) {
+            Err(AuditError::Chain(ChainError {
+                sequence,
+                fault: Fault::Rewritten { expected, found },
+            })) => {
+                assert_eq!(sequence, head.sequence);
+                assert_eq!((expected, found), (Digest([7; 32]), head.hash));
+            }
+            other => panic!("another hash seen before: {other:?}"),
+        }
+        match check(at(head.sequence + 3, None)) {
+            Err(AuditError::Chain(ChainError {
+                sequence,
+                fault: Fault::Missing { last, expected },
+            })) => {
+                assert_eq!(
+                    (sequence, last, expected),
+                    (head.sequence + 1, head.sequence, head.sequence + 3)
+                );
+            }
+            other => panic!("a head further on seen before: {other:?}"),
+        }
     }
 
     #[test]
