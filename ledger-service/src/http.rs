@@ -55,6 +55,8 @@ pub struct Api {
     pub statement_font: Option<Arc<statement::StatementFont>>,
     /// Whether this instance writes now (`/readyz` says so).
     pub role: crate::health::Role,
+    /// What this instance's writer answered (`/metrics`).
+    pub answers: Arc<crate::metrics::AnswerCounts>,
 }
 
 /// The registration form: the non-personal part goes on the chain, the
@@ -113,6 +115,7 @@ pub fn router(api: Api) -> Router {
         .merge(crate::queries::routes())
         .merge(crate::console::routes())
         .merge(crate::health::routes())
+        .merge(crate::metrics::routes())
         .with_state(api)
 }
 
@@ -960,6 +963,8 @@ fn commands_document() -> Value {
                 "responses": {"200": {"description": "OpenAPI 3.1"}}}},
             "/healthz": {"get": {"summary": "Liveness: the process answers", "security": [],
                 "responses": {"200": {"description": "{\"status\": \"alive\"}"}}}},
+            "/metrics": {"get": {"summary": "Counters and gauges in Prometheus' text format: submissions by outcome, rejections by code, events recorded, the write lease, NATS, how far the read models are behind", "security": [],
+                "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
             "/readyz": {"get": {"summary": "Readiness: NATS connected and the read models following the stream live; also whether this instance writes", "security": [],
                 "responses": {
                     "200": {"description": "ready: {\"ready\": true, \"writer\", \"nats\", \"read_models\", \"reasons\": []}"},

@@ -23,6 +23,7 @@ pub mod http;
 pub mod intake;
 pub mod lease;
 pub mod local;
+pub mod metrics;
 pub mod names;
 pub mod nats_access;
 pub mod personal;

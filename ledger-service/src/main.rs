@@ -1015,6 +1015,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
     let read_models = ReadModels::start(&projections, store.clone(), tuning)
         .with_context(|| format!("opening the read models in {}", projections.display()))?;
     let role = ledger_service::health::Role::default();
+    let answers = Arc::new(ledger_service::metrics::AnswerCounts::default());
     let api = http::Api {
         read_models,
         client: client.clone(),
@@ -1028,6 +1029,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
         identity_key,
         statement_font,
         role: role.clone(),
+        answers: answers.clone(),
     };
     let listener = tokio::net::TcpListener::bind(http)
         .await
@@ -1058,6 +1060,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
                 .await?
                 .with_lease(watch)
                 .republishing(client.clone())
+                .counting(answers.clone())
                 .remembering_rejections(rejections.clone())
                 .await?;
             anyhow::Ok(match (&checkpoints, &signer) {

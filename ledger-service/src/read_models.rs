@@ -41,6 +41,8 @@ const PAST_STATES: usize = 2;
 #[derive(Debug, Default)]
 struct Status {
     head: Head,
+    /// The stream sequence of the last block applied.
+    position: u64,
     broken: Option<String>,
     /// Caught up and applying new blocks as they come.
     following: bool,
@@ -77,6 +79,7 @@ impl ReadModels {
             reader: projector.reader(),
             status: Arc::new(RwLock::new(Status {
                 head: projector.head(),
+                position: projector.position(),
                 broken: None,
                 following: false,
             })),
@@ -91,6 +94,11 @@ impl ReadModels {
 
     pub fn head(&self) -> Head {
         self.status.read().map(|s| s.head).unwrap_or_default()
+    }
+
+    /// The stream sequence of the last block applied.
+    pub fn position(&self) -> u64 {
+        self.status.read().map(|s| s.position).unwrap_or_default()
     }
 
     /// Whether the read models have caught up and follow new blocks live.
@@ -238,6 +246,7 @@ impl ReadModels {
     fn applied(&self, projector: &Projector) {
         if let Ok(mut s) = self.status.write() {
             s.head = projector.head();
+            s.position = projector.position();
         }
     }
 

@@ -28,6 +28,7 @@ use tracing::{info, warn};
 
 use crate::answer::{Answer, Submission};
 use crate::lease::LeaseWatch;
+use crate::metrics::AnswerCounts;
 use crate::rejections::{RejectionLog, RejectionLogError};
 use crate::republish::{Republisher, Route};
 use crate::store::{Block, ChainStore, Sent, StoreError};
@@ -273,6 +274,8 @@ pub struct Sequencer {
     /// Where the submissions' index keeps its older answers, if not in
     /// memory.
     answers_dir: Option<PathBuf>,
+    /// Where each answer is counted (`/metrics`), if anywhere.
+    counted: Option<Arc<AnswerCounts>>,
 }
 
 #[derive(Default)]
@@ -309,6 +312,7 @@ impl Sequencer {
             store,
             replica: Replica::empty(answers_dir.as_deref())?,
             answers_dir,
+            counted: None,
             lease: LeaseWatch::always(),
             republisher: None,
             rejections: None,
@@ -380,6 +384,12 @@ impl Sequencer {
         }
         self.rejections = Some(log);
         Ok(self)
+    }
+
+    /// Counts every answer it gives in `answers`.
+    pub fn counting(mut self, answers: Arc<AnswerCounts>) -> Sequencer {
+        self.counted = Some(answers);
+        self
     }
 
     /// Republishes every committed event on `ledger.<shard>.events.<kind>.<unit>`.
@@ -893,9 +903,11 @@ impl Sequencer {
                 let id = SubmissionId::of(&s.actor, k);
                 self.replica.index.get(&id).ok().flatten()
             });
+            let repeated = known.is_some();
             let answer = known.unwrap_or_else(|| Answer::Unavailable {
                 message: why.to_owned(),
             });
+            self.count(&answer, repeated);
             let _ = request.reply.send(answer);
         }
     }
@@ -908,6 +920,10 @@ impl Sequencer {
     ) {
         let mut given: Vec<Answer> = Vec::with_capacity(batch.len());
         for ((request, outcome), id) in batch.into_iter().zip(outcomes).zip(ids) {
+            let repeated = matches!(
+                outcome,
+                Outcome::Known(_) | Outcome::SameAs(_) | Outcome::Landing(_)
+            );
             let answer = match outcome {
                 Outcome::Known(a) | Outcome::Rejected(a) => a,
                 Outcome::Recorded {
@@ -939,7 +955,14 @@ impl Sequencer {
                 self.replica.index.remember(*id, &answer);
             }
             given.push(answer.clone());
+            self.count(&answer, repeated);
             let _ = request.reply.send(answer);
+        }
+    }
+
+    fn count(&self, answer: &Answer, repeated: bool) {
+        if let Some(counted) = &self.counted {
+            counted.record(answer, repeated);
         }
     }
 }

@@ -665,6 +665,7 @@ pub async fn start_http_with(
             .ok()
             .map(std::sync::Arc::new),
         role: Default::default(),
+        answers: Default::default(),
     });
     HttpSetup {
         nats,

@@ -62,3 +62,73 @@ async fn readiness_follows_the_nats_connection_while_liveness_stays() {
     assert_eq!(back["read_models"], "following", "{back}");
     assert!(service.exit_status().is_none(), "the service stopped");
 }
+
+/// One sample of a `/metrics` page, by its name and labels as written.
+fn sample(page: &str, series: &str) -> Option<u64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_what_the_writer_answered() {
+    let nats = Nats::start();
+    let service = ServiceProcess::start(&nats.url());
+    let client = nats.client().await;
+    wait_for_intake(&client).await;
+    set_up(&client).await;
+    let first = submission("setup-0", federation()[0].clone());
+    let again = request(&client, "admin-city", &first).await;
+    assert_eq!(again["status"], "accepted", "a retry: {again}");
+    let refused = request(
+        &client,
+        "admin-city",
+        &submission(
+            "award-nobody",
+            serde_json::json!({"type": "award_points", "volunteer": "nobody",
+                "points": 1, "approver": "admin-city", "reason": "指标"}),
+        ),
+    )
+    .await;
+    assert_eq!(refused["status"], "rejected", "{refused}");
+    let code = refused["code"].as_str().expect("a code").to_owned();
+    let (_, head) = read_chain(&nats.store().await).await;
+
+    let url = format!("{}/metrics", service.http_url());
+    let started = std::time::Instant::now();
+    let page = loop {
+        let page = reqwest::get(&url)
+            .await
+            .expect("/metrics answers")
+            .text()
+            .await
+            .expect("a page");
+        if sample(&page, "ledger_read_models_behind_blocks") == Some(0) {
+            break page;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let expect = [
+        (
+            "ledger_submissions_total{outcome=\"accepted\"}",
+            federation().len() as u64,
+        ),
+        ("ledger_submissions_total{outcome=\"rejected\"}", 1),
+        ("ledger_submissions_total{outcome=\"repeated\"}", 1),
+        ("ledger_submissions_total{outcome=\"unavailable\"}", 0),
+        (&format!("ledger_rejections_total{{code=\"{code}\"}}"), 1),
+        ("ledger_events_recorded_total", head.sequence),
+        ("ledger_read_models_events", head.sequence),
+        ("ledger_writer", 1),
+        ("ledger_nats_connected", 1),
+        ("ledger_read_models_following", 1),
+    ];
+    for (series, value) in expect {
+        assert_eq!(sample(&page, series), Some(value), "{series} in\n{page}");
+    }
+    assert!(
+        page.contains("# TYPE ledger_submissions_total counter"),
+        "{page}"
+    );
+}
