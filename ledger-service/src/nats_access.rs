@@ -27,14 +27,19 @@ pub struct NatsAccess {
     pub tls_client: Option<(PathBuf, PathBuf)>,
 }
 
+/// A user name and password from the URLs, decoded.
+type UserPassword = (String, String);
+
 #[derive(Debug, Error)]
 pub enum AccessError {
     #[error("no NATS URL given")]
     NoUrl,
     #[error("NATS URL {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
-    #[error("a creds file and an NKEY seed both given: sign in with one")]
+    #[error("more than one way to sign in given (a creds file, an NKEY seed, a user in the URLs): sign in with one")]
     TwoCredentials,
+    #[error("the NATS URLs name different users: {0}")]
+    MixedUsers(String),
     #[error("reading the NATS {what} {path}: {source}")]
     Unreadable {
         what: &'static str,
@@ -65,43 +70,65 @@ impl NatsAccess {
 
     /// Connects, under `name` as the servers list the connection.
     pub async fn connect(&self, name: &str) -> Result<Client, AccessError> {
-        let servers = self.servers()?;
-        self.options()?
+        let (servers, user) = self.servers()?;
+        self.options(user)?
             .name(name)
             .connect(servers.as_slice())
             .await
             .map_err(|source| AccessError::Connect {
-                urls: self.urls.clone(),
+                urls: redacted(&self.urls),
                 source,
             })
     }
 
-    fn servers(&self) -> Result<Vec<ServerAddr>, AccessError> {
-        let servers = self
+    /// The servers, without the user and password a URL may carry (the
+    /// client would not send them, and logs would show them), and that
+    /// user and password, the same in every URL that names one.
+    fn servers(&self) -> Result<(Vec<ServerAddr>, Option<UserPassword>), AccessError> {
+        let mut servers = Vec::new();
+        let mut user = None;
+        for url in self
             .urls
             .split(',')
             .map(str::trim)
-            .filter(|url| !url.is_empty())
-            .map(|url| {
-                url.parse::<ServerAddr>().map_err(|e| AccessError::BadUrl {
-                    url: url.to_owned(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter(|u| !u.is_empty())
+        {
+            let bad = |e: &dyn std::fmt::Display| AccessError::BadUrl {
+                url: redacted(url),
+                reason: e.to_string(),
+            };
+            let addr = url.parse::<ServerAddr>().map_err(|e| bad(&e))?;
+            if let Some(name) = addr.username() {
+                let named = (
+                    percent_decoded(name).map_err(|e| bad(&e))?,
+                    percent_decoded(addr.password().unwrap_or_default()).map_err(|e| bad(&e))?,
+                );
+                match &user {
+                    Some(before) if *before != named => {
+                        return Err(AccessError::MixedUsers(redacted(&self.urls)))
+                    }
+                    _ => user = Some(named),
+                }
+            }
+            let plain = without_user(url);
+            servers.push(plain.parse::<ServerAddr>().map_err(|e| bad(&e))?);
+        }
         if servers.is_empty() {
             return Err(AccessError::NoUrl);
         }
-        Ok(servers)
+        Ok((servers, user))
     }
 
     /// The connection's options, every file read and checked.
-    fn options(&self) -> Result<ConnectOptions, AccessError> {
-        let mut options = match (&self.creds, &self.nkey_seed) {
-            (Some(_), Some(_)) => return Err(AccessError::TwoCredentials),
-            (Some(path), None) => with_creds(path)?,
-            (None, Some(path)) => ConnectOptions::new().nkey(read_seed(path)?),
-            (None, None) => ConnectOptions::new(),
+    fn options(&self, user: Option<UserPassword>) -> Result<ConnectOptions, AccessError> {
+        let mut options = match (&self.creds, &self.nkey_seed, user) {
+            (None, None, Some((name, password))) => {
+                ConnectOptions::with_user_and_password(name, password)
+            }
+            (Some(path), None, None) => with_creds(path)?,
+            (None, Some(path), None) => ConnectOptions::new().nkey(read_seed(path)?),
+            (None, None, None) => ConnectOptions::new(),
+            _ => return Err(AccessError::TwoCredentials),
         };
         if let Some(ca) = &self.tls_ca {
             expect_pem(ca, "CA file", "CERTIFICATE")?;
@@ -116,6 +143,54 @@ impl NatsAccess {
         }
         Ok(options)
     }
+}
+
+/// `urls` with each password shown as `***`: for messages.
+fn redacted(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match user_part(url) {
+            Some((start, end)) => match url[start..end].split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..start], &url[end..]),
+                None => url.to_owned(),
+            },
+            None => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `url` without its `user:password@`.
+fn without_user(url: &str) -> String {
+    match user_part(url) {
+        Some((start, end)) => format!("{}{}", &url[..start], &url[end + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Where a URL's `user:password` lies: from `start` to the `@` at `end`.
+fn user_part(url: &str) -> Option<(usize, usize)> {
+    let start = url.find("://")? + 3;
+    let authority_end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let at = url[start..authority_end].rfind('@')? + start;
+    Some((start, at))
+}
+
+/// A URL's user or password as written, `%XX` escapes decoded.
+fn percent_decoded(text: &str) -> Result<String, &'static str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3).ok_or("a % escape is cut short")?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| "a % escape is not hex")?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "a % escape is not UTF-8")
 }
 
 fn read(path: &Path, what: &'static str) -> Result<String, AccessError> {
@@ -174,7 +249,7 @@ mod tests {
     #[test]
     fn urls_are_split_on_commas_and_none_at_all_is_refused() {
         let access = NatsAccess::urls("nats://a:4222, nats://b:4222,");
-        assert_eq!(access.servers().expect("two URLs").len(), 2);
+        assert_eq!(access.servers().expect("two URLs").0.len(), 2);
         assert!(matches!(
             NatsAccess::urls(" , ").servers(),
             Err(AccessError::NoUrl)
@@ -191,7 +266,7 @@ mod tests {
             creds: Some("/nonexistent/ledger.creds".into()),
             ..NatsAccess::urls("nats://127.0.0.1:4222")
         };
-        match access.options() {
+        match access.options(None) {
             Err(AccessError::Unreadable { what, path, .. }) => {
                 assert_eq!(what, "creds file");
                 assert_eq!(path, Path::new("/nonexistent/ledger.creds"));
@@ -227,7 +302,7 @@ mod tests {
             },
         ] {
             assert!(
-                matches!(access.options(), Err(AccessError::Malformed { .. })),
+                matches!(access.options(None), Err(AccessError::Malformed { .. })),
                 "{access:?} was taken"
             );
         }
@@ -242,11 +317,40 @@ mod tests {
             nkey_seed: Some(seed.clone()),
             ..NatsAccess::default()
         };
-        assert!(access.options().is_ok());
+        assert!(access.options(None).is_ok());
+        let user = Some(("ledger".to_owned(), "secret".to_owned()));
+        assert!(matches!(
+            access.options(user),
+            Err(AccessError::TwoCredentials)
+        ));
         let both = NatsAccess {
             creds: Some(seed),
             ..access
         };
-        assert!(matches!(both.options(), Err(AccessError::TwoCredentials)));
+        assert!(matches!(
+            both.options(None),
+            Err(AccessError::TwoCredentials)
+        ));
+    }
+
+    #[test]
+    fn a_user_in_the_urls_is_taken_out_of_them_decoded_and_never_shown() {
+        let access = NatsAccess::urls("nats://ledger:p%40ss%2Fw@n1:4222,nats://n2:4222");
+        let (servers, user) = access.servers().expect("URLs with a user");
+        assert_eq!(user, Some(("ledger".to_owned(), "p@ss/w".to_owned())));
+        assert!(servers.iter().all(|s| s.username().is_none()));
+        assert_eq!(servers[0].host(), "n1");
+        assert_eq!(
+            redacted(&access.urls),
+            "nats://ledger:***@n1:4222,nats://n2:4222"
+        );
+        assert!(matches!(
+            NatsAccess::urls("nats://a:x@n1:4222,nats://b:y@n2:4222").servers(),
+            Err(AccessError::MixedUsers(urls)) if !urls.contains(":x@") && !urls.contains(":y@")
+        ));
+        match NatsAccess::urls("nats://ledger:secret@n1:notaport").servers() {
+            Err(AccessError::BadUrl { url, .. }) => assert!(!url.contains("secret"), "{url}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -311,3 +311,43 @@ async fn a_service_signs_in_with_an_nkey_seed_and_another_seed_is_refused() {
     assert!(events >= 1, "{events} events");
     assert!(service.exit_status().is_none(), "the service stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_and_password_in_the_url_sign_in_and_the_password_is_never_printed() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let server = NatsServer::start_with(
+        &dir.path().join("nats"),
+        free_port(),
+        "authorization {\n  users = [ { user: \"ledger\", password: \"p@ss/w\" } ]\n}\n",
+    )
+    .expect("nats-server starts with a user");
+    let at = server.url().replace("nats://", "");
+    let url = format!("nats://ledger:p%40ss%2Fw@{at}");
+
+    let wrong = format!("nats://ledger:not-the-password@{at}");
+    let (code, said) = verify_live(&wrong, &[]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains(&format!("nats://ledger:***@{at}")) && !said.contains("not-the-password"),
+        "the URL named, the password not: {said}"
+    );
+
+    let projections = dir.path().join("projections");
+    let mut service = ServiceProcess::start_with_args(&url, &projections, &[], None);
+    let client = ConnectOptions::with_user_and_password("ledger".into(), "p@ss/w".into())
+        .connect(server.url())
+        .await
+        .expect("a system signs in");
+    wait_for_intake(&client).await;
+    let answer = request(
+        &client,
+        "admin-city",
+        &submission("setup-0", federation()[0].clone()),
+    )
+    .await;
+    assert_eq!(answer["status"], "accepted", "{answer}");
+    let (code, said) = verify_live(&url, &[]);
+    assert_eq!(code, 0, "{said}");
+    verified_to_the_head(&said, client).await;
+    assert!(service.exit_status().is_none(), "the service stopped");
+}

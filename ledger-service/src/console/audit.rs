@@ -79,8 +79,8 @@ async fn page(s: Session, State(api): State<Api>) -> Response {
                 }
             }
             p.hint { (s.t(
-                "审计员无需信任本服务：用 ledger verify 从数据流独立校验整条链，用 ledger verify-proof 校验包含证明。",
-                "Auditors need not trust this service: ledger verify checks the whole chain from the stream, and ledger verify-proof checks an inclusion proof."
+                "审计员无需信任本服务：将上面的台账公钥通过服务之外的渠道（如联合会公告）公布；审计员用 ledger verify --key <公钥> 从数据流独立校验整条链，用 ledger verify-proof 校验包含证明。",
+                "Auditors need not trust this service: publish the ledger key above outside it (a federation notice, say); auditors check the whole chain from the stream with ledger verify --key <key>, and an inclusion proof with ledger verify-proof."
             )) }
         };
         Ok(layout::page(&s, Nav::Audit, s.t("审计", "Audit"), body))
