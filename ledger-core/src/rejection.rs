@@ -18,7 +18,7 @@ pub enum Rejection {
     LedgerAlreadyOpen,
     #[error("{field}: {reason}")]
     InvalidValue { field: &'static str, reason: String },
-    #[error("{field} {at} is later than now ({now}) allows")]
+    #[error("{field} {at} is in the future: the ledger's clock reads {now}, and allows {} minutes' difference", crate::decide::CLOCK_SKEW_MINUTES)]
     FutureTime {
         field: &'static str,
         at: Timestamp,

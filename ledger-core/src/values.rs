@@ -197,7 +197,12 @@ impl de::Visitor<'_> for IdVisitor {
     type Value = CompactString;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a {}", self.0)
+        let article = if self.0.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        write!(f, "{article} {}", self.0)
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<CompactString, E> {

@@ -75,13 +75,6 @@ struct Registration {
     personal: PersonalRecord,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CommandRequest {
-    key: SubmissionKey,
-    command: Command,
-}
-
 pub fn router(api: Api) -> Router {
     Router::new()
         .route("/api/v1/commands", post(submit))
@@ -144,11 +137,12 @@ async fn submit(State(api): State<Api>, headers: HeaderMap, body: axum::body::By
         Ok(who) => who,
         Err(why) => return unauthorized(why),
     };
-    let request: CommandRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, "MALFORMED", e.to_string()),
+    // Read as the intake reads a submission, to the same answers.
+    let submission = match crate::intake::read_one(&who, &body) {
+        Ok(submission) => submission,
+        Err(refused) => return answer_response(refused),
     };
-    if let Command::FileReport(report) = &request.command {
+    if let Command::FileReport(report) = &submission.command {
         for a in &report.attachments {
             if api.attachments.size(&a.blake3).await != Some(a.bytes) {
                 return error(
@@ -162,12 +156,6 @@ async fn submit(State(api): State<Api>, headers: HeaderMap, body: axum::body::By
             }
         }
     }
-    let submission = Submission {
-        actor: who.actor,
-        role: who.role,
-        key: Some(request.key),
-        command: request.command,
-    };
     answer_response(forward(&api, &submission).await)
 }
 

@@ -45,19 +45,88 @@ fn field_of(message: &str) -> Option<String> {
 }
 
 fn malformed(e: &serde_json::Error) -> Answer {
-    let message = e.to_string();
-    match Answer::malformed(&message) {
-        Answer::Rejected { code, message, .. } => Answer::Rejected {
-            field: field_of(&message),
-            code,
-            message,
-        },
-        other => other,
+    malformed_at(&e.to_string(), None)
+}
+
+/// A submission that does not read: the message in an integrator's words
+/// rather than the parser's, and the field at fault, by the message or
+/// else by where the parser stood (`path`, as `command.volunteer`).
+fn malformed_at(message: &str, path: Option<&str>) -> Answer {
+    let message = in_plain_words(message);
+    let field = field_of(&message).or_else(|| {
+        if message.starts_with("unknown variant") {
+            return Some("type".to_owned());
+        }
+        let last = path?.rsplit('.').next()?;
+        (!last.is_empty() && last != "?").then(|| last.to_owned())
+    });
+    Answer::Rejected {
+        code: "MALFORMED".to_owned(),
+        message,
+        field,
     }
 }
 
+/// Which field of a command that does not read is at fault. A command is
+/// read by its `type` tag, and the parser does not say where inside it
+/// stood; so each field is left out in turn, and the one whose absence
+/// changes the error to its own absence (or to none) is the one. Only for
+/// commands of a command's size: the work grows with the square of it.
+fn field_at_fault(command: &serde_json::Value) -> Option<String> {
+    let fields = command.as_object()?;
+    if fields.len() > 32 {
+        return None;
+    }
+    fields.keys().filter(|k| *k != "type").find_map(|name| {
+        let mut without = fields.clone();
+        without.remove(name);
+        match serde_json::from_value::<Command>(serde_json::Value::Object(without)) {
+            Ok(_) => Some(name.clone()),
+            Err(e) => (field_of(&e.to_string()).as_ref() == Some(name)).then(|| name.clone()),
+        }
+    })
+}
+
+/// The parser names the types it expected as the code calls them.
+fn in_plain_words(message: &str) -> String {
+    message
+        .replace(
+            "struct WireSubmission with 2 elements",
+            r#"a submission {"key": …, "command": {…}}"#,
+        )
+        .replace(
+            "struct WireSubmission",
+            r#"a submission {"key": …, "command": {…}}"#,
+        )
+        .replace("struct WireBatch", r#"a batch {"submissions": […]}"#)
+        .replace(
+            "internally tagged enum Command",
+            r#"a command {"type": …, …}"#,
+        )
+}
+
+/// Reads one submission's bytes (HTTP takes no batches).
+pub fn read_one(who: &Principal, payload: &[u8]) -> Result<Submission, Answer> {
+    read_submission(who, read_json(payload)?)
+}
+
+fn read_json(payload: &[u8]) -> Result<serde_json::Value, Answer> {
+    // Some tools on Windows start UTF-8 with a byte order mark.
+    let payload = payload.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(payload);
+    serde_json::from_slice(payload).map_err(|e| malformed(&e))
+}
+
 fn read_submission(who: &Principal, value: serde_json::Value) -> Result<Submission, Answer> {
-    let wire: WireSubmission = serde_json::from_value(value).map_err(|e| malformed(&e))?;
+    let command = value.get("command").cloned();
+    let wire: WireSubmission = serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut path = e.path().to_string();
+        if path == "command" {
+            if let Some(field) = command.as_ref().and_then(field_at_fault) {
+                path = format!("command.{field}");
+            }
+        }
+        malformed_at(&e.inner().to_string(), Some(&path))
+    })?;
     Ok(Submission {
         actor: who.actor.clone(),
         role: who.role.clone(),
@@ -78,7 +147,7 @@ pub enum Request {
 /// does not read becomes an answer to send back; nothing here panics or
 /// touches the writer, whatever the bytes (fuzzed: `fuzz/`).
 pub fn read_request(who: &Principal, payload: &[u8]) -> Result<Request, Answer> {
-    let value: serde_json::Value = serde_json::from_slice(payload).map_err(|e| malformed(&e))?;
+    let value = read_json(payload)?;
     if value.get("submissions").is_none() {
         return Ok(Request::One(Box::new(read_submission(who, value))));
     }
@@ -226,5 +295,96 @@ mod tests {
         );
         assert_eq!(field_of("missing field `at` at line 1"), Some("at".into()));
         assert_eq!(field_of("invalid type: string \"x\", expected u32"), None);
+    }
+
+    fn kiosk() -> Principal {
+        Principal {
+            actor: ActorId::new("kiosk-12").expect("an actor"),
+            role: ledger_core::rights::Role::System { units: Vec::new() },
+        }
+    }
+
+    /// The answer to one submission's bytes that do not read.
+    fn refusal(payload: &str) -> (Option<String>, String) {
+        let answer = match read_request(&kiosk(), payload.as_bytes()) {
+            Ok(Request::One(one)) => one.err(),
+            Ok(Request::Batch(_)) => None,
+            Err(answer) => Some(answer),
+        };
+        match answer {
+            Some(Answer::Rejected {
+                code,
+                message,
+                field,
+            }) if code == "MALFORMED" => (field, message),
+            other => panic!("{payload}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_value_that_does_not_read_is_named_by_its_field_in_plain_words() {
+        let check_in = |volunteer: &str, at: &str, device: &str| {
+            format!(
+                r#"{{"key": "k1", "command": {{"type": "check_in", "activity": "a1",
+                    "volunteer": {volunteer}, "at": {at}, "device": {device}, "external_id": null}}}}"#
+            )
+        };
+        let good_at = r#""2026-03-05T09:00:00+08:00""#;
+        for (payload, field, says) in [
+            (
+                r#"{"key": "", "command": {"type": "confirm_due_credits", "limit": 1}}"#.to_owned(),
+                "key",
+                "empty",
+            ),
+            (
+                r#"{"key": "138-1234-5678", "command": {"type": "confirm_due_credits", "limit": 1}}"#
+                    .to_owned(),
+                "key",
+                "run of 11 digits",
+            ),
+            (
+                check_in("11", good_at, "null"),
+                "volunteer",
+                "a volunteer id",
+            ),
+            (
+                check_in(r#""v1""#, r#""2026-03-05T09:00:00""#, "null"),
+                "at",
+                "with an offset",
+            ),
+            (
+                check_in(r#""v1""#, good_at, "12"),
+                "device",
+                "an external reference",
+            ),
+            (
+                r#"{"key": "k1", "command": {"type": "checkin"}}"#.to_owned(),
+                "type",
+                "unknown variant `checkin`",
+            ),
+            (
+                r#"{"key": "k1", "command": "check_in"}"#.to_owned(),
+                "command",
+                r#"a command {"type": …, …}"#,
+            ),
+        ] {
+            let (named, message) = refusal(&payload);
+            assert_eq!(named.as_deref(), Some(field), "{payload}: {message}");
+            assert!(message.contains(says), "{payload}: {message}");
+        }
+        let (_, message) = refusal("[]");
+        assert!(
+            message.contains(r#"a submission {"key": …, "command": {…}}"#),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_json_is_passed_over() {
+        let payload = "\u{feff}{\"key\": \"k1\", \"command\": {\"type\": \"confirm_due_credits\", \"limit\": 10}}";
+        assert!(matches!(
+            read_request(&kiosk(), payload.as_bytes()),
+            Ok(Request::One(one)) if one.is_ok()
+        ));
     }
 }

@@ -711,7 +711,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             );
             println!("data in {}", data.display());
             println!(
-                "submit commands: nats request ledger.{shard}.intake.<system> '{{\"key\": ..., \"command\": ...}}'"
+                "submit commands as the demo's kiosk (bound to unit {DEMO_KIOSK_UNIT}): nats request ledger.{shard}.intake.{DEMO_KIOSK} '{{\"key\": ..., \"command\": ...}}'"
             );
             let identity_key = Some(identity_key(&data)?);
             let secret = local_secret(&data, "signing.key")?;
@@ -887,6 +887,10 @@ fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
 
 /// A local admin token, made once per data folder, and the accounts file
 /// that holds its hash and the demo kiosk.
+/// The publishing system `ledger local` knows, and the unit it serves.
+const DEMO_KIOSK: &str = "kiosk-dl-01";
+const DEMO_KIOSK_UNIT: &str = "dalian";
+
 fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, String)> {
     let token_path = data.join("admin.token");
     if !token_path.exists() {
@@ -905,9 +909,9 @@ fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, String)> {
             role: Role::CityAdmin,
         }],
         systems: vec![SystemAccount {
-            system: ActorId::new("kiosk-dl-01")?,
+            system: ActorId::new(DEMO_KIOSK)?,
             role: Role::System {
-                units: vec![UnitId::new("dalian")?],
+                units: vec![UnitId::new(DEMO_KIOSK_UNIT)?],
             },
         }],
     };

@@ -178,7 +178,7 @@ async fn rejections_answer_their_code_and_append_nothing() {
                 json!({"type": "redeem", "volunteer": "v1", "reward": "ticket", "quantity": "two"}),
             ),
             "MALFORMED",
-            None,
+            Some("quantity"),
         ),
         (
             submission(
@@ -186,7 +186,7 @@ async fn rejections_answer_their_code_and_append_nothing() {
                 json!({"type": "sign_up", "activity": "a1", "volunteer": "13812345678"}),
             ),
             "MALFORMED",
-            None,
+            Some("volunteer"),
         ),
     ];
     for (body, code, field) in cases {
