@@ -18,6 +18,26 @@ pub struct Submission {
     pub command: Command,
 }
 
+/// An answer as it goes back to the submitter: `"replayed": true` when it
+/// is the first answer given again (a retry, or the key sent before with
+/// this or any other command), so that nothing was recorded this time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    #[serde(flatten)]
+    pub answer: Answer,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
+}
+
+impl From<Answer> for Reply {
+    fn from(answer: Answer) -> Reply {
+        Reply {
+            answer,
+            replayed: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Answer {
@@ -79,5 +99,34 @@ impl Answer {
 
     pub fn is_accepted(&self) -> bool {
         matches!(self, Answer::Accepted { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_is_its_answer_with_replayed_only_when_it_was() {
+        let answer = Answer::Rejected {
+            code: "UNKNOWN_VOLUNTEER".into(),
+            message: "volunteer v9 is not registered".into(),
+            field: Some("volunteer".into()),
+        };
+        let first = serde_json::to_value(Reply::from(answer.clone())).expect("json");
+        assert_eq!(first, serde_json::to_value(&answer).expect("json"));
+        let again = Reply {
+            answer,
+            replayed: true,
+        };
+        let json = serde_json::to_value(&again).expect("json");
+        assert_eq!(json["replayed"], true);
+        assert_eq!(json["code"], "UNKNOWN_VOLUNTEER");
+        assert_eq!(serde_json::from_value::<Reply>(json).expect("reads"), again);
+        assert!(
+            !serde_json::from_value::<Reply>(first)
+                .expect("reads")
+                .replayed
+        );
     }
 }

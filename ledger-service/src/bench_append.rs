@@ -340,8 +340,8 @@ pub async fn run_intake(
     .buffered(in_flight.max(1));
     while let Some(reply) = replies.next().await {
         let reply: intake::BatchReply = serde_json::from_slice(&reply?.payload)?;
-        for answer in reply.results {
-            tally.count(answer);
+        for reply in reply.results {
+            tally.count(reply.answer);
         }
     }
     let took = started.elapsed();

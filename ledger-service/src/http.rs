@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::accounts::{Accounts, Principal};
-use crate::answer::{Answer, Submission};
+use crate::answer::{Answer, Reply, Submission};
 use crate::attachments::{AttachmentError, AttachmentStore, Spooled};
 use crate::personal::{PersonalRecord, PersonalStore};
 use crate::proofs::ProofError;
@@ -159,14 +159,15 @@ async fn submit(State(api): State<Api>, headers: HeaderMap, body: axum::body::By
     answer_response(forward(&api, &submission).await)
 }
 
-fn answer_response(answer: Answer) -> Response {
-    let status = match &answer {
+fn answer_response(reply: impl Into<Reply>) -> Response {
+    let reply = reply.into();
+    let status = match &reply.answer {
         Answer::Accepted { .. } => StatusCode::OK,
         Answer::Rejected { code, .. } if code == "FORBIDDEN" => StatusCode::FORBIDDEN,
         Answer::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Answer::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
     };
-    (status, Json(answer)).into_response()
+    (status, Json(reply)).into_response()
 }
 
 /// Registers a volunteer: the chain gets the pseudonymous id and a keyed
@@ -203,7 +204,7 @@ async fn register(State(api): State<Api>, headers: HeaderMap, body: axum::body::
         key: Some(form.key),
         command,
     };
-    let answer = forward(&api, &submission).await;
+    let answer = forward(&api, &submission).await.answer;
     if answer.is_accepted() {
         if let Err(e) = api.personal.put(&form.volunteer, &form.personal).await {
             return error(
@@ -740,10 +741,10 @@ async fn erase_personal(
 }
 
 /// To the instance holding the write lease, over NATS.
-pub(crate) async fn forward(api: &Api, submission: &Submission) -> Answer {
+pub(crate) async fn forward(api: &Api, submission: &Submission) -> Reply {
     let payload = match serde_json::to_vec(submission) {
         Ok(p) => p,
-        Err(e) => return Answer::malformed(e.to_string()),
+        Err(e) => return Reply::from(Answer::malformed(e.to_string())),
     };
     let reply = tokio::time::timeout(
         Duration::from_secs(30),
@@ -751,18 +752,12 @@ pub(crate) async fn forward(api: &Api, submission: &Submission) -> Answer {
             .request(api.shard.writer_subject(), payload.into()),
     )
     .await;
+    let unavailable = |message| Reply::from(Answer::Unavailable { message });
     match reply {
-        Ok(Ok(message)) => {
-            serde_json::from_slice(&message.payload).unwrap_or_else(|e| Answer::Unavailable {
-                message: format!("the writer's reply did not read: {e}"),
-            })
-        }
-        Ok(Err(e)) => Answer::Unavailable {
-            message: format!("no writer answered: {e}"),
-        },
-        Err(_) => Answer::Unavailable {
-            message: "no writer answered within 30 s; retry with the same key".into(),
-        },
+        Ok(Ok(message)) => serde_json::from_slice(&message.payload)
+            .unwrap_or_else(|e| unavailable(format!("the writer's reply did not read: {e}"))),
+        Ok(Err(e)) => unavailable(format!("no writer answered: {e}")),
+        Err(_) => unavailable("no writer answered within 30 s; retry with the same key".into()),
     }
 }
 
@@ -847,7 +842,8 @@ fn commands_document() -> Value {
             "events": {"type": "integer"},
             "code": {"type": "string", "description": "stable rejection code (docs/events.md)"},
             "message": {"type": "string"},
-            "field": {"type": ["string", "null"]}
+            "field": {"type": ["string", "null"]},
+            "replayed": {"type": "boolean", "description": "present and true when this is the first answer given again to the same key: nothing was recorded now"}
         }
     });
     json!({

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::accounts::{Accounts, Principal};
-use crate::answer::{Answer, Submission};
+use crate::answer::{Answer, Reply, Submission};
 use crate::sequencer::Writer;
 use crate::shard::Shard;
 
@@ -34,7 +34,7 @@ struct WireBatch {
 
 #[derive(Serialize, Deserialize, Debug)]
 pub struct BatchReply {
-    pub results: Vec<Answer>,
+    pub results: Vec<Reply>,
 }
 
 /// The field a serde error names, if it names one.
@@ -173,7 +173,7 @@ pub async fn handle(writer: &Writer, who: &Principal, payload: &[u8]) -> serde_j
     let read = match read_request(who, payload) {
         Ok(Request::Batch(read)) => read,
         Ok(Request::One(one)) => match *one {
-            Ok(submission) => return to_json(&writer.submit(submission).await),
+            Ok(submission) => return to_json(&writer.reply(submission).await),
             Err(answer) => return to_json(&answer),
         },
         Err(answer) => return to_json(&answer),
@@ -184,20 +184,22 @@ pub async fn handle(writer: &Writer, who: &Principal, payload: &[u8]) -> serde_j
         .iter()
         .filter_map(|r| r.as_ref().ok().cloned())
         .collect();
-    let mut answers = writer.submit_many(valid).await.into_iter();
+    let mut replies = writer.replies(valid).await.into_iter();
     let results = read
         .into_iter()
         .map(|r| match r {
-            Ok(_) => answers.next().unwrap_or_else(|| Answer::Unavailable {
-                message: "the writer stopped".into(),
+            Ok(_) => replies.next().unwrap_or_else(|| {
+                Reply::from(Answer::Unavailable {
+                    message: "the writer stopped".into(),
+                })
             }),
-            Err(answer) => answer,
+            Err(answer) => Reply::from(answer),
         })
         .collect();
     serde_json::to_value(BatchReply { results }).unwrap_or_default()
 }
 
-fn to_json(answer: &Answer) -> serde_json::Value {
+fn to_json(answer: &impl Serialize) -> serde_json::Value {
     serde_json::to_value(answer).unwrap_or_default()
 }
 
@@ -242,8 +244,8 @@ pub async fn serve_forwarded(
                 return;
             };
             let answer = match serde_json::from_slice::<Submission>(&message.payload) {
-                Ok(submission) => writer.submit(submission).await,
-                Err(e) => malformed(&e),
+                Ok(submission) => writer.reply(submission).await,
+                Err(e) => Reply::from(malformed(&e)),
             };
             let bytes = serde_json::to_vec(&answer).unwrap_or_default();
             if let Err(e) = client.publish(reply, bytes.into()).await {

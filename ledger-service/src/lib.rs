@@ -43,7 +43,7 @@ pub mod stop;
 pub mod store;
 pub mod submissions;
 
-pub use answer::{Answer, Submission};
+pub use answer::{Answer, Reply, Submission};
 pub use sequencer::{Sequencer, Writer};
 pub use shard::Shard;
 pub use store::ChainStore;

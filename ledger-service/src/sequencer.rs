@@ -26,7 +26,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
-use crate::answer::{Answer, Submission};
+use crate::answer::{Answer, Reply, Submission};
 use crate::lease::LeaseWatch;
 use crate::metrics::AnswerCounts;
 use crate::rejections::{RejectionLog, RejectionLogError};
@@ -160,7 +160,7 @@ impl Unapplied {
 
 struct Request {
     submission: Submission,
-    reply: oneshot::Sender<Answer>,
+    reply: oneshot::Sender<Reply>,
 }
 
 /// How one request of a block ends, once the block is stored.
@@ -219,19 +219,31 @@ impl Writer {
     /// Submits several commands to be decided in the given order (they are
     /// queued one after another before any answer is awaited).
     pub async fn submit_many(&self, submissions: Vec<Submission>) -> Vec<Answer> {
+        let replies = self.replies(submissions).await;
+        replies.into_iter().map(|r| r.answer).collect()
+    }
+
+    pub async fn submit(&self, submission: Submission) -> Answer {
+        self.reply(submission).await.answer
+    }
+
+    /// As [`Writer::submit_many`], each answer saying whether it was given
+    /// before (the submitter's wire form).
+    pub async fn replies(&self, submissions: Vec<Submission>) -> Vec<Reply> {
         let mut pending = Vec::with_capacity(submissions.len());
         for submission in submissions {
             pending.push(self.queue(submission).await);
         }
-        let mut answers = Vec::with_capacity(pending.len());
+        let mut replies = Vec::with_capacity(pending.len());
         for p in pending {
-            answers.push(p.answer().await);
+            replies.push(p.reply().await);
         }
-        answers
+        replies
     }
 
-    pub async fn submit(&self, submission: Submission) -> Answer {
-        self.queue(submission).await.answer().await
+    /// As [`Writer::submit`], saying whether the answer was given before.
+    pub async fn reply(&self, submission: Submission) -> Reply {
+        self.queue(submission).await.reply().await
     }
 
     /// Queues a command behind those queued before it and returns its
@@ -245,16 +257,22 @@ impl Writer {
 }
 
 /// The answer to a queued command, once its block is stored (or given up).
-pub struct Pending(Option<oneshot::Receiver<Answer>>);
+pub struct Pending(Option<oneshot::Receiver<Reply>>);
 
 impl Pending {
     pub async fn answer(self) -> Answer {
-        let answer = match self.0 {
-            Some(answer) => answer.await.ok(),
+        self.reply().await.answer
+    }
+
+    pub async fn reply(self) -> Reply {
+        let reply = match self.0 {
+            Some(reply) => reply.await.ok(),
             None => None,
         };
-        answer.unwrap_or_else(|| Answer::Unavailable {
-            message: SequencerError::Stopped.to_string(),
+        reply.unwrap_or_else(|| {
+            Reply::from(Answer::Unavailable {
+                message: SequencerError::Stopped.to_string(),
+            })
         })
     }
 }
@@ -908,7 +926,10 @@ impl Sequencer {
                 message: why.to_owned(),
             });
             self.count(&answer, repeated);
-            let _ = request.reply.send(answer);
+            let _ = request.reply.send(Reply {
+                answer,
+                replayed: repeated,
+            });
         }
     }
 
@@ -956,7 +977,10 @@ impl Sequencer {
             }
             given.push(answer.clone());
             self.count(&answer, repeated);
-            let _ = request.reply.send(answer);
+            let _ = request.reply.send(Reply {
+                answer,
+                replayed: repeated,
+            });
         }
     }
 

@@ -447,6 +447,19 @@ pub fn ledger_binary() -> PathBuf {
     bin
 }
 
+/// An answer given again to a retry, checked to say so (`"replayed": true`)
+/// and without that mark, to compare with the first.
+pub fn replayed(mut answer: Value) -> Value {
+    assert_eq!(
+        answer["replayed"], true,
+        "not marked as given before: {answer}"
+    );
+    if let Some(fields) = answer.as_object_mut() {
+        fields.remove("replayed");
+    }
+    answer
+}
+
 /// Runs the `ledger` binary to its end: its exit code, and what it wrote
 /// to stdout, then stderr.
 pub fn ledger(args: &[&str]) -> (i32, String) {

@@ -573,7 +573,7 @@ async fn request_batch(
     let results = reply.and_then(|r| {
         serde_json::from_value::<BatchReply>(r)
             .map_err(|_| "unreadable reply")
-            .map(|b| b.results)
+            .map(|b| b.results.into_iter().map(|r| r.answer).collect::<Vec<_>>())
     });
     match results {
         Ok(results) if results.len() == n => results

@@ -438,7 +438,7 @@ async fn submit(
         key: Some(key.clone()),
         command,
     };
-    match forward(&api, &submission).await {
+    match forward(&api, &submission).await.answer {
         Answer::Accepted { last_sequence, .. } => {
             // Read-your-writes: the next page shows what was just done.
             if let Some(seq) = last_sequence {

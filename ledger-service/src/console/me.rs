@@ -291,7 +291,7 @@ async fn correction(
             key: Some(key),
             command,
         };
-        match forward(&api, &submission).await {
+        match forward(&api, &submission).await.answer {
             Answer::Accepted { last_sequence, .. } => {
                 if let Some(seq) = last_sequence {
                     api.read_models.caught_up(seq, Duration::from_secs(5)).await;
