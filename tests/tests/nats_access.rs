@@ -154,6 +154,28 @@ fn arg(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// `ledger serve`, signed in at `url` with `sign_in`, takes a command from
+/// a system signed in with `system` at `server` (the URL without a user),
+/// and `ledger verify`, signed in as the service is, verifies the chain to
+/// its head.
+async fn serves_and_verifies(
+    (url, server): (&str, &str),
+    sign_in: &[String],
+    projections: &Path,
+    system: ConnectOptions,
+) {
+    let mut service = ServiceProcess::start_with_args(url, projections, sign_in, None);
+    let client = system.connect(server).await.expect("a system signs in");
+    wait_for_intake(&client).await;
+    let first = submission("setup-0", federation()[0].clone());
+    let answer = request(&client, "admin-city", &first).await;
+    assert_eq!(answer["status"], "accepted", "{answer}");
+    let (code, said) = verify_live(url, sign_in);
+    assert_eq!(code, 0, "{said}");
+    verified_to_the_head(&said, client).await;
+    assert!(service.exit_status().is_none(), "the service stopped");
+}
+
 /// `ledger verify` of the live stream at `url`, signed in with `sign_in`.
 fn verify_live(url: &str, sign_in: &[String]) -> (i32, String) {
     let mut args = vec!["verify", "--nats", url, "--shard", SHARD, "--quiet"];
@@ -290,26 +312,15 @@ async fn a_service_signs_in_with_an_nkey_seed_and_another_seed_is_refused() {
         "an unknown NKEY: {said}"
     );
 
-    let projections = dir.path().join("projections");
     let signed_in = ["--nats-nkey".to_owned(), arg(&seed)];
-    let mut service = ServiceProcess::start_with_args(&url, &projections, &signed_in, None);
-    let client = ConnectOptions::with_nkey(user.seed().expect("the seed"))
-        .connect(&url)
-        .await
-        .expect("a system signs in");
-    wait_for_intake(&client).await;
-    let answer = request(
-        &client,
-        "admin-city",
-        &submission("setup-0", federation()[0].clone()),
+    let system = ConnectOptions::with_nkey(user.seed().expect("the seed"));
+    serves_and_verifies(
+        (&url, &url),
+        &signed_in,
+        &dir.path().join("projections"),
+        system,
     )
     .await;
-    assert_eq!(answer["status"], "accepted", "{answer}");
-    let (code, said) = verify_live(&url, &signed_in);
-    assert_eq!(code, 0, "{said}");
-    let events = verified_to_the_head(&said, client).await;
-    assert!(events >= 1, "{events} events");
-    assert!(service.exit_status().is_none(), "the service stopped");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,22 +343,12 @@ async fn a_user_and_password_in_the_url_sign_in_and_the_password_is_never_printe
         "the URL named, the password not: {said}"
     );
 
-    let projections = dir.path().join("projections");
-    let mut service = ServiceProcess::start_with_args(&url, &projections, &[], None);
-    let client = ConnectOptions::with_user_and_password("ledger".into(), "p@ss/w".into())
-        .connect(server.url())
-        .await
-        .expect("a system signs in");
-    wait_for_intake(&client).await;
-    let answer = request(
-        &client,
-        "admin-city",
-        &submission("setup-0", federation()[0].clone()),
+    let system = ConnectOptions::with_user_and_password("ledger".into(), "p@ss/w".into());
+    serves_and_verifies(
+        (&url, &server.url()),
+        &[],
+        &dir.path().join("projections"),
+        system,
     )
     .await;
-    assert_eq!(answer["status"], "accepted", "{answer}");
-    let (code, said) = verify_live(&url, &[]);
-    assert_eq!(code, 0, "{said}");
-    verified_to_the_head(&said, client).await;
-    assert!(service.exit_status().is_none(), "the service stopped");
 }
