@@ -82,6 +82,21 @@ impl NatsSignIn {
 }
 
 #[derive(Subcommand)]
+enum KeysKind {
+    /// 32 random bytes in a new file only its owner may read: an identity
+    /// key (--identity-key) or the ledger's signing key (--signing-key).
+    NewSecret { out: PathBuf },
+    /// The ledger's public key (hex) for a signing key: what the federation
+    /// publishes, and auditors pass to `ledger verify --key`.
+    PublicKey {
+        #[arg(long)]
+        signing_key: PathBuf,
+    },
+    /// A new bearer token, and the BLAKE3 hash the accounts file keeps of it.
+    NewToken,
+}
+
+#[derive(Subcommand)]
 enum Cmd {
     /// Connect to NATS and serve: the sequencer and the intake for other systems.
     Serve {
@@ -162,7 +177,10 @@ enum Cmd {
     /// Exit 0 when all holds; 1 naming the first bad sequence; 2 when the
     /// chain could not be read at all.
     Verify {
-        #[arg(long, env = "LEDGER_NATS", conflicts_with = "bundle")]
+        /// The live stream's NATS servers; --bundle, when given, is read
+        /// instead (so a `LEDGER_NATS` in the environment does not stand in
+        /// the way of checking a file).
+        #[arg(long, env = "LEDGER_NATS")]
         nats: Option<String>,
         #[command(flatten)]
         sign_in: NatsSignIn,
@@ -227,6 +245,13 @@ enum Cmd {
     Bench {
         #[command(subcommand)]
         what: BenchKind,
+    },
+    /// Make the secrets and tokens a production service needs, and the
+    /// public key auditors check against (docs/operations.md, "Keys and
+    /// tokens").
+    Keys {
+        #[command(subcommand)]
+        what: KeysKind,
     },
     /// Write the whole chain to a self-describing bundle file.
     Export {
@@ -625,6 +650,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Cmd::Keys { what } => keys(what),
         Cmd::Export {
             nats,
             sign_in,
@@ -860,13 +886,54 @@ async fn connect_store(nats: &NatsAccess, shard: &str) -> anyhow::Result<ChainSt
 fn local_secret(data: &Path, name: &str) -> anyhow::Result<[u8; 32]> {
     let path = data.join(name);
     if !path.exists() {
-        let mut key = [0u8; 32];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut key))
-            .context("reading /dev/urandom")?;
-        std::fs::write(&path, key).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, random_bytes::<32>()?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     read_secret(&path)
+}
+
+fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes)
+}
+
+/// `ledger keys …`.
+fn keys(what: KeysKind) -> anyhow::Result<()> {
+    match what {
+        KeysKind::NewSecret { out } => {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            // Never over an existing key: a changed identity key would let
+            // people register twice, a lost signing key ends the ledger's.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&out)
+                .with_context(|| {
+                    format!(
+                        "creating {} (an existing file is never replaced)",
+                        out.display()
+                    )
+                })?;
+            std::io::Write::write_all(&mut file, &random_bytes::<32>()?)
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote 32 random bytes to {}", out.display());
+        }
+        KeysKind::PublicKey { signing_key } => {
+            let secret = read_secret(&signing_key)?;
+            println!("{}", LedgerSigner::from_secret(&secret).public_key());
+        }
+        KeysKind::NewToken => {
+            let token = hex::encode(random_bytes::<24>()?);
+            println!("token: {token}");
+            println!("token_blake3: {}", Digest::of(token.as_bytes()).to_hex());
+        }
+    }
+    Ok(())
 }
 
 /// The local identity-commitment key.
@@ -885,20 +952,16 @@ fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
         .map_err(|_| anyhow::anyhow!("{} must hold 32 bytes", path.display()))
 }
 
-/// A local admin token, made once per data folder, and the accounts file
-/// that holds its hash and the demo kiosk.
 /// The publishing system `ledger local` knows, and the unit it serves.
 const DEMO_KIOSK: &str = "kiosk-dl-01";
 const DEMO_KIOSK_UNIT: &str = "dalian";
 
+/// A local admin token, made once per data folder, and the accounts file
+/// that holds its hash and the demo kiosk.
 fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, String)> {
     let token_path = data.join("admin.token");
     if !token_path.exists() {
-        let mut bytes = [0u8; 24];
-        std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| f.read_exact(&mut bytes))
-            .context("reading /dev/urandom")?;
-        std::fs::write(&token_path, hex::encode(bytes))
+        std::fs::write(&token_path, hex::encode(random_bytes::<24>()?))
             .with_context(|| format!("writing {}", token_path.display()))?;
     }
     let token = std::fs::read_to_string(&token_path)?.trim().to_owned();

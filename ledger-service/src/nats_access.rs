@@ -73,6 +73,7 @@ impl NatsAccess {
         let (servers, user) = self.servers()?;
         self.options(user)?
             .name(name)
+            .event_callback(|event| async move { log_refusal(event) })
             .connect(servers.as_slice())
             .await
             .map_err(|source| AccessError::Connect {
@@ -142,6 +143,19 @@ impl NatsAccess {
                 .require_tls(true);
         }
         Ok(options)
+    }
+}
+
+/// The client logs each event at `info`; a server's refusal (a permission
+/// missing, most often) then reads like routine, while what the service
+/// says next ("JetStream does not answer yet") misleads. So it is said
+/// again as an error, with where to look.
+fn log_refusal(event: async_nats::Event) {
+    if let async_nats::Event::ServerError(refusal) = event {
+        tracing::error!(
+            %refusal,
+            "the NATS server refused a request of this connection: check its permissions (docs/operations.md, NATS permissions)"
+        );
     }
 }
 

@@ -110,6 +110,17 @@ async fn checkpoints_verify_and_a_changed_byte_in_a_bundle_is_named() {
         out.contains("pass --key"),
         "the auditor is told the key was the chain's own: {out}"
     );
+    // With the NATS URL in the environment, as operations.md advises.
+    let with_env = std::process::Command::new(ledger_binary())
+        .args(["verify", "--bundle", bundle_arg, "--quiet"])
+        .env("LEDGER_NATS", &url)
+        .output()
+        .expect("ledger runs");
+    assert!(
+        with_env.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_env.stderr)
+    );
 
     // The key the federation publishes, known outside the chain: the chain
     // must be sealed with it; any other is named.

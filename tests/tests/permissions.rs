@@ -119,3 +119,64 @@ async fn a_publishing_system_can_submit_but_not_write_to_the_stream() {
     let (records, _) = read_chain(&store).await;
     assert_eq!(records.len(), 1);
 }
+
+/// The service's user block of docs/operations.md, as written there.
+fn documented_service_user(password: &str) -> String {
+    let page = include_str!("../../docs/operations.md");
+    let block = page
+        .split("<!-- service-permissions -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- end service-permissions -->").next())
+        .expect("the service's permissions in docs/operations.md");
+    block
+        .replace("```", "")
+        .replace("$LEDGER_PASSWORD", password)
+}
+
+/// `ledger serve` under exactly the permissions operations.md gives the
+/// service: it opens its stream and buckets, takes the lease, answers a
+/// system, follows with its read models, and is refused nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_serve_runs_under_exactly_the_documented_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = format!(
+        "authorization {{\n  users = [\n{}\n{}\n  ]\n}}\n",
+        documented_service_user("ledger-secret"),
+        r#"{ user: "kiosk-12", password: "kiosk-secret",
+      permissions: { publish: { allow: ["ledger.lyg.intake.kiosk-12"] }
+                     subscribe: { allow: ["_INBOX.>"] } } }"#
+    );
+    let server = NatsServer::start_with(&dir.path().join("nats"), free_port(), &users)
+        .expect("nats-server starts with the documented permissions");
+    let at = server.url().replace("nats://", "");
+    let log = dir.path().join("service.log");
+    let service = ServiceProcess::start_with_args(
+        &format!("nats://ledger:ledger-secret@{at}"),
+        &dir.path().join("projections"),
+        &[],
+        Some(&log),
+    );
+    let admin = connect(&server.url(), "ledger", "ledger-secret").await;
+    wait_for_intake(&admin).await;
+    set_up(&admin).await;
+    let kiosk = connect(&server.url(), "kiosk-12", "kiosk-secret").await;
+    let sign_up = submission(
+        "s1",
+        json!({"type": "sign_up", "activity": "a1", "volunteer": "v1"}),
+    );
+    let answer = request(&kiosk, "kiosk-12", &sign_up).await;
+    assert_eq!(answer["status"], "accepted", "{answer}");
+
+    let ready = until_readiness(
+        &service.http_url(),
+        Duration::from_secs(30),
+        |status, body| status == 200 && body["writer"] == true,
+    )
+    .await;
+    assert_eq!(ready["read_models"], "following", "{ready}");
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !said.contains("refused a request") && !said.contains("Permissions Violation"),
+        "the service was refused something:\n{said}"
+    );
+}
