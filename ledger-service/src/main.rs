@@ -1166,6 +1166,21 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
                 continue;
             }
         };
+        if !sequencer.can_seal() {
+            // Left holding the lease, it would answer every command
+            // `unavailable` while an instance with the key stood by.
+            tracing::error!(
+                "this instance does not hold the ledger's signing key (a rotation not made on every instance?); it gives the write lease up and follows"
+            );
+            lease.give_up().await;
+            tokio::select! {
+                _ = tokio::time::sleep(LEASE_TTL * 2) => continue,
+                _ = stop.requested() => {
+                    finish_in_flight(serving).await;
+                    return Ok(());
+                }
+            }
+        }
         tracing::info!(head = sequencer.head().sequence, "writer ready");
         let writer = sequencer.spawn();
         role.set_writing(true);

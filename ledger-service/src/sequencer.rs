@@ -420,6 +420,21 @@ impl Sequencer {
         self.replica.follower.head()
     }
 
+    /// Whether this writer can append to the chain as it stands: once the
+    /// ledger has a key, only blocks sealed with it count, so a writer
+    /// needs that key, or the key it rotates to with that one's secret.
+    pub fn can_seal(&self) -> bool {
+        let Some(key) = self.replica.follower.state().ledger_key else {
+            return true;
+        };
+        self.checkpoints.as_ref().is_some_and(|p| {
+            p.signer.public_key() == key
+                || p.previous
+                    .as_ref()
+                    .is_some_and(|prev| prev.public_key() == key)
+        })
+    }
+
     pub fn state(&self) -> &Ledger {
         self.replica.follower.state()
     }

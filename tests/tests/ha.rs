@@ -289,3 +289,50 @@ async fn a_renewal_whose_answer_was_lost_keeps_the_lease() {
     assert!(lease.renew().await.is_err());
     assert!(!lease.watch().is_held());
 }
+
+/// An instance without the ledger's signing key (a rotation not made on
+/// every instance) does not keep the lease, where it would answer every
+/// command `unavailable`: it gives the lease up, says why, and an instance
+/// with the key writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_without_the_ledgers_key_leaves_the_writing_to_one_with_it() {
+    let nats = Nats::start();
+    let client = nats.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = |name: &str, byte: u8| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, [byte; 32]).unwrap();
+        vec!["--signing-key".to_owned(), path.display().to_string()]
+    };
+    let (right, wrong) = (key("right.key", 3), key("wrong.key", 4));
+    let folder = |name: &str| dir.path().join(name);
+
+    let mut first = ServiceProcess::start_with_args(&nats.url(), &folder("p1"), &right, None);
+    wait_for_intake(&client).await;
+    set_up(&client).await;
+    let stopped = tokio::task::block_in_place(|| first.stop_with("TERM", Duration::from_secs(20)));
+    assert!(stopped.is_some_and(|s| s.success()), "{stopped:?}");
+
+    let log = folder("stranger.log");
+    let stranger = ServiceProcess::start_with_args(&nats.url(), &folder("p2"), &wrong, Some(&log));
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("does not hold the ledger's signing key")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the stranger never said why it does not write"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, body) = readiness(&stranger.http_url()).await;
+    assert_ne!(body["writer"], true, "{body}");
+
+    let second = ServiceProcess::start_with_args(&nats.url(), &folder("p3"), &right, None);
+    until_accepted(&client, &award("after")).await;
+    let writes = |status: u16, body: &Value| status == 200 && body["writer"] == true;
+    until_readiness(&second.http_url(), Duration::from_secs(30), writes).await;
+    let (_, body) = readiness(&stranger.http_url()).await;
+    assert_ne!(body["writer"], true, "{body}");
+}
