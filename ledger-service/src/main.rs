@@ -1254,10 +1254,15 @@ async fn wait_for_lease(leases: &LeaseBucket, holder: &str, stop: &StopRequests)
             return Some(lease);
         }
         if !announced {
-            tracing::info!(
-                writer = leases.holder().await.unwrap_or_default(),
-                "another instance writes; following"
-            );
+            match leases.holder().await {
+                Some(writer) if writer == holder => tracing::info!(
+                    "this instance's last lease has not run out yet; following until it does"
+                ),
+                Some(writer) => tracing::info!(writer, "another instance writes; following"),
+                None => tracing::warn!(
+                    "no instance holds the write lease, and this one could not take it; retrying (a refusal above says why)"
+                ),
+            }
             announced = true;
         }
         tokio::select! {
