@@ -154,7 +154,8 @@ enum Cmd {
     },
     /// Rebuild an instance's read models from the stream (the instance must
     /// be stopped), compare them with the incrementally built ones over
-    /// every row, and swap them in. Exit 1 when they differed.
+    /// every row, and swap them in. Exit 1 when they differed, 2 when it
+    /// could not run (NATS refused, the instance still holds the directory).
     Rebuild {
         #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
         nats: String,
@@ -624,8 +625,17 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             check,
             quiet,
         } => {
-            let store = connect_store(&sign_in.access(&nats), &shard).await?;
-            let r = ledger_service::rebuild::rebuild(&store, &projections, check, quiet).await?;
+            // Exit 1 is kept for read models that differed.
+            let could_not = |e: anyhow::Error| -> ! {
+                eprintln!("could not rebuild: {e:#}");
+                std::process::exit(2)
+            };
+            let store = connect_store(&sign_in.access(&nats), &shard)
+                .await
+                .unwrap_or_else(|e| could_not(e));
+            let r = ledger_service::rebuild::rebuild(&store, &projections, check, quiet)
+                .await
+                .unwrap_or_else(|e| could_not(e));
             println!(
                 "rebuilt {} events in {} blocks in {:.1} s ({:.0} events/s)",
                 r.events,

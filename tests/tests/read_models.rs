@@ -327,22 +327,34 @@ fn killed_while_projecting_it_resumes_to_what_a_rebuild_gives() {
         caught_up,
         "the restarted service never served sequence {last}"
     );
+    let rebuild_check = || {
+        Command::new(ledger_binary())
+            .args([
+                "rebuild",
+                "--check",
+                "--quiet",
+                "--nats",
+                &nats.url(),
+                "--shard",
+                SHARD,
+            ])
+            .arg("--projections")
+            .arg(&projections)
+            .output()
+            .unwrap()
+    };
+    // While the service runs it holds the directory: refused, and not with
+    // the code that means "the read models differed".
+    let busy = rebuild_check();
+    assert_eq!(
+        busy.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&busy.stderr)
+    );
     service.kill();
 
-    let check = Command::new(ledger_binary())
-        .args([
-            "rebuild",
-            "--check",
-            "--quiet",
-            "--nats",
-            &nats.url(),
-            "--shard",
-            SHARD,
-        ])
-        .arg("--projections")
-        .arg(&projections)
-        .output()
-        .unwrap();
+    let check = rebuild_check();
     let out = String::from_utf8_lossy(&check.stdout);
     assert!(
         check.status.success(),
