@@ -90,10 +90,15 @@ impl Answer {
     /// A submission that could not be read: bad JSON, unknown fields, wrong
     /// types, invalid values.
     pub fn malformed(message: impl Into<String>) -> Answer {
+        Answer::malformed_at(message, None)
+    }
+
+    /// As [`Answer::malformed`], naming the field at fault.
+    pub fn malformed_at(message: impl Into<String>, field: Option<String>) -> Answer {
         Answer::Rejected {
             code: "MALFORMED".to_owned(),
             message: message.into(),
-            field: None,
+            field,
         }
     }
 

@@ -45,28 +45,52 @@ async fn alive() -> Json<Value> {
     Json(json!({"status": "alive"}))
 }
 
+/// Where an instance stands, as `/readyz` says and `/metrics` counts it.
+pub(crate) struct Standing {
+    pub nats: &'static str,
+    pub read_models: &'static str,
+}
+
+impl Standing {
+    pub fn of(api: &Api) -> Standing {
+        let nats = match api.client.connection_state() {
+            async_nats::connection::State::Connected => "connected",
+            async_nats::connection::State::Disconnected => "disconnected",
+            async_nats::connection::State::Pending => "connecting",
+        };
+        let read_models = if api.read_models.broken().is_some() {
+            "broken"
+        } else if api.read_models.following() {
+            "following"
+        } else {
+            "catching_up"
+        };
+        Standing { nats, read_models }
+    }
+
+    pub fn nats_connected(&self) -> bool {
+        self.nats == "connected"
+    }
+
+    pub fn following(&self) -> bool {
+        self.read_models == "following"
+    }
+
+    /// Why reads should not be sent here; none when they may.
+    fn reasons(&self) -> Vec<&'static str> {
+        let nats = (!self.nats_connected()).then_some("NATS_DISCONNECTED");
+        let read_models = match self.read_models {
+            "broken" => Some("CHAIN_BROKEN"),
+            "catching_up" => Some("CATCHING_UP"),
+            _ => None,
+        };
+        nats.into_iter().chain(read_models).collect()
+    }
+}
+
 async fn ready(State(api): State<Api>) -> Response {
-    let nats = match api.client.connection_state() {
-        async_nats::connection::State::Connected => "connected",
-        async_nats::connection::State::Disconnected => "disconnected",
-        async_nats::connection::State::Pending => "connecting",
-    };
-    let read_models = if api.read_models.broken().is_some() {
-        "broken"
-    } else if api.read_models.following() {
-        "following"
-    } else {
-        "catching_up"
-    };
-    let mut reasons = Vec::new();
-    if nats != "connected" {
-        reasons.push("NATS_DISCONNECTED");
-    }
-    match read_models {
-        "broken" => reasons.push("CHAIN_BROKEN"),
-        "catching_up" => reasons.push("CATCHING_UP"),
-        _ => {}
-    }
+    let standing = Standing::of(&api);
+    let reasons = standing.reasons();
     let status = if reasons.is_empty() {
         StatusCode::OK
     } else {
@@ -75,8 +99,8 @@ async fn ready(State(api): State<Api>) -> Response {
     let body = json!({
         "ready": reasons.is_empty(),
         "writer": api.role.writing(),
-        "nats": nats,
-        "read_models": read_models,
+        "nats": standing.nats,
+        "read_models": standing.read_models,
         "reasons": reasons,
     });
     (status, Json(body)).into_response()

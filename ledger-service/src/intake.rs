@@ -60,11 +60,7 @@ fn malformed_at(message: &str, path: Option<&str>) -> Answer {
         let last = path?.rsplit('.').next()?;
         (!last.is_empty() && last != "?").then(|| last.to_owned())
     });
-    Answer::Rejected {
-        code: "MALFORMED".to_owned(),
-        message,
-        field,
-    }
+    Answer::malformed_at(message, field)
 }
 
 /// Which field of a command that does not read is at fault. A command is

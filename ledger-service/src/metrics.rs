@@ -105,15 +105,12 @@ fn render(api: &Api, stream_blocks: Option<u64>) -> String {
         "1 while this instance holds the write lease.",
         u64::from(api.role.writing()),
     );
-    let connected = matches!(
-        api.client.connection_state(),
-        async_nats::connection::State::Connected
-    );
+    let standing = crate::health::Standing::of(api);
     page.single(
         "ledger_nats_connected",
         "gauge",
         "1 while the NATS connection is up.",
-        u64::from(connected),
+        u64::from(standing.nats_connected()),
     );
     let nats = api.client.statistics();
     page.single(
@@ -132,7 +129,7 @@ fn render(api: &Api, stream_blocks: Option<u64>) -> String {
         "ledger_read_models_following",
         "gauge",
         "1 while the read models follow the stream live (0 catching up or broken).",
-        u64::from(api.read_models.following() && api.read_models.broken().is_none()),
+        u64::from(standing.following()),
     );
     if let Some(last) = stream_blocks {
         page.single(
