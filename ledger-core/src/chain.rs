@@ -491,6 +491,22 @@ pub fn verify<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> Result<Head, Ch
     Ok(verifier.head())
 }
 
+/// Where a block of frames ends: its last frame's sequence and hash,
+/// read from the block alone (its links to what came before are not
+/// checked). `None` when the block does not parse as whole frames.
+pub fn block_end(mut block: &[u8]) -> Option<Head> {
+    let mut end = None;
+    while !block.is_empty() {
+        let (frame, rest) = crate::frame::parse_frame(block).ok()?;
+        end = Some(Head {
+            sequence: frame.header.sequence,
+            hash: frame.computed_hash(),
+        });
+        block = rest;
+    }
+    end
+}
+
 /// Verifies frames stored back to back in one buffer (a block, a bundle).
 pub fn verify_concatenated(mut buf: &[u8], from: Head) -> Result<Head, ChainError> {
     let mut verifier = Verifier::resume(from);
@@ -1094,6 +1110,16 @@ pub(crate) mod worked_example {
             .skip(1)
             .filter_map(|line| line.split_whitespace().next())
             .collect()
+    }
+
+    #[test]
+    fn a_block_ends_at_its_last_frame() {
+        let frames = frames();
+        let block: Vec<u8> = frames.iter().flat_map(|(f, _)| f.clone()).collect();
+        assert_eq!(block_end(&block), Some(frames[1].1));
+        assert_eq!(block_end(&frames[0].0), Some(frames[0].1));
+        assert_eq!(block_end(&block[..block.len() - 1]), None);
+        assert_eq!(block_end(&[]), None);
     }
 
     #[test]

@@ -3,12 +3,9 @@
 //! every frame and checking every checkpoint against the Merkle tree and the
 //! ledger's key. Nothing here trusts the service: only the bytes.
 //!
-//! A bundle is one JSON line describing it, then one record per block as
-//! stored: a flag byte (1 when the block is sealed), the 64-byte seal (zeros
-//! when not), the frames' length (u32 LE), and the frames exactly as stored
-//! (docs/audit.md).
+//! The bundle file's layout is `bundle.rs`'s.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,14 +16,10 @@ use ledger_core::signing::PublicKey;
 use ledger_core::values::Digest;
 use ledger_core::values::Signature;
 use ledger_core::ChainError;
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::bundle::{BundleError, BundleHeader, BundleReader, BundleWriter, Next};
 use crate::store::{Block, ChainStore, StoreError};
-
-pub const BUNDLE_FORMAT: &str = "union-volunteer-ledger bundle";
-/// A block larger than NATS's largest message cannot be genuine.
-const MAX_BLOCK_BYTES: usize = 64 << 20;
 
 #[derive(Debug, Error)]
 pub enum AuditError {
@@ -34,13 +27,8 @@ pub enum AuditError {
     Chain(#[from] ChainError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{0} is not a ledger bundle: {1}")]
-    NotABundle(String, String),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
     #[error("the service at {url}: {why}")]
     Service { url: String, why: String },
     #[error("the proof log: {0}")]
@@ -178,19 +166,6 @@ pub async fn compare_with_service(
     Ok(Ok(volunteers.len()))
 }
 
-/// The first line of a bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BundleHeader {
-    pub format: String,
-    pub version: u32,
-    pub shard: String,
-    pub stream: String,
-    pub blocks: u64,
-    pub events: u64,
-    pub head_hash: String,
-    pub exported_at: String,
-}
-
 /// A head the auditor verified before (from an earlier run, or a signed
 /// checkpoint): the chain must still reach it, with the same hash there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,7 +261,7 @@ impl std::fmt::Display for Summary {
     }
 }
 
-fn progress(total: u64, what: &str) -> ProgressBar {
+pub(crate) fn progress(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
@@ -301,7 +276,7 @@ fn progress(total: u64, what: &str) -> ProgressBar {
 /// into batches of about `batch_bytes` ([`BATCH_BYTES`] but under test)
 /// and each batch is checked in one go, seals included: a single block is
 /// too small to share between threads.
-struct Audit {
+pub(crate) struct Audit {
     verifier: Verifier,
     checkpoints: u64,
     /// The sequence whose hash the auditor wants to compare, and that hash.
@@ -319,7 +294,7 @@ struct Audit {
 const BATCH_BYTES: usize = 8 << 20;
 
 impl Audit {
-    fn new(watch: Option<u64>) -> Audit {
+    pub(crate) fn new(watch: Option<u64>) -> Audit {
         Audit {
             verifier: Verifier::new(),
             checkpoints: 0,
@@ -334,32 +309,39 @@ impl Audit {
         }
     }
 
+    /// An audit that checks blocks only when [`Audit::check_pending`] is
+    /// called: for blocks that must be checked before they go elsewhere.
+    pub(crate) fn checking_when_asked() -> Audit {
+        Audit {
+            batch_bytes: usize::MAX,
+            ..Audit::new(None)
+        }
+    }
+
     /// A whole block: its frames, then its seal. It may be checked later,
     /// with the blocks after it; [`Audit::check_pending`] checks the rest.
-    fn push_block(&mut self, frames: &[u8], seal: Option<&Signature>) -> Result<(), ChainError> {
+    pub(crate) fn push_block(
+        &mut self,
+        frames: &[u8],
+        seal: Option<&Signature>,
+    ) -> Result<(), ChainError> {
         self.frames.extend_from_slice(frames);
         self.blocks.push((frames.len(), seal.copied()));
         self.check_if_full()
     }
 
     /// As [`Audit::push_block`] without checking, for a block of `len`
-    /// bytes read from `reader` straight after the frames pending (a
+    /// bytes read from a bundle straight after the frames pending (a
     /// bundle's blocks are not copied once more). Returns how many bytes
     /// came; a block cut short is not kept.
-    fn read_block(
+    fn read_block<R: BufRead>(
         &mut self,
-        reader: &mut impl Read,
+        bundle: &mut BundleReader<R>,
         len: usize,
         seal: Option<Signature>,
-    ) -> std::io::Result<usize> {
+    ) -> Result<usize, BundleError> {
         let start = self.frames.len();
-        // Room for the whole block first, so it is read in place and not
-        // grown and probed for as it comes.
-        self.frames.reserve(len);
-        let got = reader
-            .by_ref()
-            .take(len as u64)
-            .read_to_end(&mut self.frames)?;
+        let got = bundle.frames(len, &mut self.frames)?;
         if got < len {
             self.frames.truncate(start);
         } else {
@@ -390,7 +372,7 @@ impl Audit {
     }
 
     /// Checks every block pushed so far.
-    fn check_pending(&mut self) -> Result<(), ChainError> {
+    pub(crate) fn check_pending(&mut self) -> Result<(), ChainError> {
         let Audit {
             verifier,
             checkpoints,
@@ -424,7 +406,7 @@ impl Audit {
         Ok(self.summary())
     }
 
-    fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         Summary {
             head: self.verifier.head(),
             last_checkpoint: self
@@ -484,34 +466,33 @@ pub async fn verify_stream(
 /// Blocks read ahead of the one being checked, at most.
 const BLOCKS_AHEAD: usize = 64;
 
-/// Writes the whole chain to a bundle file.
+/// Writes the whole chain to a bundle file, verifying it on the way: a
+/// chain that does not verify is not exported.
 pub async fn export(store: &ChainStore, path: &Path) -> Result<BundleHeader, AuditError> {
-    let io = |source| AuditError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut records = Vec::new();
+    let mut bundle = BundleWriter::create(path)?;
     let mut blocks = 0u64;
-    // The export itself is verified before it is written.
     let mut audit = Audit::new(None);
-    let mut failure = None;
+    let mut failure: Option<AuditError> = None;
     store
         .replay(1, |block| {
             if failure.is_none() {
-                failure = audit.push_block(&block.frames, block.seal.as_ref()).err();
+                failure = audit
+                    .push_block(&block.frames, block.seal.as_ref())
+                    .map_err(AuditError::from)
+                    .and_then(|()| Ok(bundle.block(block.seal.as_ref(), &block.frames)?))
+                    .err();
             }
-            bundle_record(block.seal.as_ref(), &block.frames, &mut records);
             blocks += 1;
             Ok(())
         })
         .await?;
     if let Some(e) = failure {
-        return Err(e.into());
+        return Err(e);
     }
     audit.check_pending()?;
     let summary = audit.summary();
     let header = BundleHeader {
-        format: BUNDLE_FORMAT.into(),
+        format: crate::bundle::BUNDLE_FORMAT.into(),
         version: 1,
         shard: store.shard().id().to_string(),
         stream: store.shard().stream(),
@@ -520,22 +501,8 @@ pub async fn export(store: &ChainStore, path: &Path) -> Result<BundleHeader, Aud
         head_hash: summary.head.hash.to_hex(),
         exported_at: chrono::Utc::now().to_rfc3339(),
     };
-    let mut file = std::fs::File::create(path).map_err(io)?;
-    let line = serde_json::to_string(&header).unwrap_or_default();
-    file.write_all(line.as_bytes()).map_err(io)?;
-    file.write_all(b"\n").map_err(io)?;
-    file.write_all(&records).map_err(io)?;
-    file.sync_all().map_err(io)?;
+    bundle.finish(&header)?;
     Ok(header)
-}
-
-/// One block as a bundle holds it: a seal flag, the seal (or zeros), the
-/// frames' length and the frames.
-pub fn bundle_record(seal: Option<&Signature>, frames: &[u8], out: &mut Vec<u8>) {
-    out.push(u8::from(seal.is_some()));
-    out.extend_from_slice(&seal.map_or([0; 64], |s| s.0));
-    out.extend_from_slice(&(frames.len() as u32).to_le_bytes());
-    out.extend_from_slice(frames);
 }
 
 /// Verifies a bundle file, reading it frame by frame.
@@ -544,16 +511,29 @@ pub fn verify_bundle(
     expected: Option<&Expected>,
     show_progress: bool,
 ) -> Result<Summary, AuditError> {
+    let (_, summary) = verify_bundle_file(path, expected, show_progress)?;
+    Ok(summary)
+}
+
+/// [`verify_bundle`], giving the bundle's first line too.
+pub fn verify_bundle_file(
+    path: &Path,
+    expected: Option<&Expected>,
+    show_progress: bool,
+) -> Result<(BundleHeader, Summary), AuditError> {
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| AuditError::Io {
-        path: name.clone(),
-        source,
-    })?;
     // Smaller than a block of any size: a read that finds the buffer empty
     // and asks for at least this much goes straight into the frames, not
     // through the buffer first.
-    let reader = BufReader::with_capacity(64 << 10, file);
-    verify_bundle_from(reader, &name, expected, show_progress)
+    let reader = BufReader::with_capacity(64 << 10, open_bundle(path)?);
+    verify_bundle_in_batches(reader, &name, expected, show_progress, BATCH_BYTES)
+}
+
+pub fn open_bundle(path: &Path) -> Result<std::fs::File, BundleError> {
+    std::fs::File::open(path).map_err(|source| BundleError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Verifies a bundle from any reader (`name` says which in errors).
@@ -563,33 +543,21 @@ pub fn verify_bundle_from(
     expected: Option<&Expected>,
     show_progress: bool,
 ) -> Result<Summary, AuditError> {
-    verify_bundle_in_batches(reader, name, expected, show_progress, BATCH_BYTES)
+    let (_, summary) =
+        verify_bundle_in_batches(reader, name, expected, show_progress, BATCH_BYTES)?;
+    Ok(summary)
 }
 
 /// [`verify_bundle_from`], checking blocks in batches of about
 /// `batch_bytes` (tests make them small to reach many batches).
 fn verify_bundle_in_batches(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     name: &str,
     expected: Option<&Expected>,
     show_progress: bool,
     batch_bytes: usize,
-) -> Result<Summary, AuditError> {
-    let name = name.to_owned();
-    let io = |source| AuditError::Io {
-        path: name.clone(),
-        source,
-    };
-    let mut first = String::new();
-    reader.read_line(&mut first).map_err(io)?;
-    let header: BundleHeader = serde_json::from_str(first.trim_end())
-        .map_err(|e| AuditError::NotABundle(name.clone(), e.to_string()))?;
-    if header.format != BUNDLE_FORMAT || header.version != 1 {
-        return Err(AuditError::NotABundle(
-            name.clone(),
-            format!("format {:?} version {}", header.format, header.version),
-        ));
-    }
+) -> Result<(BundleHeader, Summary), AuditError> {
+    let (header, mut bundle) = BundleReader::open(reader, name)?;
     let bar = if show_progress {
         progress(header.events, "events")
     } else {
@@ -597,27 +565,15 @@ fn verify_bundle_in_batches(
     };
     let mut audit = Audit::new(expected.map(|e| e.sequence));
     audit.batch_bytes = batch_bytes;
-    let mut head = [0u8; 1 + 64 + 4];
     let mut blocks = 0u64;
     loop {
-        let got = read_full(&mut reader, &mut head).map_err(io)?;
-        if got == 0 {
-            break;
-        }
-        if got < head.len() {
-            return Err(audit.cut_short(head.len(), got));
-        }
-        let seal = (head[0] == 1).then(|| {
-            let mut s = [0u8; 64];
-            s.copy_from_slice(&head[1..65]);
-            Signature(s)
-        });
-        let len = u32::from_le_bytes([head[65], head[66], head[67], head[68]]) as usize;
-        if len > MAX_BLOCK_BYTES {
-            return Err(audit.cut_short(len, MAX_BLOCK_BYTES));
-        }
+        let (seal, len) = match bundle.next_record()? {
+            Next::End => break,
+            Next::Cut { needed, available } => return Err(audit.cut_short(needed, available)),
+            Next::Block { seal, len } => (seal, len),
+        };
         let before = audit.verifier.head().sequence;
-        let got = audit.read_block(&mut reader, len, seal).map_err(io)?;
+        let got = audit.read_block(&mut bundle, len, seal)?;
         if got < len {
             return Err(audit.cut_short(len, got));
         }
@@ -628,7 +584,7 @@ fn verify_bundle_in_batches(
     bar.finish_and_clear();
     let summary = audit.finish(expected)?;
     check_header(&header, &summary, blocks)?;
-    Ok(summary)
+    Ok((header, summary))
 }
 
 /// Compares a bundle's first line with what its blocks gave. The line is
@@ -671,17 +627,6 @@ pub fn workers() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
-}
-
 /// Builds the proof log from the live stream into `log` (empty), verifying
 /// every block (links, hashes, checkpoints, seals) as it goes: proofs come
 /// from the bytes, not from the service.
@@ -716,7 +661,7 @@ pub async fn proof_log(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Cursor;
 
     use ledger_core::chain::Chain;
@@ -729,7 +674,7 @@ mod tests {
 
     /// The test world's events as a bundle of three unsealed blocks, and
     /// where each block's record starts in it with its first sequence.
-    fn bundle() -> (Vec<u8>, Vec<(usize, u64)>) {
+    pub(crate) fn bundle() -> (Vec<u8>, Vec<(usize, u64)>) {
         let w = world();
         let mut chain = Chain::new();
         let mut blocks = vec![Vec::new(); 3];
@@ -748,7 +693,7 @@ mod tests {
             chain.append(&record, &mut blocks[block]).expect("frame");
         }
         let header = BundleHeader {
-            format: BUNDLE_FORMAT.into(),
+            format: crate::bundle::BUNDLE_FORMAT.into(),
             version: 1,
             shard: "lyg".into(),
             stream: "LEDGER_lyg".into(),
@@ -762,7 +707,7 @@ mod tests {
         let mut starts = Vec::new();
         for (frames, first) in blocks.iter().zip(firsts) {
             starts.push((out.len(), first));
-            bundle_record(None, frames, &mut out);
+            crate::bundle::bundle_record(None, frames, &mut out);
         }
         (out, starts)
     }
@@ -773,7 +718,7 @@ mod tests {
 
     /// With a batch for every block.
     fn verify_block_by_block(bytes: &[u8]) -> Result<Summary, AuditError> {
-        verify_bundle_in_batches(Cursor::new(bytes), "test", None, false, 1)
+        verify_bundle_in_batches(Cursor::new(bytes), "test", None, false, 1).map(|(_, s)| s)
     }
 
     #[test]

@@ -96,8 +96,8 @@ mod tests {
             }
             chain.append(&record, &mut frames).expect("frame");
         }
-        let header = crate::audit::BundleHeader {
-            format: crate::audit::BUNDLE_FORMAT.into(),
+        let header = crate::bundle::BundleHeader {
+            format: crate::bundle::BUNDLE_FORMAT.into(),
             version: 1,
             shard: "lyg".into(),
             stream: "LEDGER_lyg".into(),
@@ -108,7 +108,7 @@ mod tests {
         };
         let mut bundle = serde_json::to_vec(&header).expect("header");
         bundle.push(b'\n');
-        crate::audit::bundle_record(None, &frames, &mut bundle);
+        crate::bundle::bundle_record(None, &frames, &mut bundle);
         vec![
             ("frames", "chain", frames.clone()),
             ("frames", "truncated", frames[..frames.len() / 2].to_vec()),

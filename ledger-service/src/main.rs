@@ -265,6 +265,34 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a bundle's chain into the shard's stream: after the stream was
+    /// lost, or to move the ledger to new servers. The bundle is verified
+    /// whole, sealed with --key, before anything is written; a stream that
+    /// holds the start of the same chain is completed, one that holds
+    /// anything else is left as it is. Run it before any instance serves.
+    /// Exit 0 when the stream holds the bundle's chain; 1 when the bundle
+    /// does not verify or the stream holds another chain; 2 when NATS or
+    /// the file could not be used.
+    Restore {
+        #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
+        nats: String,
+        #[command(flatten)]
+        sign_in: NatsSignIn,
+        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
+        shard: String,
+        /// Stream replicas, when the restore creates the stream: 1 on a
+        /// single server, 3 on a cluster (as `ledger serve --replicas`).
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The ledger's public key (hex) as the federation publishes it.
+        #[arg(long)]
+        key: String,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Start a local nats-server (JetStream, fsync before every ack) in a data
     /// folder and serve against it.
     Local {
@@ -678,6 +706,25 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Restore {
+            nats,
+            sign_in,
+            shard,
+            replicas,
+            bundle,
+            key,
+            quiet,
+        } => {
+            restore(
+                &sign_in.access(&nats),
+                &shard,
+                replicas,
+                &bundle,
+                &key,
+                quiet,
+            )
+            .await
+        }
         Cmd::Serve {
             nats,
             sign_in,
@@ -761,10 +808,18 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 every_events: 1_000,
                 every: Duration::from_secs(10),
             });
-            let (accounts, token) = local_accounts(&data)?;
+            let (accounts, tokens) = local_accounts(&data)?;
             println!("HTTP API: http://{http}/api/v1/  (OpenAPI at /api/v1/openapi.json)");
-            println!("admin console (中文 / English): http://{http}/console/  (sign in with the token below)");
-            println!("city admin token: {token}");
+            println!("admin console (中文 / English): http://{http}/console/  (sign in with a token below)");
+            println!("city admin token: {}", tokens.city_admin);
+            println!(
+                "district admin token (西岗区总工会, unit {DEMO_DISTRICT}): {}",
+                tokens.district_admin
+            );
+            println!(
+                "auditor token (reads everything, writes nothing): {}",
+                tokens.auditor
+            );
             let options = Options {
                 replicas: 1,
                 http,
@@ -883,6 +938,67 @@ fn parse_key(hex_key: &str) -> anyhow::Result<PublicKey> {
     Ok(PublicKey(bytes))
 }
 
+async fn restore(
+    nats: &NatsAccess,
+    shard: &str,
+    replicas: usize,
+    bundle: &Path,
+    key: &str,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    use ledger_service::restore::RestoreError;
+    let key = parse_key(key)?;
+    let store = match connect_store(nats, shard).await {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("could not restore: {e:#}");
+            std::process::exit(2)
+        }
+    };
+    match ledger_service::restore::restore(&store, bundle, &key, replicas, !quiet).await {
+        Ok(done) => {
+            println!(
+                "restored {} blocks into {} ({} were there already): {}",
+                done.written,
+                store.shard().stream(),
+                done.found,
+                done.summary
+            );
+            Ok(())
+        }
+        Err(RestoreError::Audit(audit::AuditError::Chain(e))) => {
+            println!(
+                "FAILED at sequence {}: {}; nothing was written",
+                e.sequence, e.fault
+            );
+            std::process::exit(1)
+        }
+        Err(
+            e @ (RestoreError::Audit(
+                audit::AuditError::UnknownKey { .. } | audit::AuditError::HeaderDisagrees { .. },
+            )
+            | RestoreError::OtherShard { .. }),
+        ) => {
+            println!("FAILED: {e}; nothing was written");
+            std::process::exit(1)
+        }
+        Err(
+            e @ (RestoreError::StreamLonger { .. }
+            | RestoreError::StreamDiffers { .. }
+            | RestoreError::BundleChanged { .. }
+            | RestoreError::NoLongerVerifies { .. }
+            | RestoreError::ReadBack { .. }),
+        ) => {
+            println!("FAILED: {e}");
+            std::process::exit(1)
+        }
+        Err(e) => {
+            eprintln!("could not restore: {e}");
+            std::process::exit(2)
+        }
+    }
+}
+
 /// The chain's stream, for reading only.
 async fn connect_store(nats: &NatsAccess, shard: &str) -> anyhow::Result<ChainStore> {
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
@@ -966,21 +1082,43 @@ fn read_secret(path: &Path) -> anyhow::Result<[u8; 32]> {
 const DEMO_KIOSK: &str = "kiosk-dl-01";
 const DEMO_KIOSK_UNIT: &str = "dalian";
 
-/// A local admin token, made once per data folder, and the accounts file
-/// that holds its hash and the demo kiosk.
-fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, String)> {
-    let token_path = data.join("admin.token");
-    if !token_path.exists() {
-        std::fs::write(&token_path, hex::encode(random_bytes::<24>()?))
-            .with_context(|| format!("writing {}", token_path.display()))?;
-    }
-    let token = std::fs::read_to_string(&token_path)?.trim().to_owned();
-    let file = AccountsFile {
-        tokens: vec![TokenAccount {
+/// The tokens of local mode, each made once per data folder.
+struct LocalTokens {
+    city_admin: String,
+    district_admin: String,
+    auditor: String,
+}
+
+/// The demo district whose admin local mode signs in, to try narrower rights.
+const DEMO_DISTRICT: &str = "xigang";
+
+/// Local mode's accounts: a city admin, an admin of one district and an
+/// auditor, and the demo kiosk; the accounts file that holds their hashes.
+fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, LocalTokens)> {
+    let tokens = LocalTokens {
+        city_admin: local_token(data, "admin.token")?,
+        district_admin: local_token(data, "district-admin.token")?,
+        auditor: local_token(data, "auditor.token")?,
+    };
+    let account = |token: &str, actor: &str, role: Role| -> anyhow::Result<TokenAccount> {
+        Ok(TokenAccount {
             token_blake3: Digest::of(token.as_bytes()),
-            actor: ActorId::new("admin-dalian")?,
-            role: Role::CityAdmin,
-        }],
+            actor: ActorId::new(actor)?,
+            role,
+        })
+    };
+    let file = AccountsFile {
+        tokens: vec![
+            account(&tokens.city_admin, "admin-dalian", Role::CityAdmin)?,
+            account(
+                &tokens.district_admin,
+                &format!("admin-{DEMO_DISTRICT}"),
+                Role::UnitAdmin {
+                    unit: UnitId::new(DEMO_DISTRICT)?,
+                },
+            )?,
+            account(&tokens.auditor, "auditor-dalian", Role::Auditor)?,
+        ],
         systems: vec![SystemAccount {
             system: ActorId::new(DEMO_KIOSK)?,
             role: Role::System {
@@ -992,7 +1130,17 @@ fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, String)> {
         data.join("accounts.json"),
         serde_json::to_vec_pretty(&file)?,
     )?;
-    Ok((Accounts::from(file), token))
+    Ok((Accounts::from(file), tokens))
+}
+
+/// A bearer token kept in `data/name`, made there the first time.
+fn local_token(data: &Path, name: &str) -> anyhow::Result<String> {
+    let path = data.join(name);
+    if !path.exists() {
+        std::fs::write(&path, hex::encode(random_bytes::<24>()?))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(std::fs::read_to_string(&path)?.trim().to_owned())
 }
 
 /// The writer's checkpoints: its signing key and how often.

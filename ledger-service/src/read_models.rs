@@ -252,6 +252,7 @@ impl ReadModels {
 
     /// Everything stored now, in large batches.
     async fn catch_up(&self, projector: &mut Projector) -> Result<(), Stop> {
+        self.check_same_chain(projector).await?;
         let mut failure: Option<ProjectionError> = None;
         let from = projector.position() + 1;
         let replayed = self
@@ -290,6 +291,38 @@ impl ReadModels {
         crate::cpu::heavy(|| projector.commit()).map_err(Stop::from)?;
         self.applied(projector);
         Ok(())
+    }
+
+    /// Read models stand at a head: the stream must hold that same frame
+    /// at the end of the same block. When it does not, they were built
+    /// from another chain (the stream was restored from an older bundle,
+    /// or is another ledger's), and would serve figures the chain does not
+    /// bear out; they stop, as at a broken link, until rebuilt.
+    async fn check_same_chain(&self, projector: &Projector) -> Result<(), Stop> {
+        let position = projector.position();
+        if position == 0 {
+            return Ok(());
+        }
+        let retry = |e: StoreError| Stop::Retry(e.to_string());
+        let last = self.store.last_sequence().await.map_err(retry)?;
+        let head = projector.head();
+        let found = if last < position {
+            format!("the stream ends at block {last}")
+        } else {
+            let block = self.store.block(position).await.map_err(retry)?;
+            match ledger_core::chain::block_end(&block.frames) {
+                Some(end) if end == head => return Ok(()),
+                Some(end) => format!(
+                    "the stream's block {position} ends at event {} with hash {}",
+                    end.sequence, end.hash
+                ),
+                None => format!("the stream's block {position} does not read as frames"),
+            }
+        };
+        Err(Stop::Broken(format!(
+            "these read models stand at event {} with hash {} (stream block {position}), but {found}: they were built from another chain, such as one since restored from an older bundle; stop the instance and run `ledger rebuild`",
+            head.sequence, head.hash
+        )))
     }
 
     /// New blocks as they arrive, each committed on its own.

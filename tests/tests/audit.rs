@@ -12,8 +12,20 @@ use ledger_service::{intake, Sequencer};
 use ledger_tests::*;
 use serde_json::json;
 
-/// A ledger of the federation and 60 awards, checkpointed every 20 events.
-async fn checkpointed_ledger(nats: &Nats) {
+/// A ledger of the federation and 60 awards, checkpointed every 20 events;
+/// a client of its intake.
+async fn checkpointed_ledger(nats: &Nats) -> async_nats::Client {
+    let client = serve_checkpointed(nats).await;
+    set_up(&client).await;
+    for i in 0..60 {
+        assert_eq!(award(&client, &format!("a{i}")).await["status"], "accepted");
+    }
+    client
+}
+
+/// A writer sealing with the key of secret `[3; 32]` and checkpointing
+/// every 20 events, and the intake in front of it.
+async fn serve_checkpointed(nats: &Nats) -> async_nats::Client {
     let signer = Arc::new(LedgerSigner::from_secret(&[3; 32]));
     let writer = Sequencer::open(nats.store().await)
         .await
@@ -33,19 +45,18 @@ async fn checkpointed_ledger(nats: &Nats) {
         writer,
         ledger_service::accounts::Accounts::open(),
     ));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    set_up(&client).await;
-    for i in 0..60 {
-        let body = submission(
-            &format!("a{i}"),
-            json!({"type": "award_points", "volunteer": "v1",
-            "points": 1, "approver": "admin-haizhou", "reason": "审计测试"}),
-        );
-        assert_eq!(
-            request(&client, "admin-city", &body).await["status"],
-            "accepted"
-        );
-    }
+    wait_for_intake(&client).await;
+    client
+}
+
+/// One point for `v1`, under submission key `key`.
+async fn award(client: &async_nats::Client, key: &str) -> serde_json::Value {
+    let body = submission(
+        key,
+        json!({"type": "award_points", "volunteer": "v1",
+        "points": 1, "approver": "admin-haizhou", "reason": "审计测试"}),
+    );
+    request(client, "admin-city", &body).await
 }
 
 /// Which sequence a verifier must name for a changed byte at each offset of
@@ -559,4 +570,269 @@ async fn a_writer_refuses_a_chain_with_a_forged_block() {
         Err(other) => panic!("another error: {other}"),
         Ok(_) => panic!("a writer opened a chain with a forged block"),
     }
+}
+
+/// Every block of a stream, as stored: its seal and its frames.
+async fn stored_blocks(
+    store: &ledger_service::store::ChainStore,
+) -> Vec<(Option<ledger_core::values::Signature>, Vec<u8>)> {
+    let mut blocks = Vec::new();
+    store
+        .replay(1, |block| {
+            blocks.push((block.seal, block.frames.to_vec()));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    blocks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_stream_is_restored_from_a_bundle_and_the_ledger_goes_on() {
+    use ledger_service::bundle::{BundleReader, Next};
+
+    let original = Nats::start();
+    checkpointed_ledger(&original).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("lyg.bundle");
+    let bundle_arg = bundle.to_str().unwrap();
+    let (code, out) = ledger(&[
+        "export",
+        "--nats",
+        &original.url(),
+        "--shard",
+        SHARD,
+        "--out",
+        bundle_arg,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let blocks = stored_blocks(&original.store().await).await;
+    assert!(blocks.len() >= 4, "{} blocks", blocks.len());
+    let key = LedgerSigner::from_secret(&[3; 32]).public_key().to_hex();
+    let stranger = LedgerSigner::from_secret(&[4; 32]).public_key().to_hex();
+
+    // New servers: nothing is written from a bundle that is not the
+    // ledger's, or that was changed, or that is another shard's.
+    let fresh = Nats::start();
+    let url = fresh.url();
+    let restore = |bundle: &str, key: &str, shard: &str| {
+        ledger(&[
+            "restore", "--nats", &url, "--shard", shard, "--bundle", bundle, "--key", key,
+            "--quiet",
+        ])
+    };
+    let (code, out) = restore(bundle_arg, &stranger, SHARD);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not with the ledger key expected"), "{out}");
+    assert!(out.contains("nothing was written"), "{out}");
+    let tampered = dir.path().join("tampered.bundle");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes.len() - 40;
+    bytes[at] ^= 1;
+    std::fs::write(&tampered, &bytes).unwrap();
+    let (code, out) = restore(tampered.to_str().unwrap(), &key, SHARD);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED at sequence"), "{out}");
+    let (code, out) = restore(bundle_arg, &key, "dl");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not of shard dl"), "{out}");
+    let (code, out) = restore("/nonexistent/lyg.bundle", &key, SHARD);
+    assert_eq!(code, 2, "{out}");
+    let store = ledger_service::store::ChainStore::new(
+        async_nats::jetstream::new(fresh.client().await),
+        shard(),
+    );
+    assert!(
+        store.last_sequence().await.is_err(),
+        "no stream was created by a refused restore"
+    );
+
+    // A restore that stopped after two blocks is completed.
+    store.ensure(1).await.unwrap();
+    let file = std::io::BufReader::new(std::fs::File::open(&bundle).unwrap());
+    let (_, mut reader) = BundleReader::open(file, "bundle").unwrap();
+    for k in 0..2 {
+        let Next::Block { seal, len } = reader.next_record().unwrap() else {
+            panic!("block {k}")
+        };
+        let mut frames = Vec::new();
+        reader.frames(len, &mut frames).unwrap();
+        store.append(frames.into(), k, seal.as_ref()).await.unwrap();
+    }
+    let (code, out) = restore(bundle_arg, &key, SHARD);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("restored {} blocks", blocks.len() - 2)),
+        "{out}"
+    );
+    assert!(out.contains("(2 were there already)"), "{out}");
+    assert_eq!(
+        stored_blocks(&store).await,
+        blocks,
+        "the same blocks, seals and all"
+    );
+    let (code, out) = restore(bundle_arg, &key, SHARD);
+    assert_eq!(code, 0, "run again, it writes nothing: {out}");
+    assert!(out.contains("restored 0 blocks"), "{out}");
+    let (code, out) = ledger(&[
+        "verify", "--nats", &url, "--shard", SHARD, "--key", &key, "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}");
+
+    // The ledger goes on from the restored chain: a retry of a submission
+    // made before the loss is answered as before and counts once.
+    let client = serve_checkpointed(&fresh).await;
+    let retried = award(&client, "a7").await;
+    assert_eq!(retried["status"], "accepted", "{retried}");
+    assert_eq!(retried["replayed"], true, "{retried}");
+    assert_eq!(award(&client, "after-restore").await["status"], "accepted");
+    let (records, _) = read_chain(&store).await;
+    let points: u64 = records
+        .iter()
+        .filter_map(|(_, r)| match &r.event {
+            Event::PointsAwarded(e) => Some(e.points),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(points, 61, "60 awards before the loss and one after");
+
+    // A stream that holds another chain is left as it is.
+    let other = Nats::start();
+    let other_store = other.store().await;
+    other_store.ensure(1).await.unwrap();
+    other_store
+        .append(blocks[1].1.clone().into(), 0, None)
+        .await
+        .unwrap();
+    let (code, out) = ledger(&[
+        "restore",
+        "--nats",
+        &other.url(),
+        "--shard",
+        SHARD,
+        "--bundle",
+        bundle_arg,
+        "--key",
+        &key,
+        "--quiet",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("holds another chain: its block 1 differs"),
+        "{out}"
+    );
+    assert_eq!(other_store.last_sequence().await.unwrap(), 1);
+}
+
+/// `v1`'s account as the service at `base` serves it once it has applied
+/// sequence `after`: status and body.
+async fn account_of_v1(base: &str, after: u64) -> (u16, serde_json::Value) {
+    let url = format!("{base}/api/v1/volunteers/v1/account?after={after}");
+    for _ in 0..300 {
+        if let Ok(response) = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth("any")
+            .send()
+            .await
+        {
+            let status = response.status().as_u16();
+            let body = response.json().await.unwrap_or_default();
+            if status != 404 {
+                return (status, body);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} never answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_models_ahead_of_a_restored_stream_stop_until_rebuilt() {
+    let original = Nats::start();
+    let client = checkpointed_ledger(&original).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("lyg.bundle");
+    let (code, out) = ledger(&[
+        "export",
+        "--nats",
+        &original.url(),
+        "--shard",
+        SHARD,
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // Five awards after the last backup: the read models see them, and
+    // then the stream is lost.
+    for i in 0..5 {
+        assert_eq!(
+            award(&client, &format!("late{i}")).await["status"],
+            "accepted"
+        );
+    }
+    let (_, head) = read_chain(&original.store().await).await;
+    let projections = original.scratch("read-models");
+    let mut service = ServiceProcess::start_with_projections(&original.url(), &projections);
+    let (status, account) = account_of_v1(&service.http_url(), head.sequence).await;
+    assert_eq!(status, 200, "{account}");
+    assert_eq!(account["points_earned"], 65);
+    service.kill();
+
+    let fresh = Nats::start();
+    let key = LedgerSigner::from_secret(&[3; 32]).public_key().to_hex();
+    let (code, out) = ledger(&[
+        "restore",
+        "--nats",
+        &fresh.url(),
+        "--shard",
+        SHARD,
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--key",
+        &key,
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}");
+
+    // The same read models against the restored stream would count the
+    // five awards it no longer holds: they stop, and say what to do.
+    let mut service = ServiceProcess::start_with_projections(&fresh.url(), &projections);
+    let (status, refused) = account_of_v1(&service.http_url(), 0).await;
+    assert_eq!(status, 503, "{refused}");
+    assert_eq!(refused["code"], "CHAIN_BROKEN", "{refused}");
+    let message = refused["message"].as_str().unwrap_or_default();
+    assert!(message.contains("built from another chain"), "{message}");
+    assert!(message.contains("ledger rebuild"), "{message}");
+    let ready = until_readiness(&service.http_url(), Duration::from_secs(10), |s, _| s != 0).await;
+    assert_eq!(ready["read_models"], "broken", "{ready}");
+    service.kill();
+
+    let rebuilt = std::process::Command::new(ledger_binary())
+        .args([
+            "rebuild",
+            "--quiet",
+            "--nats",
+            &fresh.url(),
+            "--shard",
+            SHARD,
+        ])
+        .arg("--projections")
+        .arg(&projections)
+        .output()
+        .unwrap();
+    assert_eq!(
+        rebuilt.status.code(),
+        Some(1),
+        "the rebuilt read models differ from the ones before: {}{}",
+        String::from_utf8_lossy(&rebuilt.stdout),
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    let (_, restored_head) = read_chain(&fresh.store().await).await;
+    let service = ServiceProcess::start_with_projections(&fresh.url(), &projections);
+    let (status, account) = account_of_v1(&service.http_url(), restored_head.sequence).await;
+    assert_eq!(status, 200, "{account}");
+    assert_eq!(
+        account["points_earned"], 60,
+        "what the restored chain holds"
+    );
 }

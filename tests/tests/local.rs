@@ -145,6 +145,28 @@ async fn ledger_local_serves_the_demo_and_stops_its_nats_server_with_it() {
 
     let head = head(&http, token).await;
     assert!(head["sequence"].as_u64() >= Some(accepted), "{head}");
+    // The district admin reads his own district and not another; the
+    // auditor reads everything.
+    let district = after(&lines, "district admin token (西岗区总工会, unit xigang): ");
+    let auditor = after(&lines, "auditor token (reads everything, writes nothing): ");
+    let summary = |unit: &str, token: &str| {
+        reqwest::Client::new()
+            .get(format!("http://{http}/api/v1/units/{unit}/summary"))
+            .bearer_auth(token)
+            .send()
+    };
+    for (unit, token, status) in [
+        ("xigang", district, 200),
+        ("zhongshan", district, 403),
+        ("zhongshan", auditor, 200),
+    ] {
+        let answered = summary(unit, token).await.expect("the API answers");
+        assert_eq!(
+            answered.status().as_u16(),
+            status,
+            "{unit} read with {token}"
+        );
+    }
     let console = reqwest::Client::new()
         .get(format!("http://{http}/console/"))
         .send()
