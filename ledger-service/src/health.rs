@@ -8,11 +8,15 @@
 //! connection is not ready, since its answers would be minutes old, and a
 //! broken chain is never ready. Whether it writes is said, not required:
 //! every instance serves reads, and commands reach the writer over NATS.
+//!
+//! Both answer from the process's first moment: while an instance waits for
+//! JetStream (up to a minute) and opens its read models, it is alive and
+//! not ready (`STARTING`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -43,6 +47,45 @@ pub fn routes() -> Router<Api> {
 
 async fn alive() -> Json<Value> {
     Json(json!({"status": "alive"}))
+}
+
+/// The instance's HTTP service from the moment it listens: until `app` is
+/// set it answers the probes itself and every other request 503
+/// `STARTING`; from then on, every request goes to `app`.
+pub fn starting(app: Arc<OnceLock<Router>>) -> Router {
+    Router::new().fallback(move |request: Request| {
+        let app = app.clone();
+        async move {
+            match app.get() {
+                Some(router) => match tower::ServiceExt::oneshot(router.clone(), request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                },
+                None => while_starting(request.uri().path()).await,
+            }
+        }
+    })
+}
+
+async fn while_starting(path: &str) -> Response {
+    match path {
+        "/healthz" => alive().await.into_response(),
+        "/readyz" => {
+            let body = json!({
+                "ready": false,
+                "writer": false,
+                "nats": "starting",
+                "read_models": "starting",
+                "reasons": ["STARTING"],
+            });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+        _ => crate::http::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STARTING",
+            "this instance is starting: it waits for JetStream and opens its read models",
+        ),
+    }
 }
 
 /// Where an instance stands, as `/readyz` says and `/metrics` counts it.

@@ -952,7 +952,7 @@ fn commands_document() -> Value {
             "/readyz": {"get": {"summary": "Readiness: NATS connected and the read models following the stream live; also whether this instance writes", "security": [],
                 "responses": {
                     "200": {"description": "ready: {\"ready\": true, \"writer\", \"nats\", \"read_models\", \"reasons\": []}"},
-                    "503": {"description": "not ready; reasons among NATS_DISCONNECTED, CATCHING_UP, CHAIN_BROKEN"}}}}
+                    "503": {"description": "not ready; reasons among STARTING, NATS_DISCONNECTED, CATCHING_UP, CHAIN_BROKEN"}}}}
         }
     })
 }

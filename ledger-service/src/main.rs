@@ -1196,6 +1196,20 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
     // From the start: a stop asked for while JetStream is awaited ends the
     // wait, and one asked for later is not lost between two waits.
     let stop = StopRequests::listen().context("listening for SIGINT and SIGTERM")?;
+    // HTTP first, so that the probes answer while JetStream is awaited.
+    let listener = tokio::net::TcpListener::bind(http)
+        .await
+        .with_context(|| format!("listening on {http}"))?;
+    let app = Arc::new(std::sync::OnceLock::new());
+    // Once asked to stop, the server takes no new connections and answers
+    // those in flight (see `finish_in_flight`).
+    let draining = stop.clone();
+    let starting = ledger_service::health::starting(app.clone());
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, starting)
+            .with_graceful_shutdown(async move { draining.requested().await })
+            .await
+    });
     let signer = checkpoints
         .as_ref()
         .map(|c| Arc::new(LedgerSigner::from_secret(&c.secret)));
@@ -1220,6 +1234,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
         set_up = setup => set_up?,
         _ = stop.requested() => {
             tracing::info!("stopping");
+            finish_in_flight(serving).await;
             return Ok(());
         }
     };
@@ -1256,17 +1271,9 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
         role: role.clone(),
         answers: answers.clone(),
     };
-    let listener = tokio::net::TcpListener::bind(http)
-        .await
-        .with_context(|| format!("listening on {http}"))?;
-    // Once asked to stop, the server takes no new connections and answers
-    // those in flight (see `finish_in_flight`).
-    let draining = stop.clone();
-    let serving = tokio::spawn(async move {
-        axum::serve(listener, http::router(api))
-            .with_graceful_shutdown(async move { draining.requested().await })
-            .await
-    });
+    if app.set(http::router(api)).is_err() {
+        anyhow::bail!("the HTTP service was set up twice");
+    }
     let holder = format!("{}-{}", hostname(), std::process::id());
     loop {
         let Some(lease) = wait_for_lease(&leases, &holder, &stop).await else {

@@ -132,3 +132,46 @@ async fn metrics_count_what_the_writer_answered() {
         "{page}"
     );
 }
+
+/// While an instance waits for JetStream (here a server without it, so it
+/// waits its whole minute), it is alive, not ready, and says why; nothing
+/// else is served yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_jetstream_is_awaited_the_instance_is_alive_and_starting() {
+    let port = free_port();
+    let mut server =
+        std::process::Command::new(ledger_service::local::find_nats_server().expect("nats-server"))
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server without JetStream starts");
+    let mut service = ServiceProcess::start(&format!("nats://127.0.0.1:{port}"));
+    let http = service.http_url();
+    let starting = until_readiness(&http, Duration::from_secs(20), |status, _| status != 0).await;
+    assert_eq!(starting["ready"], false, "{starting}");
+    assert_eq!(
+        starting["reasons"],
+        serde_json::json!(["STARTING"]),
+        "{starting}"
+    );
+    let alive = reqwest::get(format!("{http}/healthz"))
+        .await
+        .expect("/healthz answers");
+    assert_eq!(alive.status().as_u16(), 200);
+    let head = reqwest::Client::new()
+        .get(format!("{http}/api/v1/head"))
+        .bearer_auth("any")
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(head.status().as_u16(), 503);
+    let body: Value = head.json().await.unwrap_or(Value::Null);
+    assert_eq!(body["code"], "STARTING", "{body}");
+    // Asked to stop while it waits, it stops at once.
+    let stopped =
+        tokio::task::block_in_place(|| service.stop_with("TERM", Duration::from_secs(10)));
+    assert!(stopped.is_some_and(|s| s.success()), "{stopped:?}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
