@@ -49,6 +49,10 @@ pub enum BodyError {
     UnknownSchema(u16),
     #[error("body does not decode: {0}")]
     Undecodable(String),
+    /// A kind of event added after this build: the chain is newer than
+    /// the program reading it, which is not a fault of the chain.
+    #[error("event kind {0} is not known to this verifier: the chain was written by a newer ledger; read it with a `ledger` at least as new as its writer")]
+    UnknownEvent(u32),
     #[error("body has {0} bytes after the event")]
     TrailingBytes(usize),
 }
@@ -101,15 +105,37 @@ pub fn decode_body(body: &[u8]) -> Result<EventRecord, BodyError> {
     // Decoding in place rather than through `take_from_bytes` saves moving
     // the record through a tuple: a tenth of the decoding a verifier does.
     let mut decoder = postcard::Deserializer::from_bytes(body);
-    let record = EventRecord::deserialize(&mut decoder)
-        .map_err(|e| BodyError::Undecodable(e.to_string()))?;
-    let rest = decoder
-        .finalize()
-        .map_err(|e| BodyError::Undecodable(e.to_string()))?;
+    let record = EventRecord::deserialize(&mut decoder).map_err(|e| undecodable(body, &e))?;
+    let rest = decoder.finalize().map_err(|e| undecodable(body, &e))?;
     if !rest.is_empty() {
         return Err(BodyError::TrailingBytes(rest.len()));
     }
     Ok(record)
+}
+
+/// What is wrong with a body that did not decode: a kind of event this
+/// build does not know, or bytes that are no record at all.
+pub(crate) fn undecodable(body: &[u8], error: &postcard::Error) -> BodyError {
+    match unknown_kind(body) {
+        Some(kind) => BodyError::UnknownEvent(kind),
+        None => BodyError::Undecodable(error.to_string()),
+    }
+}
+
+/// The kind index of the event in `body` when this build knows no such
+/// kind. The record's fields before the event decode as they always have;
+/// the event's index alone, with nothing after it, fails as an unknown
+/// variant where a known one would only run out of bytes for its fields.
+fn unknown_kind(body: &[u8]) -> Option<u32> {
+    use crate::values::{ActorId, SubmissionKey};
+    type Before = (crate::time::Timestamp, ActorId, Option<SubmissionKey>);
+    let (_, event) = postcard::take_from_bytes::<Before>(body).ok()?;
+    let (kind, _) = postcard::take_from_bytes::<u32>(event).ok()?;
+    let alone = postcard::to_allocvec(&kind).ok()?;
+    match postcard::from_bytes::<crate::event::Event>(&alone) {
+        Err(postcard::Error::SerdeDeCustom) => Some(kind),
+        _ => None,
+    }
 }
 
 /// `HASH_CONTEXT` hashed into its key once: deriving it again for every
@@ -212,6 +238,49 @@ mod tests {
     use super::*;
     use crate::testing::{actor, world};
     use crate::time::Timestamp;
+
+    /// A frame whose event's kind index is `kind`, its hash made anew: a
+    /// frame as a newer writer would write it.
+    fn frame_of_kind(kind: u8) -> Vec<u8> {
+        let record = EventRecord {
+            recorded_at: Timestamp(0),
+            actor: actor("a"),
+            submission: None,
+            event: world().events().remove(0),
+        };
+        let mut frame = Vec::new();
+        encode_frame(1, &Digest::ZERO, &record, &mut frame).expect("frame");
+        let event = postcard::to_allocvec(&record.event).expect("event");
+        let at = frame.len() - HASH_LEN - event.len();
+        frame[at] = kind;
+        let hashed = frame.len() - HASH_LEN;
+        let hash = hash_frame(&frame[..hashed]);
+        frame[hashed..].copy_from_slice(&hash.0);
+        frame
+    }
+
+    #[test]
+    fn a_kind_of_event_newer_than_this_build_is_named_as_such() {
+        let newer = frame_of_kind(100);
+        let body = parse_frame(&newer).expect("parses").0.body;
+        assert_eq!(decode_body(body), Err(BodyError::UnknownEvent(100)));
+        let fault = crate::chain::Verifier::new()
+            .push(&newer)
+            .expect_err("not decoded")
+            .fault;
+        assert_eq!(
+            fault,
+            crate::chain::Fault::Body(BodyError::UnknownEvent(100))
+        );
+        // A known kind whose fields do not read is no newer kind.
+        let known = frame_of_kind(1);
+        let body = parse_frame(&known).expect("parses").0.body;
+        assert!(
+            matches!(decode_body(body), Err(BodyError::Undecodable(_))),
+            "{:?}",
+            decode_body(body)
+        );
+    }
 
     #[test]
     fn header_fields_sit_where_the_layout_says() {

@@ -42,10 +42,10 @@ impl Body {
         };
         let mut decoder = postcard::Deserializer::from_bytes(frame.body);
         let decoded = AtHead(head).deserialize(&mut decoder);
-        let fault = match decoder.finalize() {
-            Ok([]) => None,
-            Ok(rest) => Some(BodyError::TrailingBytes(rest.len())),
-            Err(e) => Some(BodyError::Undecodable(e.to_string())),
+        let fault = match (&decoded, &decoder.finalize()) {
+            (Err(e), _) | (Ok(_), Err(e)) => Some(crate::frame::undecodable(frame.body, e)),
+            (Ok(_), Ok([])) => None,
+            (Ok(_), Ok(rest)) => Some(BodyError::TrailingBytes(rest.len())),
         };
         Body { decoded, fault }
     }
@@ -53,10 +53,9 @@ impl Body {
     /// The record, or what is wrong with the body, as `decode_body` names it.
     pub fn verified(&self) -> Result<&Verified, BodyError> {
         match (&self.decoded, &self.fault) {
-            (_, Some(BodyError::UnknownSchema(schema))) => Err(BodyError::UnknownSchema(*schema)),
-            (Err(e), _) => Err(BodyError::Undecodable(e.to_string())),
-            (Ok(_), Some(fault)) => Err(fault.clone()),
+            (_, Some(fault)) => Err(fault.clone()),
             (Ok(verified), None) => Ok(verified),
+            (Err(e), None) => Err(BodyError::Undecodable(e.to_string())),
         }
     }
 
