@@ -52,10 +52,19 @@ pub struct BundleHeader {
 /// One block as a bundle holds it: a seal flag, the seal (or zeros), the
 /// frames' length and the frames.
 pub fn bundle_record(seal: Option<&Signature>, frames: &[u8], out: &mut Vec<u8>) {
-    out.push(u8::from(seal.is_some()));
-    out.extend_from_slice(&seal.map_or([0; 64], |s| s.0));
-    out.extend_from_slice(&(frames.len() as u32).to_le_bytes());
+    out.extend_from_slice(&record_head(seal, frames.len()));
     out.extend_from_slice(frames);
+}
+
+/// A record's fixed part, for a block of `len` bytes of frames.
+fn record_head(seal: Option<&Signature>, len: usize) -> [u8; RECORD_HEAD] {
+    let mut head = [0u8; RECORD_HEAD];
+    if let Some(seal) = seal {
+        head[0] = 1;
+        head[1..65].copy_from_slice(&seal.0);
+    }
+    head[65..].copy_from_slice(&(len as u32).to_le_bytes());
+    head
 }
 
 /// What comes next in a bundle after a record's frames.
@@ -205,14 +214,8 @@ impl BundleWriter {
     }
 
     pub fn block(&mut self, seal: Option<&Signature>, frames: &[u8]) -> Result<(), BundleError> {
-        let mut head = [0u8; RECORD_HEAD];
-        if let Some(seal) = seal {
-            head[0] = 1;
-            head[1..65].copy_from_slice(&seal.0);
-        }
-        head[65..].copy_from_slice(&(frames.len() as u32).to_le_bytes());
         self.out
-            .write_all(&head)
+            .write_all(&record_head(seal, frames.len()))
             .and_then(|()| self.out.write_all(frames))
             .map_err(|e| self.io(e))
     }
