@@ -204,17 +204,81 @@ async fn register(State(api): State<Api>, headers: HeaderMap, body: axum::body::
         key: Some(form.key),
         command,
     };
-    let answer = forward(&api, &submission).await.answer;
-    if answer.is_accepted() {
-        if let Err(e) = api.personal.put(&form.volunteer, &form.personal).await {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "PERSONAL_STORE",
-                format!("registered, but the personal record was not stored; send again: {e}"),
-            );
+    let reply = forward(&api, &submission).await;
+    if reply.answer.is_accepted() {
+        match personal_goes_with(&api, &form.volunteer, &reply).await {
+            Ok(true) => {
+                if let Err(e) = api.personal.put(&form.volunteer, &form.personal).await {
+                    return error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "PERSONAL_STORE",
+                        format!(
+                            "registered, but the personal record was not stored; send again: {e}"
+                        ),
+                    );
+                }
+            }
+            Ok(false) => {}
+            Err(refusal) => return refusal,
         }
     }
-    answer_response(answer)
+    answer_response(reply.answer)
+}
+
+/// Whether the personal record is stored with an accepted registration.
+/// A registration recorded now: yes. One answered again (its key was sent
+/// before) was perhaps another volunteer's: the answer is the first
+/// command's, whatever this one names. So its record is stored only when
+/// that first registration was of this volunteer and no record was ever
+/// stored for them — the retry of a registration whose record failed to
+/// store. A key sent again to name someone else is refused, and an erased
+/// person is never brought back.
+async fn personal_goes_with(
+    api: &Api,
+    volunteer: &VolunteerId,
+    reply: &Reply,
+) -> Result<bool, Response> {
+    if !reply.replayed {
+        return Ok(true);
+    }
+    let Answer::Accepted {
+        first_sequence: Some(registered_at),
+        ..
+    } = reply.answer
+    else {
+        return Ok(false);
+    };
+    let unavailable = |why: String| error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", why);
+    if !api
+        .read_models
+        .caught_up(registered_at, Duration::from_secs(5))
+        .await
+    {
+        return Err(unavailable(format!(
+            "the read models have not reached sequence {registered_at} yet; send again"
+        )));
+    }
+    let first = api
+        .read_models
+        .live(|tree, _| query::history(tree, volunteer, 0, 1))
+        .map_err(unavailable)?
+        .map_err(|e| unavailable(e.to_string()))?;
+    let same = first
+        .first()
+        .is_some_and(|e| e.sequence == registered_at && e.kind == "volunteer_registered");
+    if !same {
+        return Err(error(
+            StatusCode::CONFLICT,
+            "KEY_REUSED",
+            format!(
+                "this submission key registered another volunteer (sequence {registered_at}), not {volunteer}; nothing was stored"
+            ),
+        ));
+    }
+    match api.personal.ever_stored(volunteer).await {
+        Ok(stored) => Ok(!stored),
+        Err(e) => Err(unavailable(e.to_string())),
+    }
 }
 
 /// Uploads a report's file under its BLAKE3 hash; bytes that hash to

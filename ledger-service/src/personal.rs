@@ -200,6 +200,17 @@ impl PersonalStore {
             })
     }
 
+    /// Whether a record was ever stored for the volunteer: one there now,
+    /// or one erased (a purge leaves its marker).
+    pub async fn ever_stored(&self, volunteer: &VolunteerId) -> Result<bool, PersonalError> {
+        let entry = self
+            .keys
+            .entry(volunteer.as_str())
+            .await
+            .map_err(|e| self.failed("keys", e))?;
+        Ok(entry.is_some())
+    }
+
     /// Erases a person: purges their key (so any copy of the record is
     /// unreadable) and the record itself.
     pub async fn erase(&self, volunteer: &VolunteerId) -> Result<(), PersonalError> {

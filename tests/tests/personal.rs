@@ -227,3 +227,122 @@ async fn eventually(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A registration form under a given token and submission key.
+async fn register(
+    s: &HttpSetup,
+    token: &str,
+    key: &str,
+    volunteer: &str,
+    home_unit: &str,
+    name: &str,
+    n: u32,
+) -> (StatusCode, serde_json::Value) {
+    let form = json!({
+        "key": key, "volunteer": volunteer, "home_unit": home_unit,
+        "membership": "member", "groups": [], "specialties": [],
+        "personal": {"name": name, "sex": null, "citizen_id": citizen_id(n), "phone": null,
+            "political_status": null, "employer": null, "education": null,
+            "started_work": null, "health": null}
+    });
+    call(
+        &s.router,
+        "POST",
+        "/api/v1/volunteers",
+        Some(token),
+        Some(form),
+    )
+    .await
+}
+
+async fn name_of(s: &HttpSetup, volunteer: &str) -> Option<String> {
+    let path = format!("/api/v1/volunteers/{volunteer}/personal");
+    let (status, record) = call(&s.router, "GET", &path, Some("city-secret"), None).await;
+    (status == StatusCode::OK).then(|| record["name"].as_str().unwrap_or_default().to_owned())
+}
+
+/// The answer to a key sent again is the first command's, whatever the
+/// second names: a unit admin re-sending his own accepted key must not
+/// write another volunteer's record, nor bring an erased one back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_key_sent_again_stores_no_one_elses_record() {
+    let s = start_http(test_accounts()).await;
+    set_up_http(&s.router, "city-secret").await;
+    let lianyun = json!({"type": "register_unit", "unit": "lianyun", "name": "连云区总工会",
+        "kind": "district_federation", "parent": "city", "quota": 300});
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("city-secret"),
+        Some(submission("u-lianyun", lianyun)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = register(
+        &s,
+        "city-secret",
+        "reg-victim",
+        "victim",
+        "lianyun",
+        "受害人",
+        1,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = register(&s, "haizhou-secret", "reg-own", "own", "g1", "本人", 2).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    let (status, answer) =
+        register(&s, "haizhou-secret", "reg-own", "victim", "g1", "篡改", 3).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], "KEY_REUSED", "{answer}");
+    assert_eq!(name_of(&s, "victim").await.as_deref(), Some("受害人"));
+    assert_eq!(name_of(&s, "own").await.as_deref(), Some("本人"));
+
+    // Erased, and the victim's own key sent again: still erased.
+    let (status, answer) = call(
+        &s.router,
+        "DELETE",
+        "/api/v1/volunteers/victim/personal",
+        Some("city-secret"),
+        None,
+    )
+    .await;
+    assert!(status.is_success(), "{answer}");
+    let (status, answer) = register(
+        &s,
+        "city-secret",
+        "reg-victim",
+        "victim",
+        "lianyun",
+        "受害人",
+        1,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        name_of(&s, "victim").await,
+        None,
+        "an erased person stays erased"
+    );
+
+    // Recorded on the chain, its record never stored (as when the store
+    // failed): sent again, the record is stored.
+    let late = json!({"type": "register_volunteer", "volunteer": "late", "home_unit": "g1",
+        "membership": "member", "groups": [], "specialties": [],
+        "identity": "0909090909090909090909090909090909090909090909090909090909090909"});
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("city-secret"),
+        Some(submission("reg-late", late)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(name_of(&s, "late").await, None);
+    let (status, answer) = register(&s, "city-secret", "reg-late", "late", "g1", "补存", 4).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(name_of(&s, "late").await.as_deref(), Some("补存"));
+}
