@@ -67,6 +67,12 @@ struct NatsSignIn {
     /// The private key (PEM) of --nats-tls-cert.
     #[arg(long, env = "LEDGER_NATS_TLS_KEY", requires = "nats_tls_cert")]
     nats_tls_key: Option<PathBuf>,
+    /// The first token of this connection's reply subjects. Default:
+    /// `_INBOX_ledger_<shard>`, which only the service's user may
+    /// subscribe to; an auditor's user is given one of its own
+    /// (docs/operations.md, "NATS permissions").
+    #[arg(long, env = "LEDGER_NATS_INBOX_PREFIX")]
+    nats_inbox_prefix: Option<String>,
 }
 
 impl NatsSignIn {
@@ -77,6 +83,7 @@ impl NatsSignIn {
             nkey_seed: self.nats_nkey.clone(),
             tls_ca: self.nats_tls_ca.clone(),
             tls_client: self.nats_tls_cert.clone().zip(self.nats_tls_key.clone()),
+            inbox_prefix: self.nats_inbox_prefix.clone(),
         }
     }
 }
@@ -1003,6 +1010,8 @@ async fn restore(
 async fn connect_store(nats: &NatsAccess, shard: &str) -> anyhow::Result<ChainStore> {
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
     let client = nats
+        .clone()
+        .inbox_for(shard.id().as_str())
         .connect(&format!("ledger reader {}", shard.id()))
         .await?;
     Ok(ChainStore::new(async_nats::jetstream::new(client), shard))
@@ -1215,6 +1224,8 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
         .map(|c| Arc::new(LedgerSigner::from_secret(&c.secret)));
     let shard = Shard::new(LedgerId::new(shard).context("shard")?);
     let client = nats
+        .clone()
+        .inbox_for(shard.id().as_str())
         .connect(&format!("ledger serve {}", shard.id()))
         .await?;
     let js = async_nats::jetstream::new(client.clone());

@@ -25,6 +25,15 @@ pub struct NatsAccess {
     /// This client's certificate and its private key (PEM), for servers
     /// that verify their clients.
     pub tls_client: Option<(PathBuf, PathBuf)>,
+    /// The first token of this client's reply subjects (NATS's own is
+    /// `_INBOX`): see [`NatsAccess::inbox_for`].
+    pub inbox_prefix: Option<String>,
+}
+
+/// The reply prefix of the ledger's own connections for `shard`, which
+/// only the service's NATS user may subscribe to.
+pub fn ledger_inbox_prefix(shard: &str) -> String {
+    format!("_INBOX_ledger_{shard}")
 }
 
 /// A user name and password from the URLs, decoded.
@@ -66,6 +75,19 @@ impl NatsAccess {
             urls: urls.into(),
             ..NatsAccess::default()
         }
+    }
+
+    /// These settings, with the ledger's own reply prefix for `shard`
+    /// unless one was given. Replies carry everything the service reads —
+    /// blocks, lease, rejections, personal records and their keys — and a
+    /// user allowed `_INBOX.>`, as every requester must be under NATS's
+    /// default prefix, would receive them all: under a prefix of its own,
+    /// only a user granted it does.
+    pub fn inbox_for(mut self, shard: &str) -> NatsAccess {
+        if self.inbox_prefix.is_none() {
+            self.inbox_prefix = Some(ledger_inbox_prefix(shard));
+        }
+        self
     }
 
     /// Connects, under `name` as the servers list the connection.
@@ -131,6 +153,9 @@ impl NatsAccess {
             (None, None, None) => ConnectOptions::new(),
             _ => return Err(AccessError::TwoCredentials),
         };
+        if let Some(prefix) = &self.inbox_prefix {
+            options = options.custom_inbox_prefix(prefix.as_str());
+        }
         if let Some(ca) = &self.tls_ca {
             expect_pem(ca, "CA file", "CERTIFICATE")?;
             options = options.add_root_certificates(ca.clone()).require_tls(true);
