@@ -130,6 +130,30 @@ fn activity_units(state: &Ledger, activity: &ActivityId) -> Vec<UnitId> {
         .unwrap_or_default()
 }
 
+/// The union whose opinion a registration's approval at `level` is (the
+/// registration form's three opinions): the home unit's own at the unit
+/// level; at the district or industry level, that of the first
+/// district-level union above the home unit (the root's when there is
+/// none), so that a grassroots admin cannot give the district's opinion
+/// on his own volunteers. The city's is the city's alone (`city_only`).
+fn opinion_giver(
+    state: &Ledger,
+    volunteer: &VolunteerId,
+    level: crate::domain::ApprovalLevel,
+) -> Vec<UnitId> {
+    use crate::domain::ApprovalLevel;
+    let home = home_unit(state, volunteer);
+    let (ApprovalLevel::DistrictOrIndustry, [home]) = (level, home.as_slice()) else {
+        return home;
+    };
+    let ancestry: Vec<_> = state.ancestry(home).collect();
+    let giver = ancestry
+        .iter()
+        .find(|u| u.unit.kind.is_district_level())
+        .or(ancestry.last());
+    giver.map(|u| vec![u.unit.id.clone()]).unwrap_or_default()
+}
+
 fn home_unit(state: &Ledger, volunteer: &VolunteerId) -> Vec<UnitId> {
     state
         .volunteers
@@ -149,8 +173,8 @@ pub fn touched_units(state: &Ledger, command: &Command) -> Vec<UnitId> {
         Command::RegisterUnit(c) => c.parent.iter().cloned().collect(),
         Command::SetQuota(c) => vec![c.unit.clone()],
         Command::RegisterVolunteer(c) => vec![c.home_unit.clone()],
-        Command::ApproveVolunteer(c) => home_unit(state, &c.volunteer),
-        Command::RejectVolunteer(c) => home_unit(state, &c.volunteer),
+        Command::ApproveVolunteer(c) => opinion_giver(state, &c.volunteer, c.level),
+        Command::RejectVolunteer(c) => opinion_giver(state, &c.volunteer, c.level),
         Command::ProposeProject(c) => vec![c.filed_by.clone()],
         Command::ApproveProject(_) | Command::RejectProject(_) => vec![],
         Command::UndertakeProject(c) => vec![c.unit.clone()],
@@ -255,6 +279,33 @@ mod tests {
             Err(Forbidden::CityOnly("approve_volunteer"))
         );
         assert_eq!(Role::CityAdmin.permits(&state, &open_ledger(3)), Ok(()));
+    }
+
+    #[test]
+    fn the_district_opinion_on_a_registration_is_the_districts_not_the_grassroots_unions() {
+        let state = world().state;
+        // v1's home is g1, under the district d1.
+        assert_eq!(
+            admin_of("g1").permits(&state, &approve("v1", ApprovalLevel::Unit)),
+            Ok(())
+        );
+        assert_eq!(
+            admin_of("g1").permits(&state, &approve("v1", ApprovalLevel::DistrictOrIndustry)),
+            Err(Forbidden::OutsideScope(unit_id("d1")))
+        );
+        assert_eq!(
+            admin_of("d1").permits(&state, &approve("v1", ApprovalLevel::DistrictOrIndustry)),
+            Ok(())
+        );
+        let reject = Command::RejectVolunteer(crate::command::RejectVolunteer {
+            volunteer: crate::values::VolunteerId::new("v1").expect("id"),
+            level: ApprovalLevel::DistrictOrIndustry,
+            reason: crate::values::Text::new("不符合条件").expect("text"),
+        });
+        assert_eq!(
+            admin_of("g1").permits(&state, &reject),
+            Err(Forbidden::OutsideScope(unit_id("d1")))
+        );
     }
 
     #[test]
