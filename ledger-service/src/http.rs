@@ -281,6 +281,26 @@ async fn personal_goes_with(
     }
 }
 
+/// Whether `who` may download the file with BLAKE3 `hash`: city-wide
+/// roles any file; a unit admin a file that a report of a unit he reads
+/// names (one uploaded and not yet named by a report, not yet).
+fn may_download(api: &Api, who: &Principal, hash: &Digest) -> Result<bool, Refusal> {
+    if matches!(who.role, Role::CityAdmin | Role::Auditor) {
+        return Ok(true);
+    }
+    api.read_models
+        .live(|tree, _| {
+            let units = query::attachment_units(tree, hash).map_err(failed)?;
+            for unit in &units {
+                if may_read(tree, who, unit)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .map_err(|broken| Refusal(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", broken))?
+}
+
 /// Uploads a report's file under its BLAKE3 hash; bytes that hash to
 /// anything else are refused.
 async fn upload(
@@ -293,11 +313,11 @@ async fn upload(
         Ok(who) => who,
         Err(why) => return unauthorized(why),
     };
-    if who.role == Role::Auditor {
+    if !matches!(who.role, Role::CityAdmin | Role::UnitAdmin { .. }) {
         return error(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
-            "auditors read; they never write",
+            "report files are uploaded by admins",
         );
     }
     let Ok(claimed) = Digest::from_hex(&hash) else {
@@ -348,12 +368,21 @@ async fn download(
     headers: HeaderMap,
     Path(hash): Path<String>,
 ) -> Response {
-    if let Err(why) = principal(&api, &headers) {
-        return unauthorized(why);
-    }
-    let Ok(hash) = Digest::from_hex(&hash) else {
-        return error(StatusCode::NOT_FOUND, "NO_ATTACHMENT", "no such attachment");
+    let who = match principal(&api, &headers) {
+        Ok(who) => who,
+        Err(why) => return unauthorized(why),
     };
+    let no_such = || error(StatusCode::NOT_FOUND, "NO_ATTACHMENT", "no such attachment");
+    let Ok(hash) = Digest::from_hex(&hash) else {
+        return no_such();
+    };
+    match may_download(&api, &who, &hash) {
+        Ok(true) => {}
+        // Not told apart from a file that is not there: a hash is on the
+        // chain for anyone to see, what it names is not.
+        Ok(false) => return no_such(),
+        Err(refusal) => return refusal.into_response(),
+    }
     match api.attachments.get(&hash).await {
         Ok(Some(file)) => (
             [
@@ -947,7 +976,8 @@ fn commands_document() -> Value {
             "/api/v1/volunteers": {"post": {
                 "summary": "Register a volunteer: the registration form, personal fields included; only a pseudonymous id and a keyed commitment to the ID number reach the chain",
                 "responses": {"200": {"description": "accepted"}, "401": {"description": "no or unknown token"},
-                    "403": {"description": "outside the caller's units"}, "422": {"description": "rejected or malformed"}}
+                    "403": {"description": "outside the caller's units"}, "409": {"description": "the key registered another volunteer; nothing stored (KEY_REUSED)"},
+                    "422": {"description": "rejected or malformed"}}
             }},
             "/api/v1/volunteers/{volunteer}/personal": {
                 "get": {"summary": "A volunteer's personal fields (city admins)",
@@ -964,9 +994,9 @@ fn commands_document() -> Value {
                     "responses": {"200": {"description": "stored: {blake3, bytes}"}, "400": {"description": "the upload broke off (UPLOAD_BROKEN_OFF)"},
                         "413": {"description": "over 1 GiB (ATTACHMENT_TOO_LARGE), refused as soon as declared or read"},
                         "422": {"description": "the bytes do not hash to the name"}, "503": {"description": "the store does not answer (ATTACHMENT_STORE)"}}},
-                "get": {"summary": "Download a file by its hash",
+                "get": {"summary": "Download a file by its hash: city admins and auditors any file, a unit admin a file a report of a unit he reads names",
                     "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "the bytes"}, "404": {"description": "not stored"}}}
+                    "responses": {"200": {"description": "the bytes"}, "404": {"description": "not stored, or not this caller's to read (NO_ATTACHMENT)"}}}
             },
             "/api/v1/volunteers/{volunteer}/account": {"get": {
                 "summary": "A volunteer's account: confirmed hours (system and backfilled), pending hours, points, balance, star level, as of a ledger sequence",

@@ -344,6 +344,12 @@ impl<B: Read> Fold<'_, B> {
             }
             Event::CampaignDeclared(e) => self.campaign_declared(e)?,
             Event::ReportFiled(e) => {
+                for file in &e.report.attachments {
+                    let key = Key::table(table::ATTACHMENT)
+                        .digest(&file.blake3)
+                        .str(e.report.unit.as_str());
+                    self.store.put(key.into_bytes(), Vec::new());
+                }
                 let key = campaign_key(&e.report.campaign);
                 if let Some(mut c) = get::<CampaignRow, _>(self.store, &key)? {
                     let r = &e.report;

@@ -37,6 +37,8 @@ pub mod table {
     /// Credits in review, under the unit that organised their activity
     /// (unit, credit): the admins' review items.
     pub const REVIEW: u8 = 0x16;
+    /// The units whose reports name a file (hash, unit): who may download it.
+    pub const ATTACHMENT: u8 = 0x17;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -78,6 +80,11 @@ impl Key {
 
     pub fn u64(mut self, v: u64) -> Key {
         self.0.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    pub fn digest(mut self, d: &ledger_core::values::Digest) -> Key {
+        self.0.extend_from_slice(&d.0);
         self
     }
 

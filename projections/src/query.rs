@@ -246,6 +246,30 @@ pub fn reviews<R: Read + ?Sized>(
 }
 
 /// The credit id an index key ends with, after its `prefix_len` bytes.
+/// The units whose reports name the file with BLAKE3 `hash`.
+pub fn attachment_units<R: Read + ?Sized>(
+    r: &R,
+    hash: &ledger_core::values::Digest,
+) -> Result<Vec<UnitId>, StoreError> {
+    let prefix = crate::keys::Key::table(table::ATTACHMENT)
+        .digest(hash)
+        .into_bytes();
+    let mut units = Vec::new();
+    for entry in scan_prefix(r, &prefix, false) {
+        let (key, _) = entry?;
+        let unit = key
+            .get(prefix.len() + 1..)
+            .and_then(|id| std::str::from_utf8(id).ok())
+            .and_then(|id| UnitId::new(id).ok())
+            .ok_or_else(|| StoreError::Corrupt {
+                key: hex::encode(&key),
+                reason: "a report file's key does not end in a unit id".into(),
+            })?;
+        units.push(unit);
+    }
+    Ok(units)
+}
+
 fn credit_at_end(key: &[u8], prefix_len: usize) -> Result<CreditId, StoreError> {
     key.get(prefix_len..)
         .and_then(|rest| <[u8; 8]>::try_from(rest).ok())
@@ -850,6 +874,7 @@ pub fn table_name(tag: u8) -> &'static str {
         table::VOLUNTEER_CREDIT => "credits by volunteer",
         table::VOLUNTEER_ACTIVITY => "activities by volunteer",
         table::REVIEW => "review items",
+        table::ATTACHMENT => "report files",
         _ => "unknown",
     }
 }

@@ -135,3 +135,92 @@ async fn files_of_many_megabytes_go_in_and_out_whole_and_larger_ones_are_refused
     let refused: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(refused["code"], "ATTACHMENT_TOO_LARGE", "{refused}");
 }
+
+/// A file is for those who read the unit whose report names it: another
+/// district's admin is told there is no such file, as for a file that was
+/// uploaded and not yet named by any report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reports_file_is_downloaded_only_by_those_who_read_its_unit() {
+    let s = start_http(test_accounts()).await;
+    set_up_http(&s.router, "city-secret").await;
+    let commands = [
+        json!({"type": "register_unit", "unit": "lianyun", "name": "连云区总工会",
+            "kind": "district_federation", "parent": "city", "quota": 300}),
+        json!({"type": "declare_campaign", "campaign": "c2026", "organiser": "city",
+            "name": "2026年职工志愿服务", "phases": [],
+            "deadlines": [{"kind": "typical_case", "due": "2099-04-15"}]}),
+    ];
+    for (i, command) in commands.into_iter().enumerate() {
+        let (status, answer) = call(
+            &s.router,
+            "POST",
+            "/api/v1/commands",
+            Some("city-secret"),
+            Some(submission(&format!("c{i}"), command)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let sheet = b"sign-in sheet of g1, 12 March".to_vec();
+    let hash = Digest::of(&sheet);
+    let path = format!("/api/v1/attachments/{hash}");
+    let send = |method: &'static str, token: &'static str, body: Vec<u8>| {
+        let router = s.router.clone();
+        let path = path.clone();
+        async move {
+            use tower::ServiceExt;
+            let request = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            router.oneshot(request).await.unwrap().status()
+        }
+    };
+    assert_eq!(
+        send("PUT", "auditor-secret", sheet.clone()).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send("PUT", "haizhou-secret", sheet.clone()).await,
+        StatusCode::OK
+    );
+    // Uploaded, named by no report yet: the city's, nobody else's.
+    assert_eq!(
+        send("GET", "haizhou-secret", vec![]).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(send("GET", "city-secret", vec![]).await, StatusCode::OK);
+
+    let report = json!({"type": "file_report", "report": "r1", "campaign": "c2026",
+        "unit": "g1", "deadline": 0, "title": "植树节典型案例",
+        "attachments": [{"name": "sheet.jpg", "blake3": hash, "bytes": sheet.len()}]});
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("haizhou-secret"),
+        Some(submission("r1", report)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let mut status = StatusCode::NOT_FOUND;
+    for _ in 0..100 {
+        status = send("GET", "haizhou-secret", vec![]).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "haizhou reads g1, whose report names it"
+    );
+    assert_eq!(
+        send("GET", "lianyun-secret", vec![]).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(send("GET", "auditor-secret", vec![]).await, StatusCode::OK);
+}
