@@ -1020,11 +1020,35 @@ async fn connect_store(nats: &NatsAccess, shard: &str) -> anyhow::Result<ChainSt
 /// A local secret of 32 random bytes, made once per data folder.
 fn local_secret(data: &Path, name: &str) -> anyhow::Result<[u8; 32]> {
     let path = data.join(name);
-    if !path.exists() {
-        std::fs::write(&path, random_bytes::<32>()?)
-            .with_context(|| format!("writing {}", path.display()))?;
+    if path.exists() {
+        make_private(&path)?;
+    } else {
+        write_private(&path, &random_bytes::<32>()?)?;
     }
     read_secret(&path)
+}
+
+/// Lets only the owner read a secret an earlier version left readable.
+fn make_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("making {} readable by its owner only", path.display()))
+}
+
+/// Writes a secret into a file only its owner may read.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| std::io::Write::write_all(&mut file, bytes))
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
@@ -1135,9 +1159,9 @@ fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, LocalTokens)> {
             },
         }],
     };
-    std::fs::write(
-        data.join("accounts.json"),
-        serde_json::to_vec_pretty(&file)?,
+    write_private(
+        &data.join("accounts.json"),
+        &serde_json::to_vec_pretty(&file)?,
     )?;
     Ok((Accounts::from(file), tokens))
 }
@@ -1145,9 +1169,10 @@ fn local_accounts(data: &Path) -> anyhow::Result<(Accounts, LocalTokens)> {
 /// A bearer token kept in `data/name`, made there the first time.
 fn local_token(data: &Path, name: &str) -> anyhow::Result<String> {
     let path = data.join(name);
-    if !path.exists() {
-        std::fs::write(&path, hex::encode(random_bytes::<24>()?))
-            .with_context(|| format!("writing {}", path.display()))?;
+    if path.exists() {
+        make_private(&path)?;
+    } else {
+        write_private(&path, hex::encode(random_bytes::<24>()?).as_bytes())?;
     }
     Ok(std::fs::read_to_string(&path)?.trim().to_owned())
 }

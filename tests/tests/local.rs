@@ -145,6 +145,22 @@ async fn ledger_local_serves_the_demo_and_stops_its_nats_server_with_it() {
 
     let head = head(&http, token).await;
     assert!(head["sequence"].as_u64() >= Some(accepted), "{head}");
+    // Its secrets are for its owner alone.
+    for secret in [
+        "identity.key",
+        "signing.key",
+        "admin.token",
+        "district-admin.token",
+        "auditor.token",
+        "accounts.json",
+    ] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(data.path().join(secret))
+            .expect("the secret is there")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{secret} is readable by others: {mode:o}");
+    }
     // The district admin reads his own district and not another; the
     // auditor reads everything.
     let district = after(&lines, "district admin token (西岗区总工会, unit xigang): ");
