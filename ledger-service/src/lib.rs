@@ -39,6 +39,7 @@ pub mod restore;
 pub mod seeded;
 pub mod sequencer;
 pub mod sequences;
+pub mod serving;
 pub mod shard;
 pub mod statement;
 pub mod stop;

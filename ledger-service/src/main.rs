@@ -1239,11 +1239,11 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
     // those in flight (see `finish_in_flight`).
     let draining = stop.clone();
     let starting = ledger_service::health::starting(app.clone());
-    let serving = tokio::spawn(async move {
-        axum::serve(listener, starting)
-            .with_graceful_shutdown(async move { draining.requested().await })
-            .await
-    });
+    let serving = tokio::spawn(ledger_service::serving::serve(
+        listener,
+        starting,
+        async move { draining.requested().await },
+    ));
     let signer = checkpoints
         .as_ref()
         .map(|c| Arc::new(LedgerSigner::from_secret(&c.secret)));
@@ -1430,7 +1430,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
 const DRAIN: Duration = Duration::from_secs(10);
 
 /// Waits, up to [`DRAIN`], for the HTTP server to answer what it has begun.
-async fn finish_in_flight(serving: tokio::task::JoinHandle<std::io::Result<()>>) {
+async fn finish_in_flight(serving: tokio::task::JoinHandle<()>) {
     if tokio::time::timeout(DRAIN, serving).await.is_err() {
         tracing::warn!(
             "HTTP requests still unanswered after {} s; stopping anyway",

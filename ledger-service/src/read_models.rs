@@ -57,6 +57,11 @@ pub struct ReadModels {
     status: Arc<RwLock<Status>>,
     store: ChainStore,
     past: Arc<Mutex<Vec<PastState>>>,
+    /// Past states are replayed one at a time: each replays the whole
+    /// stream on the CPUs the live service needs, and holds a whole
+    /// projection in memory, so requests for many moments at once must
+    /// queue rather than each start its own.
+    replaying: Arc<tokio::sync::Semaphore>,
     batch_bytes: usize,
     cards: Arc<Cards>,
 }
@@ -85,6 +90,7 @@ impl ReadModels {
             })),
             store: store.clone(),
             past: Arc::default(),
+            replaying: Arc::new(tokio::sync::Semaphore::new(1)),
             batch_bytes: tuning.batch_bytes,
             cards: Arc::default(),
         };
@@ -164,28 +170,32 @@ impl ReadModels {
                 ));
             }
         }
-        if let Some((_, memory, head)) = self
-            .past
-            .lock()
-            .map_err(|_| "the read models failed")?
-            .iter()
-            .find(|(u, _, _)| *u == until)
-        {
-            return Ok((View::Past(memory.clone()), *head));
+        if let Some(kept) = self.kept(until)? {
+            return Ok(kept);
+        }
+        let _turn = self
+            .replaying
+            .acquire()
+            .await
+            .map_err(|_| "the read models failed")?;
+        // The replay this one waited for may have been of the same moment.
+        if let Some(kept) = self.kept(until)? {
+            return Ok(kept);
         }
         let mut projection = Projection::in_memory();
         let mut failure = None;
         self.store
             .replay(1, |block| {
                 if failure.is_none() {
-                    if let Err(e) = projection.stage_block(
-                        &block.frames,
-                        block.seal.as_ref(),
-                        block.stream_sequence,
-                        Some(until),
-                    ) {
-                        failure = Some(e.to_string());
-                    }
+                    let staged = crate::cpu::heavy(|| {
+                        projection.stage_block(
+                            &block.frames,
+                            block.seal.as_ref(),
+                            block.stream_sequence,
+                            Some(until),
+                        )
+                    });
+                    failure = staged.err().map(|e| e.to_string());
                 }
                 Ok(())
             })
@@ -202,6 +212,15 @@ impl ReadModels {
             past.remove(0);
         }
         Ok((View::Past(memory), head))
+    }
+
+    /// A past state replayed before, if it is still kept.
+    fn kept(&self, until: Until) -> Result<Option<(View, Head)>, String> {
+        let past = self.past.lock().map_err(|_| "the read models failed")?;
+        Ok(past
+            .iter()
+            .find(|(u, _, _)| *u == until)
+            .map(|(_, memory, head)| (View::Past(memory.clone()), *head)))
     }
 
     /// Applies the stream from where the projection stands, for as long as

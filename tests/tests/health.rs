@@ -146,6 +146,12 @@ async fn while_jetstream_is_awaited_the_instance_is_alive_and_starting() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("nats-server without JetStream starts");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut service = ServiceProcess::start(&format!("nats://127.0.0.1:{port}"));
     let http = service.http_url();
     let starting = until_readiness(&http, Duration::from_secs(20), |status, _| status != 0).await;
@@ -174,4 +180,44 @@ async fn while_jetstream_is_awaited_the_instance_is_alive_and_starting() {
     assert!(stopped.is_some_and(|s| s.success()), "{stopped:?}");
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// A client that opens a connection and never finishes its request's head
+/// is cut off, so a few of them cannot hold the server's connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_that_never_ends_is_cut_off() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let nats = Nats::start();
+    let service = ServiceProcess::start(&nats.url());
+    let http = service.http_url();
+    wait_for_http(&http).await;
+    let address = http.trim_start_matches("http://");
+    let mut slow = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: ledger\r\n")
+        .await
+        .expect("writes");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(
+        ledger_service::serving::HEAD_READ_TIMEOUT + Duration::from_secs(10),
+        slow.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the connection is still open after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() >= ledger_service::serving::HEAD_READ_TIMEOUT - Duration::from_secs(1),
+        "cut off after {:?}, before the limit",
+        started.elapsed()
+    );
+    // Meanwhile, and after, others are answered.
+    let alive = reqwest::get(format!("{http}/healthz"))
+        .await
+        .expect("answers");
+    assert_eq!(alive.status().as_u16(), 200);
 }
