@@ -109,7 +109,30 @@ pub fn router(api: Api) -> Router {
         .merge(crate::console::routes())
         .merge(crate::health::routes())
         .merge(crate::metrics::routes())
+        .layer(axum::middleware::map_response(guarded))
         .with_state(api)
+}
+
+/// Headers every answer carries: pages and answers hold personal data and
+/// tokens' views, so no cache keeps them; no other site frames the console
+/// (clickjacking) or sees its addresses (a volunteer's link is a secret);
+/// a browser takes each answer as the type it says. A handler that sets
+/// one of them itself (a file's type, say) keeps its own.
+async fn guarded(mut response: Response) -> Response {
+    use axum::http::header::{self, HeaderValue};
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+    ] {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
+    response
 }
 
 pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {

@@ -268,3 +268,41 @@ async fn the_balance_is_read_back_through_the_service() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Pages and answers are kept by no cache, framed by no other site, and
+/// taken as the type they say: the console's sign-in page, an API answer
+/// and a refusal alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_protective_headers() {
+    use tower::ServiceExt;
+    let s = start_http(test_accounts()).await;
+    for (path, token) in [
+        ("/console/", None),
+        ("/api/v1/head", Some("city-secret")),
+        ("/api/v1/head", None),
+    ] {
+        let mut request = axum::http::Request::builder().uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = s
+            .router
+            .clone()
+            .oneshot(request.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let headers = response.headers();
+        for (name, value) in [
+            ("cache-control", "no-store"),
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("referrer-policy", "no-referrer"),
+        ] {
+            assert_eq!(
+                headers.get(name).and_then(|v| v.to_str().ok()),
+                Some(value),
+                "{path}: {name}"
+            );
+        }
+    }
+}
