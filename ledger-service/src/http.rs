@@ -213,6 +213,17 @@ async fn register(State(api): State<Api>, headers: HeaderMap, body: axum::body::
             "this instance has no identity key configured",
         );
     };
+    // One spelling of the number, kept and committed to, so that the
+    // duplicate check sees the same person however the number was typed.
+    let mut form = form;
+    form.personal.citizen_id =
+        ledger_core::domain::normalised_citizen_id(&form.personal.citizen_id);
+    if !ledger_core::domain::is_resident_id(&form.personal.citizen_id) {
+        let body = json!({"status": "rejected", "code": "MALFORMED",
+            "message": "personal.citizen_id is not a resident ID number: 17 digits, then a digit or X",
+            "field": "personal.citizen_id"});
+        return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+    }
     let command = Command::RegisterVolunteer(RegisterVolunteer {
         volunteer: form.volunteer.clone(),
         home_unit: form.home_unit,

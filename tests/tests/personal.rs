@@ -52,6 +52,41 @@ async fn no_id_number_or_phone_reaches_the_stream_and_erasure_works() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(answer["code"], "DUPLICATE_IDENTITY");
+    // Spelled with spaces, or at full width as an input method types it:
+    // the same person. Not a resident ID number at all: refused.
+    let wide: String = citizen_id(3)
+        .chars()
+        .map(|c| char::from_u32(u32::from(c) + 0xFEE0).unwrap())
+        .collect();
+    let spaced = format!("{} {}", &citizen_id(3)[..6], &citizen_id(3)[6..]);
+    for (n, (citizen_id, code)) in [
+        (wide.as_str(), "DUPLICATE_IDENTITY"),
+        (spaced.as_str(), "DUPLICATE_IDENTITY"),
+        ("not-an-id", "MALFORMED"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let form = json!({"key": format!("reg-again-{n}"), "volunteer": format!("p-again-{n}"),
+            "home_unit": "g1", "membership": "member",
+            "personal": {"name": "x", "sex": null, "citizen_id": citizen_id, "phone": null,
+            "political_status": null, "employer": null, "education": null,
+            "started_work": null, "health": null}});
+        let (status, answer) = call(
+            &s.router,
+            "POST",
+            "/api/v1/volunteers",
+            Some("t"),
+            Some(form),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{citizen_id}: {answer}"
+        );
+        assert_eq!(answer["code"], code, "{citizen_id}: {answer}");
+    }
 
     // Every byte of the stream, as served and as the server stores it.
     let store = s.nats.store().await;

@@ -23,6 +23,6 @@ pub use reward::{Redemption, Reward};
 pub use service::{Pairing, Session, Source, Wish, WishStatus};
 pub use unit::{Grassroots, Unit, UnitKind};
 pub use volunteer::{
-    ApprovalLevel, Group, IdentityCommitment, IdentityKey, Membership, StarLevel, Volunteer,
-    VolunteerNumber, VolunteerStatus,
+    is_resident_id, normalised_citizen_id, ApprovalLevel, Group, IdentityCommitment, IdentityKey,
+    Membership, StarLevel, Volunteer, VolunteerNumber, VolunteerStatus,
 };

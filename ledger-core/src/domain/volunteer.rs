@@ -86,14 +86,42 @@ impl fmt::Debug for IdentityKey {
 pub struct IdentityCommitment(pub Digest);
 
 impl IdentityCommitment {
-    /// Normalises the number (surrounding space, a lower-case check letter)
-    /// so that two spellings of one number commit to the same value.
+    /// Commits to the number as [`normalised_citizen_id`] spells it, so
+    /// that two spellings of one number commit to the same value and one
+    /// person cannot be registered twice by spelling his number otherwise.
     pub fn compute(key: &IdentityKey, citizen_id: &str) -> IdentityCommitment {
-        let normalised = citizen_id.trim().to_ascii_uppercase();
+        let normalised = normalised_citizen_id(citizen_id);
         IdentityCommitment(Digest(
             *blake3::keyed_hash(&key.0, normalised.as_bytes()).as_bytes(),
         ))
     }
+}
+
+/// An ID number as typed, in one spelling: full-width characters (as a
+/// Chinese input method types them) as their ASCII forms, spaces and
+/// hyphens left out, letters upper-cased. A number typed plainly is
+/// unchanged but for its case.
+pub fn normalised_citizen_id(typed: &str) -> String {
+    typed
+        .chars()
+        .map(|c| match u32::from(c) {
+            // U+FF01..=U+FF5E are ASCII's '!'..='~' at full width.
+            wide @ 0xFF01..=0xFF5E => char::from_u32(wide - 0xFEE0).unwrap_or(c),
+            0x3000 => ' ',
+            _ => c,
+        })
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Whether a normalised number has the shape of a resident ID number
+/// (居民身份证号码, GB 11643): 17 digits, then a digit or `X`.
+pub fn is_resident_id(normalised: &str) -> bool {
+    let bytes = normalised.as_bytes();
+    bytes.len() == 18
+        && bytes[..17].iter().all(u8::is_ascii_digit)
+        && (bytes[17].is_ascii_digit() || bytes[17] == b'X')
 }
 
 /// The unified volunteer number (志愿者统一编号, MZ/T 061): the public
@@ -182,12 +210,38 @@ mod tests {
         let a = IdentityCommitment::compute(&key, "32070219900101123x");
         let b = IdentityCommitment::compute(&key, " 32070219900101123X ");
         assert_eq!(a, b);
+        for spelling in [
+            "320702 19900101 123X",
+            "320702-19900101-123x",
+            "３２０７０２１９９００１０１１２３Ｘ",
+            "３２０７０２\u{3000}１９９００１０１１２３ｘ",
+        ] {
+            assert_eq!(IdentityCommitment::compute(&key, spelling), a, "{spelling}");
+        }
         let other_key = IdentityKey([8; 32]);
         assert_ne!(
             a,
             IdentityCommitment::compute(&other_key, "32070219900101123X")
         );
         assert_ne!(a.0, Digest::of(b"32070219900101123X"));
+    }
+
+    #[test]
+    fn a_resident_id_is_seventeen_digits_and_a_check_character() {
+        assert!(is_resident_id("32070219900101123X"));
+        assert!(is_resident_id("320702199001011234"));
+        for not in [
+            "not-an-id",
+            "32070219900101123",
+            "3207021990010112345",
+            "32070219900101123Y",
+            "3207021990010112X4",
+        ] {
+            assert!(!is_resident_id(&normalised_citizen_id(not)), "{not}");
+        }
+        assert!(is_resident_id(&normalised_citizen_id(
+            "３２０７０２ 19900101 123x"
+        )));
     }
 
     #[test]
