@@ -4,6 +4,8 @@
 //! the reply is one answer, or `{"results": [...]}` with one answer per
 //! submission in order. See docs/integration.md.
 
+use std::sync::Arc;
+
 use async_nats::{Client, Message};
 use futures::StreamExt;
 use ledger_core::values::{ActorId, SubmissionKey};
@@ -213,14 +215,28 @@ pub async fn serve(
     let mut requests = client
         .queue_subscribe(shard.intake_wildcard(), QUEUE_GROUP.into())
         .await?;
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     while let Some(message) = requests.next().await {
+        // A system sending faster than the writer decides waits here, its
+        // requests queued by NATS, rather than each holding a task and its
+        // parsed batch in memory at once.
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            break;
+        };
         let client = client.clone();
         let writer = writer.clone();
         let accounts = accounts.clone();
-        tokio::spawn(async move { answer_request(&client, &writer, &accounts, message).await });
+        tokio::spawn(async move {
+            answer_request(&client, &writer, &accounts, message).await;
+            drop(permit);
+        });
     }
     Ok(())
 }
+
+/// Requests (a submission or a batch of up to 1,000) answered at once,
+/// at most: many more than the writer needs to keep its pipeline full.
+const MAX_IN_FLIGHT: usize = 256;
 
 /// Serves commands forwarded by other instances (their HTTP API) until the
 /// subscription ends. The subject is for service accounts only.
