@@ -176,6 +176,14 @@ pub enum Rejection {
         stock: u64,
         requested: u64,
     },
+    /// A unit's own rewards are for the volunteers of its subtree; the
+    /// city's, for everyone.
+    #[error("reward {reward} is listed by unit {unit}, for its own volunteers; volunteer {volunteer} is not one")]
+    RewardNotForVolunteer {
+        reward: RewardId,
+        unit: UnitId,
+        volunteer: VolunteerId,
+    },
     #[error("volunteer {volunteer} has {balance} points, {required} required")]
     InsufficientBalance {
         volunteer: VolunteerId,
@@ -285,6 +293,7 @@ impl Rejection {
             UnknownReward(_) => "UNKNOWN_REWARD",
             RewardExists(_) => "REWARD_EXISTS",
             OutOfStock { .. } => "OUT_OF_STOCK",
+            RewardNotForVolunteer { .. } => "REWARD_NOT_FOR_VOLUNTEER",
             InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
             UnknownWish(_) => "UNKNOWN_WISH",
             WishExists(_) => "WISH_EXISTS",
@@ -339,6 +348,7 @@ impl Rejection {
             UnknownEntry(_) | AlreadyReversed(_) | ReversalWouldOverdraw { .. } => "target",
             UnknownReward(_) | RewardExists(_) => "reward",
             OutOfStock { .. } => "quantity",
+            RewardNotForVolunteer { .. } => "reward",
             InsufficientBalance { .. } => "volunteer",
             UnknownWish(_) | WishExists(_) | WishNotOpen(_) => "wish",
             WishNotClaimedBy { .. } => "volunteer",

@@ -85,6 +85,13 @@ impl Decider<'_> {
     pub(super) fn redeem(&self, c: &Redeem) -> Result<Vec<Event>, Rejection> {
         let v = self.approved(&c.volunteer)?;
         let reward = self.reward(&c.reward)?;
+        if !self.state.is_within(&v.volunteer.home_unit, &reward.unit) {
+            return Err(Rejection::RewardNotForVolunteer {
+                reward: c.reward.clone(),
+                unit: reward.unit.clone(),
+                volunteer: c.volunteer.clone(),
+            });
+        }
         if c.quantity == 0 || c.quantity > MAX_REDEEM_QUANTITY {
             return Err(Rejection::invalid(
                 "quantity",

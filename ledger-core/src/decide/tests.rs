@@ -872,6 +872,21 @@ fn redemption_needs_balance_and_stock() {
     given(confirmed_world().events())
         .when(redeem("v2", "r1", 1))
         .then_rejects("INSUFFICIENT_BALANCE");
+    // A district's own reward is for its own volunteers: v1's home lies
+    // under d1, not d2.
+    let mut events = confirmed_world().events();
+    events.push(Event::RewardListed(RewardListed {
+        reward: crate::domain::Reward {
+            id: RewardId::new("r2").unwrap(),
+            unit: unit_id("d2"),
+            name: text("区工人文化宫门票"),
+            cost_points: 1,
+            stock: 5,
+        },
+    }));
+    given(events)
+        .when(redeem("v1", "r2", 1))
+        .then_rejects("REWARD_NOT_FOR_VOLUNTEER");
     let state = given(confirmed_world().events())
         .when(redeem("v1", "r1", 1))
         .then_accepts(|_| {});
