@@ -736,8 +736,9 @@ async fn account_of_v1(base: &str, after: u64) -> (u16, serde_json::Value) {
             .await
         {
             let status = response.status().as_u16();
-            let body = response.json().await.unwrap_or_default();
-            if status != 404 {
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            // Not yet the volunteer's, or the instance still starting.
+            if status != 404 && body["code"] != "STARTING" {
                 return (status, body);
             }
         }
