@@ -186,6 +186,41 @@ async fn admins_work_in_the_console() {
     b.goto(&format!("{base}{personal_link}")).await;
     assert_eq!(b.text("#balance").await, balance.to_string());
     assert_eq!(b.count("#my-credits tbody tr").await, 2);
+    // A correction that cannot be sent, or that the ledger refuses, is
+    // explained to the volunteer in Chinese, the code small beneath. (The
+    // ledger's refusal is sent under a key of its own: the form's key is
+    // the credit's, and a refused key answers the same again.)
+    b.click("#my-credits details summary").await;
+    b.fill("#my-credits details input[name=minutes]", "12")
+        .await;
+    b.fill("#my-credits details input[name=reason]", "   ")
+        .await;
+    b.follow("#my-credits details button").await;
+    assert_eq!(
+        b.text("#refusal .why").await,
+        "说明：请填写，不能为空。",
+        "{}",
+        b.text("#refusal").await
+    );
+    b.goto(&format!("{base}{personal_link}")).await;
+    let pending = b
+        .attr("#my-credits details input[name=credit]", "value")
+        .await;
+    let refused = reqwest::Client::new()
+        .post(format!("{base}{personal_link}/corrections"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "credit={pending}&minutes=5000&reason=too+long&key=probe&lang=zh"
+        ))
+        .send()
+        .await
+        .expect("the correction answers");
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.expect("a page");
+    assert!(
+        page.contains("超过了活动本身的时长") && page.contains("EXCEEDS_ACTIVITY_LENGTH"),
+        "{page}"
+    );
     b.click("#my-credits details summary").await;
     b.fill("#my-credits details input[name=minutes]", "12")
         .await;

@@ -151,20 +151,25 @@ fn narrow(lang: Lang, title: &str, body: Markup) -> Markup {
 
 pub fn error_page(lang: Lang, refusal: &Refusal) -> Response {
     let Refusal(status, code, message) = refusal;
-    let title = match *status {
+    let why = super::explain::Explained::answer(lang, code, None, message, None);
+    explained_page(lang, *status, &why)
+}
+
+/// A refusal already explained, on a page of its own.
+pub fn explained_page(lang: Lang, status: StatusCode, why: &super::explain::Explained) -> Response {
+    let title = match status {
         StatusCode::FORBIDDEN => lang.t("无权查看", "Not yours to see"),
         StatusCode::NOT_FOUND => lang.t("没有找到", "Not found"),
         StatusCode::BAD_REQUEST => lang.t("查询条件有误", "The filter is not understood"),
         StatusCode::SERVICE_UNAVAILABLE => lang.t("暂不可用", "Unavailable"),
         _ => lang.t("出错了", "Something failed"),
     };
-    let why = super::explain::Explained::answer(lang, code, None, message, None);
     let body = html! {
         h1 { (title) }
         p.error #refusal { (why.markup()) }
         p { a href="/console/dashboard" { (lang.t("返回概览", "Back to the dashboard")) } }
     };
-    (*status, narrow(lang, title, body)).into_response()
+    (status, narrow(lang, title, body)).into_response()
 }
 
 pub fn sign_in(
