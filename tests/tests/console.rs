@@ -548,6 +548,7 @@ async fn admins_work_in_the_console() {
         featured.starts_with("1 / 2") && featured.contains("未达标"),
         "{featured}"
     );
+    b.screenshot("units-featured").await;
     assert!(b
         .text("[data-figure=featured] .value")
         .await

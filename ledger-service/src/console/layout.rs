@@ -243,6 +243,8 @@ form.inline { display: inline; }
 .exports a { white-space: nowrap; }
 .error { color: var(--accent); font-weight: 600; }
 .error small.code { display: block; margin-top: .3em; color: var(--muted, #666); font-weight: 400; font-size: .8em; }
+.featured.below, .featured .flag { color: var(--accent); }
+.featured .flag { font-size: .8em; }
 .ok { color: #05603a; font-weight: 600; }
 .pending { color: #b54708; }
 .verified { color: #05603a; }
