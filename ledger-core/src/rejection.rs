@@ -55,7 +55,7 @@ pub enum Rejection {
     DuplicateIdentity(VolunteerId),
     #[error("volunteer {0} has not been approved")]
     VolunteerNotApproved(VolunteerId),
-    #[error("volunteer {volunteer} awaits the {expected:?} opinion, not {given:?}")]
+    #[error("volunteer {volunteer} awaits the {expected} opinion, not {given}")]
     ApprovalOutOfOrder {
         volunteer: VolunteerId,
         expected: ApprovalLevel,
@@ -156,11 +156,11 @@ pub enum Rejection {
     #[error("the objection window of credit {credit} closed at {closed}")]
     ObjectionWindowClosed { credit: CreditId, closed: Timestamp },
 
-    #[error("{0:?} does not exist")]
+    #[error("{0} does not exist")]
     UnknownEntry(EntryRef),
-    #[error("{0:?} is already reversed or void")]
+    #[error("{0} is already reversed or void")]
     AlreadyReversed(EntryRef),
-    #[error("reversing {entry:?} would take volunteer {volunteer}'s balance below zero; reverse a redemption first")]
+    #[error("reversing {entry} would take volunteer {volunteer}'s balance below zero; reverse a redemption first")]
     ReversalWouldOverdraw {
         entry: EntryRef,
         volunteer: VolunteerId,
@@ -360,5 +360,47 @@ impl Rejection {
             CheckpointAhead { .. } => "checkpoint",
             BadSignature { what } => what,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::EntryRef;
+    use crate::values::{AwardId, RedemptionId};
+
+    /// Messages are read by people: ids as the console shows them, never
+    /// Rust's debug form.
+    #[test]
+    fn messages_name_entries_as_people_read_them() {
+        let volunteer = VolunteerId::new("dl-v0001").expect("an id");
+        let cases = [
+            (
+                Rejection::UnknownEntry(EntryRef::Redemption(RedemptionId(3071))),
+                "redemption R3071 does not exist",
+            ),
+            (
+                Rejection::AlreadyReversed(EntryRef::Award(AwardId(4))),
+                "award A4 is already reversed or void",
+            ),
+            (
+                Rejection::ReversalWouldOverdraw {
+                    entry: EntryRef::Credit(CreditId(290)),
+                    volunteer: volunteer.clone(),
+                },
+                "reversing credit C290 would take volunteer dl-v0001's balance below zero; reverse a redemption first",
+            ),
+            (
+                Rejection::ApprovalOutOfOrder {
+                    volunteer,
+                    expected: ApprovalLevel::Unit,
+                    given: ApprovalLevel::City,
+                },
+                "volunteer dl-v0001 awaits the unit opinion, not city",
+            ),
+        ];
+        for (rejection, message) in cases {
+            assert_eq!(rejection.to_string(), message);
+        }
     }
 }

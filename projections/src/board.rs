@@ -357,6 +357,32 @@ pub fn top<R: Read + ?Sized>(
     Ok(out)
 }
 
+/// How many standings score more than `score`: the rank of a place with
+/// that score is one more, so that equal scores share it. Reads the board
+/// only as far as those standings go.
+pub fn count_above<R: Read + ?Sized>(
+    store: &R,
+    board: &Board<'_>,
+    score: u64,
+) -> Result<u64, StoreError> {
+    let prefix = board.prefix();
+    let end = prefix_end(&prefix).unwrap_or_else(|| vec![0xFF; 256]);
+    // Entries sort by the complement of their score: those that score more
+    // sort before the first entry of `score`.
+    let bound = entry("", score);
+    let mut above = 0;
+    for page in store.range(&prefix, &end, false) {
+        let (key, value) = page?;
+        for e in decode_page(&key, &value)? {
+            if e >= bound {
+                return Ok(above);
+            }
+            above += 1;
+        }
+    }
+    Ok(above)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,6 +439,11 @@ mod tests {
             let page: Vec<(u64, String)> = top(&store, &b, 5, 7).unwrap()
                 .into_iter().map(|s| (s.score, s.subject)).collect();
             prop_assert_eq!(&page[..], &expected[expected.len().min(5)..expected.len().min(12)]);
+            // Ties share a rank: what scores more is counted, page after page.
+            for score in [0, 1, 25, 49, 50] {
+                let above = expected.iter().filter(|(s, _)| *s > score).count() as u64;
+                prop_assert_eq!(count_above(&store, &b, score).unwrap(), above);
+            }
 
             // The same scores written one by one give the same bytes.
             let mut fresh = Overlay::new(Memory::default());

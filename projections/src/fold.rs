@@ -785,9 +785,11 @@ impl<B: Read> Fold<'_, B> {
         })?;
         self.with_volunteer(&e.volunteer, |v| {
             v.points_redeemed = v.points_redeemed.saturating_add(e.points);
+            // The redemption's own id first, as credits and awards show
+            // theirs: it is what a reversal names.
             Ok(Effect {
                 points: -(e.points as i64),
-                ..Effect::about(&e.reward)
+                ..Effect::about(format!("{} · {}", e.redemption, e.reward))
             })
         })
     }

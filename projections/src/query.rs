@@ -423,12 +423,16 @@ impl Siblings {
         })
     }
 
+    /// Ties share a place (1, 2, 2, 4); a sibling with nothing confirmed is
+    /// not on the board and shares the place after all that are.
     fn rank(&self, id: &UnitId) -> SiblingRank {
         let place = |standings: &[Standing]| {
-            standings
+            let score = standings
                 .iter()
-                .position(|s| s.subject == id.as_str())
-                .map(|p| p as u64 + 1)
+                .find(|s| s.subject == id.as_str())
+                .map_or(0, |s| s.score);
+            let above = standings.iter().filter(|s| s.score > score).count();
+            Some(above as u64 + 1)
         };
         SiblingRank {
             hours: place(&self.by_hours),
@@ -477,7 +481,8 @@ pub fn unit_with<R: Read + ?Sized>(
 /// One place on a leaderboard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Place {
-    /// 1 is first; equal scores are ordered by id.
+    /// 1 is first; equal scores share a rank (1, 2, 2, 4) and are listed
+    /// by id.
     pub rank: u64,
     pub subject: String,
     /// Confirmed minutes or points.
@@ -503,15 +508,36 @@ pub fn leaderboard<R: Read + ?Sized>(r: &R, q: &BoardQuery<'_>) -> Result<Vec<Pl
         period: q.period,
         category: q.category,
     };
-    Ok(board::top(r, &board, q.offset, q.limit)?
+    let standings = board::top(r, &board, q.offset, q.limit)?;
+    let above = match standings.first() {
+        Some(first) if q.offset > 0 => board::count_above(r, &board, first.score)?,
+        _ => 0,
+    };
+    Ok(competition_ranks(standings, q.offset, above))
+}
+
+/// Standard competition ranking (1, 2, 2, 4): equal scores share a place,
+/// one more than the number of places that score more, as commendations
+/// rank ties (并列). `standings` are in board order from place `offset`
+/// (0-based), and `above` places score more than the first of them.
+pub fn competition_ranks(standings: Vec<Standing>, offset: usize, above: u64) -> Vec<Place> {
+    let mut rank = above + 1;
+    let mut last = None;
+    standings
         .into_iter()
         .enumerate()
-        .map(|(i, s)| Place {
-            rank: (q.offset + i + 1) as u64,
-            subject: s.subject,
-            score: s.score,
+        .map(|(i, s)| {
+            if last.is_some_and(|l| l != s.score) {
+                rank = (offset + i + 1) as u64;
+            }
+            last = Some(s.score);
+            Place {
+                rank,
+                subject: s.subject,
+                score: s.score,
+            }
         })
-        .collect())
+        .collect()
 }
 
 /// A page of the volunteers' leaderboard over any range of days, computed
@@ -572,16 +598,17 @@ pub fn range_leaderboard<R: Read + ?Sized>(
         }
     }
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    Ok(ranked
+    let standings = ranked
         .into_iter()
-        .enumerate()
-        .skip(offset)
-        .take(limit)
-        .map(|(i, (score, v))| Place {
-            rank: i as u64 + 1,
+        .map(|(score, v)| Standing {
             subject: v.as_str().to_owned(),
             score,
         })
+        .collect();
+    Ok(competition_ranks(standings, 0, 0)
+        .into_iter()
+        .skip(offset)
+        .take(limit)
         .collect())
 }
 
@@ -884,6 +911,81 @@ mod tests {
     use super::*;
     use crate::keys::Key;
     use crate::store::Memory;
+
+    fn standings(scores: &[u64]) -> Vec<Standing> {
+        scores
+            .iter()
+            .enumerate()
+            .map(|(i, score)| Standing {
+                subject: format!("v{i}"),
+                score: *score,
+            })
+            .collect()
+    }
+
+    fn ranks(places: Vec<Place>) -> Vec<u64> {
+        places.into_iter().map(|p| p.rank).collect()
+    }
+
+    /// Ties share a place and the next place skips (1, 2, 2, 4), on the
+    /// first page and on a later one that starts inside a tie.
+    #[test]
+    fn ties_share_a_rank() {
+        let all = competition_ranks(standings(&[9, 7, 7, 5, 5, 5, 1]), 0, 0);
+        assert_eq!(ranks(all), [1, 2, 2, 4, 4, 4, 7]);
+        // Places 5 to 7 (0-based 4..): three places score more than 5.
+        let page = competition_ranks(standings(&[5, 5, 1]), 4, 3);
+        assert_eq!(ranks(page), [4, 4, 7]);
+    }
+
+    /// A board of 200 volunteers on five scores, so that ties run across
+    /// pages of every size: each page ranks as the whole board does.
+    #[test]
+    fn pages_that_start_inside_a_tie_share_its_rank() {
+        let city = UnitId::new("city").unwrap();
+        let board = Board {
+            ranked: Ranked::Volunteers,
+            metric: Metric::Points,
+            scope: &city,
+            period: &Period::All,
+            category: None,
+        };
+        let mut store = crate::store::Overlay::new(Memory::default());
+        let mut moves = board::Moves::default();
+        for n in 0..200u64 {
+            moves.record(&board, &format!("v{n:03}"), 0, 1 + n % 5);
+        }
+        moves.write(&mut store).unwrap();
+        let page = |offset, limit| {
+            leaderboard(
+                &store,
+                &BoardQuery {
+                    ranked: Ranked::Volunteers,
+                    metric: Metric::Points,
+                    scope: &city,
+                    period: &Period::All,
+                    category: None,
+                    offset,
+                    limit,
+                },
+            )
+            .unwrap()
+        };
+        let whole = page(0, usize::MAX);
+        let ranks: Vec<u64> = whole.iter().map(|p| p.rank).collect();
+        let expected: Vec<u64> = (0..200).map(|i| (i / 40) * 40 + 1).collect();
+        assert_eq!(ranks, expected);
+        assert!(whole
+            .windows(2)
+            .all(|w| w[0].score > w[1].score || w[0].subject < w[1].subject));
+        for size in [1, 7, 40, 64] {
+            let paged: Vec<Place> = (0..200)
+                .step_by(size)
+                .flat_map(|offset| page(offset, size))
+                .collect();
+            assert_eq!(paged, whole, "pages of {size}");
+        }
+    }
 
     fn rows(keys: &[(Key, &[u8])]) -> Memory {
         Memory(

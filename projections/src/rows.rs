@@ -195,7 +195,8 @@ pub struct HistoryEntry {
     pub hash: Digest,
     pub recorded_at: Timestamp,
     pub kind: String,
-    /// The activity, credit, award, reward, wish or pairing it concerns.
+    /// The activity, credit, award, wish or pairing it concerns; for a
+    /// redemption, its id and the reward (`R12 · ticket`).
     pub about: Option<String>,
     /// Change to confirmed minutes.
     pub minutes: i64,

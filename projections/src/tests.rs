@@ -195,6 +195,16 @@ fn agrees_with_core(p: &mut Projection<Memory>, world: &World) {
         assert_eq!(history.len() as u64, view.history_entries);
         assert_eq!(history.last().map_or(0, |h| h.balance), a.balance());
         assert!(history.windows(2).all(|w| w[0].sequence < w[1].sequence));
+        // A redemption names its own id, which is what a reversal takes.
+        for h in history.iter().filter(|h| h.kind == "reward_redeemed") {
+            let about = h.about.as_deref().unwrap_or("");
+            let id = about.split(" · ").next().unwrap_or("");
+            assert!(
+                id.strip_prefix('R')
+                    .is_some_and(|n| n.parse::<u64>().is_ok()),
+                "{about}"
+            );
+        }
         // Each credit once, as the core has it; confirmed ones say when
         // and by whom.
         let credits = query::credits(r, id, 0, usize::MAX).unwrap();
@@ -623,6 +633,50 @@ fn unit_rankings_are_the_siblings_in_order() {
     let first = &expected[0].1;
     let view = query::unit(r, first, &Period::All, None).unwrap().unwrap();
     assert_eq!(view.rank_among_siblings.unwrap().hours, Some(1));
+}
+
+/// Ranks are one more than the places that score more, and pages give the
+/// ranks the whole board gives (ties themselves: `query`'s tests).
+#[test]
+fn leaderboard_pages_rank_as_the_whole_board() {
+    let (_, records) = run(&random_steps(1500, 11));
+    let mut p = at_once(&blocks(&records, &[50]), None);
+    let r = p.read().unwrap();
+    let city = unit_id("city");
+    for (ranked, metric) in [
+        (Ranked::Volunteers, Metric::Hours),
+        (Ranked::Volunteers, Metric::Points),
+        (Ranked::Units, Metric::Hours),
+    ] {
+        let page = |offset, limit| {
+            query::leaderboard(
+                r,
+                &BoardQuery {
+                    ranked,
+                    metric,
+                    scope: &city,
+                    period: &Period::All,
+                    category: None,
+                    offset,
+                    limit,
+                },
+            )
+            .unwrap()
+        };
+        let whole = page(0, usize::MAX);
+        for (i, place) in whole.iter().enumerate() {
+            let above = whole.iter().filter(|p| p.score > place.score).count();
+            assert_eq!(place.rank, above as u64 + 1, "{place:?}");
+            if i > 0 && whole[i - 1].score == place.score {
+                assert!(whole[i - 1].subject < place.subject, "ties in id order");
+            }
+        }
+        let paged: Vec<_> = (0..whole.len())
+            .step_by(3)
+            .flat_map(|offset| page(offset, 3))
+            .collect();
+        assert_eq!(paged, whole);
+    }
 }
 
 #[test]

@@ -186,6 +186,41 @@ async fn admins_work_in_the_console() {
     b.goto(&format!("{base}{personal_link}")).await;
     assert_eq!(b.text("#balance").await, balance.to_string());
     assert_eq!(b.count("#my-credits tbody tr").await, 2);
+    // A correction that cannot be sent, or that the ledger refuses, is
+    // explained to the volunteer in Chinese, the code small beneath. (The
+    // ledger's refusal is sent under a key of its own: the form's key is
+    // the credit's, and a refused key answers the same again.)
+    b.click("#my-credits details summary").await;
+    b.fill("#my-credits details input[name=minutes]", "12")
+        .await;
+    b.fill("#my-credits details input[name=reason]", "   ")
+        .await;
+    b.follow("#my-credits details button").await;
+    assert_eq!(
+        b.text("#refusal .why").await,
+        "说明：请填写，不能为空。",
+        "{}",
+        b.text("#refusal").await
+    );
+    b.goto(&format!("{base}{personal_link}")).await;
+    let pending = b
+        .attr("#my-credits details input[name=credit]", "value")
+        .await;
+    let refused = reqwest::Client::new()
+        .post(format!("{base}{personal_link}/corrections"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "credit={pending}&minutes=5000&reason=too+long&key=probe&lang=zh"
+        ))
+        .send()
+        .await
+        .expect("the correction answers");
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.expect("a page");
+    assert!(
+        page.contains("超过了活动本身的时长") && page.contains("EXCEEDS_ACTIVITY_LENGTH"),
+        "{page}"
+    );
     b.click("#my-credits details summary").await;
     b.fill("#my-credits details input[name=minutes]", "12")
         .await;
@@ -240,6 +275,86 @@ async fn admins_work_in_the_console() {
         "{}",
         b.text("#form-error").await
     );
+    // In Chinese, what is wrong and what to do; the code stays, small.
+    assert!(
+        b.text("#form-error .why").await.contains("积分余额不足"),
+        "{}",
+        b.text("#form-error").await
+    );
+    assert!(b
+        .text("#form-error small.code")
+        .await
+        .starts_with("INSUFFICIENT_BALANCE"));
+
+    // A check-in typed for the day after tomorrow: the times are told as
+    // the admin typed them (UTC+8), never in UTC.
+    b.goto(&format!(
+        "{base}/console/forms/check-in?activity=a1&volunteer=v1"
+    ))
+    .await;
+    let later = local(3 * 24 * 60);
+    b.set("input[name=at]", &later).await;
+    b.follow("form.stacked button[type=submit]").await;
+    let refused = b.text("#form-error").await;
+    assert!(
+        refused.contains("签到时间：所填时间")
+            && refused.contains(&later.replace('T', " "))
+            && !refused.contains("+00:00"),
+        "{refused}"
+    );
+    b.screenshot("form-refused").await;
+    // An id in Chinese is refused before it is sent, naming the field.
+    b.goto(&format!("{base}/console/forms/publish-activity"))
+        .await;
+    b.fill("input[name=activity]", "2027春-01").await;
+    b.fill("input[name=organiser]", "haizhou").await;
+    b.fill("input[name=title]", "植树").await;
+    b.fill("input[name=place]", "花果山").await;
+    b.set("input[name=start]", &local(60)).await;
+    b.set("input[name=end]", &local(120)).await;
+    b.fill("input[name=points_per_hour]", "10").await;
+    b.follow("form.stacked button[type=submit]").await;
+    assert!(
+        b.text("#form-error .why")
+            .await
+            .starts_with("活动编号：含有“春”"),
+        "{}",
+        b.text("#form-error").await
+    );
+    // A filter that does not read is explained in Chinese too.
+    b.goto(&format!(
+        "{base}/console/leaderboards/volunteers?period=2026年3月"
+    ))
+    .await;
+    assert!(
+        b.text("#refusal .why").await.contains("期间请填写"),
+        "{}",
+        b.text("#refusal").await
+    );
+
+    // A redemption shows its id on the volunteer's ledger, and that id
+    // is what the reversal form takes.
+    b.goto(&format!("{base}/console/volunteers/v1")).await;
+    let balance: u64 = b.text("#balance").await.parse().expect("a balance");
+    b.goto(&format!("{base}/console/forms/redeem")).await;
+    b.fill("input[name=volunteer]", "v1").await;
+    b.fill("input[name=reward]", "ticket").await;
+    b.fill("input[name=quantity]", "1").await;
+    submit(&b).await;
+    assert_eq!(
+        b.text("#balance").await,
+        (balance - 3).to_string(),
+        "a ticket costs 3 points"
+    );
+    let redeemed = b.text("#history tbody tr:last-child").await;
+    assert!(redeemed.contains("积分兑换 · R1 · ticket"), "{redeemed}");
+    b.follow("#history a.reverse").await;
+    assert_eq!(b.attr("input[name=id]", "value").await, "R1");
+    b.fill("input[name=approver]", "admin-haizhou").await;
+    b.fill("input[name=reason]", "兑换登记有误").await;
+    submit(&b).await;
+    b.goto(&format!("{base}/console/volunteers/v1")).await;
+    assert_eq!(b.text("#balance").await, balance.to_string());
 
     // The leaderboard, filtered by period and unit through the form.
     let year = chrono::Utc::now().format("%Y").to_string();
@@ -273,18 +388,77 @@ async fn admins_work_in_the_console() {
     let rows = sheet_rows(&xlsx);
     assert_eq!(
         rows[0],
-        ["名次", "编号", "姓名", "所属单位", "服务时长（小时）"]
+        [
+            "名次",
+            "编号",
+            "姓名",
+            "所属单位",
+            "服务时长（小时）",
+            "单位编号"
+        ]
     );
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!(rows[1][3], "g1");
+    // The unit by its name, as the page shows it; its id beside.
+    assert_eq!(rows[1][3], "朐阳街道工会");
+    assert_eq!(rows[1][5], "g1");
+    b.goto(&format!(
+        "{base}/console/leaderboards/volunteers?period={year}&scope=city"
+    ))
+    .await;
+    assert_eq!(
+        b.text("#board tr[data-volunteer=v1] td:nth-child(4)").await,
+        "朐阳街道工会"
+    );
+    assert_eq!(
+        b.attr("#board tr[data-volunteer=v1] td:nth-child(4) a", "title")
+            .await,
+        "g1"
+    );
 
     // The roster, with the notice's columns, as XLSX and CSV.
     b.goto(&format!("{base}/console/volunteers?scope=city"))
         .await;
     assert_eq!(b.count("#roster tbody tr").await, 3);
+    assert_eq!(b.text("#roster-hours").await, "累计已确认时长（小时）");
+    assert_eq!(
+        b.text("#roster tr[data-volunteer=v1] td.unit").await,
+        "朐阳街道工会"
+    );
     b.screenshot("roster").await;
+    // The roster's hours follow the period: none last year, this year's
+    // 0.9 this year; the export says which period in its name.
+    let last_year = (year.parse::<i32>().expect("a year") - 1).to_string();
+    b.goto(&format!(
+        "{base}/console/volunteers?scope=city&period={last_year}"
+    ))
+    .await;
+    assert_eq!(b.text("#roster-hours").await, "期间已确认时长（小时）");
+    assert_eq!(
+        b.text("#roster tr[data-volunteer=v1] td.hours").await,
+        "0.0"
+    );
+    b.click(".exports a[href*='roster.csv']").await;
+    let csv =
+        std::fs::read(b.downloaded(&format!("花名册-city-{last_year}.csv")).await).expect("csv");
+    assert!(
+        String::from_utf8_lossy(&csv)
+            .lines()
+            .any(|l| l.contains("朐阳街道工会,已批准,0,g1")),
+        "{}",
+        String::from_utf8_lossy(&csv)
+    );
+    b.goto(&format!(
+        "{base}/console/volunteers?scope=city&period={year}"
+    ))
+    .await;
+    assert_eq!(
+        b.text("#roster tr[data-volunteer=v1] td.hours").await,
+        "0.9"
+    );
+    b.goto(&format!("{base}/console/volunteers?scope=city"))
+        .await;
     b.click(".exports a[href*='roster.xlsx']").await;
-    let roster = sheet_rows(&b.downloaded("花名册-city.xlsx").await);
+    let roster = sheet_rows(&b.downloaded("花名册-city-all.xlsx").await);
     assert_eq!(
         roster[0][..9],
         [
@@ -304,7 +478,7 @@ async fn admins_work_in_the_console() {
         .iter()
         .any(|r| r[2] == "王海" && r[4] == "32070319800101002X"));
     b.click(".exports a[href*='roster.csv']").await;
-    let csv = std::fs::read(b.downloaded("花名册-city.csv").await).expect("csv");
+    let csv = std::fs::read(b.downloaded("花名册-city-all.csv").await).expect("csv");
     assert_eq!(&csv[..3], b"\xEF\xBB\xBF", "a UTF-8 byte-order mark");
     assert_eq!(String::from_utf8_lossy(&csv).lines().count(), 4);
 
@@ -342,6 +516,66 @@ async fn admins_work_in_the_console() {
     assert_eq!(evaluation[0][..3], ["名次", "单位", "服务时长（小时）"]);
     assert_eq!(evaluation.len(), 3, "{evaluation:?}");
     assert_eq!(evaluation[1][..3], ["1", "海州区总工会", "0.9"]);
+    // A unit with nothing in the period is ranked last, not left out.
+    assert_eq!(evaluation[2][..3], ["2", "连云区总工会", "0"]);
+    // Featured activities against the two a year: held, required, met.
+    let column = |name: &str| {
+        evaluation[0]
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", evaluation[0]))
+    };
+    let (held, required, met) = (
+        column("年度特色活动"),
+        column("特色活动要求（每年）"),
+        column("特色活动达标"),
+    );
+    assert_eq!(
+        [
+            &evaluation[1][held],
+            &evaluation[1][required],
+            &evaluation[1][met]
+        ],
+        ["1", "2", "否"]
+    );
+    assert_eq!(evaluation[2][required], "2");
+    b.goto(&format!("{base}/console/units?scope=city&period={year}"))
+        .await;
+    let featured = b
+        .text("#units tr[data-unit=haizhou] [data-figure=featured]")
+        .await;
+    assert!(
+        featured.starts_with("1 / 2") && featured.contains("未达标"),
+        "{featured}"
+    );
+    b.screenshot("units-featured").await;
+    assert!(b
+        .text("[data-figure=featured] .value")
+        .await
+        .starts_with("1 / 2"));
+
+    // The unit ranking lists every sibling; equal scores share a rank
+    // (nothing last year: both first), on the page and in its export.
+    b.goto(&format!(
+        "{base}/console/leaderboards/units?scope=city&period={year}"
+    ))
+    .await;
+    assert_eq!(b.count("#board tbody tr").await, 2);
+    assert_eq!(b.text("#board tr[data-unit=lianyun] td").await, "2");
+    b.goto(&format!(
+        "{base}/console/leaderboards/units?scope=city&period={last_year}"
+    ))
+    .await;
+    assert_eq!(b.count("#board tbody tr").await, 2);
+    assert_eq!(b.text("#board tr[data-unit=haizhou] td").await, "1");
+    assert_eq!(b.text("#board tr[data-unit=lianyun] td").await, "1");
+    b.click(".exports a[href*='evaluation.xlsx']").await;
+    let tied = sheet_rows(&b.downloaded(&format!("考核表-city-{last_year}.xlsx")).await);
+    assert_eq!(
+        tied[1..].iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        ["1", "1"],
+        "{tied:?}"
+    );
 
     // A volunteer's hours, each with who verified it and when.
     b.goto(&format!("{base}/console/volunteers/v1")).await;

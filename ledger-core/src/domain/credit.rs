@@ -111,6 +111,18 @@ pub enum EntryRef {
     Redemption(RedemptionId),
 }
 
+/// As people read it in a message: `credit C290`, `redemption R3071`; the
+/// id in the same form the console shows it.
+impl std::fmt::Display for EntryRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryRef::Credit(id) => write!(f, "credit {id}"),
+            EntryRef::Award(id) => write!(f, "award {id}"),
+            EntryRef::Redemption(id) => write!(f, "redemption {id}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Serialize;

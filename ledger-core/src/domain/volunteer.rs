@@ -48,6 +48,17 @@ pub enum ApprovalLevel {
     City,
 }
 
+/// As the JSON names it, so a message reads like the command it refuses.
+impl std::fmt::Display for ApprovalLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ApprovalLevel::Unit => "unit",
+            ApprovalLevel::DistrictOrIndustry => "district_or_industry",
+            ApprovalLevel::City => "city",
+        })
+    }
+}
+
 impl ApprovalLevel {
     pub fn next(self) -> Option<ApprovalLevel> {
         match self {

@@ -31,6 +31,7 @@ pub struct VolunteerPlace {
     pub place: Place,
     pub number: String,
     pub home_unit: UnitId,
+    pub home_unit_name: String,
     pub name: Option<String>,
 }
 
@@ -62,6 +63,7 @@ pub async fn volunteer_places(
             places.iter().map(|place| place.subject.clone()).collect(),
         );
         let mut rows = Vec::with_capacity(places.len());
+        let mut units = super::volunteers::UnitNames::default();
         for place in places {
             let id = VolunteerId::new(&place.subject).map_err(failed)?;
             let card = api
@@ -69,17 +71,19 @@ pub async fn volunteer_places(
                 .card(r, &id)
                 .map_err(failed)?
                 .ok_or_else(|| failed(format!("{id} is ranked but has no row")))?;
-            rows.push((place, card.number, card.home_unit));
+            let unit_name = units.of(r, &card.home_unit)?;
+            rows.push((place, card.number, card.home_unit, unit_name));
         }
         Ok((scope, rows, names))
     })?;
     let names = names.wait().await;
     let mut out = Vec::with_capacity(rows.len());
-    for ((place, number, home_unit), name) in rows.into_iter().zip(names) {
+    for ((place, number, home_unit, home_unit_name), name) in rows.into_iter().zip(names) {
         out.push(VolunteerPlace {
             place,
             number,
             home_unit,
+            home_unit_name,
             name,
         });
     }
@@ -155,11 +159,11 @@ async fn volunteers(s: Session, State(api): State<Api>, Query(f): Query<FilterFo
                     } }
                     tbody {
                         @for row in &rows {
-                            tr {
+                            tr data-volunteer=(row.place.subject) {
                                 td.num { (row.place.rank) }
                                 td { a href={ "/console/volunteers/" (row.place.subject) } { (row.number) } }
                                 @if s.sees_personal() { td { (row.name.as_deref().unwrap_or("—")) } }
-                                td { a href={ "/console/units?scope=" (row.home_unit) } { (row.home_unit) } }
+                                td { a href={ "/console/units?scope=" (row.home_unit) } title=(row.home_unit) { (row.home_unit_name) } }
                                 td.num { (score(metric, row.place.score)) }
                             }
                         }
@@ -183,25 +187,39 @@ fn choices(api: &Api, s: &Session) -> Result<Choices, Refusal> {
     })
 }
 
-/// A scope's children ranked, each with its evaluation figures.
-fn unit_places(
+/// All of a scope's children ranked by the filter's metric, each with its
+/// evaluation figures: ties share a rank (1, 2, 2, 4), and children with
+/// nothing in the period share the last one, so that the page, its export
+/// and each unit's own rank among its siblings agree.
+pub fn ranked_children(
     r: &dyn Read,
     s: &Session,
     filter: &Filter,
-    offset: usize,
-    limit: usize,
-) -> Result<(UnitId, Vec<(Place, UnitView)>), Refusal> {
-    let scope = filter::scope(r, s, filter.scope.as_ref())?;
-    let places = query::leaderboard(r, &filter.board(Ranked::Units, &scope, offset, limit))
-        .map_err(failed)?;
-    let mut out = Vec::with_capacity(places.len());
-    for place in places {
-        let id = UnitId::new(&place.subject).map_err(failed)?;
-        if let Some(view) = query::unit(r, &id, &filter.period, filter.category).map_err(failed)? {
-            out.push((place, view));
-        }
+) -> Result<(UnitView, Vec<(u64, UnitView)>), Refusal> {
+    let (scope, kids) = super::units::children(r, s, filter, 0, usize::MAX)?;
+    let mut ranked: Vec<(u64, UnitView)> = kids
+        .into_iter()
+        .map(|v| (rank_by(&v, filter.metric), v))
+        .collect();
+    ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.unit.cmp(&b.1.unit)));
+    Ok((scope, ranked))
+}
+
+fn rank_by(v: &UnitView, metric: Metric) -> u64 {
+    let rank = v.rank_among_siblings.as_ref().and_then(|r| match metric {
+        Metric::Hours => r.hours,
+        Metric::Points => r.points,
+    });
+    // A child always has a parent, and so a rank among its siblings.
+    rank.unwrap_or(u64::MAX)
+}
+
+/// What a unit scores on the metric the board ranks by.
+pub fn unit_score(v: &UnitView, metric: Metric) -> u64 {
+    match metric {
+        Metric::Hours => v.confirmed_system_minutes + v.confirmed_backfill_minutes,
+        Metric::Points => v.points,
     }
-    Ok((scope, out))
 }
 
 async fn units(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -> Response {
@@ -213,9 +231,8 @@ async fn units(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) 
             ));
         }
         let top = head(&api, &s, &f, Board::Units)?;
-        let (_, rows) = live(&api, |r, _| {
-            unit_places(r, &s, &filter, filter.offset, PAGE)
-        })?;
+        let (_, rows) = live(&api, |r, _| ranked_children(r, &s, &filter))?;
+        let rows: Vec<_> = rows.into_iter().skip(filter.offset).take(PAGE).collect();
         let metric = filter.metric;
         let body = html! {
             (top)
@@ -229,11 +246,11 @@ async fn units(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) 
                         th.num { (s.t("开展活动", "Activities")) }
                     } }
                     tbody {
-                        @for (place, view) in &rows {
-                            tr {
-                                td.num { (place.rank) }
-                                td { a href={ "/console/units?scope=" (view.unit) } { (view.name) } }
-                                td.num { (score(metric, place.score)) }
+                        @for (rank, view) in &rows {
+                            tr data-unit=(view.unit) {
+                                td.num { (rank) }
+                                td { a href={ "/console/units?scope=" (view.unit) } title=(view.unit) { (view.name) } }
+                                td.num { (score(metric, unit_score(view, metric))) }
                                 td.num { (view.active_volunteers) }
                                 td.num { (view.activities_held) }
                             }

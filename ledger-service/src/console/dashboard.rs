@@ -10,6 +10,7 @@ use projections::Period;
 
 use super::filter::{self, Controls, FilterForm};
 use super::layout::{self, hours, Nav};
+use super::units::Featured;
 use super::{live, render, Session};
 use crate::http::Api;
 use crate::queries::failed;
@@ -17,31 +18,26 @@ use crate::queries::failed;
 pub async fn page(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -> Response {
     let page = (|| {
         let filter = f.read()?;
-        let (units, windows, view, trend, year) = live(&api, |r, _| {
+        let (units, windows, view, trend, year, featured) = live(&api, |r, _| {
             let scope = filter::scope(r, &s, filter.scope.as_ref())?;
             let view = query::unit(r, &scope, &filter.period, filter.category)
                 .map_err(failed)?
                 .ok_or_else(|| crate::queries::not_found("UNKNOWN_UNIT"))?;
-            let year = year_of(&filter.period)
-                .or_else(|| {
-                    // The year of the last event, never the wall clock:
-                    // the page reproduces.
-                    let last = query::last_day(r).ok().flatten()?;
-                    Some(last.to_naive().year())
-                })
-                .unwrap_or(1970);
+            let year = year_shown(r, &filter.period);
             let mut trend = Vec::with_capacity(12);
             for month in 1..=12u8 {
                 let t = query::unit_tally(r, &scope, &Period::Month(year, month), filter.category)
                     .map_err(failed)?;
                 trend.push(t.tally.minutes());
             }
+            let featured = Featured::read(r, &view.unit, year)?;
             Ok((
                 filter::scope_choices(r, &s)?,
                 filter::campaign_windows(r)?,
                 view,
                 trend,
                 year,
+                featured,
             ))
         })?;
         let controls = Controls {
@@ -53,13 +49,24 @@ pub async fn page(s: Session, State(api): State<Api>, Query(f): Query<FilterForm
         };
         let body = html! {
             (filter::form(&s, &f, &controls))
-            (cards(&s, &view))
+            (cards(&s, &view, &featured))
             h2 { (year) " " (s.t("年各月已确认服务时长（小时）", "confirmed hours by month")) }
             (chart(&s, &trend))
         };
         Ok(layout::page(&s, Nav::Dashboard, &view.name, body))
     })();
     render(&s, page)
+}
+
+/// The year a period lies in; for all time or a campaign's phase, the
+/// year of the last event, never the wall clock: the page reproduces.
+pub fn year_shown(r: &dyn projections::store::Read, period: &Period) -> i32 {
+    year_of(period)
+        .or_else(|| {
+            let last = query::last_day(r).ok().flatten()?;
+            Some(last.to_naive().year())
+        })
+        .unwrap_or(1970)
 }
 
 fn year_of(period: &Period) -> Option<i32> {
@@ -78,16 +85,13 @@ fn card(label: &str, value: impl std::fmt::Display, id: &str) -> Markup {
     }
 }
 
-pub fn cards(s: &Session, v: &UnitView) -> Markup {
+pub fn cards(s: &Session, v: &UnitView, featured: &Featured) -> Markup {
     let confirmed = v.confirmed_system_minutes + v.confirmed_backfill_minutes;
     let quota = v.quota.map_or_else(
         || v.registered_volunteers.to_string(),
         |q| format!("{} / {q}", v.registered_volunteers),
     );
-    let featured = match v.featured_required {
-        Some(req) => format!("{} / {req}", v.featured_held),
-        None => v.featured_held.to_string(),
-    };
+
     let rank = v.rank_among_siblings.as_ref().map_or_else(
         || "—".to_owned(),
         |r| match r.hours {
@@ -104,7 +108,11 @@ pub fn cards(s: &Session, v: &UnitView) -> Markup {
             (card(s.t("登记志愿者 / 名额", "Registered / quota"), quota, "registered"))
             (card(s.t("人均时长（小时）", "Hours per registered"), format!("{:.2}", v.hours_per_registered), "per-registered"))
             (card(s.t("开展活动", "Activities held"), v.activities_held, "activities"))
-            (card(s.t("特色活动 / 要求", "Featured / required"), featured, "featured"))
+            div.card data-figure="featured" {
+                div.label { (s.t("特色活动（全年）/ 要求", "Featured (year) / required")) }
+                div.value { (featured.markup(s)) }
+                div.label { (featured.year) (s.t(" 年；本期间 ", "; in the period ")) (v.featured_held) }
+            }
             (card(s.t("同级排名（时长）", "Rank among siblings (hours)"), rank, "rank"))
         }
     }

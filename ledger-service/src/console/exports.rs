@@ -12,13 +12,14 @@ use axum::routing::get;
 use axum::Router;
 use ledger_core::domain::{CreditStatus, Group, Membership};
 use ledger_core::values::VolunteerId;
-use projections::board::Ranked;
-use projections::query;
 use rust_xlsxwriter::{Format, Workbook};
-use std::collections::HashMap;
 
 use super::filter::FilterForm;
-use super::volunteers::{credit_status_label, readable_volunteer, roster, status_label};
+use super::units::Featured;
+use super::volunteers::{
+    credit_status_label, readable_volunteer, roster, roster_hours_label, roster_minutes,
+    status_label, UnitNames,
+};
 use super::{live, urlencode, Lang, Session};
 use crate::http::{Api, Refusal};
 use crate::personal::PersonalRecord;
@@ -212,13 +213,23 @@ pub fn mask_citizen_id(id: &str) -> String {
 }
 
 async fn roster_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, Refusal> {
-    let rows = live(api, |r, _| roster(r, s, f, MAX_ROWS + 1))?;
+    let filter = f.read()?;
+    let (scope, rows) = live(api, |r, _| {
+        let scope = super::filter::scope(r, s, filter.scope.as_ref())?;
+        let rows = roster(r, s, f, MAX_ROWS + 1)?;
+        let mut names = UnitNames::default();
+        let rows = rows
+            .into_iter()
+            .map(|row| Ok((names.of(r, &row.home_unit)?, row)))
+            .collect::<Result<Vec<_>, Refusal>>()?;
+        Ok((scope, rows))
+    })?;
     if rows.len() > MAX_ROWS {
         return Err(bad(format!("more than {MAX_ROWS} rows: narrow the scope")));
     }
     let lang = s.lang;
     let mut out = Vec::with_capacity(rows.len());
-    for (i, v) in rows.iter().enumerate() {
+    for (i, (unit, v)) in rows.iter().enumerate() {
         let personal: Option<PersonalRecord> = api.personal.get(&v.volunteer).await.ok().flatten();
         let p = personal.as_ref();
         let name = if s.sees_personal() {
@@ -263,17 +274,17 @@ async fn roster_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, R
                     .collect::<Vec<_>>()
                     .join("、"),
             ),
-            Cell::from(v.home_unit.to_string()),
+            Cell::from(unit.clone()),
             Cell::from(status_label(lang, v.status.into())),
-            hours(v.confirmed_minutes()),
+            hours(roster_minutes(v, &filter)),
+            Cell::from(v.home_unit.to_string()),
         ]);
     }
-    let scope = f.scope.trim();
     Ok(Table {
         name: format!(
-            "{}-{}",
+            "{}-{scope}-{}",
             lang.t("志愿者花名册", "roster"),
-            if scope.is_empty() { "all" } else { scope }
+            filter.period
         ),
         headers: vec![
             lang.t("序号", "No."),
@@ -287,7 +298,8 @@ async fn roster_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, R
             lang.t("特长", "Specialties"),
             lang.t("所属单位", "Home unit"),
             lang.t("审批状态", "Approval"),
-            lang.t("已确认服务时长（小时）", "Confirmed hours"),
+            roster_hours_label(lang, &filter),
+            lang.t("单位编号", "Unit id"),
         ],
         rows: out,
     })
@@ -340,28 +352,20 @@ fn quota_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, Refusal>
 fn evaluation_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, Refusal> {
     let filter = f.read()?;
     let (scope, places) = live(api, |r, _| {
-        let (view, kids) = super::units::children(r, s, &filter, 0, usize::MAX)?;
-        let board = filter.board(Ranked::Units, &view.unit, 0, kids.len());
-        let ranks: HashMap<String, u64> = query::leaderboard(r, &board)
-            .map_err(failed)?
+        let (view, ranked) = super::boards::ranked_children(r, s, &filter)?;
+        let year = super::dashboard::year_shown(r, &filter.period);
+        let ranked = ranked
             .into_iter()
-            .map(|p| (p.subject, p.rank))
-            .collect();
-        // Units with nothing confirmed are not on the board; they are
-        // still evaluated, last.
-        let mut rows: Vec<_> = kids
-            .into_iter()
-            .map(|v| (ranks.get(v.unit.as_str()).copied(), v))
-            .collect();
-        rows.sort_by_key(|(rank, _)| rank.unwrap_or(u64::MAX));
-        Ok((view.unit, rows))
+            .map(|(rank, v)| Ok((rank, Featured::read(r, &v.unit, year)?, v)))
+            .collect::<Result<Vec<_>, Refusal>>()?;
+        Ok((view.unit, ranked))
     })?;
     let lang = s.lang;
     let rows = places
         .iter()
-        .map(|(rank, v)| {
+        .map(|(rank, featured, v)| {
             vec![
-                rank.map_or_else(|| Cell::from("—"), Cell::from),
+                Cell::from(*rank),
                 Cell::from(v.name.clone()),
                 hours(v.confirmed_system_minutes + v.confirmed_backfill_minutes),
                 hours(v.confirmed_system_minutes),
@@ -374,8 +378,15 @@ fn evaluation_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, Ref
                 Cell::Number(v.hours_per_registered),
                 Cell::from(v.activities_held),
                 Cell::from(v.featured_held),
-                v.featured_required
-                    .map_or_else(|| Cell::from(""), Cell::from),
+                Cell::Number(f64::from(featured.year)),
+                Cell::from(featured.held),
+                Cell::from(featured.required),
+                Cell::from(if featured.below() {
+                    lang.t("否", "No")
+                } else {
+                    lang.t("是", "Yes")
+                }),
+                Cell::from(v.unit.to_string()),
             ]
         })
         .collect();
@@ -398,7 +409,11 @@ fn evaluation_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Table, Ref
             lang.t("人均时长", "Hours per registered"),
             lang.t("开展活动", "Activities held"),
             lang.t("特色活动", "Featured held"),
-            lang.t("特色活动要求", "Featured required"),
+            lang.t("考核年度", "Year assessed"),
+            lang.t("年度特色活动", "Featured held in the year"),
+            lang.t("特色活动要求（每年）", "Featured required a year"),
+            lang.t("特色活动达标", "Featured requirement met"),
+            lang.t("单位编号", "Unit id"),
         ],
         rows,
     })
@@ -418,11 +433,12 @@ async fn leaderboard_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Tab
             if s.sees_personal() {
                 row.push(Cell::from(p.name.unwrap_or_default()));
             }
-            row.push(Cell::from(p.home_unit.to_string()));
+            row.push(Cell::from(p.home_unit_name));
             row.push(match filter.metric {
                 projections::Metric::Hours => hours(p.place.score),
                 projections::Metric::Points => Cell::from(p.place.score),
             });
+            row.push(Cell::from(p.home_unit.to_string()));
             row
         })
         .collect();
@@ -435,6 +451,7 @@ async fn leaderboard_table(api: &Api, s: &Session, f: &FilterForm) -> Result<Tab
         projections::Metric::Hours => lang.t("服务时长（小时）", "Hours"),
         projections::Metric::Points => lang.t("积分", "Points"),
     });
+    headers.push(lang.t("单位编号", "Unit id"));
     Ok(Table {
         name: format!(
             "{}-{scope}-{}",

@@ -16,11 +16,14 @@ use axum::{Form, Router};
 use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::OsRng;
 use ledger_core::time::{Timestamp, UtcOffset};
-use ledger_core::values::SubmissionKey;
+use ledger_core::values::{
+    ActivityId, ActorId, RewardId, SubmissionKey, Text, UnitId, ValueError, VolunteerId,
+};
 use ledger_core::Command;
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
+use super::explain::Explained;
 use super::layout::{self, Nav};
 use super::{live, urlencode, Lang, Session};
 use crate::answer::{Answer, Submission};
@@ -35,8 +38,15 @@ pub fn routes() -> Router<Api> {
 
 #[derive(Clone, Copy)]
 enum Input {
-    Text,
+    /// An id the ledger checks as it reads it: checked here first, so
+    /// that a refusal names the field.
+    Id(fn(&str) -> Result<(), ValueError>),
+    /// Free text shown to people (titles, places, reasons).
+    Words,
     Number,
+    /// A credit, award or redemption as the console shows it (`C290`,
+    /// `R3071`) or its bare number.
+    Entry,
     /// A local date and time, at the ledger's offset.
     When,
     Category,
@@ -74,6 +84,52 @@ const fn optional(name: &'static str, zh: &'static str, en: &'static str, input:
 
 type Values = HashMap<String, String>;
 
+/// Why a form could not become a command; nothing was sent.
+#[derive(Debug, PartialEq)]
+enum FormError {
+    /// A required field left empty.
+    Missing(&'static str),
+    NotNumber(&'static str),
+    NotTime(&'static str),
+    /// A choice the form's list does not offer.
+    NoSuchChoice(&'static str),
+    /// An entry number whose letter names another kind than the one chosen.
+    OtherKind {
+        field: &'static str,
+        letter: char,
+    },
+    Invalid {
+        field: &'static str,
+        error: ValueError,
+    },
+    /// The command did not read for a reason the checks above missed.
+    Unreadable(String),
+}
+
+fn activity_id(s: &str) -> Result<(), ValueError> {
+    ActivityId::new(s).map(drop)
+}
+
+fn volunteer_id(s: &str) -> Result<(), ValueError> {
+    VolunteerId::new(s).map(drop)
+}
+
+fn reward_id(s: &str) -> Result<(), ValueError> {
+    RewardId::new(s).map(drop)
+}
+
+fn actor_id(s: &str) -> Result<(), ValueError> {
+    ActorId::new(s).map(drop)
+}
+
+fn unit_id(s: &str) -> Result<(), ValueError> {
+    UnitId::new(s).map(drop)
+}
+
+fn words(s: &str) -> Result<(), ValueError> {
+    Text::new(s).map(drop)
+}
+
 /// A form: its fields, the command they make, and where to go once
 /// accepted.
 struct Spec {
@@ -81,7 +137,7 @@ struct Spec {
     zh: &'static str,
     en: &'static str,
     fields: &'static [Field],
-    command: fn(&Values, UtcOffset) -> Result<Value, String>,
+    command: fn(&Values, UtcOffset) -> Result<Value, FormError>,
     then: fn(&Values) -> String,
 }
 
@@ -112,8 +168,13 @@ const SPECS: &[Spec] = &[
         zh: "登记签到",
         en: "Record a check-in",
         fields: &[
-            field("activity", "活动编号", "Activity", Input::Text),
-            field("volunteer", "志愿者编号", "Volunteer", Input::Text),
+            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
             field("at", "签到时间", "Checked in at", Input::When),
         ],
         command: |v, offset| attendance("check_in", v, offset),
@@ -124,8 +185,13 @@ const SPECS: &[Spec] = &[
         zh: "登记签退",
         en: "Record a check-out",
         fields: &[
-            field("activity", "活动编号", "Activity", Input::Text),
-            field("volunteer", "志愿者编号", "Volunteer", Input::Text),
+            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
             field("at", "签退时间", "Checked out at", Input::When),
         ],
         command: |v, offset| attendance("check_out", v, offset),
@@ -136,42 +202,57 @@ const SPECS: &[Spec] = &[
         zh: "审核确认服务时长",
         en: "Review and confirm a credit",
         fields: &[
-            field("credit", "记录编号", "Credit", Input::Number),
+            field("credit", "记录编号", "Credit", Input::Entry),
             field("decision", "决定", "Decision", Input::Choice(DECISIONS)),
             optional("minutes", "改为（分钟）", "Amended minutes", Input::Number),
             optional(
                 "reason",
                 "理由（复核时必填）",
                 "Reason (for a review)",
-                Input::Text,
+                Input::Words,
             ),
         ],
         command: |v, _| {
-            let credit = number(&v["credit"], "credit")?;
-            let reason = || v.get("reason").cloned().unwrap_or_default();
-            Ok(match v["decision"].as_str() {
-                "confirm" => json!({"type": "confirm_credit", "credit": credit}),
-                "uphold" => {
-                    json!({"type": "review_credit", "credit": credit, "outcome": "uphold", "reason": reason()})
+            let credit = entry(&v["credit"], 'C', "credit")?;
+            let decision = v["decision"].as_str();
+            if decision == "confirm" {
+                return Ok(json!({"type": "confirm_credit", "credit": credit}));
+            }
+            // A review says why; the ledger would refuse it without.
+            let reason = v
+                .get("reason")
+                .filter(|r| !r.trim().is_empty())
+                .ok_or(FormError::Missing("reason"))?;
+            let outcome = match decision {
+                "uphold" => json!("uphold"),
+                "void" => json!("void"),
+                "amend" => {
+                    let minutes = v.get("minutes").map_or("", String::as_str);
+                    json!({"amend": {"minutes": number(minutes, "minutes")?}})
                 }
-                "void" => {
-                    json!({"type": "review_credit", "credit": credit, "outcome": "void", "reason": reason()})
-                }
-                "amend" => json!({"type": "review_credit", "credit": credit,
-                    "outcome": {"amend": {"minutes": number(v.get("minutes").map_or("", String::as_str), "minutes")?}},
-                    "reason": reason()}),
-                other => return Err(format!("no such decision: {other}")),
-            })
+                _ => return Err(FormError::NoSuchChoice("decision")),
+            };
+            Ok(
+                json!({"type": "review_credit", "credit": credit, "outcome": outcome, "reason": reason}),
+            )
         },
-        then: |v| format!("/console/credits/{}", urlencode(&v["credit"])),
+        then: |v| {
+            let credit = entry(&v["credit"], 'C', "credit").unwrap_or_default();
+            format!("/console/credits/{credit}")
+        },
     },
     Spec {
         slug: "redeem",
         zh: "积分兑换",
         en: "Redeem a reward",
         fields: &[
-            field("volunteer", "志愿者编号", "Volunteer", Input::Text),
-            field("reward", "奖品编号", "Reward", Input::Text),
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
+            field("reward", "奖品编号", "Reward", Input::Id(reward_id)),
             field("quantity", "数量", "Quantity", Input::Number),
         ],
         command: |v, _| {
@@ -188,24 +269,27 @@ const SPECS: &[Spec] = &[
         en: "Reverse an entry",
         fields: &[
             field("target", "冲正对象", "What", Input::Choice(TARGETS)),
-            field("id", "记录编号", "Number", Input::Number),
-            field("approver", "批准人", "Approved by", Input::Text),
-            field("reason", "理由", "Reason", Input::Text),
+            field("id", "记录编号", "Number", Input::Entry),
+            field("approver", "批准人", "Approved by", Input::Id(actor_id)),
+            field("reason", "理由", "Reason", Input::Words),
         ],
         command: |v, _| {
-            let id = number(&v["id"], "id")?;
-            let target = match v["target"].as_str() {
-                "credit" => json!({"credit": id}),
-                "award" => json!({"award": id}),
-                "redemption" => json!({"redemption": id}),
-                other => return Err(format!("nothing to reverse called {other}")),
+            let (kind, letter) = match v["target"].as_str() {
+                "credit" => ("credit", 'C'),
+                "award" => ("award", 'A'),
+                "redemption" => ("redemption", 'R'),
+                _ => return Err(FormError::NoSuchChoice("target")),
             };
+            let target = json!({kind: entry(&v["id"], letter, "id")?});
             Ok(
                 json!({"type": "reverse", "target": target, "approver": v["approver"], "reason": v["reason"]}),
             )
         },
         then: |v| match v["target"].as_str() {
-            "credit" => format!("/console/credits/{}", urlencode(&v["id"])),
+            "credit" => {
+                let credit = entry(&v["id"], 'C', "id").unwrap_or_default();
+                format!("/console/credits/{credit}")
+            }
             _ => "/console/volunteers".to_owned(),
         },
     },
@@ -214,11 +298,21 @@ const SPECS: &[Spec] = &[
         zh: "发布活动",
         en: "Publish an activity",
         fields: &[
-            field("activity", "活动编号", "Activity id", Input::Text),
-            field("organiser", "主办单位编号", "Organising unit", Input::Text),
+            field(
+                "activity",
+                "活动编号",
+                "Activity id",
+                Input::Id(activity_id),
+            ),
+            field(
+                "organiser",
+                "主办单位编号",
+                "Organising unit",
+                Input::Id(unit_id),
+            ),
             field("category", "类别", "Category", Input::Category),
-            field("title", "活动名称", "Title", Input::Text),
-            field("place", "地点", "Place", Input::Text),
+            field("title", "活动名称", "Title", Input::Words),
+            field("place", "地点", "Place", Input::Words),
             field("start", "开始", "Starts", Input::When),
             field("end", "结束", "Ends", Input::When),
             optional("capacity", "名额", "Capacity", Input::Number),
@@ -244,7 +338,7 @@ const SPECS: &[Spec] = &[
                 json!({"type": "publish_activity", "activity": v["activity"], "project": null,
                 "campaign": null, "organiser": v["organiser"], "co_organisers": [],
                 "category": v["category"], "title": v["title"], "place": v["place"],
-                "window": {"start": when(&v["start"], offset)?, "end": when(&v["end"], offset)?},
+                "window": {"start": when(&v["start"], offset, "start")?, "end": when(&v["end"], offset, "end")?},
                 "capacity": capacity, "featured": v.contains_key("featured"),
                 "points_rule": {"version": 1, "points_per_hour": number(&v["points_per_hour"], "points_per_hour")?,
                     "coefficient_permille": 1000, "cap_per_credit": null},
@@ -257,31 +351,48 @@ const SPECS: &[Spec] = &[
 ];
 
 /// A check-in or check-out recorded by hand: no device, no external id.
-fn attendance(kind: &str, v: &Values, offset: UtcOffset) -> Result<Value, String> {
+fn attendance(kind: &str, v: &Values, offset: UtcOffset) -> Result<Value, FormError> {
     Ok(
         json!({"type": kind, "activity": v["activity"], "volunteer": v["volunteer"],
-        "at": when(&v["at"], offset)?, "device": null, "external_id": null}),
+        "at": when(&v["at"], offset, "at")?, "device": null, "external_id": null}),
     )
 }
 
-fn number(s: &str, what: &str) -> Result<u64, String> {
-    s.trim()
-        .parse()
-        .map_err(|_| format!("{what}: not a whole number: {s}"))
+fn number(s: &str, field: &'static str) -> Result<u64, FormError> {
+    s.trim().parse().map_err(|_| FormError::NotNumber(field))
+}
+
+/// An entry's number as the console shows it (`R3071`) or bare (`3071`);
+/// a letter must be the one of the kind chosen.
+fn entry(s: &str, letter: char, field: &'static str) -> Result<u64, FormError> {
+    let s = s.trim();
+    let digits = match s.chars().next() {
+        Some(first) if first.is_ascii_alphabetic() => {
+            if !first.eq_ignore_ascii_case(&letter) {
+                return Err(FormError::OtherKind {
+                    field,
+                    letter: first.to_ascii_uppercase(),
+                });
+            }
+            &s[first.len_utf8()..]
+        }
+        _ => s,
+    };
+    number(digits, field)
 }
 
 /// A `datetime-local` value, read at the ledger's offset.
-fn when(local: &str, offset: UtcOffset) -> Result<String, String> {
+fn when(local: &str, offset: UtcOffset, field: &'static str) -> Result<String, FormError> {
     let naive = chrono::NaiveDateTime::parse_from_str(local.trim(), "%Y-%m-%dT%H:%M")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(local.trim(), "%Y-%m-%dT%H:%M:%S"))
-        .map_err(|_| format!("not a date and time: {local}"))?;
+        .map_err(|_| FormError::NotTime(field))?;
     let at = naive
         .and_local_timezone(offset.to_chrono())
         .single()
-        .ok_or_else(|| format!("not a date and time: {local}"))?;
+        .ok_or(FormError::NotTime(field))?;
     Timestamp::from_chrono(&at)
         .map(|t| t.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(|_| FormError::NotTime(field))
 }
 
 fn spec(slug: &str) -> Result<&'static Spec, Refusal> {
@@ -316,11 +427,11 @@ fn render_form(
     spec: &Spec,
     values: &Values,
     key: &str,
-    error: Option<&str>,
+    error: Option<&Explained>,
 ) -> Markup {
     let lang = s.lang;
     let body = html! {
-        @if let Some(e) = error { p.error role="alert" #form-error { (e) } }
+        @if let Some(e) = error { p.error role="alert" #form-error { (e.markup()) } }
         form.stacked method="post" action={ "/console/forms/" (spec.slug) } {
             input type="hidden" name="key" value=(key);
             @for f in spec.fields {
@@ -338,7 +449,7 @@ fn render_form(
 
 fn input(lang: Lang, f: &Field, value: &str) -> Markup {
     match f.input {
-        Input::Text => {
+        Input::Id(_) | Input::Words | Input::Entry => {
             html! { input type="text" name=(f.name) value=(value) required[f.required]; }
         }
         Input::Number => {
@@ -403,19 +514,13 @@ async fn submit(
         return auditors_read(&s);
     }
     let key = values.remove("key").unwrap_or_default();
-    let unprocessable = |message: String, key: &str| {
+    let unprocessable = |why: Explained, key: &str| {
         (
             StatusCode::UNPROCESSABLE_ENTITY,
-            render_form(&s, spec, &values, key, Some(&message)),
+            render_form(&s, spec, &values, key, Some(&why)),
         )
             .into_response()
     };
-    for f in spec.fields.iter().filter(|f| f.required) {
-        if values.get(f.name).is_none_or(|v| v.trim().is_empty()) {
-            let message = format!("{}：{}", s.t("必填", "Required"), s.t(f.zh, f.en));
-            return unprocessable(message, &key);
-        }
-    }
     let offset = match live(&api, |r, _| {
         projections::query::config(r)
             .map_err(failed)?
@@ -425,12 +530,18 @@ async fn submit(
         Ok(offset) => offset,
         Err(refusal) => return layout::error_page(s.lang, &refusal),
     };
-    let command = (spec.command)(&values, offset)
-        .and_then(|v| serde_json::from_value::<Command>(v).map_err(|e| e.to_string()));
+    let command = checked(spec, &values)
+        .and_then(|()| (spec.command)(&values, offset))
+        .and_then(|v| {
+            serde_json::from_value::<Command>(v).map_err(|e| FormError::Unreadable(e.to_string()))
+        });
     let (command, key) = match (command, SubmissionKey::new(key.clone())) {
         (Ok(c), Ok(k)) => (c, k),
-        (Err(e), _) => return unprocessable(format!("MALFORMED {e}"), &key),
-        (_, Err(_)) => return unprocessable("MALFORMED submission key".into(), &fresh_key()),
+        (Err(e), _) => return unprocessable(explain_form(s.lang, spec, &e), &key),
+        (_, Err(e)) => {
+            let why = Explained::answer(s.lang, "MALFORMED", None, &e.to_string(), None);
+            return unprocessable(why, &fresh_key());
+        }
     };
     let submission = Submission {
         actor: s.who.actor.clone(),
@@ -455,13 +566,103 @@ async fn submit(
             Redirect::to(&format!("{then}{sep}done={}", urlencode(&done))).into_response()
         }
         // Nothing was recorded: a corrected form goes under a new key.
-        Answer::Rejected { code, message, .. } => {
-            unprocessable(format!("{code} {message}"), &fresh_key())
+        Answer::Rejected {
+            code,
+            message,
+            field,
+        } => {
+            let label = field.as_deref().and_then(|f| label_of(s.lang, spec, f));
+            let why = Explained::answer(s.lang, &code, label, &message, Some(offset));
+            unprocessable(why, &fresh_key())
         }
         // Nothing was recorded either, but the same key may be sent again.
         Answer::Unavailable { message } => {
-            unprocessable(format!("UNAVAILABLE {message}"), key.as_str())
+            let why = Explained::answer(s.lang, "UNAVAILABLE", None, &message, Some(offset));
+            unprocessable(why, key.as_str())
         }
+    }
+}
+
+/// Every field filled in as its kind requires, before a command is made.
+fn checked(spec: &Spec, values: &Values) -> Result<(), FormError> {
+    for f in spec.fields {
+        let value = values.get(f.name).map_or("", |v| v.trim());
+        if value.is_empty() {
+            if f.required {
+                return Err(FormError::Missing(f.name));
+            }
+            continue;
+        }
+        let check = match f.input {
+            Input::Id(check) => check,
+            Input::Words => words,
+            _ => continue,
+        };
+        check(value).map_err(|error| FormError::Invalid {
+            field: f.name,
+            error,
+        })?;
+    }
+    Ok(())
+}
+
+/// The form's label for a field of the form, or for the command field a
+/// rejection names: most are the same, a few are named apart.
+fn label_of(lang: Lang, spec: &Spec, name: &str) -> Option<&'static str> {
+    let name = match name {
+        "target" => "id",
+        "unit" | "co_organisers" => "organiser",
+        "window" => "start",
+        "outcome" => "decision",
+        "points_rule" => "points_per_hour",
+        other => other,
+    };
+    spec.fields
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| lang.t(f.zh, f.en))
+}
+
+fn explain_form(lang: Lang, spec: &Spec, e: &FormError) -> Explained {
+    let label = |name: &str| label_of(lang, spec, name).unwrap_or("");
+    let own = |field: &str, zh: &str, en: &str, detail: &str| Explained {
+        sentence: format!("{}{}{}", label(field), lang.t("：", ": "), lang.t(zh, en)),
+        code: "MALFORMED".to_owned(),
+        detail: detail.to_owned(),
+    };
+    match e {
+        FormError::Missing(field) => own(
+            field,
+            "必填，请填写。",
+            "required: please fill it in.",
+            &format!("{field} is required"),
+        ),
+        FormError::NotNumber(field) => own(
+            field,
+            "请填写整数。",
+            "enter a whole number.",
+            &format!("{field}: not a whole number"),
+        ),
+        FormError::NotTime(field) => own(
+            field,
+            "请选择日期和时间。",
+            "choose a date and a time.",
+            &format!("{field}: not a date and time"),
+        ),
+        FormError::NoSuchChoice(field) => own(
+            field,
+            "请从列表中选择。",
+            "choose one from the list.",
+            &format!("{field}: not one of the choices"),
+        ),
+        FormError::OtherKind { field, letter } => own(
+            field,
+            "编号的字母与所选的冲正对象不符（C 为服务时长记录，A 为积分奖励，R 为积分兑换）。",
+            "the number's letter is not the kind chosen (C a credit, A an award, R a redemption).",
+            &format!("{field}: {letter}… is another kind of entry"),
+        ),
+        FormError::Invalid { field, error } => Explained::value(lang, label(field), error),
+        FormError::Unreadable(message) => Explained::answer(lang, "MALFORMED", None, message, None),
     }
 }
 
@@ -484,6 +685,72 @@ mod tests {
             assert!(SubmissionKey::new(k.clone()).is_ok(), "{k}");
         }
         assert_ne!(keys[0], keys[1]);
+    }
+
+    /// What the volunteer's ledger shows (`R3071`) is what the reversal
+    /// form takes, and so is the bare number.
+    #[test]
+    fn entries_are_taken_as_shown() {
+        assert_eq!(entry("R3071", 'R', "id"), Ok(3071));
+        assert_eq!(entry(" r3071 ", 'R', "id"), Ok(3071));
+        assert_eq!(entry("3071", 'R', "id"), Ok(3071));
+        assert_eq!(
+            entry("C290", 'R', "id"),
+            Err(FormError::OtherKind {
+                field: "id",
+                letter: 'C'
+            })
+        );
+        assert_eq!(entry("R", 'R', "id"), Err(FormError::NotNumber("id")));
+        let reverse = spec("reverse").unwrap();
+        let v = values(&[
+            ("target", "redemption"),
+            ("id", "R3071"),
+            ("approver", "admin-city"),
+            ("reason", "兑换有误"),
+        ]);
+        let json = (reverse.command)(&v, UtcOffset(480)).unwrap();
+        assert_eq!(json["target"], json!({"redemption": 3071}));
+    }
+
+    /// A value the ledger would refuse is refused here first, naming the
+    /// field in the admin's language.
+    #[test]
+    fn refusals_name_the_field_in_the_admins_language() {
+        let publish = spec("publish-activity").unwrap();
+        let v = values(&[
+            ("activity", "2027春-中山-01"),
+            ("organiser", "zhongshan"),
+            ("category", "tree_planting"),
+            ("title", "植树"),
+            ("place", "西山"),
+            ("start", "2026-03-12T08:00"),
+            ("end", "2026-03-12T11:00"),
+            ("points_per_hour", "10"),
+        ]);
+        let e = checked(publish, &v).unwrap_err();
+        let why = explain_form(Lang::Zh, publish, &e);
+        assert!(
+            why.sentence.starts_with("活动编号：含有“春”"),
+            "{}",
+            why.sentence
+        );
+        let review = spec("confirm-credit").unwrap();
+        let v = values(&[("credit", "C7"), ("decision", "uphold")]);
+        let e = (review.command)(&v, UtcOffset(480)).unwrap_err();
+        assert_eq!(e, FormError::Missing("reason"));
+        assert_eq!(
+            explain_form(Lang::Zh, review, &e).sentence,
+            "理由（复核时必填）：必填，请填写。"
+        );
+        assert_eq!(
+            label_of(Lang::Zh, spec("reverse").unwrap(), "target"),
+            Some("记录编号")
+        );
+        assert_eq!(
+            label_of(Lang::En, spec("check-in").unwrap(), "at"),
+            Some("Checked in at")
+        );
     }
 
     #[test]

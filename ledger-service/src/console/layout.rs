@@ -151,27 +151,25 @@ fn narrow(lang: Lang, title: &str, body: Markup) -> Markup {
 
 pub fn error_page(lang: Lang, refusal: &Refusal) -> Response {
     let Refusal(status, code, message) = refusal;
-    let title = match *status {
+    let why = super::explain::Explained::answer(lang, code, None, message, None);
+    explained_page(lang, *status, &why)
+}
+
+/// A refusal already explained, on a page of its own.
+pub fn explained_page(lang: Lang, status: StatusCode, why: &super::explain::Explained) -> Response {
+    let title = match status {
         StatusCode::FORBIDDEN => lang.t("无权查看", "Not yours to see"),
         StatusCode::NOT_FOUND => lang.t("没有找到", "Not found"),
-        StatusCode::BAD_REQUEST => lang.t("查询条件有误", "The filter does not read"),
+        StatusCode::BAD_REQUEST => lang.t("查询条件有误", "The filter is not understood"),
         StatusCode::SERVICE_UNAVAILABLE => lang.t("暂不可用", "Unavailable"),
         _ => lang.t("出错了", "Something failed"),
     };
-    let explain = match *status {
-        StatusCode::FORBIDDEN => lang.t(
-            "这不在您的账户所辖单位范围内。",
-            "This lies outside the units your account reads.",
-        ),
-        _ => "",
-    };
     let body = html! {
         h1 { (title) }
-        p.error { (explain) }
-        p { code { (code) } " " (message) }
+        p.error #refusal { (why.markup()) }
         p { a href="/console/dashboard" { (lang.t("返回概览", "Back to the dashboard")) } }
     };
-    (*status, narrow(lang, title, body)).into_response()
+    (status, narrow(lang, title, body)).into_response()
 }
 
 pub fn sign_in(
@@ -244,6 +242,9 @@ form.inline { display: inline; }
 .exports { margin: .5rem 0 1rem; display: flex; flex-wrap: wrap; gap: .5rem 1rem; }
 .exports a { white-space: nowrap; }
 .error { color: var(--accent); font-weight: 600; }
+.error small.code { display: block; margin-top: .3em; color: var(--muted, #666); font-weight: 400; font-size: .8em; }
+.featured.below, .featured .flag { color: var(--accent); }
+.featured .flag { font-size: .8em; }
 .ok { color: #05603a; font-weight: 600; }
 .pending { color: #b54708; }
 .verified { color: #05603a; }

@@ -20,12 +20,13 @@ use ledger_core::command::DisputeCredit;
 use ledger_core::domain::{CreditStatus, DisputeKind, IdentityKey};
 use ledger_core::rights::Role;
 use ledger_core::time::Day;
-use ledger_core::values::{ActorId, CreditId, SubmissionKey, Text, VolunteerId};
+use ledger_core::values::{ActorId, CreditId, SubmissionKey, Text, ValueError, VolunteerId};
 use ledger_core::Command;
 use maud::{html, DOCTYPE};
 use projections::query;
 use serde::Deserialize;
 
+use super::explain::Explained;
 use super::layout::{hours, local_time};
 use super::volunteers::credit_status_label;
 use super::{live, urlencode, Lang};
@@ -267,24 +268,62 @@ struct Correction {
     lang: Option<String>,
 }
 
+/// Why a correction request was not recorded.
+enum NotSent {
+    Refused(Refusal),
+    /// A field the ledger would not read, named by its label.
+    Value(&'static str, ValueError),
+    /// The ledger's answer.
+    Rejected {
+        code: String,
+        message: String,
+    },
+}
+
+impl From<Refusal> for NotSent {
+    fn from(r: Refusal) -> NotSent {
+        NotSent::Refused(r)
+    }
+}
+
+impl NotSent {
+    fn page(self, api: &Api, lang: Lang) -> Response {
+        let why = match self {
+            NotSent::Refused(refusal) => return super::layout::error_page(lang, &refusal),
+            NotSent::Value(label, e) => Explained::value(lang, label, &e),
+            NotSent::Rejected { code, message } => {
+                let offset = live(api, |r, _| super::ledger_offset(r)).ok();
+                Explained::answer(lang, &code, None, &message, offset)
+            }
+        };
+        super::layout::explained_page(lang, StatusCode::UNPROCESSABLE_ENTITY, &why)
+    }
+}
+
 async fn correction(
     State(api): State<Api>,
     Path((volunteer, token)): Path<(String, String)>,
     Form(c): Form<Correction>,
 ) -> Response {
     let lang = c.lang.as_deref().and_then(Lang::parse).unwrap_or(Lang::Zh);
-    let answered = async {
+    let answered: Result<(), NotSent> = async {
         let me = holder(&api, &volunteer, &token)?;
-        let bad = |m: String| Refusal(StatusCode::UNPROCESSABLE_ENTITY, "MALFORMED", m);
+        let reason =
+            Text::new(c.reason.clone()).map_err(|e| NotSent::Value(lang.t("说明", "Why"), e))?;
         let command = Command::DisputeCredit(DisputeCredit {
             credit: CreditId(c.credit),
             kind: DisputeKind::CorrectionRequest {
                 proposed_minutes: c.minutes,
             },
-            reason: Text::new(c.reason.clone()).map_err(|e| bad(e.to_string()))?,
+            reason,
         });
-        let key =
-            SubmissionKey::new(format!("{volunteer}-{}", c.key)).map_err(|e| bad(e.to_string()))?;
+        let key = SubmissionKey::new(format!("{volunteer}-{}", c.key)).map_err(|e| {
+            NotSent::Refused(Refusal(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "MALFORMED",
+                e.to_string(),
+            ))
+        })?;
         let submission = Submission {
             actor: me.actor,
             role: me.role,
@@ -298,16 +337,12 @@ async fn correction(
                 }
                 Ok(())
             }
-            Answer::Rejected { code, message, .. } => Err(Refusal(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "REJECTED",
-                format!("{code} {message}"),
-            )),
-            Answer::Unavailable { message } => Err(Refusal(
+            Answer::Rejected { code, message, .. } => Err(NotSent::Rejected { code, message }),
+            Answer::Unavailable { message } => Err(NotSent::Refused(Refusal(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "UNAVAILABLE",
                 message,
-            )),
+            ))),
         }
     }
     .await;
@@ -324,7 +359,7 @@ async fn correction(
             ))
             .into_response()
         }
-        Err(refusal) => super::layout::error_page(lang, &refusal),
+        Err(not_sent) => not_sent.page(&api, lang),
     }
 }
 

@@ -12,6 +12,7 @@ mod activities;
 mod audit;
 mod boards;
 mod dashboard;
+mod explain;
 mod exports;
 mod filter;
 mod forms;

@@ -16,7 +16,7 @@ use projections::store::Read;
 use projections::Period;
 use serde::Deserialize;
 
-use super::filter::{self, Controls, FilterForm, PAGE};
+use super::filter::{self, Controls, Filter, FilterForm, PAGE};
 use super::layout::{self, hours, Nav};
 use super::{empty, live, render, Lang, Session};
 use crate::http::{Api, Refusal};
@@ -101,6 +101,45 @@ pub fn cursor(after: &str) -> Result<Option<RosterCursor>, Refusal> {
     }))
 }
 
+/// A roster row's confirmed minutes in the filter's period and category;
+/// all time when the filter names neither.
+pub fn roster_minutes(row: &VolunteerRow, filter: &Filter) -> u64 {
+    if filter.period == Period::All && filter.category.is_none() {
+        return row.confirmed_minutes();
+    }
+    row.tallies
+        .get(&(filter.period.clone(), filter.category))
+        .map_or(0, |t| t.minutes())
+}
+
+/// What the roster's hours column is headed: all time, or the period the
+/// filter names.
+pub fn roster_hours_label(lang: Lang, filter: &Filter) -> &'static str {
+    if filter.period == Period::All && filter.category.is_none() {
+        lang.t("累计已确认时长（小时）", "Confirmed hours, all time")
+    } else {
+        lang.t("期间已确认时长（小时）", "Confirmed hours in the period")
+    }
+}
+
+/// The names of the units a list shows, read once each.
+#[derive(Default)]
+pub struct UnitNames(std::collections::HashMap<UnitId, String>);
+
+impl UnitNames {
+    /// The unit's name, or its id when it has none on record.
+    pub fn of(&mut self, r: &dyn Read, id: &UnitId) -> Result<String, Refusal> {
+        if let Some(name) = self.0.get(id) {
+            return Ok(name.clone());
+        }
+        let name = query::unit_row(r, id)
+            .map_err(failed)?
+            .map_or_else(|| id.to_string(), |u| u.unit.name.as_str().to_owned());
+        self.0.insert(id.clone(), name.clone());
+        Ok(name)
+    }
+}
+
 /// A page of the roster of the filter's scope, after `after`.
 pub fn roster(
     r: &dyn Read,
@@ -109,6 +148,11 @@ pub fn roster(
     limit: usize,
 ) -> Result<Vec<VolunteerRow>, Refusal> {
     let filter = f.read()?;
+    if filter.days.is_some() {
+        return Err(bad(
+            "the roster counts hours by a named period, not a range of days",
+        ));
+    }
     let scope = filter::scope(r, s, filter.scope.as_ref())?;
     let after = cursor(&f.after)?;
     if let Some(c) = &after {
@@ -121,11 +165,18 @@ pub fn roster(
 
 async fn roster_page(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -> Response {
     let page = async {
-        let (units, rows) = live(&api, |r, _| {
-            Ok((filter::scope_choices(r, &s)?, roster(r, &s, &f, PAGE)?))
+        let filter = f.read()?;
+        let (units, windows, rows) = live(&api, |r, _| {
+            let rows = roster(r, &s, &f, PAGE)?;
+            let mut names = UnitNames::default();
+            let rows = rows
+                .into_iter()
+                .map(|row| Ok((names.of(r, &row.home_unit)?, row)))
+                .collect::<Result<Vec<_>, Refusal>>()?;
+            Ok((filter::scope_choices(r, &s)?, filter::campaign_windows(r)?, rows))
         })?;
         let mut names = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for (_, row) in &rows {
             names.push(if s.sees_personal() {
                 super::boards::personal_name(&api, row.volunteer.as_str()).await
             } else {
@@ -135,14 +186,14 @@ async fn roster_page(s: Session, State(api): State<Api>, Query(f): Query<FilterF
         let controls = Controls {
             action: "/console/volunteers",
             units: &units,
-            windows: &[],
+            windows: &windows,
             metric: false,
             days: false,
         };
         let next = rows
             .last()
             .filter(|_| rows.len() == PAGE)
-            .map(|last| format!("{}/{}", last.home_unit, last.volunteer));
+            .map(|(_, last)| format!("{}/{}", last.home_unit, last.volunteer));
         let body = html! {
             (filter::form(&s, &f, &controls))
             (filter::export_links(&s, "roster", &f))
@@ -153,18 +204,18 @@ async fn roster_page(s: Session, State(api): State<Api>, Query(f): Query<FilterF
                         @if s.sees_personal() { th { (s.t("姓名", "Name")) } }
                         th { (s.t("所属单位", "Home unit")) }
                         th { (s.t("状态", "Status")) }
-                        th.num { (s.t("已确认时长", "Confirmed hours")) }
+                        th.num #roster-hours { (roster_hours_label(s.lang, &filter)) }
                         th.num { (s.t("待确认时长", "Pending hours")) }
                         th.num { (s.t("积分余额", "Balance")) }
                     } }
                     tbody {
-                        @for (row, name) in rows.iter().zip(&names) {
-                            tr {
+                        @for ((unit, row), name) in rows.iter().zip(&names) {
+                            tr data-volunteer=(row.volunteer) {
                                 td { a href={ "/console/volunteers/" (row.volunteer) } { (row.number) } }
                                 @if s.sees_personal() { td { (name.as_deref().unwrap_or("—")) } }
-                                td { (row.home_unit) }
+                                td.unit title=(row.home_unit) { (unit) }
                                 td { (status_label(s.lang, row.status.into())) }
-                                td.num { (hours(row.confirmed_minutes())) }
+                                td.num.hours { (hours(roster_minutes(row, &filter))) }
                                 td.num.pending { (hours(row.pending_minutes)) }
                                 td.num { (row.balance()) }
                             }
@@ -199,6 +250,7 @@ struct Paging {
 /// What a volunteer's page shows.
 struct Account {
     offset: ledger_core::time::UtcOffset,
+    unit_name: String,
     view: VolunteerView,
     credits: Vec<(CreditId, CreditRow)>,
     history: Vec<HistoryEntry>,
@@ -231,6 +283,7 @@ async fn volunteer_page(
             let view = readable_volunteer(r, &s, &id)?;
             Ok(Account {
                 offset: super::ledger_offset(r)?,
+                unit_name: UnitNames::default().of(r, &view.home_unit)?,
                 credits: query::credits(r, &id, 0, 1000).map_err(failed)?,
                 history: query::history(r, &id, offset, PAGE).map_err(failed)?,
                 view,
@@ -249,7 +302,7 @@ async fn volunteer_page(
         };
         let body = html! {
             @if let Some(done) = &p.done { p.ok role="status" { (done) } }
-            p.crumbs { (s.t("所属单位：", "Home unit: ")) a href={ "/console/units?scope=" (v.home_unit) } { (v.home_unit) }
+            p.crumbs { (s.t("所属单位：", "Home unit: ")) a href={ "/console/units?scope=" (v.home_unit) } title=(v.home_unit) { (account.unit_name) }
                 " · " (status_label(s.lang, v.status)) }
             (summary(&s, v))
             (mark)
@@ -325,7 +378,7 @@ fn credits(
             tbody {
                 @for (id, c) in rows.iter().rev() {
                     tr data-credit=(id.0) {
-                        td { (id.0) }
+                        td { (id) }
                         td { a href={ "/console/activities/" (c.activity) } { (c.activity) } }
                         td { (c.day) }
                         td.num { (hours(u64::from(c.minutes))) }
@@ -337,7 +390,7 @@ fn credits(
                                 @if matches!(c.status, CreditStatus::Pending | CreditStatus::InReview) {
                                     a href={ "/console/forms/confirm-credit?credit=" (id.0) } { (s.t("审核确认", "Review")) }
                                 } @else if c.status == CreditStatus::Confirmed {
-                                    a href={ "/console/forms/reverse?credit=" (id.0) } { (s.t("冲正", "Reverse")) }
+                                    a href={ "/console/forms/reverse?target=credit&id=" (id) } { (s.t("冲正", "Reverse")) }
                                 }
                             }
                         }
@@ -369,7 +422,11 @@ fn history(s: &Session, rows: &[HistoryEntry], offset: ledger_core::time::UtcOff
                     tr {
                         td.num { (h.sequence) }
                         td { (layout::local_time(h.recorded_at, offset)) }
-                        td { (s.lang.event_kind(&h.kind)) @if let Some(a) = &h.about { " · " (a) } }
+                        td { (s.lang.event_kind(&h.kind)) @if let Some(a) = &h.about { " · " (a) }
+                            @if let Some(r) = redemption_of(h).filter(|_| s.may_write()) {
+                                " " a.reverse href={ "/console/forms/reverse?target=redemption&id=" (r) } { (s.t("冲正", "Reverse")) }
+                            }
+                        }
                         td.num { (signed_hours(h.minutes)) }
                         td.num.pending { (signed_hours(h.pending_minutes)) }
                         td.num { (h.points) }
@@ -380,6 +437,18 @@ fn history(s: &Session, rows: &[HistoryEntry], offset: ledger_core::time::UtcOff
             }
         }
     }
+}
+
+/// The redemption a history row records (`R12`), which the reversal form
+/// takes as it is shown.
+fn redemption_of(h: &HistoryEntry) -> Option<&str> {
+    if h.kind != "reward_redeemed" {
+        return None;
+    }
+    let id = h.about.as_deref()?.split(" · ").next()?;
+    id.strip_prefix('R')
+        .is_some_and(|n| n.parse::<u64>().is_ok())
+        .then_some(id)
 }
 
 fn signed_hours(minutes: i64) -> String {
@@ -413,7 +482,12 @@ pub fn verified_mark(api: &Api, s: &Session, v: &VolunteerView) -> Markup {
         },
         Err(why) => html! {
             p.pending #verified {
-                (s.t("最新记录尚未被检查点覆盖：", "Latest entry not yet under a checkpoint: ")) (why)
+                (s.t(
+                    "最新记录尚未被签名检查点覆盖，下一个检查点会覆盖它，无需处理。",
+                    "The latest entry is not yet under a signed checkpoint; the next one will cover it.",
+                ))
+                br;
+                small.code { (why) }
             }
         },
     }
