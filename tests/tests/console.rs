@@ -187,9 +187,7 @@ async fn admins_work_in_the_console() {
     assert_eq!(b.text("#balance").await, balance.to_string());
     assert_eq!(b.count("#my-credits tbody tr").await, 2);
     // A correction that cannot be sent, or that the ledger refuses, is
-    // explained to the volunteer in Chinese, the code small beneath. (The
-    // ledger's refusal is sent under a key of its own: the form's key is
-    // the credit's, and a refused key answers the same again.)
+    // explained to the volunteer in Chinese, the code small beneath.
     b.click("#my-credits details summary").await;
     b.fill("#my-credits details input[name=minutes]", "12")
         .await;
@@ -206,11 +204,12 @@ async fn admins_work_in_the_console() {
     let pending = b
         .attr("#my-credits details input[name=credit]", "value")
         .await;
+    let first_key = b.attr("#my-credits details input[name=key]", "value").await;
     let refused = reqwest::Client::new()
         .post(format!("{base}{personal_link}/corrections"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!(
-            "credit={pending}&minutes=5000&reason=too+long&key=probe&lang=zh"
+            "credit={pending}&minutes=5000&reason=too+long&key={first_key}&lang=zh"
         ))
         .send()
         .await
@@ -221,6 +220,11 @@ async fn admins_work_in_the_console() {
         page.contains("超过了活动本身的时长") && page.contains("EXCEEDS_ACTIVITY_LENGTH"),
         "{page}"
     );
+    // The form shown again carries a new key: what is sent now is decided
+    // afresh, not answered with the refusal.
+    b.goto(&format!("{base}{personal_link}")).await;
+    let second_key = b.attr("#my-credits details input[name=key]", "value").await;
+    assert_ne!(first_key, second_key);
     b.click("#my-credits details summary").await;
     b.fill("#my-credits details input[name=minutes]", "12")
         .await;

@@ -403,8 +403,10 @@ fn spec(slug: &str) -> Result<&'static Spec, Refusal> {
 }
 
 /// A random submission key in letters only: ids refuse long runs of
-/// digits, which look like ID or phone numbers.
-fn fresh_key() -> String {
+/// digits, which look like ID or phone numbers. A form carries one, so a
+/// double click records once and a form filled in again after a refusal
+/// is decided afresh.
+pub(crate) fn fresh_key() -> String {
     let mut bytes = [0u8; 24];
     OsRng.fill_bytes(&mut bytes);
     let letters: String = bytes.iter().map(|b| char::from(b'a' + b % 26)).collect();

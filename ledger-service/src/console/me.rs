@@ -178,7 +178,7 @@ async fn page(
                                                         summary { (t("申请更正", "Ask for a correction")) }
                                                         form.stacked method="post" action={ (base) "/corrections" } {
                                                             input type="hidden" name="credit" value=(id.0);
-                                                            input type="hidden" name="key" value={ "correction-" (id.0) "-" (c.minutes) };
+                                                            input type="hidden" name="key" value=(super::forms::fresh_key());
                                                             input type="hidden" name="lang" value=(lang.code());
                                                             label { (t("应为（分钟）", "Should be (minutes)")) input type="number" min="1" name="minutes" required; }
                                                             label { (t("说明", "Why")) input type="text" name="reason" required; }
