@@ -572,6 +572,23 @@ async fn a_writer_refuses_a_chain_with_a_forged_block() {
     }
 }
 
+/// The chain of the stream at `nats`, exported by `ledger export` to a
+/// bundle in `dir`.
+fn exported(nats: &Nats, dir: &std::path::Path) -> std::path::PathBuf {
+    let bundle = dir.join("lyg.bundle");
+    let (code, out) = ledger(&[
+        "export",
+        "--nats",
+        &nats.url(),
+        "--shard",
+        SHARD,
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    bundle
+}
+
 /// Every block of a stream, as stored: its seal and its frames.
 async fn stored_blocks(
     store: &ledger_service::store::ChainStore,
@@ -594,18 +611,8 @@ async fn a_lost_stream_is_restored_from_a_bundle_and_the_ledger_goes_on() {
     let original = Nats::start();
     checkpointed_ledger(&original).await;
     let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("lyg.bundle");
+    let bundle = exported(&original, dir.path());
     let bundle_arg = bundle.to_str().unwrap();
-    let (code, out) = ledger(&[
-        "export",
-        "--nats",
-        &original.url(),
-        "--shard",
-        SHARD,
-        "--out",
-        bundle_arg,
-    ]);
-    assert_eq!(code, 0, "{out}");
     let blocks = stored_blocks(&original.store().await).await;
     assert!(blocks.len() >= 4, "{} blocks", blocks.len());
     let key = LedgerSigner::from_secret(&[3; 32]).public_key().to_hex();
@@ -752,17 +759,7 @@ async fn read_models_ahead_of_a_restored_stream_stop_until_rebuilt() {
     let original = Nats::start();
     let client = checkpointed_ledger(&original).await;
     let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("lyg.bundle");
-    let (code, out) = ledger(&[
-        "export",
-        "--nats",
-        &original.url(),
-        "--shard",
-        SHARD,
-        "--out",
-        bundle.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{out}");
+    let bundle = exported(&original, dir.path());
     // Five awards after the last backup: the read models see them, and
     // then the stream is lost.
     for i in 0..5 {
