@@ -51,7 +51,7 @@ async fn alive() -> Json<Value> {
 
 /// The instance's HTTP service from the moment it listens: until `app` is
 /// set it answers the probes itself and every other request 503
-/// `STARTING`; from then on, every request goes to `app`.
+/// unavailable; from then on, every request goes to `app`.
 pub fn starting(app: Arc<OnceLock<Router>>) -> Router {
     Router::new().fallback(move |request: Request| {
         let app = app.clone();
@@ -80,11 +80,15 @@ async fn while_starting(path: &str) -> Response {
             });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
-        _ => crate::http::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "STARTING",
-            "this instance is starting: it waits for JetStream and opens its read models",
-        ),
+        // Unavailable as the API answers it when nothing could be done, so
+        // that a client sends the same again rather than take it for a
+        // refusal.
+        _ => {
+            let answer = crate::answer::Reply::from(crate::answer::Answer::Unavailable {
+                message: "this instance is starting (it waits for JetStream and opens its read models); nothing was done, send again".into(),
+            });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(answer)).into_response()
+        }
     }
 }
 

@@ -163,6 +163,7 @@ async fn compare_stored<R: BufRead>(
 ) -> Result<(), RestoreError> {
     let mut failure: Option<RestoreError> = None;
     let mut block = 0u64;
+    let mut pending = 0usize;
     store
         .replay(1, |stored| {
             block += 1;
@@ -170,10 +171,19 @@ async fn compare_stored<R: BufRead>(
                 return Ok(());
             }
             failure = match read_block(bundle, block) {
-                Ok((seal, frames)) if seal == stored.seal && frames == stored.frames => audit
-                    .push_block(&frames, seal.as_ref())
-                    .err()
-                    .map(|e| changed(bundle, block, &format!("it no longer verifies: {e}"))),
+                Ok((seal, frames)) if seal == stored.seal && frames == stored.frames => {
+                    pending += frames.len();
+                    let checked = audit.push_block(&frames, seal.as_ref()).and_then(|()| {
+                        // A batch at a time: a long start already stored
+                        // is not held whole in memory.
+                        if pending < BATCH_BYTES {
+                            return Ok(());
+                        }
+                        pending = 0;
+                        audit.check_pending()
+                    });
+                    checked.err().map(|e| no_longer_verifies(bundle, e))
+                }
                 Ok(_) => Some(RestoreError::StreamDiffers {
                     stream: store.shard().stream(),
                     block,

@@ -745,7 +745,7 @@ async fn account_of_v1(base: &str, after: u64) -> (u16, serde_json::Value) {
             let status = response.status().as_u16();
             let body: serde_json::Value = response.json().await.unwrap_or_default();
             // Not yet the volunteer's, or the instance still starting.
-            if status != 404 && body["code"] != "STARTING" {
+            if status != 404 && body["status"] != "unavailable" {
                 return (status, body);
             }
         }

@@ -173,7 +173,7 @@ async fn while_jetstream_is_awaited_the_instance_is_alive_and_starting() {
         .expect("the API answers");
     assert_eq!(head.status().as_u16(), 503);
     let body: Value = head.json().await.unwrap_or(Value::Null);
-    assert_eq!(body["code"], "STARTING", "{body}");
+    assert_eq!(body["status"], "unavailable", "to be sent again: {body}");
     // Asked to stop while it waits, it stops at once.
     let stopped =
         tokio::task::block_in_place(|| service.stop_with("TERM", Duration::from_secs(10)));
