@@ -261,6 +261,22 @@ pub fn fire_all(
 }
 
 /// Sets up `federation()` through the HTTP API with `token`.
+/// A second district, 连云区 (`lianyun`), beside the federation's haizhou:
+/// the scope of `test_accounts()`'s lianyun admin.
+pub async fn register_lianyun(router: &axum::Router) {
+    let lianyun = json!({"type": "register_unit", "unit": "lianyun", "name": "连云区总工会",
+        "kind": "district_federation", "parent": "city", "quota": 300});
+    let (status, answer) = call(
+        router,
+        "POST",
+        "/api/v1/commands",
+        Some("city-secret"),
+        Some(submission("u-lianyun", lianyun)),
+    )
+    .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{answer}");
+}
+
 pub async fn set_up_http(router: &axum::Router, token: &str) {
     for (i, command) in federation().into_iter().enumerate() {
         let body = submission(&format!("setup-{i}"), command);

@@ -9,20 +9,7 @@ use serde_json::json;
 async fn admins_act_inside_their_subtree_and_nothing_else_is_recorded() {
     let s = start_http(test_accounts()).await;
     set_up_http(&s.router, "city-secret").await;
-    let register_lianyun = json!({"type": "register_unit", "unit": "lianyun", "name": "连云区总工会",
-        "kind": "district_federation", "parent": "city", "quota": 300});
-    assert_eq!(
-        call(
-            &s.router,
-            "POST",
-            "/api/v1/commands",
-            Some("city-secret"),
-            Some(submission("u-lianyun", register_lianyun))
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
+    register_lianyun(&s.router).await;
     let store = s.nats.store().await;
     let before = store.last_sequence().await.unwrap();
 

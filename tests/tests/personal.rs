@@ -303,17 +303,7 @@ async fn name_of(s: &HttpSetup, volunteer: &str) -> Option<String> {
 async fn a_registration_key_sent_again_stores_no_one_elses_record() {
     let s = start_http(test_accounts()).await;
     set_up_http(&s.router, "city-secret").await;
-    let lianyun = json!({"type": "register_unit", "unit": "lianyun", "name": "连云区总工会",
-        "kind": "district_federation", "parent": "city", "quota": 300});
-    let (status, answer) = call(
-        &s.router,
-        "POST",
-        "/api/v1/commands",
-        Some("city-secret"),
-        Some(submission("u-lianyun", lianyun)),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    register_lianyun(&s.router).await;
     let (status, answer) = register(
         &s,
         "city-secret",
