@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ApprovalLevel, Attachment, AutoCheckOut, Category, Checkpoint, Deadline, DisputeKind, EntryRef,
-    Group, IdentityCommitment, Membership, Phase, PointsRule, Proposer, UnitKind,
+    Group, IdentityCommitment, ManualEntry, Membership, Phase, PointsRule, Proposer, UnitKind,
 };
 use crate::signing::PublicKey;
 use crate::time::{Timestamp, UtcOffset, Window};
 use crate::values::{
     ActivityId, ActorId, CampaignId, CreditId, ExternalRef, LedgerId, PairingId, ProjectId,
-    ReportId, RewardId, Signature, Text, UnitId, VolunteerId, WishId,
+    ReportId, RequestId, RewardId, Signature, Text, UnitId, VolunteerId, WishId,
 };
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +59,9 @@ pub enum Command {
     FileReport(FileReport),
     RecordCheckpoint(RecordCheckpoint),
     PublishLedgerKey(PublishLedgerKey),
+    RequestEntry(RequestEntry),
+    ApproveRequest(ApproveRequest),
+    DeclineRequest(DeclineRequest),
 }
 
 /// The genesis: names the shard and fixes the rules that must never change
@@ -237,8 +240,10 @@ pub struct CloseForgottenCheckOuts {
     pub activity: ActivityId,
 }
 
-/// Hours entered by an admin for service the system did not record, capped
-/// at the activity's length; a second person approves.
+/// Hours entered for service the system did not record, capped at the
+/// activity's length, under the name of whoever approved them elsewhere.
+/// Admins of the ledger ask for the same through [`RequestEntry`], which
+/// another admin approves in the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackfillHours {
@@ -461,6 +466,9 @@ impl Command {
             Command::FileReport(_) => "file_report",
             Command::RecordCheckpoint(_) => "record_checkpoint",
             Command::PublishLedgerKey(_) => "publish_ledger_key",
+            Command::RequestEntry(_) => "request_entry",
+            Command::ApproveRequest(_) => "approve_request",
+            Command::DeclineRequest(_) => "decline_request",
         }
     }
 }
@@ -534,4 +542,28 @@ mod tests {
             assert_eq!(parse(&json).unwrap(), c);
         }
     }
+}
+
+/// Asks for a hand-made entry, which another admin approves or declines.
+/// Refused at once if the entry could not be made now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestEntry {
+    pub entry: ManualEntry,
+    pub reason: Text,
+}
+
+/// Makes the requested entry, with the approving admin as its approver.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    pub request: RequestId,
+}
+
+/// Declines a request, or withdraws it when its own admin does so.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineRequest {
+    pub request: RequestId,
+    pub reason: Text,
 }

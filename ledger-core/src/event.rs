@@ -10,15 +10,15 @@ use serde::{Deserialize, Serialize};
 use crate::command::ReviewOutcome;
 use crate::domain::{
     ApprovalLevel, AutoCheckOut, AwardBasis, Campaign, Category, Checkpoint, CreditSource,
-    DisputeKind, EntryRef, Group, IdentityCommitment, Membership, PointsRule, Proposer, Report,
-    Reward, Source, Unit, VolunteerNumber,
+    DisputeKind, EntryRef, Group, IdentityCommitment, ManualEntry, Membership, PointsRule,
+    Proposer, Report, Reward, Source, Unit, VolunteerNumber,
 };
 use crate::signing::PublicKey;
 use crate::time::{Day, Timestamp, UtcOffset, Window};
 use crate::values::{
     ActivityId, ActorId, AwardId, CampaignId, CreditId, ExternalRef, LedgerId, PairingId,
-    ProjectId, RedemptionId, RewardId, SessionId, Signature, SubmissionKey, Text, UnitId,
-    VolunteerId, WishId,
+    ProjectId, RedemptionId, RequestId, RewardId, SessionId, Signature, SubmissionKey, Text,
+    UnitId, VolunteerId, WishId,
 };
 
 /// What the frame's body holds: the event, who caused it, under which
@@ -75,6 +75,9 @@ pub enum Event {
     ReportFiled(ReportFiled),
     CheckpointRecorded(CheckpointRecorded),
     LedgerKeyPublished(LedgerKeyPublished),
+    EntryRequested(Box<EntryRequested>),
+    RequestApproved(RequestApproved),
+    RequestDeclined(RequestDeclined),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -346,6 +349,32 @@ pub struct LedgerKeyPublished {
     pub endorsement: Option<Signature>,
 }
 
+/// An admin asks for a hand-made entry. The requester is named in the
+/// event as well as in its record, so that the state, which folds events
+/// alone, knows whose approval would be his own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRequested {
+    pub request: RequestId,
+    pub entry: ManualEntry,
+    pub reason: Text,
+    pub requested_by: ActorId,
+}
+
+/// Another admin approved the request. The entry's own events follow in
+/// the same command, naming the record's actor as their approver.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestApproved {
+    pub request: RequestId,
+}
+
+/// The request is declined (or withdrawn by its own admin); nothing is
+/// entered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestDeclined {
+    pub request: RequestId,
+    pub reason: Text,
+}
+
 impl Event {
     /// The stable snake_case name of the event's kind, used in subjects and docs.
     pub fn kind(&self) -> &'static str {
@@ -386,6 +415,9 @@ impl Event {
             Event::ReportFiled(_) => "report_filed",
             Event::CheckpointRecorded(_) => "checkpoint_recorded",
             Event::LedgerKeyPublished(_) => "ledger_key_published",
+            Event::EntryRequested(_) => "entry_requested",
+            Event::RequestApproved(_) => "request_approved",
+            Event::RequestDeclined(_) => "request_declined",
         }
     }
 }

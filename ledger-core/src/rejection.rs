@@ -6,7 +6,7 @@ use thiserror::Error;
 use crate::domain::{ApprovalLevel, EntryRef};
 use crate::time::Timestamp;
 use crate::values::{
-    ActivityId, CampaignId, CreditId, PairingId, ProjectId, ReportId, RewardId, UnitId,
+    ActivityId, CampaignId, CreditId, PairingId, ProjectId, ReportId, RequestId, RewardId, UnitId,
     VolunteerId, WishId,
 };
 
@@ -144,6 +144,10 @@ pub enum Rejection {
     ActivityNotEnded(ActivityId),
     #[error("the approver must be someone other than the one who asks")]
     SelfApproval,
+    #[error("request {0} does not exist")]
+    UnknownRequest(RequestId),
+    #[error("request {0} has already been approved or declined")]
+    RequestDecided(RequestId),
 
     #[error("credit {0} does not exist")]
     UnknownCredit(CreditId),
@@ -282,6 +286,8 @@ impl Rejection {
             ExceedsActivityLength { .. } => "EXCEEDS_ACTIVITY_LENGTH",
             ActivityNotEnded(_) => "ACTIVITY_NOT_ENDED",
             SelfApproval => "SELF_APPROVAL",
+            UnknownRequest(_) => "UNKNOWN_REQUEST",
+            RequestDecided(_) => "REQUEST_DECIDED",
             UnknownCredit(_) => "UNKNOWN_CREDIT",
             CreditNotPending(_) => "CREDIT_NOT_PENDING",
             CreditNotInReview(_) => "CREDIT_NOT_IN_REVIEW",
@@ -343,6 +349,7 @@ impl Rejection {
             OutsideWindow { .. } | NegativeDuration { .. } | AbsurdDuration { .. } => "at",
             ExceedsActivityLength { .. } => "minutes",
             SelfApproval => "approver",
+            UnknownRequest(_) | RequestDecided(_) => "request",
             UnknownCredit(_) | CreditNotPending(_) | CreditNotInReview(_) => "credit",
             ObjectionWindowOpen { .. } | ObjectionWindowClosed { .. } => "credit",
             UnknownEntry(_) | AlreadyReversed(_) | ReversalWouldOverdraw { .. } => "target",

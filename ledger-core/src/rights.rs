@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::command::Command;
-use crate::domain::{EntryRef, Proposer};
+use crate::command::{ApproveRequest, Command, DeclineRequest};
+use crate::domain::{ManualEntry, Proposer};
 use crate::state::Ledger;
 use crate::values::{ActivityId, UnitId, VolunteerId};
 
@@ -104,7 +104,8 @@ fn is_attendance(command: &Command) -> bool {
 }
 
 /// Ledger-wide acts: opening, the city's approval level, approving
-/// projects, the timer's batch confirmations, checkpoints.
+/// projects, the timer's batch confirmations, checkpoints; and entries
+/// made by hand under a typed approver's name.
 fn city_only(command: &Command) -> bool {
     use crate::domain::ApprovalLevel;
     match command {
@@ -117,6 +118,10 @@ fn city_only(command: &Command) -> bool {
         Command::ApproveVolunteer(c) => c.level == ApprovalLevel::City,
         Command::RejectVolunteer(c) => c.level == ApprovalLevel::City,
         Command::ProposeProject(c) => c.proposer == Proposer::City,
+        // An entry made by hand under a typed approver's name is for
+        // entries approved outside the ledger; the ledger's own admins
+        // request theirs and another admin approves.
+        Command::BackfillHours(_) | Command::AwardPoints(_) | Command::Reverse(_) => true,
         Command::RegisterUnit(c) => c.parent.is_none(),
         _ => false,
     }
@@ -202,19 +207,7 @@ pub fn touched_units(state: &Ledger, command: &Command) -> Vec<UnitId> {
             .map(|r| vec![r.unit.clone()])
             .unwrap_or_default(),
         Command::Redeem(c) => home_unit(state, &c.volunteer),
-        Command::Reverse(c) => match c.target {
-            EntryRef::Credit(id) => credit_units(state, id),
-            EntryRef::Award(id) => state
-                .awards
-                .get(&id)
-                .map(|a| home_unit(state, &a.volunteer))
-                .unwrap_or_default(),
-            EntryRef::Redemption(id) => state
-                .redemptions
-                .get(&id)
-                .map(|r| home_unit(state, &r.volunteer))
-                .unwrap_or_default(),
-        },
+        Command::Reverse(c) => entry_units(state, &ManualEntry::Reversal { target: c.target }),
         Command::PostWish(c) => vec![c.unit.clone()],
         Command::ClaimWish(c) => wish_units(state, &c.wish),
         Command::FulfilWish(c) => wish_units(state, &c.wish),
@@ -227,7 +220,18 @@ pub fn touched_units(state: &Ledger, command: &Command) -> Vec<UnitId> {
             .unwrap_or_default(),
         Command::DeclareCampaign(c) => vec![c.organiser.clone()],
         Command::FileReport(c) => vec![c.unit.clone()],
+        Command::RequestEntry(c) => entry_units(state, &c.entry),
+        Command::ApproveRequest(ApproveRequest { request })
+        | Command::DeclineRequest(DeclineRequest { request, .. }) => state
+            .requests
+            .get(request)
+            .map(|r| entry_units(state, &r.entry))
+            .unwrap_or_default(),
     }
+}
+
+fn entry_units(state: &Ledger, entry: &ManualEntry) -> Vec<UnitId> {
+    state.entry_unit(entry).into_iter().collect()
 }
 
 fn credit_units(state: &Ledger, credit: crate::values::CreditId) -> Vec<UnitId> {
@@ -373,6 +377,62 @@ mod tests {
         assert_eq!(
             v1.permits(&state, &objection),
             Err(Forbidden::NotForVolunteers("dispute_credit"))
+        );
+    }
+
+    #[test]
+    fn hand_made_entries_are_requested_and_approved_in_the_units_they_concern() {
+        use crate::command::{AwardPoints, RequestEntry};
+        use crate::values::{RequestId, Text};
+        let award = ManualEntry::Award {
+            volunteer: vid("v1"),
+            points: 5,
+        };
+        let request = Command::RequestEntry(RequestEntry {
+            entry: award.clone(),
+            reason: Text::new("微心愿认领完成").unwrap(),
+        });
+        let direct = Command::AwardPoints(AwardPoints {
+            volunteer: vid("v1"),
+            points: 5,
+            approver: actor("admin-d1"),
+            reason: Text::new("微心愿认领完成").unwrap(),
+        });
+        let mut world = world().by("admin-g1");
+        world.try_run(&request).expect("requested");
+        let state = world.state;
+        // v1's home is g1, under d1.
+        assert_eq!(admin_of("g1").permits(&state, &request), Ok(()));
+        assert_eq!(
+            admin_of("d2").permits(&state, &request),
+            Err(Forbidden::OutsideScope(unit_id("g1")))
+        );
+        assert_eq!(
+            admin_of("d1").permits(&state, &direct),
+            Err(Forbidden::CityOnly("award_points"))
+        );
+        assert_eq!(Role::CityAdmin.permits(&state, &direct), Ok(()));
+        let approve = Command::ApproveRequest(ApproveRequest {
+            request: RequestId(1),
+        });
+        assert_eq!(admin_of("d1").permits(&state, &approve), Ok(()));
+        assert_eq!(
+            admin_of("d2").permits(&state, &approve),
+            Err(Forbidden::OutsideScope(unit_id("g1")))
+        );
+        assert_eq!(
+            Role::System {
+                units: vec![unit_id("g1")]
+            }
+            .permits(&state, &approve),
+            Err(Forbidden::NotForSystems("approve_request"))
+        );
+        assert_eq!(
+            Role::Volunteer {
+                volunteer: vid("v1")
+            }
+            .permits(&state, &request),
+            Err(Forbidden::NotForVolunteers("request_entry"))
         );
     }
 }

@@ -15,8 +15,8 @@ pub use volunteers::Volunteers;
 
 use crate::domain::{
     Activity, Award, AwardBasis, Campaign, Checkpoint, Credit, CreditSource, CreditStatus,
-    EntryRef, Pairing, Project, ProjectStatus, Proposer, Redemption, Report, Reward, Session, Unit,
-    Volunteer, VolunteerStatus, Wish, WishStatus,
+    EntryRef, ManualEntry, Pairing, Project, ProjectStatus, Proposer, Redemption, Report, Request,
+    Reward, Session, Unit, Volunteer, VolunteerStatus, Wish, WishStatus,
 };
 use crate::event::*;
 use crate::hashing::Map;
@@ -26,7 +26,7 @@ use crate::signing::PublicKey;
 use crate::time::{Timestamp, UtcOffset};
 use crate::values::{
     ActivityId, AwardId, CampaignId, CreditId, LedgerId, PairingId, ProjectId, RedemptionId,
-    ReportId, RewardId, SessionId, Text, UnitId, VolunteerId, WishId,
+    ReportId, RequestId, RewardId, SessionId, Text, UnitId, VolunteerId, WishId,
 };
 
 /// Fixed at genesis; never changes under replay.
@@ -104,6 +104,7 @@ pub struct Counters {
     pub awards: u64,
     pub redemptions: u64,
     pub volunteers: u64,
+    pub requests: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -137,6 +138,8 @@ pub struct Ledger {
     pub last_checkpoint: Option<Checkpoint>,
     /// The key that signs checkpoints now.
     pub ledger_key: Option<PublicKey>,
+    /// Hand-made entries waiting for a second admin.
+    pub requests: BTreeMap<RequestId, Request>,
     pub counters: Counters,
 }
 
@@ -218,13 +221,7 @@ impl Ledger {
             Event::RewardListed(e) => Some(e.reward.unit.clone()),
             Event::RewardRestocked(e) => self.rewards.get(&e.reward).map(|r| r.unit.clone()),
             Event::RewardRedeemed(e) => home(&e.volunteer),
-            Event::EntryReversed(e) => match e.target {
-                EntryRef::Credit(c) => credit(&c),
-                EntryRef::Award(a) => self.awards.get(&a).and_then(|a| home(&a.volunteer)),
-                EntryRef::Redemption(r) => {
-                    self.redemptions.get(&r).and_then(|r| home(&r.volunteer))
-                }
-            },
+            Event::EntryReversed(e) => self.entry_unit(&ManualEntry::Reversal { target: e.target }),
             Event::WishPosted(e) => Some(e.unit.clone()),
             Event::WishClaimed(e) => self.wishes.get(&e.wish).map(|w| w.unit.clone()),
             Event::WishFulfilled(e) => self.wishes.get(&e.wish).map(|w| w.unit.clone()),
@@ -233,6 +230,34 @@ impl Ledger {
             Event::PairingEnded(e) => self.pairings.get(&e.pairing).map(|p| p.unit.clone()),
             Event::CampaignDeclared(e) => Some(e.campaign.organiser.clone()),
             Event::ReportFiled(e) => Some(e.report.unit.clone()),
+            Event::EntryRequested(e) => self.entry_unit(&e.entry),
+            Event::RequestApproved(RequestApproved { request })
+            | Event::RequestDeclined(RequestDeclined { request, .. }) => self
+                .requests
+                .get(request)
+                .and_then(|r| self.entry_unit(&r.entry)),
+        }
+    }
+
+    /// The unit a hand-made entry concerns: the organiser of the activity
+    /// its hours are for, or the home unit of the volunteer whose points
+    /// it changes. Its rights and its routing follow this unit.
+    pub fn entry_unit(&self, entry: &ManualEntry) -> Option<UnitId> {
+        let home = |v: &VolunteerId| {
+            self.volunteers
+                .get(v)
+                .map(|v| v.volunteer.home_unit.clone())
+        };
+        let organiser =
+            |a: &ActivityId| self.activities.get(a).map(|a| a.activity.organiser.clone());
+        match entry {
+            ManualEntry::Backfill { activity, .. } => organiser(activity),
+            ManualEntry::Award { volunteer, .. } => home(volunteer),
+            ManualEntry::Reversal { target } => match target {
+                EntryRef::Credit(c) => self.credits.get(c).and_then(|c| organiser(&c.activity)),
+                EntryRef::Award(a) => self.awards.get(a).and_then(|a| home(&a.volunteer)),
+                EntryRef::Redemption(r) => self.redemptions.get(r).and_then(|r| home(&r.volunteer)),
+            },
         }
     }
 
@@ -393,6 +418,22 @@ impl Ledger {
             }
             Event::CheckpointRecorded(e) => self.last_checkpoint = Some(e.checkpoint.clone()),
             Event::LedgerKeyPublished(e) => self.ledger_key = Some(e.public_key),
+            Event::EntryRequested(e) => {
+                self.counters.requests += 1;
+                self.requests.insert(
+                    e.request,
+                    Request {
+                        id: e.request,
+                        entry: e.entry.clone(),
+                        reason: e.reason.clone(),
+                        requested_by: e.requested_by.clone(),
+                    },
+                );
+            }
+            Event::RequestApproved(RequestApproved { request })
+            | Event::RequestDeclined(RequestDeclined { request, .. }) => {
+                self.requests.remove(request);
+            }
         }
     }
 

@@ -297,6 +297,11 @@ assigned_id!(
 assigned_id!(CreditId, "C");
 assigned_id!(AwardId, "A");
 assigned_id!(RedemptionId, "R");
+assigned_id!(
+    /// A hand-made entry waiting for a second admin's decision.
+    RequestId,
+    "Q"
+);
 
 /// Free text shown to people: names, titles, places, reasons. At most 200
 /// characters, no control characters, nothing that looks like an ID or phone

@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use ledger_core::command::*;
 use ledger_core::domain::{
     ApprovalLevel, AutoCheckOut, Category, Grassroots, Group, IdentityCommitment, IdentityKey,
-    Membership, PointsRule, UnitKind,
+    ManualEntry, Membership, PointsRule, UnitKind,
 };
 use ledger_core::rights::Role;
 use ledger_core::time::{Timestamp, UtcOffset, Window};
@@ -319,7 +319,37 @@ fn script(identity_key: &IdentityKey) -> Vec<(&'static str, Command)> {
             }),
         ));
     }
+    s.extend(requests(admin));
     s
+}
+
+/// Points requested by the district admin of 西岗区 for two of its
+/// volunteers: the city admin approved one, the other waits under 待批准.
+fn requests(admin: &'static str) -> Vec<(&'static str, Command)> {
+    let district = "admin-xigang";
+    let xigang = UNIONS.iter().position(|u| u.0 == "xigang").unwrap_or(0);
+    let award = |n: usize, points: u64, reason: &str| {
+        Command::RequestEntry(RequestEntry {
+            entry: ManualEntry::Award {
+                volunteer: volunteer(n),
+                points,
+            },
+            reason: text(reason),
+        })
+    };
+    vec![
+        (district, award(xigang, 5, "微心愿认领完成")),
+        (
+            admin,
+            Command::ApproveRequest(ApproveRequest {
+                request: RequestId(1),
+            }),
+        ),
+        (
+            district,
+            award(xigang + UNIONS.len(), 3, "夏送清凉慰问协助"),
+        ),
+    ]
 }
 
 /// What loading the demo gave.

@@ -46,6 +46,7 @@ pub fn routes() -> Router<Api> {
         .route("/api/v1/rewards", get(rewards))
         .route("/api/v1/wishes", get(wishes))
         .route("/api/v1/pairings", get(pairings))
+        .route("/api/v1/requests", get(requests))
 }
 
 /// The query API's part of the OpenAPI document.
@@ -122,7 +123,9 @@ pub fn openapi_paths() -> Value {
         "/api/v1/wishes": get("Micro-wishes in scope and who claimed or fulfilled them",
             with(with(vec![scope.clone()], &paging), &as_of), "a page of wishes"),
         "/api/v1/pairings": get("One-to-one pairings in scope",
-            with(with(vec![scope], &paging), &as_of), "a page of pairings"),
+            with(with(vec![scope.clone()], &paging), &as_of), "a page of pairings"),
+        "/api/v1/requests": get("Hand-made entries in scope waiting for a second admin's approval, oldest first",
+            with(with(vec![scope], &paging), &as_of), "a page of requests"),
     })
 }
 
@@ -619,14 +622,15 @@ async fn listing<T: serde::Serialize>(
     api: &Api,
     Asked { who, p }: Asked,
     rows: impl FnOnce(&dyn Read) -> Result<Vec<T>, projections::store::StoreError>,
-    unit_of: impl Fn(&T) -> &UnitId,
+    unit_of: impl Fn(&T) -> Option<&UnitId>,
 ) -> Answer {
     let (offset, limit) = page(&p)?;
     read(api, &p, |r, head| {
         let scope = scope(r, &who, p.scope.as_ref())?;
         let mut items = Vec::new();
         for row in rows(r).map_err(failed)? {
-            if query::is_within(r, unit_of(&row), &scope).map_err(failed)? {
+            let Some(unit) = unit_of(&row) else { continue };
+            if query::is_within(r, unit, &scope).map_err(failed)? {
                 items.push(row);
             }
         }
@@ -646,13 +650,23 @@ async fn listing<T: serde::Serialize>(
 }
 
 async fn rewards(State(api): State<Api>, asked: Asked) -> Answer {
-    listing(&api, asked, |r| query::rewards(r), |w| &w.reward.unit).await
+    listing(&api, asked, |r| query::rewards(r), |w| Some(&w.reward.unit)).await
 }
 
 async fn wishes(State(api): State<Api>, asked: Asked) -> Answer {
-    listing(&api, asked, |r| query::wishes(r), |w| &w.unit).await
+    listing(&api, asked, |r| query::wishes(r), |w| Some(&w.unit)).await
 }
 
 async fn pairings(State(api): State<Api>, asked: Asked) -> Answer {
-    listing(&api, asked, |r| query::pairings(r), |w| &w.unit).await
+    listing(&api, asked, |r| query::pairings(r), |w| Some(&w.unit)).await
+}
+
+async fn requests(State(api): State<Api>, asked: Asked) -> Answer {
+    listing(
+        &api,
+        asked,
+        |r| query::waiting_requests(r),
+        |q| q.unit.as_ref(),
+    )
+    .await
 }

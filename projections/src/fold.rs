@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use ledger_core::chain::Verified;
-use ledger_core::domain::{AwardBasis, Category, CreditSource, CreditStatus, EntryRef};
+use ledger_core::domain::{
+    AwardBasis, Category, CreditSource, CreditStatus, EntryRef, ManualEntry,
+};
 use ledger_core::event::*;
 use ledger_core::time::{Day, DayRange, UtcOffset};
 use ledger_core::values::{CampaignId, UnitId, VolunteerId};
@@ -174,6 +176,10 @@ pub fn award_key(a: ledger_core::values::AwardId) -> Key {
     Key::table(table::AWARD).u64(a.0)
 }
 
+pub fn request_key(r: ledger_core::values::RequestId) -> Key {
+    Key::table(table::REQUEST).u64(r.0)
+}
+
 pub fn campaign_key(c: &CampaignId) -> Key {
     Key::table(table::CAMPAIGN).str(c.as_str())
 }
@@ -295,6 +301,11 @@ impl<B: Read> Fold<'_, B> {
             }
             Event::RewardRedeemed(e) => self.reward_redeemed(e)?,
             Event::EntryReversed(e) => self.entry_reversed(e)?,
+            Event::EntryRequested(e) => self.entry_requested(e)?,
+            Event::RequestApproved(RequestApproved { request })
+            | Event::RequestDeclined(RequestDeclined { request, .. }) => {
+                self.store.delete(request_key(*request).into_bytes());
+            }
             Event::WishPosted(e) => {
                 let wish = ledger_core::domain::Wish {
                     id: e.wish.clone(),
@@ -629,6 +640,58 @@ impl<B: Read> Fold<'_, B> {
                 ..Effect::about(e.credit)
             })
         })
+    }
+
+    fn entry_requested(&mut self, e: &EntryRequested) -> Result<(), StoreError> {
+        let row = RequestRow {
+            id: e.request,
+            entry: e.entry.clone(),
+            reason: e.reason.clone(),
+            unit: self.entry_unit(&e.entry)?,
+            requested: self.stamp(),
+        };
+        put(self.store, request_key(e.request), &row);
+        Ok(())
+    }
+
+    /// The unit a hand-made entry concerns, as the core's state finds it:
+    /// the organiser of a backfill's activity or of a reversed credit's,
+    /// the home unit of the volunteer whose points it changes.
+    fn entry_unit(&mut self, entry: &ManualEntry) -> Result<Option<UnitId>, StoreError> {
+        let volunteer = match entry {
+            ManualEntry::Backfill { activity, .. } => return self.organiser(activity),
+            ManualEntry::Award { volunteer, .. } => Some(volunteer.clone()),
+            ManualEntry::Reversal { target } => match *target {
+                EntryRef::Credit(c) => {
+                    let Some(credit) = get::<CreditRow, _>(self.store, &credit_key(c))? else {
+                        return Ok(None);
+                    };
+                    return self.organiser(&credit.activity);
+                }
+                EntryRef::Award(a) => {
+                    get::<AwardRow, _>(self.store, &award_key(a))?.map(|a| a.volunteer)
+                }
+                EntryRef::Redemption(r) => {
+                    get::<RedemptionRow, _>(self.store, &Key::table(table::REDEMPTION).u64(r.0))?
+                        .map(|r| r.volunteer)
+                }
+            },
+        };
+        let Some(volunteer) = volunteer else {
+            return Ok(None);
+        };
+        let row =
+            self.staged
+                .volunteers
+                .get_mut(self.store, volunteer_key(&volunteer), tallies_of)?;
+        Ok(row.as_ref().map(|v| v.home_unit.clone()))
+    }
+
+    fn organiser(
+        &self,
+        activity: &ledger_core::values::ActivityId,
+    ) -> Result<Option<UnitId>, StoreError> {
+        Ok(get::<ActivityRow, _>(self.store, &activity_key(activity))?.map(|a| a.organiser))
     }
 
     fn credit_disputed(&mut self, e: &CreditDisputed) -> Result<(), StoreError> {

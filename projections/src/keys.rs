@@ -39,6 +39,8 @@ pub mod table {
     pub const REVIEW: u8 = 0x16;
     /// The units whose reports name a file (hash, unit): who may download it.
     pub const ATTACHMENT: u8 = 0x17;
+    /// Hand-made entries waiting for a second admin (request).
+    pub const REQUEST: u8 = 0x18;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]

@@ -245,6 +245,31 @@ pub fn reviews<R: Read + ?Sized>(
     Ok(out)
 }
 
+/// The hand-made entries waiting for a second admin whose unit lies in
+/// `scope`'s subtree, oldest first.
+pub fn requests<R: Read + ?Sized>(
+    r: &R,
+    scope: &UnitId,
+    limit: usize,
+) -> Result<Vec<RequestRow>, StoreError> {
+    let units = subtree(r, scope)?;
+    let mut rows = waiting_requests(r)?;
+    rows.retain(|q| q.unit.as_ref().is_some_and(|u| units.contains(u)));
+    rows.truncate(limit);
+    Ok(rows)
+}
+
+/// Every hand-made entry waiting for a second admin, oldest first: few at
+/// any time, as each is decided and leaves the table.
+pub fn waiting_requests<R: Read + ?Sized>(r: &R) -> Result<Vec<RequestRow>, StoreError> {
+    scan_prefix(r, &[table::REQUEST], false)
+        .map(|entry| {
+            let (key, value) = entry?;
+            crate::fold::decode(&key, &value)
+        })
+        .collect()
+}
+
 /// The credit id an index key ends with, after its `prefix_len` bytes.
 /// The units whose reports name the file with BLAKE3 `hash`.
 pub fn attachment_units<R: Read + ?Sized>(
@@ -902,6 +927,7 @@ pub fn table_name(tag: u8) -> &'static str {
         table::VOLUNTEER_ACTIVITY => "activities by volunteer",
         table::REVIEW => "review items",
         table::ATTACHMENT => "report files",
+        table::REQUEST => "requests waiting",
         _ => "unknown",
     }
 }

@@ -2,13 +2,13 @@
 
 use ledger_core::chain::Verifier;
 use ledger_core::domain::{
-    ApprovalLevel, Campaign, Category, CreditStatus, DisputeKind, Group, Membership, ReportKind,
-    Reward, Unit, VolunteerStatus,
+    ApprovalLevel, Campaign, Category, CreditStatus, DisputeKind, Group, ManualEntry, Membership,
+    ReportKind, Reward, Unit, VolunteerStatus,
 };
 use ledger_core::time::{Day, Timestamp, UtcOffset, Window};
 use ledger_core::values::{
-    ActivityId, ActorId, CampaignId, CreditId, Digest, LedgerId, ProjectId, ReportId, RewardId,
-    Text, UnitId, VolunteerId,
+    ActivityId, ActorId, CampaignId, CreditId, Digest, LedgerId, ProjectId, ReportId, RequestId,
+    RewardId, Text, UnitId, VolunteerId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -223,6 +223,17 @@ pub struct CreditRow {
     pub confirmed: Option<Stamp>,
     /// The last objection or correction request, and who made it when.
     pub dispute: Option<(DisputeKind, Text, Stamp)>,
+}
+
+/// A hand-made entry waiting for a second admin's decision, under the
+/// unit it concerns (none if that was not known when it was requested).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRow {
+    pub id: RequestId,
+    pub entry: ManualEntry,
+    pub reason: Text,
+    pub unit: Option<UnitId>,
+    pub requested: Stamp,
 }
 
 /// Which event did something, when and by whom.

@@ -169,6 +169,19 @@ fn agrees_with_core(p: &mut Projection<Memory>, world: &World) {
         hours, confirmed,
         "the hours board is confirmed minutes only"
     );
+    // The requests waiting are the core's, under the units it files them.
+    let waiting: Vec<_> = query::requests(r, &city, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|q| (q.id, q.entry, q.unit))
+        .collect();
+    let core: Vec<_> = world
+        .state
+        .requests
+        .values()
+        .map(|q| (q.id, q.entry.clone(), world.state.entry_unit(&q.entry)))
+        .collect();
+    assert_eq!(waiting, core, "requests waiting");
     for v in world.state.volunteers.values() {
         let id = &v.volunteer.id;
         let (view, _) = query::volunteer(r, id, &Period::All, None)

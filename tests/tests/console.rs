@@ -354,11 +354,20 @@ async fn admins_work_in_the_console() {
     assert!(redeemed.contains("积分兑换 · R1 · ticket"), "{redeemed}");
     b.follow("#history a.reverse").await;
     assert_eq!(b.attr("input[name=id]", "value").await, "R1");
-    b.fill("input[name=approver]", "admin-haizhou").await;
     b.fill("input[name=reason]", "兑换登记有误").await;
     submit(&b).await;
+    // The reversal waits for a second admin; the one who asked it may
+    // withdraw it, not approve it.
+    assert!(b.path().await.starts_with("/console/requests"));
+    let waiting = b.text("#requests tbody").await;
+    assert!(
+        waiting.contains("Q1") && waiting.contains("R1") && waiting.contains("兑换登记有误"),
+        "{waiting}"
+    );
+    assert_eq!(b.count("#requests button[name=approve]").await, 0);
+    assert_eq!(b.count("#requests button[name=decline]").await, 1);
     b.goto(&format!("{base}/console/volunteers/v1")).await;
-    assert_eq!(b.text("#balance").await, balance.to_string());
+    assert_eq!(b.text("#balance").await, (balance - 3).to_string());
 
     // The leaderboard, filtered by period and unit through the form.
     let year = chrono::Utc::now().format("%Y").to_string();
@@ -624,6 +633,18 @@ async fn admins_work_in_the_console() {
     b.goto(&format!("{base}/console/exports/roster.csv?scope=lianyun"))
         .await;
     assert!(b.text("main h1").await.contains("Not yours"));
+
+    // The city admin's reversal of v1's redemption is haizhou's to
+    // approve: approved, it is entered, under this admin's name.
+    b.goto(&format!("{base}/console/requests")).await;
+    b.screenshot("requests").await;
+    b.follow("#requests button[name=approve]").await;
+    assert!(b.path().await.starts_with("/console/requests"));
+    assert_eq!(b.count("#requests tbody tr").await, 0);
+    b.goto(&format!("{base}/console/volunteers/v1")).await;
+    assert_eq!(b.text("#balance").await, balance.to_string());
+    let reversed = b.text("#history tbody tr:last-child").await;
+    assert!(reversed.contains("R1"), "{reversed}");
 
     b.stop().await;
 }

@@ -8,7 +8,7 @@ use crate::event::*;
 use crate::rejection::Rejection;
 use crate::state::{ActivityState, VolunteerState};
 use crate::time::Timestamp;
-use crate::values::{CreditId, SessionId};
+use crate::values::{ActivityId, CreditId, SessionId, VolunteerId};
 
 const MAX_SESSION_MINUTES: i64 = MAX_DAILY_MINUTES as i64;
 
@@ -241,11 +241,30 @@ impl Decider<'_> {
     }
 
     pub(super) fn backfill_hours(&self, c: &BackfillHours) -> Result<Vec<Event>, Rejection> {
-        let v = self.approved(&c.volunteer)?;
-        let a = self.live_activity(&c.activity)?;
         self.four_eyes(&c.approver)?;
+        self.backfill(
+            &c.volunteer,
+            &c.activity,
+            c.minutes,
+            Approval {
+                approver: c.approver.clone(),
+                reason: c.reason.clone(),
+            },
+        )
+    }
+
+    /// Backfilled hours, approved by `approval`'s approver.
+    pub(super) fn backfill(
+        &self,
+        volunteer: &VolunteerId,
+        activity: &ActivityId,
+        minutes: u32,
+        approval: Approval,
+    ) -> Result<Vec<Event>, Rejection> {
+        let v = self.approved(volunteer)?;
+        let a = self.live_activity(activity)?;
         let window = a.activity.window;
-        if c.minutes == 0 {
+        if minutes == 0 {
             return Err(Rejection::invalid("minutes", "at least one minute"));
         }
         if self.ctx.now < window.start {
@@ -253,25 +272,22 @@ impl Decider<'_> {
         }
         let held = a.credited.get(&v.slot).copied().unwrap_or(0);
         let max = window.minutes() as u64;
-        if held + u64::from(c.minutes) > max {
+        if held + u64::from(minutes) > max {
             return Err(Rejection::ExceedsActivityLength {
-                activity: c.activity.clone(),
-                minutes: held + u64::from(c.minutes),
+                activity: activity.clone(),
+                minutes: held + u64::from(minutes),
                 max,
             });
         }
         let day = window.start.local_day(self.config.utc_offset);
-        self.within_daily_limit(v, day, u64::from(c.minutes))?;
+        self.within_daily_limit(v, day, u64::from(minutes))?;
         Ok(vec![Event::HoursCredited(HoursCredited {
             credit: CreditId(self.state.counters.credits + 1),
-            volunteer: c.volunteer.clone(),
-            activity: c.activity.clone(),
-            minutes: c.minutes,
+            volunteer: volunteer.clone(),
+            activity: activity.clone(),
+            minutes,
             day,
-            source: CreditSource::Backfill(Box::new(Approval {
-                approver: c.approver.clone(),
-                reason: c.reason.clone(),
-            })),
+            source: CreditSource::Backfill(Box::new(approval)),
             objection_deadline: self.objection_deadline(),
             points_rule: a.activity.points_rule,
         })])

@@ -13,6 +13,7 @@ mod points;
 mod programmes;
 mod projects;
 mod registry;
+mod requests;
 
 use crate::command::Command;
 use crate::domain::{Credit, VolunteerStatus};
@@ -87,6 +88,9 @@ pub fn decide(state: &Ledger, ctx: &Context, command: &Command) -> Result<Vec<Ev
         Command::FileReport(c) => d.file_report(c),
         Command::RecordCheckpoint(c) => d.record_checkpoint(c),
         Command::PublishLedgerKey(c) => d.publish_ledger_key(c),
+        Command::RequestEntry(c) => d.request_entry(c),
+        Command::ApproveRequest(c) => d.approve_request(c),
+        Command::DeclineRequest(c) => d.decline_request(c),
     }
 }
 

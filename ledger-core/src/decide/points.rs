@@ -7,7 +7,7 @@ use crate::domain::{Approval, AwardBasis, CreditStatus, EntryRef, Reward};
 use crate::event::*;
 use crate::rejection::Rejection;
 use crate::state::VolunteerState;
-use crate::values::{AwardId, RedemptionId, RewardId};
+use crate::values::{AwardId, RedemptionId, RewardId, VolunteerId};
 
 /// Bounds that catch a slipped digit, not policy.
 const MAX_MANUAL_POINTS: u64 = 100_000;
@@ -16,9 +16,26 @@ const MAX_STOCK: u64 = 1_000_000_000;
 
 impl Decider<'_> {
     pub(super) fn award_points(&self, c: &AwardPoints) -> Result<Vec<Event>, Rejection> {
-        self.approved(&c.volunteer)?;
         self.four_eyes(&c.approver)?;
-        if c.points == 0 || c.points > MAX_MANUAL_POINTS {
+        self.award(
+            &c.volunteer,
+            c.points,
+            Approval {
+                approver: c.approver.clone(),
+                reason: c.reason.clone(),
+            },
+        )
+    }
+
+    /// Points given by hand, approved by `approval`'s approver.
+    pub(super) fn award(
+        &self,
+        volunteer: &VolunteerId,
+        points: u64,
+        approval: Approval,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.approved(volunteer)?;
+        if points == 0 || points > MAX_MANUAL_POINTS {
             return Err(Rejection::invalid(
                 "points",
                 format!("between 1 and {MAX_MANUAL_POINTS}"),
@@ -26,12 +43,9 @@ impl Decider<'_> {
         }
         Ok(vec![Event::PointsAwarded(PointsAwarded {
             award: AwardId(self.state.counters.awards + 1),
-            volunteer: c.volunteer.clone(),
-            points: c.points,
-            basis: AwardBasis::Manual(Box::new(Approval {
-                approver: c.approver.clone(),
-                reason: c.reason.clone(),
-            })),
+            volunteer: volunteer.clone(),
+            points,
+            basis: AwardBasis::Manual(Box::new(approval)),
         })])
     }
 
@@ -127,31 +141,47 @@ impl Decider<'_> {
 
     pub(super) fn reverse(&self, c: &Reverse) -> Result<Vec<Event>, Rejection> {
         self.four_eyes(&c.approver)?;
+        self.reversal(
+            c.target,
+            Approval {
+                approver: c.approver.clone(),
+                reason: c.reason.clone(),
+            },
+        )
+    }
+
+    /// The compensating entries for `target`, approved by `approval`'s
+    /// approver: a confirmed credit's points go with it.
+    pub(super) fn reversal(
+        &self,
+        target: EntryRef,
+        approval: Approval,
+    ) -> Result<Vec<Event>, Rejection> {
         let reversal = |target| {
             Event::EntryReversed(EntryReversed {
                 target,
-                approver: c.approver.clone(),
-                reason: c.reason.clone(),
+                approver: approval.approver.clone(),
+                reason: approval.reason.clone(),
             })
         };
-        match c.target {
+        match target {
             EntryRef::Credit(id) => {
                 let credit = self
                     .state
                     .credits
                     .get(&id)
-                    .ok_or(Rejection::UnknownEntry(c.target))?;
+                    .ok_or(Rejection::UnknownEntry(target))?;
                 if !credit.status.holds_minutes() {
-                    return Err(Rejection::AlreadyReversed(c.target));
+                    return Err(Rejection::AlreadyReversed(target));
                 }
-                let mut events = vec![reversal(c.target)];
+                let mut events = vec![reversal(target)];
                 // The points a confirmed credit earned go with it.
                 let award = credit
                     .award
                     .and_then(|a| self.state.awards.get(&a))
                     .filter(|a| !a.reversed && credit.status == CreditStatus::Confirmed);
                 if let Some(award) = award {
-                    self.can_withdraw(c.target, self.volunteer(&award.volunteer)?, award.points)?;
+                    self.can_withdraw(target, self.volunteer(&award.volunteer)?, award.points)?;
                     events.push(reversal(EntryRef::Award(award.id)));
                 }
                 Ok(events)
@@ -161,23 +191,23 @@ impl Decider<'_> {
                     .state
                     .awards
                     .get(&id)
-                    .ok_or(Rejection::UnknownEntry(c.target))?;
+                    .ok_or(Rejection::UnknownEntry(target))?;
                 if award.reversed {
-                    return Err(Rejection::AlreadyReversed(c.target));
+                    return Err(Rejection::AlreadyReversed(target));
                 }
-                self.can_withdraw(c.target, self.volunteer(&award.volunteer)?, award.points)?;
-                Ok(vec![reversal(c.target)])
+                self.can_withdraw(target, self.volunteer(&award.volunteer)?, award.points)?;
+                Ok(vec![reversal(target)])
             }
             EntryRef::Redemption(id) => {
                 let redemption = self
                     .state
                     .redemptions
                     .get(&id)
-                    .ok_or(Rejection::UnknownEntry(c.target))?;
+                    .ok_or(Rejection::UnknownEntry(target))?;
                 if redemption.reversed {
-                    return Err(Rejection::AlreadyReversed(c.target));
+                    return Err(Rejection::AlreadyReversed(target));
                 }
-                Ok(vec![reversal(c.target)])
+                Ok(vec![reversal(target)])
             }
         }
     }

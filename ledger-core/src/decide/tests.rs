@@ -729,6 +729,164 @@ fn backfill_needs_a_second_person_and_fits_the_activity() {
     assert_eq!(state.volunteers[&vid("v2")].account.pending_minutes, 90);
 }
 
+// ---- requests: one admin asks for a hand-made entry, another decides ----
+
+fn request(entry: ManualEntry) -> Command {
+    Command::RequestEntry(RequestEntry {
+        entry,
+        reason: text("扫码设备故障，补录"),
+    })
+}
+
+fn award_of(volunteer: &str, points: u64) -> ManualEntry {
+    ManualEntry::Award {
+        volunteer: vid(volunteer),
+        points,
+    }
+}
+
+fn backfill_of(volunteer: &str, activity: &str, minutes: u32) -> ManualEntry {
+    ManualEntry::Backfill {
+        volunteer: vid(volunteer),
+        activity: aid(activity),
+        minutes,
+    }
+}
+
+fn approve_request(n: u64) -> Command {
+    Command::ApproveRequest(ApproveRequest {
+        request: RequestId(n),
+    })
+}
+
+fn decline_request(n: u64) -> Command {
+    Command::DeclineRequest(DeclineRequest {
+        request: RequestId(n),
+        reason: text("无相关记录"),
+    })
+}
+
+#[test]
+fn a_request_waits_and_another_admin_makes_the_entry() {
+    let requested = world()
+        .by("admin-d1")
+        .run(request(award_of("v1", 5)))
+        .events();
+    given(w())
+        .by("admin-d1")
+        .when(request(award_of("v1", 5)))
+        .then(vec![Event::EntryRequested(Box::new(EntryRequested {
+            request: RequestId(1),
+            entry: award_of("v1", 5),
+            reason: text("扫码设备故障，补录"),
+            requested_by: actor("admin-d1"),
+        }))]);
+    given(requested.clone())
+        .by("admin-d1")
+        .when(approve_request(1))
+        .then_rejects("SELF_APPROVAL");
+    given(requested.clone())
+        .by("admin-city")
+        .when(approve_request(2))
+        .then_rejects("UNKNOWN_REQUEST");
+    let state = given(requested.clone())
+        .by("admin-city")
+        .when(approve_request(1))
+        .then(vec![
+            Event::RequestApproved(RequestApproved {
+                request: RequestId(1),
+            }),
+            Event::PointsAwarded(PointsAwarded {
+                award: AwardId(1),
+                volunteer: vid("v1"),
+                points: 5,
+                basis: AwardBasis::Manual(Box::new(Approval {
+                    approver: actor("admin-city"),
+                    reason: text("扫码设备故障，补录"),
+                })),
+            }),
+        ]);
+    assert_eq!(state.volunteers[&vid("v1")].account.balance(), 5);
+    assert!(state.requests.is_empty());
+    let approved = world()
+        .by("admin-d1")
+        .run(request(award_of("v1", 5)))
+        .by("admin-city")
+        .run(approve_request(1))
+        .events();
+    given(approved.clone())
+        .by("admin-d2")
+        .when(approve_request(1))
+        .then_rejects("REQUEST_DECIDED");
+    given(approved)
+        .by("admin-d2")
+        .when(decline_request(1))
+        .then_rejects("REQUEST_DECIDED");
+}
+
+#[test]
+fn a_request_is_refused_at_once_when_its_entry_could_not_be_made() {
+    given(w())
+        .by("admin-d1")
+        .when(request(backfill_of("v2", "a1", 121)))
+        .then_rejects("EXCEEDS_ACTIVITY_LENGTH");
+    given(w())
+        .by("admin-d1")
+        .when(request(award_of("v1", 0)))
+        .then_rejects("INVALID_VALUE");
+    given(w())
+        .by("admin-d1")
+        .when(request(ManualEntry::Reversal {
+            target: EntryRef::Award(AwardId(7)),
+        }))
+        .then_rejects("UNKNOWN_ENTRY");
+}
+
+#[test]
+fn an_approval_checks_the_entry_again_and_a_refused_one_stays_open() {
+    // Each backfill fits the two-hour activity alone; not both.
+    let both = world()
+        .at("2026-03-05T12:00")
+        .by("admin-d1")
+        .run(request(backfill_of("v2", "a1", 90)))
+        .run(request(backfill_of("v2", "a1", 60)))
+        .by("admin-city")
+        .run(approve_request(1))
+        .events();
+    given(both.clone())
+        .by("admin-city")
+        .when(approve_request(2))
+        .then_rejects("EXCEEDS_ACTIVITY_LENGTH");
+    let state = given(both)
+        .by("admin-city")
+        .when(decline_request(2))
+        .then(vec![Event::RequestDeclined(RequestDeclined {
+            request: RequestId(2),
+            reason: text("无相关记录"),
+        })]);
+    assert!(state.requests.is_empty());
+    let credit = &state.credits[&credit(1)];
+    assert_eq!(credit.minutes, 90);
+    assert!(
+        matches!(&credit.source, CreditSource::Backfill(a) if a.approver == actor("admin-city"))
+    );
+}
+
+#[test]
+fn the_requesting_admin_may_withdraw_his_request() {
+    let requested = world_with_credit()
+        .by("admin-d1")
+        .run(request(ManualEntry::Reversal {
+            target: EntryRef::Credit(credit(1)),
+        }));
+    let state = given(requested.events())
+        .by("admin-d1")
+        .when(decline_request(1))
+        .then_accepts(|e| assert!(matches!(&e[0], Event::RequestDeclined(_))));
+    assert!(state.requests.is_empty());
+    assert!(state.credits[&credit(1)].status.holds_minutes());
+}
+
 // ---- the life of a credit ----
 
 #[test]

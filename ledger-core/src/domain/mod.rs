@@ -7,6 +7,7 @@ mod campaign;
 mod checkpoint;
 mod credit;
 mod project;
+mod request;
 mod reward;
 mod service;
 mod unit;
@@ -19,6 +20,7 @@ pub use credit::{
     Approval, Award, AwardBasis, Credit, CreditSource, CreditStatus, DisputeKind, EntryRef,
 };
 pub use project::{Project, ProjectStatus, Proposer};
+pub use request::{ManualEntry, Request};
 pub use reward::{Redemption, Reward};
 pub use service::{Pairing, Session, Source, Wish, WishStatus};
 pub use unit::{Grassroots, Unit, UnitKind};

@@ -71,6 +71,21 @@ fn entry() -> impl Strategy<Value = EntryRef> {
     ]
 }
 
+fn manual_entry() -> impl Strategy<Value = ManualEntry> {
+    let v = || pick(&VOLUNTEERS).prop_map(vid);
+    prop_oneof![
+        (v(), pick(&ACTIVITIES).prop_map(aid), 0u32..200).prop_map(
+            |(volunteer, activity, minutes)| ManualEntry::Backfill {
+                volunteer,
+                activity,
+                minutes
+            }
+        ),
+        (v(), 0u64..8).prop_map(|(volunteer, points)| ManualEntry::Award { volunteer, points }),
+        entry().prop_map(|target| ManualEntry::Reversal { target }),
+    ]
+}
+
 /// Commands whose `at` is filled in from the clock when the step runs.
 fn command() -> impl Strategy<Value = Command> {
     let v = || pick(&VOLUNTEERS).prop_map(vid);
@@ -113,6 +128,11 @@ fn command() -> impl Strategy<Value = Command> {
             Command::RestockReward(RestockReward { reward: RewardId::new(reward).unwrap(), quantity })),
         3 => (entry(), approver(), reason()).prop_map(|(target, approver, reason)|
             Command::Reverse(Reverse { target, approver, reason })),
+        3 => (manual_entry(), reason()).prop_map(|(entry, reason)|
+            Command::RequestEntry(RequestEntry { entry, reason })),
+        3 => (1u64..8).prop_map(|n| Command::ApproveRequest(ApproveRequest { request: RequestId(n) })),
+        1 => (1u64..8, reason()).prop_map(|(n, reason)|
+            Command::DeclineRequest(DeclineRequest { request: RequestId(n), reason })),
     ]
 }
 

@@ -346,8 +346,16 @@ fn sentence_of_attendance(code: &str) -> Option<(&'static str, &'static str)> {
         ),
         "ACTIVITY_NOT_ENDED" => ("活动尚未结束。", "The activity has not ended yet."),
         "SELF_APPROVAL" => (
-            "批准人不能是提交人本人，请填写另一位管理员的账户名。",
-            "The approver must be another admin than the one who submits: enter another admin's account.",
+            "申请人不能批准自己的申请，须由另一位管理员批准。",
+            "An admin cannot approve his own request: another admin must approve it.",
+        ),
+        "UNKNOWN_REQUEST" => (
+            "没有这项申请，请核对申请编号（待批准页面上的 Q 开头编号）。",
+            "No such request: check the number (the one beginning with Q under Requests).",
+        ),
+        "REQUEST_DECIDED" => (
+            "这项申请已被批准、驳回或撤回，无需再处理。",
+            "This request has already been approved, declined or withdrawn: nothing is left to do.",
         ),
         _ => return None,
     })
@@ -504,7 +512,7 @@ mod tests {
     #[test]
     fn every_code_has_its_own_sentence_in_both_languages() {
         let codes = documented_codes();
-        assert_eq!(codes.len(), 67, "{codes:?}");
+        assert_eq!(codes.len(), 69, "{codes:?}");
         for code in codes
             .iter()
             .map(String::as_str)

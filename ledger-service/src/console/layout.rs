@@ -18,18 +18,20 @@ pub enum Nav {
     Volunteers,
     Activities,
     Reviews,
+    Requests,
     Audit,
     Forms,
 }
 
 impl Nav {
-    const ALL: [Nav; 8] = [
+    const ALL: [Nav; 9] = [
         Nav::Dashboard,
         Nav::Leaderboards,
         Nav::Units,
         Nav::Volunteers,
         Nav::Activities,
         Nav::Reviews,
+        Nav::Requests,
         Nav::Audit,
         Nav::Forms,
     ];
@@ -42,6 +44,7 @@ impl Nav {
             Nav::Volunteers => "/console/volunteers",
             Nav::Activities => "/console/activities",
             Nav::Reviews => "/console/reviews",
+            Nav::Requests => "/console/requests",
             Nav::Audit => "/console/audit",
             Nav::Forms => "/console/forms",
         }
@@ -55,6 +58,7 @@ impl Nav {
             Nav::Volunteers => lang.t("志愿者", "Volunteers"),
             Nav::Activities => lang.t("活动", "Activities"),
             Nav::Reviews => lang.t("待复核", "Reviews"),
+            Nav::Requests => lang.t("待批准", "Requests"),
             Nav::Audit => lang.t("审计", "Audit"),
             Nav::Forms => lang.t("业务办理", "Forms"),
         }
@@ -248,7 +252,8 @@ form.inline { display: inline; }
 .ok { color: #05603a; font-weight: 600; }
 .pending { color: #b54708; }
 .verified { color: #05603a; }
-.empty, .hint { color: var(--muted); }
+.empty, .hint, .muted { color: var(--muted); }
+#requests form.inline { display: inline-flex; gap: .3rem; margin: 0 .3rem .3rem 0; }
 .crumbs { color: var(--muted); margin-bottom: .5rem; }
 svg.trend { background: #fff; border: 1px solid var(--line); border-radius: 8px; max-width: 100%; height: auto; }
 svg.trend rect { fill: var(--accent); }

@@ -19,6 +19,7 @@ mod forms;
 mod i18n;
 mod layout;
 mod me;
+mod requests;
 mod reviews;
 mod units;
 mod volunteers;
@@ -66,6 +67,7 @@ pub fn routes() -> Router<Api> {
         .merge(exports::routes())
         .merge(me::routes())
         .merge(reviews::routes())
+        .merge(requests::routes())
 }
 
 /// A signed-in admin or auditor, in the language they chose.
