@@ -54,6 +54,11 @@ async fn no_id_number_or_phone_reaches_the_stream_and_erasure_works() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(answer["code"], "DUPLICATE_IDENTITY");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("p-3"),
+        "names who holds the number: {answer}"
+    );
     // Spelled with spaces, or at full width as an input method types it:
     // the same person. Not a resident ID number at all, or one with two
     // digits swapped (its check digit no longer matches): refused.
