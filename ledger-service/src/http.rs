@@ -53,6 +53,9 @@ pub struct Api {
     /// The font statements are printed in as PDF; without it, PDFs are
     /// refused (the JSON and the web page remain).
     pub statement_font: Option<Arc<statement::StatementFont>>,
+    /// The console is served over HTTPS (`ledger serve
+    /// --console-secure-cookie`): its cookies are marked Secure.
+    pub secure_cookies: bool,
     /// Whether this instance writes now (`/readyz` says so).
     pub role: crate::health::Role,
     /// What this instance's writer answered (`/metrics`).

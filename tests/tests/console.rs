@@ -632,3 +632,77 @@ async fn admins_work_in_the_console() {
 
     b.stop().await;
 }
+
+/// The console's cookies, as `ledger serve` sets them: HttpOnly and
+/// SameSite=Strict always, and Secure only when told it is served over
+/// HTTPS (`--console-secure-cookie`); plain HTTP on loopback keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_when_the_console_is_served_over_https() {
+    let nats = Nats::start();
+    let plain = ServiceProcess::start(&nats.url());
+    let projections = tempfile::tempdir().expect("temporary folder");
+    let https = ServiceProcess::start_with_args(
+        &nats.url(),
+        projections.path(),
+        &["--console-secure-cookie".into()],
+        None,
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    // Each cookie a response sets, as its attributes.
+    let set_cookies = |r: &reqwest::Response| -> Vec<Vec<String>> {
+        r.headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .map(|v| {
+                let v = v.to_str().expect("a cookie in ASCII");
+                v.split(';').map(|a| a.trim().to_owned()).collect()
+            })
+            .collect()
+    };
+    for (service, secure) in [(&plain, false), (&https, true)] {
+        let base = service.http_url();
+        wait_for_http(&base).await;
+        // Accounts are open without --accounts: any token signs in.
+        let signed_in = http
+            .post(format!("{base}/console/sign-in"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("token=some-token&next=%2Fconsole%2Fdashboard")
+            .send()
+            .await
+            .expect("sign-in answers");
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        let signed_out = http
+            .post(format!("{base}/console/sign-out"))
+            .send()
+            .await
+            .expect("sign-out answers");
+        assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+        let switched = http
+            .get(format!(
+                "{base}/console/lang?to=en&next=%2Fconsole%2Fdashboard"
+            ))
+            .send()
+            .await
+            .expect("the language switch answers");
+        assert_eq!(switched.status(), StatusCode::SEE_OTHER);
+        let token_cookies = [set_cookies(&signed_in), set_cookies(&signed_out)];
+        let lang_cookies = set_cookies(&switched);
+        assert_eq!(token_cookies[0][0][0], "ledger_token=some-token");
+        assert_eq!(token_cookies[1][0][0], "ledger_token=");
+        assert_eq!(lang_cookies[0][0], "ledger_lang=en");
+        for cookie in token_cookies.iter().flatten() {
+            assert!(cookie.iter().any(|a| a == "HttpOnly"), "{cookie:?}");
+            assert!(cookie.iter().any(|a| a == "SameSite=Strict"), "{cookie:?}");
+        }
+        for cookie in token_cookies.iter().flatten().chain(&lang_cookies) {
+            assert_eq!(
+                cookie.iter().any(|a| a == "Secure"),
+                secure,
+                "{base}: {cookie:?}"
+            );
+        }
+    }
+}
