@@ -508,7 +508,7 @@ mod tests {
         );
         assert!(no_offset.unwrap_err().contains("RFC 3339"));
         let id_number = parse(
-            r#"{"type": "check_in", "activity": "a1", "volunteer": "320702199001011234",
+            r#"{"type": "check_in", "activity": "a1", "volunteer": "320702199001011235",
                 "at": "2026-03-05T09:02:00+08:00", "device": null, "external_id": null}"#,
         );
         assert!(id_number

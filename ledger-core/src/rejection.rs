@@ -51,8 +51,10 @@ pub enum Rejection {
     UnknownVolunteer(VolunteerId),
     #[error("volunteer {0} is already registered")]
     VolunteerExists(VolunteerId),
-    #[error("this person is already registered as volunteer {0}")]
-    DuplicateIdentity(VolunteerId),
+    /// Which volunteer holds the identity is not said: whoever registers
+    /// (an admin of any unit) would learn whose the ID number is.
+    #[error("this person is already registered in this ledger")]
+    DuplicateIdentity,
     #[error("volunteer {0} has not been approved")]
     VolunteerNotApproved(VolunteerId),
     #[error("volunteer {volunteer} awaits the {expected} opinion, not {given}")]
@@ -258,7 +260,7 @@ impl Rejection {
             QuotaBelowAllotted { .. } => "QUOTA_BELOW_ALLOTTED",
             UnknownVolunteer(_) => "UNKNOWN_VOLUNTEER",
             VolunteerExists(_) => "VOLUNTEER_EXISTS",
-            DuplicateIdentity(_) => "DUPLICATE_IDENTITY",
+            DuplicateIdentity => "DUPLICATE_IDENTITY",
             VolunteerNotApproved(_) => "VOLUNTEER_NOT_APPROVED",
             ApprovalOutOfOrder { .. } => "APPROVAL_OUT_OF_ORDER",
             RegistrationClosed(_) => "REGISTRATION_CLOSED",
@@ -331,7 +333,7 @@ impl Rejection {
             QuotaBelowRegistered { .. } | QuotaBelowAllotted { .. } => "quota",
             UnknownVolunteer(_) | VolunteerExists(_) | VolunteerNotApproved(_) => "volunteer",
             RegistrationClosed(_) => "volunteer",
-            DuplicateIdentity(_) => "identity",
+            DuplicateIdentity => "identity",
             ApprovalOutOfOrder { .. } => "level",
             UnknownProject(_) | ProjectExists(_) | ProjectNotApproved(_) | ProjectDecided(_) => {
                 "project"

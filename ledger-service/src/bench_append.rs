@@ -18,8 +18,8 @@ use chrono::Utc;
 use futures::StreamExt;
 use ledger_core::command::*;
 use ledger_core::domain::{
-    ApprovalLevel, AutoCheckOut, Category, Grassroots, IdentityCommitment, IdentityKey, Membership,
-    PointsRule, UnitKind,
+    made_up_resident_id, ApprovalLevel, AutoCheckOut, Category, Grassroots, IdentityCommitment,
+    IdentityKey, Membership, PointsRule, UnitKind,
 };
 use ledger_core::frame::parse_frame;
 use ledger_core::rights::Role;
@@ -618,7 +618,7 @@ impl Workload {
             membership: Membership::Member,
             groups: vec![],
             specialties: vec![],
-            identity: IdentityCommitment::compute(&self.identity, &format!("bench-person-{n}")),
+            identity: IdentityCommitment::compute(&self.identity, &made_up_resident_id(n)),
         })];
         for level in [
             ApprovalLevel::Unit,

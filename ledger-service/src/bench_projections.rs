@@ -18,9 +18,9 @@ use bytes::Bytes;
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger_core::chain::Chain;
 use ledger_core::domain::{
-    ApprovalLevel, AutoCheckOut, AwardBasis, Category, CreditSource, Grassroots, Group,
-    IdentityCommitment, IdentityKey, Membership, PointsRule, Source, Unit, UnitKind,
-    VolunteerNumber,
+    made_up_resident_id, ApprovalLevel, AutoCheckOut, AwardBasis, Category, CreditSource,
+    Grassroots, Group, IdentityCommitment, IdentityKey, Membership, PointsRule, Source, Unit,
+    UnitKind, VolunteerNumber,
 };
 use ledger_core::event::{
     ActivityPublished, CheckedIn, CheckedOut, CreditConfirmed, HoursCredited, LedgerOpened,
@@ -483,7 +483,10 @@ impl Generator {
             membership,
             groups,
             specialties: vec![],
-            identity: IdentityCommitment::compute(&self.identity_key, &format!("person-{n}")),
+            identity: IdentityCommitment::compute(
+                &self.identity_key,
+                &made_up_resident_id(n as u64),
+            ),
         }));
         self.push(at, &unit_admin, None, registered);
         for (level, admin) in [

@@ -10,8 +10,8 @@
 use chrono::{Duration, Utc};
 use ledger_core::command::*;
 use ledger_core::domain::{
-    ApprovalLevel, AutoCheckOut, Category, Grassroots, Group, IdentityCommitment, IdentityKey,
-    ManualEntry, Membership, PointsRule, UnitKind,
+    made_up_resident_id, ApprovalLevel, AutoCheckOut, Category, Grassroots, Group,
+    IdentityCommitment, IdentityKey, ManualEntry, Membership, PointsRule, UnitKind,
 };
 use ledger_core::rights::Role;
 use ledger_core::time::{Timestamp, UtcOffset, Window};
@@ -204,7 +204,7 @@ fn script(identity_key: &IdentityKey) -> Vec<(&'static str, Command)> {
                 },
                 groups,
                 specialties: vec![],
-                identity: IdentityCommitment::compute(identity_key, &format!("demo-person-{n}")),
+                identity: IdentityCommitment::compute(identity_key, &made_up_resident_id(n as u64)),
             }),
         ));
         for level in [

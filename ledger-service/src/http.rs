@@ -53,6 +53,9 @@ pub struct Api {
     /// The font statements are printed in as PDF; without it, PDFs are
     /// refused (the JSON and the web page remain).
     pub statement_font: Option<Arc<statement::StatementFont>>,
+    /// The console is served over HTTPS (`ledger serve
+    /// --console-secure-cookie`): its cookies are marked Secure.
+    pub secure_cookies: bool,
     /// Whether this instance writes now (`/readyz` says so).
     pub role: crate::health::Role,
     /// What this instance's writer answered (`/metrics`).
@@ -218,9 +221,11 @@ async fn register(State(api): State<Api>, headers: HeaderMap, body: axum::body::
     let mut form = form;
     form.personal.citizen_id =
         ledger_core::domain::normalised_citizen_id(&form.personal.citizen_id);
-    if !ledger_core::domain::is_resident_id(&form.personal.citizen_id) {
+    // Its shape, and its check digit: a mistyped number would stand for
+    // somebody else, and slip past the duplicate check.
+    if let Err(why) = ledger_core::domain::check_resident_id(&form.personal.citizen_id) {
         let body = json!({"status": "rejected", "code": "MALFORMED",
-            "message": "personal.citizen_id is not a resident ID number: 17 digits, then a digit or X",
+            "message": format!("personal.citizen_id: {why}"),
             "field": "personal.citizen_id"});
         return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
     }
@@ -1011,7 +1016,7 @@ fn commands_document() -> Value {
                 "summary": "Register a volunteer: the registration form, personal fields included; only a pseudonymous id and a keyed commitment to the ID number reach the chain",
                 "responses": {"200": {"description": "accepted"}, "401": {"description": "no or unknown token"},
                     "403": {"description": "outside the caller's units"}, "409": {"description": "the key registered another volunteer; nothing stored (KEY_REUSED)"},
-                    "422": {"description": "rejected or malformed"}}
+                    "422": {"description": "rejected or malformed; personal.citizen_id must be a resident ID number whose last character is the check digit of the first 17 (MALFORMED, field personal.citizen_id)"}}
             }},
             "/api/v1/volunteers/{volunteer}/personal": {
                 "get": {"summary": "A volunteer's personal fields (city admins)",

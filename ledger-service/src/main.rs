@@ -158,6 +158,16 @@ enum Cmd {
         /// PDF. Default: the first common system CJK font found.
         #[arg(long, env = "LEDGER_STATEMENT_FONT")]
         statement_font: Option<PathBuf>,
+        /// The console is reached over HTTPS (TLS ended here or by a proxy
+        /// in front): its sign-in cookie is marked Secure, so that a browser
+        /// never sends the token over plain HTTP. Leave it off only where
+        /// the console is served over plain HTTP, as on loopback.
+        #[arg(
+            long,
+            env = "LEDGER_CONSOLE_SECURE_COOKIE",
+            value_parser = clap::builder::BoolishValueParser::new()
+        )]
+        console_secure_cookie: bool,
     },
     /// Rebuild an instance's read models from the stream (the instance must
     /// be stopped), compare them with the incrementally built ones over
@@ -748,6 +758,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             read_model_cache_mib,
             catch_up_batch_mib,
             statement_font,
+            console_secure_cookie,
         } => {
             let accounts = match accounts {
                 Some(path) => Accounts::from_file(&path)?,
@@ -783,6 +794,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                     batch_bytes: catch_up_batch_mib << 20,
                 },
                 statement_font: statement_font_or_none(statement_font.as_deref())?,
+                secure_cookies: console_secure_cookie,
             };
             serve(&sign_in.access(&nats), &shard, options).await
         }
@@ -837,6 +849,8 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 projections: data.join("projections"),
                 tuning: Tuning::default(),
                 statement_font: statement_font_or_none(None)?,
+                // Plain HTTP on loopback: a Secure cookie would not be kept.
+                secure_cookies: false,
             };
             serve(&NatsAccess::urls(server.url()), &shard, options).await
         }
@@ -1197,6 +1211,8 @@ struct Options {
     projections: PathBuf,
     tuning: Tuning,
     statement_font: Option<Arc<StatementFont>>,
+    /// Mark the console's cookies Secure (served over HTTPS).
+    secure_cookies: bool,
 }
 
 /// The named font (which must load), or a system one if there is one: a
@@ -1226,6 +1242,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
         projections,
         tuning,
         statement_font,
+        secure_cookies,
     } = options;
     // From the start: a stop asked for while JetStream is awaited ends the
     // wait, and one asked for later is not lost between two waits.
@@ -1304,6 +1321,7 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
         signer: signer.clone(),
         identity_key,
         statement_font,
+        secure_cookies,
         role: role.clone(),
         answers: answers.clone(),
     };

@@ -693,6 +693,7 @@ pub async fn start_http_with(
         statement_font: ledger_service::statement::StatementFont::find(None)
             .ok()
             .map(std::sync::Arc::new),
+        secure_cookies: false,
         role: Default::default(),
         answers: Default::default(),
     });

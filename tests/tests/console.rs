@@ -14,8 +14,13 @@ use ledger_tests::browser::Browser;
 use ledger_tests::*;
 use serde_json::json;
 
+/// A resident ID number that registration takes (`n` below 1,000).
+fn citizen_id(n: u32) -> String {
+    ledger_core::domain::with_check_digit(&format!("32070319800101{n:03}")).expect("17 digits")
+}
+
 fn person(n: u32, name: &str) -> serde_json::Value {
-    json!({"name": name, "sex": "男", "citizen_id": format!("32070319800101{n:03}X"),
+    json!({"name": name, "sex": "男", "citizen_id": citizen_id(n),
         "phone": null, "political_status": "中共党员", "employer": "连云港港口集团",
         "education": null, "started_work": "2001-07", "health": "良好", "work_history": []})
 }
@@ -489,7 +494,7 @@ async fn admins_work_in_the_console() {
     assert_eq!(roster.len(), 4);
     assert!(roster
         .iter()
-        .any(|r| r[2] == "王海" && r[4] == "32070319800101002X"));
+        .any(|r| r[2] == "王海" && r[4] == citizen_id(2)));
     b.click(".exports a[href*='roster.csv']").await;
     let csv = std::fs::read(b.downloaded("花名册-city-all.csv").await).expect("csv");
     assert_eq!(&csv[..3], b"\xEF\xBB\xBF", "a UTF-8 byte-order mark");
@@ -647,4 +652,78 @@ async fn admins_work_in_the_console() {
     assert!(reversed.contains("R1"), "{reversed}");
 
     b.stop().await;
+}
+
+/// The console's cookies, as `ledger serve` sets them: HttpOnly and
+/// SameSite=Strict always, and Secure only when told it is served over
+/// HTTPS (`--console-secure-cookie`); plain HTTP on loopback keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_when_the_console_is_served_over_https() {
+    let nats = Nats::start();
+    let plain = ServiceProcess::start(&nats.url());
+    let projections = tempfile::tempdir().expect("temporary folder");
+    let https = ServiceProcess::start_with_args(
+        &nats.url(),
+        projections.path(),
+        &["--console-secure-cookie".into()],
+        None,
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    // Each cookie a response sets, as its attributes.
+    let set_cookies = |r: &reqwest::Response| -> Vec<Vec<String>> {
+        r.headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .map(|v| {
+                let v = v.to_str().expect("a cookie in ASCII");
+                v.split(';').map(|a| a.trim().to_owned()).collect()
+            })
+            .collect()
+    };
+    for (service, secure) in [(&plain, false), (&https, true)] {
+        let base = service.http_url();
+        wait_for_http(&base).await;
+        // Accounts are open without --accounts: any token signs in.
+        let signed_in = http
+            .post(format!("{base}/console/sign-in"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("token=some-token&next=%2Fconsole%2Fdashboard")
+            .send()
+            .await
+            .expect("sign-in answers");
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        let signed_out = http
+            .post(format!("{base}/console/sign-out"))
+            .send()
+            .await
+            .expect("sign-out answers");
+        assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+        let switched = http
+            .get(format!(
+                "{base}/console/lang?to=en&next=%2Fconsole%2Fdashboard"
+            ))
+            .send()
+            .await
+            .expect("the language switch answers");
+        assert_eq!(switched.status(), StatusCode::SEE_OTHER);
+        let token_cookies = [set_cookies(&signed_in), set_cookies(&signed_out)];
+        let lang_cookies = set_cookies(&switched);
+        assert_eq!(token_cookies[0][0][0], "ledger_token=some-token");
+        assert_eq!(token_cookies[1][0][0], "ledger_token=");
+        assert_eq!(lang_cookies[0][0], "ledger_lang=en");
+        for cookie in token_cookies.iter().flatten() {
+            assert!(cookie.iter().any(|a| a == "HttpOnly"), "{cookie:?}");
+            assert!(cookie.iter().any(|a| a == "SameSite=Strict"), "{cookie:?}");
+        }
+        for cookie in token_cookies.iter().flatten().chain(&lang_cookies) {
+            assert_eq!(
+                cookie.iter().any(|a| a == "Secure"),
+                secure,
+                "{base}: {cookie:?}"
+            );
+        }
+    }
 }

@@ -96,6 +96,24 @@ async fn admins_act_inside_their_subtree_and_nothing_else_is_recorded() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(answer["code"], "DUPLICATE_IDENTITY");
+    // Another district's admin registering the same person learns that he
+    // is registered, not as which volunteer (v2, of haizhou).
+    let mut elsewhere = register("l1", 2);
+    elsewhere["home_unit"] = json!("lianyun");
+    let (status, answer) = call(
+        &s.router,
+        "POST",
+        "/api/v1/commands",
+        Some("lianyun-secret"),
+        Some(submission("ok-3", elsewhere)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["code"], "DUPLICATE_IDENTITY", "{answer}");
+    assert_eq!(answer["field"], "identity", "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains("already registered"), "{answer}");
+    assert!(!message.contains("v2"), "{answer}");
     let (status, answer) = call(
         &s.router,
         "POST",

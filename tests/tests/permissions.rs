@@ -215,7 +215,7 @@ async fn ledger_serve_runs_under_exactly_the_documented_permissions() {
     let form = json!({
         "key": "reg-secret", "volunteer": "p-secret", "home_unit": "g1",
         "membership": "member", "groups": [], "specialties": [],
-        "personal": {"name": "张秘密", "sex": "女", "citizen_id": "32070319850505123X",
+        "personal": {"name": "张秘密", "sex": "女", "citizen_id": "32070319850505103X",
             "phone": "13912345678", "political_status": null, "employer": null,
             "education": null, "started_work": null, "health": null}
     });

@@ -8,8 +8,10 @@ use ledger_tests::*;
 use serde_json::json;
 use std::time::Duration;
 
+/// A resident ID number that registration takes (`n` below 1,000); the
+/// third ends in X.
 fn citizen_id(n: u32) -> String {
-    format!("21020219850{n:03}321X")
+    ledger_core::domain::with_check_digit(&format!("21020219850{n:03}328")).expect("17 digits")
 }
 
 fn phone(n: u32) -> String {
@@ -52,17 +54,26 @@ async fn no_id_number_or_phone_reaches_the_stream_and_erasure_works() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(answer["code"], "DUPLICATE_IDENTITY");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("p-3"),
+        "names who holds the number: {answer}"
+    );
     // Spelled with spaces, or at full width as an input method types it:
-    // the same person. Not a resident ID number at all: refused.
+    // the same person. Not a resident ID number at all, or one with two
+    // digits swapped (its check digit no longer matches): refused.
     let wide: String = citizen_id(3)
         .chars()
         .map(|c| char::from_u32(u32::from(c) + 0xFEE0).unwrap())
         .collect();
     let spaced = format!("{} {}", &citizen_id(3)[..6], &citizen_id(3)[6..]);
-    for (n, (citizen_id, code)) in [
-        (wide.as_str(), "DUPLICATE_IDENTITY"),
-        (spaced.as_str(), "DUPLICATE_IDENTITY"),
-        ("not-an-id", "MALFORMED"),
+    let swapped = citizen_id(4).replacen("19850", "19580", 1);
+    assert_ne!(swapped, citizen_id(4));
+    for (n, (citizen_id, code, says)) in [
+        (wide.as_str(), "DUPLICATE_IDENTITY", "already registered"),
+        (spaced.as_str(), "DUPLICATE_IDENTITY", "already registered"),
+        ("not-an-id", "MALFORMED", "not a resident ID number"),
+        (swapped.as_str(), "MALFORMED", "check digit"),
     ]
     .into_iter()
     .enumerate()
@@ -86,6 +97,11 @@ async fn no_id_number_or_phone_reaches_the_stream_and_erasure_works() {
             "{citizen_id}: {answer}"
         );
         assert_eq!(answer["code"], code, "{citizen_id}: {answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{citizen_id}: {answer}");
+        if code == "MALFORMED" {
+            assert_eq!(answer["field"], "personal.citizen_id", "{answer}");
+        }
     }
 
     // Every byte of the stream, as served and as the server stores it.

@@ -96,7 +96,7 @@ async fn admins_query_balances_rankings_and_leaderboards() {
     .await
     .unwrap();
     let record: ledger_service::personal::PersonalRecord = serde_json::from_value(json!({
-        "name": "张伟", "sex": null, "citizen_id": "320703198001010011", "phone": null,
+        "name": "张伟", "sex": null, "citizen_id": "320703198001010015", "phone": null,
         "political_status": null, "employer": null, "education": null,
         "started_work": null, "health": null}))
     .unwrap();

@@ -150,8 +150,8 @@ impl Decider<'_> {
         if self.state.volunteers.contains_key(&c.volunteer) {
             return Err(Rejection::VolunteerExists(c.volunteer.clone()));
         }
-        if let Some(existing) = self.state.volunteers.holding(&c.identity) {
-            return Err(Rejection::DuplicateIdentity(existing.volunteer.id.clone()));
+        if self.state.volunteers.holding(&c.identity).is_some() {
+            return Err(Rejection::DuplicateIdentity);
         }
         self.unit(&c.home_unit)?;
         if c.groups.len() > MAX_TAGS || c.specialties.len() > MAX_TAGS {

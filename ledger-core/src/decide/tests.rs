@@ -194,9 +194,16 @@ fn registration_is_refused_beyond_the_quota() {
 
 #[test]
 fn a_person_registers_once() {
-    given(w())
+    let r = given(w())
         .when(register_volunteer("v9", "d2", 1))
         .then_rejects("DUPLICATE_IDENTITY");
+    // Whoever registers learns that the person is registered, not as whom.
+    assert_eq!(r, crate::Rejection::DuplicateIdentity);
+    assert_eq!(
+        r.to_string(),
+        "this person is already registered in this ledger"
+    );
+    assert!(!r.to_string().contains("v1"), "{r}");
     given(w())
         .when(register_volunteer("v1", "d2", 9))
         .then_rejects("VOLUNTEER_EXISTS");

@@ -25,6 +25,7 @@ pub use reward::{Redemption, Reward};
 pub use service::{Pairing, Session, Source, Wish, WishStatus};
 pub use unit::{Grassroots, Unit, UnitKind};
 pub use volunteer::{
-    is_resident_id, normalised_citizen_id, ApprovalLevel, Group, IdentityCommitment, IdentityKey,
-    Membership, StarLevel, Volunteer, VolunteerNumber, VolunteerStatus,
+    check_resident_id, is_resident_id, made_up_resident_id, normalised_citizen_id,
+    resident_id_check, with_check_digit, ApprovalLevel, Group, IdentityCommitment, IdentityKey,
+    Membership, ResidentIdError, StarLevel, Volunteer, VolunteerNumber, VolunteerStatus,
 };

@@ -2,6 +2,7 @@ use std::fmt;
 
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::values::{Digest, Text, UnitId, VolunteerId};
 
@@ -126,13 +127,95 @@ pub fn normalised_citizen_id(typed: &str) -> String {
         .collect()
 }
 
-/// Whether a normalised number has the shape of a resident ID number
-/// (居民身份证号码, GB 11643): 17 digits, then a digit or `X`.
+/// Why a normalised number is not a resident ID number (居民身份证号码,
+/// GB 11643).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum ResidentIdError {
+    #[error("not a resident ID number: 17 digits, then a digit or X")]
+    Shape,
+    #[error("the check digit {found} does not match the first 17 digits: a character is mistyped")]
+    CheckDigit { found: char },
+}
+
+/// GB 11643's weights of the first 17 digits (ISO 7064 MOD 11-2: 2^(17-i)
+/// mod 11).
+const CHECK_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+/// The check character for each weighted sum mod 11.
+const CHECK_CHARACTERS: [u8; 11] = *b"10X98765432";
+
+/// The check character (`0`..`9` or `X`) of a resident ID number whose
+/// first 17 digits are `first`; `None` unless `first` is 17 ASCII digits.
+pub fn resident_id_check(first: &str) -> Option<char> {
+    check_of(first.as_bytes()).map(char::from)
+}
+
+fn check_of(digits: &[u8]) -> Option<u8> {
+    let digits: &[u8; 17] = digits.try_into().ok()?;
+    digits
+        .iter()
+        .all(u8::is_ascii_digit)
+        .then(|| check_of_digits(digits))
+}
+
+/// The check character of 17 ASCII digits.
+fn check_of_digits(digits: &[u8; 17]) -> u8 {
+    let sum: u32 = digits
+        .iter()
+        .zip(CHECK_WEIGHTS)
+        .map(|(d, w)| u32::from(d.wrapping_sub(b'0')) * w)
+        .sum();
+    CHECK_CHARACTERS[(sum % 11) as usize]
+}
+
+/// The resident ID number of the 17 digits `first`, its check character
+/// appended; `None` unless `first` is 17 ASCII digits.
+pub fn with_check_digit(first: &str) -> Option<String> {
+    resident_id_check(first).map(|check| format!("{first}{check}"))
+}
+
+/// A made-up resident ID number for demo data, benchmarks and tests, one
+/// for each `n` below 10^17: `n` as 17 digits, zero-padded, and their check
+/// character. Registration takes it; below 10^11 its region code is
+/// 000000, which is no region's, so it is nobody's number.
+pub fn made_up_resident_id(n: u64) -> String {
+    let mut first = [b'0'; 17];
+    let mut rest = n;
+    for digit in first.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let check = check_of_digits(&first);
+    first
+        .iter()
+        .chain([&check])
+        .map(|&b| char::from(b))
+        .collect()
+}
+
+/// Whether a normalised number is a resident ID number (GB 11643): 17
+/// digits, then the check character they give (a digit or `X`). The check
+/// catches a mistyped digit, or two neighbours swapped; it is no proof that
+/// the number was ever issued.
+pub fn check_resident_id(normalised: &str) -> Result<(), ResidentIdError> {
+    let [first @ .., last] = normalised.as_bytes() else {
+        return Err(ResidentIdError::Shape);
+    };
+    let expected = check_of(first).ok_or(ResidentIdError::Shape)?;
+    if !(last.is_ascii_digit() || *last == b'X') {
+        return Err(ResidentIdError::Shape);
+    }
+    if *last == expected {
+        Ok(())
+    } else {
+        Err(ResidentIdError::CheckDigit {
+            found: char::from(*last),
+        })
+    }
+}
+
+/// [`check_resident_id`] as a yes or no.
 pub fn is_resident_id(normalised: &str) -> bool {
-    let bytes = normalised.as_bytes();
-    bytes.len() == 18
-        && bytes[..17].iter().all(u8::is_ascii_digit)
-        && (bytes[17].is_ascii_digit() || bytes[17] == b'X')
+    check_resident_id(normalised).is_ok()
 }
 
 /// The unified volunteer number (志愿者统一编号, MZ/T 061): the public
@@ -200,6 +283,7 @@ impl StarLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn star_levels_follow_the_regulation() {
@@ -218,41 +302,123 @@ mod tests {
     #[test]
     fn identity_commitment_is_keyed_and_normalised() {
         let key = IdentityKey([7; 32]);
-        let a = IdentityCommitment::compute(&key, "32070219900101123x");
-        let b = IdentityCommitment::compute(&key, " 32070219900101123X ");
+        let a = IdentityCommitment::compute(&key, "11010519491231002x");
+        let b = IdentityCommitment::compute(&key, " 11010519491231002X ");
         assert_eq!(a, b);
         for spelling in [
-            "320702 19900101 123X",
-            "320702-19900101-123x",
-            "３２０７０２１９９００１０１１２３Ｘ",
-            "３２０７０２\u{3000}１９９００１０１１２３ｘ",
+            "110105 19491231 002X",
+            "110105-19491231-002x",
+            "１１０１０５１９４９１２３１００２Ｘ",
+            "１１０１０５\u{3000}１９４９１２３１００２ｘ",
         ] {
             assert_eq!(IdentityCommitment::compute(&key, spelling), a, "{spelling}");
         }
         let other_key = IdentityKey([8; 32]);
         assert_ne!(
             a,
-            IdentityCommitment::compute(&other_key, "32070219900101123X")
+            IdentityCommitment::compute(&other_key, "11010519491231002X")
         );
-        assert_ne!(a.0, Digest::of(b"32070219900101123X"));
+        assert_ne!(a.0, Digest::of(b"11010519491231002X"));
     }
 
     #[test]
-    fn a_resident_id_is_seventeen_digits_and_a_check_character() {
-        assert!(is_resident_id("32070219900101123X"));
-        assert!(is_resident_id("320702199001011234"));
+    fn a_resident_id_is_seventeen_digits_and_their_check_character() {
+        // GB 11643's own example (a sum that leaves 2, so X), and sums
+        // that leave 0 and 1.
+        for valid in [
+            "11010519491231002X",
+            "440524198001010021",
+            "440524198001010080",
+            "320702199001011235",
+        ] {
+            assert_eq!(check_resident_id(valid), Ok(()), "{valid}");
+        }
+        assert_eq!(resident_id_check("11010519491231002"), Some('X'));
+        assert_eq!(resident_id_check("32070219900101123"), Some('5'));
         for not in [
             "not-an-id",
+            "",
             "32070219900101123",
-            "3207021990010112345",
+            "3207021990010112355",
             "32070219900101123Y",
-            "3207021990010112X4",
+            "3207021990010112X5",
+            "32070219900101123\u{e9}",
         ] {
-            assert!(!is_resident_id(&normalised_citizen_id(not)), "{not}");
+            assert_eq!(
+                check_resident_id(&normalised_citizen_id(not)),
+                Err(ResidentIdError::Shape),
+                "{not}"
+            );
         }
+        // The check character itself mistyped, two neighbours swapped, one
+        // digit mistyped.
+        for typo in [
+            "320702199001011234",
+            "11010519491213002X",
+            "320702199001011325",
+            "320702199101011235",
+        ] {
+            assert!(
+                matches!(
+                    check_resident_id(typo),
+                    Err(ResidentIdError::CheckDigit { .. })
+                ),
+                "{typo}"
+            );
+        }
+        assert!(ResidentIdError::CheckDigit { found: '4' }
+            .to_string()
+            .contains("check digit 4 does not match"));
         assert!(is_resident_id(&normalised_citizen_id(
-            "３２０７０２ 19900101 123x"
+            "１１０１０５ 19491231 002x"
         )));
+        assert!(!is_resident_id("320702199001011234"));
+        assert_eq!(
+            with_check_digit("32070219900101123").as_deref(),
+            Some("320702199001011235")
+        );
+        assert_eq!(with_check_digit("3207021990010112"), None);
+        assert_eq!(made_up_resident_id(3), "000000000000000036");
+        assert_eq!(with_check_digit("3207021990010112a"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn seventeen_digits_and_their_check_pass(first in "[0-9]{17}") {
+            let number = with_check_digit(&first).expect("17 digits");
+            prop_assert_eq!(check_resident_id(&number), Ok(()));
+        }
+
+        #[test]
+        fn made_up_numbers_pass_and_differ(n in any::<u64>(), m in any::<u64>()) {
+            let number = made_up_resident_id(n);
+            prop_assert_eq!(check_resident_id(&number), Ok(()));
+            prop_assert_eq!(&number[..17], format!("{:017}", n % 100_000_000_000_000_000));
+            if n % 100_000_000_000_000_000 != m % 100_000_000_000_000_000 {
+                prop_assert_ne!(number, made_up_resident_id(m));
+            }
+        }
+
+        #[test]
+        fn any_other_last_character_fails(first in "[0-9]{17}", last in any::<char>()) {
+            let expected = resident_id_check(&first).expect("17 digits");
+            prop_assume!(last != expected);
+            let refused = check_resident_id(&format!("{first}{last}"));
+            if last.is_ascii_digit() || last == 'X' {
+                prop_assert_eq!(refused, Err(ResidentIdError::CheckDigit { found: last }));
+            } else {
+                prop_assert_eq!(refused, Err(ResidentIdError::Shape));
+            }
+        }
+
+        #[test]
+        fn another_last_digit_or_x_fails(first in "[0-9]{17}", last in "[0-9X]") {
+            let expected = resident_id_check(&first).expect("17 digits");
+            let last = last.chars().next().expect("one character");
+            prop_assume!(last != expected);
+            let number = format!("{first}{last}");
+            prop_assert!(!is_resident_id(&number), "{}", number);
+        }
     }
 
     #[test]

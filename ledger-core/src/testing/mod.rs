@@ -54,9 +54,13 @@ pub fn test_key() -> IdentityKey {
     IdentityKey([42; 32])
 }
 
-/// A commitment standing for a person; `n` tells people apart.
+/// A commitment standing for a person, to a resident ID number that
+/// registration takes; `n` tells people apart.
 pub fn person(n: u32) -> IdentityCommitment {
-    IdentityCommitment::compute(&test_key(), &format!("32070219900101{n:04}"))
+    IdentityCommitment::compute(
+        &test_key(),
+        &crate::domain::made_up_resident_id(u64::from(n)),
+    )
 }
 
 pub fn open_ledger(objection_window_days: u16) -> Command {

@@ -258,8 +258,8 @@ fn sentence_of_units_and_people(code: &str) -> Option<(&'static str, &'static st
             "This volunteer id is already taken.",
         ),
         "DUPLICATE_IDENTITY" => (
-            "此人已登记为志愿者，不能重复登记。",
-            "This person is already registered as a volunteer.",
+            "此人已在本台账登记为志愿者，不能重复登记。",
+            "This person is already registered as a volunteer in this ledger.",
         ),
         "VOLUNTEER_NOT_APPROVED" => (
             "该志愿者尚未通过三级审批，暂不能参加活动或兑换。",

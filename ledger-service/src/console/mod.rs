@@ -6,7 +6,10 @@
 //!
 //! Sign-in takes an account's bearer token and keeps it in an HttpOnly,
 //! SameSite=Strict cookie, so a page of another site can neither read it
-//! nor post a form with it.
+//! nor post a form with it; Secure too when the service is served over
+//! HTTPS (`ledger serve --console-secure-cookie`), so that no browser sends
+//! it over plain HTTP. `ledger local` serves plain HTTP on loopback, where a
+//! Secure cookie would not be kept.
 
 mod activities;
 mod audit;
@@ -193,15 +196,17 @@ async fn sign_in(State(api): State<Api>, headers: HeaderMap, Form(f): Form<SignI
     }
     let mut response = Redirect::to(safe_next(f.next.as_deref())).into_response();
     set_cookie(
+        &api,
         &mut response,
         &format!("{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"),
     );
     response
 }
 
-async fn sign_out() -> Response {
+async fn sign_out(State(api): State<Api>) -> Response {
     let mut response = Redirect::to("/console/sign-in").into_response();
     set_cookie(
+        &api,
         &mut response,
         &format!("{TOKEN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
     );
@@ -214,10 +219,11 @@ struct SwitchLang {
     next: Option<String>,
 }
 
-async fn switch_lang(Query(q): Query<SwitchLang>) -> Response {
+async fn switch_lang(State(api): State<Api>, Query(q): Query<SwitchLang>) -> Response {
     let lang = Lang::parse(&q.to).unwrap_or(Lang::Zh);
     let mut response = Redirect::to(safe_next(q.next.as_deref())).into_response();
     set_cookie(
+        &api,
         &mut response,
         &format!(
             "{LANG_COOKIE}={}; Path=/; SameSite=Lax; Max-Age=31536000",
@@ -227,8 +233,14 @@ async fn switch_lang(Query(q): Query<SwitchLang>) -> Response {
     response
 }
 
-fn set_cookie(response: &mut Response, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
+/// Sets a cookie, marked Secure when the service is served over HTTPS.
+fn set_cookie(api: &Api, response: &mut Response, value: &str) {
+    let value = if api.secure_cookies {
+        format!("{value}; Secure")
+    } else {
+        value.to_owned()
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
 }
