@@ -311,3 +311,97 @@ async fn every_answer_carries_the_protective_headers() {
         }
     }
 }
+
+/// Points given by hand take two admins who both sign in: one asks, another
+/// approves, and the chain names each as the actor of his own events. A
+/// district admin cannot give them under a typed name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_made_entries_take_two_admins_who_both_act() {
+    let s = start_http(test_accounts()).await;
+    set_up_http(&s.router, "city-secret").await;
+    register_lianyun(&s.router).await;
+    let post = |key: &str, command: serde_json::Value, token: &'static str| {
+        let router = s.router.clone();
+        let body = submission(key, command);
+        async move { call(&router, "POST", "/api/v1/commands", Some(token), Some(body)).await }
+    };
+    let requests = |token: &'static str, after: u64| {
+        let router = s.router.clone();
+        async move {
+            let path = format!("/api/v1/requests?after={after}");
+            let (status, answer) = call(&router, "GET", &path, Some(token), None).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer
+        }
+    };
+
+    // The typed approver's name is not a district admin's to use.
+    let (status, answer) = post(
+        "direct",
+        json!({"type": "award_points", "volunteer": "v1", "points": 5,
+               "approver": "admin-city", "reason": "微心愿认领完成"}),
+        "haizhou-secret",
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+
+    let award = json!({"type": "request_entry",
+        "entry": {"award": {"volunteer": "v1", "points": 5}}, "reason": "微心愿认领完成"});
+    let (status, answer) = post("ask-elsewhere", award.clone(), "lianyun-secret").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    let (status, asked) = post("ask", award, "haizhou-secret").await;
+    assert_eq!(status, StatusCode::OK, "{asked}");
+    let after = asked["last_sequence"].as_u64().expect("recorded");
+
+    // Waiting: seen by the admins of v1's units, not by another district's.
+    let waiting = requests("haizhou-secret", after).await;
+    assert_eq!(waiting["total"], 1, "{waiting}");
+    let request = &waiting["items"][0];
+    assert_eq!(request["id"], 1, "{waiting}");
+    assert_eq!(request["unit"], "g1", "{waiting}");
+    assert_eq!(request["requested"]["by"], "admin-haizhou", "{waiting}");
+    assert_eq!(requests("city-secret", after).await["total"], 1);
+    assert_eq!(requests("lianyun-secret", after).await["total"], 0);
+
+    let approve = json!({"type": "approve_request", "request": 1});
+    let (status, answer) = post("own", approve.clone(), "haizhou-secret").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["code"], "SELF_APPROVAL");
+    let (status, _) = post("outsider", approve.clone(), "lianyun-secret").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, approved) = post("approve", approve.clone(), "city-secret").await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    let (status, again) = post("approve-again", approve, "city-secret").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{again}");
+    assert_eq!(again["code"], "REQUEST_DECIDED");
+
+    let after = approved["last_sequence"].as_u64().expect("recorded");
+    assert_eq!(requests("city-secret", after).await["total"], 0);
+    let path = format!("/api/v1/volunteers/v1/account?after={after}");
+    let (_, account) = call(&s.router, "GET", &path, Some("haizhou-secret"), None).await;
+    assert_eq!(account["balance"], 5, "{account}");
+
+    // On the chain: the request under the one who asked, the approval and
+    // the award under the one who approved, who is the award's approver.
+    let (records, _) = read_chain(&s.nats.store().await).await;
+    let by_kind = |kind: &str| {
+        records
+            .iter()
+            .find(|(_, r)| r.event.kind() == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let (_, requested) = by_kind("entry_requested");
+    assert_eq!(requested.actor.as_str(), "admin-haizhou");
+    let (approved_at, approval) = by_kind("request_approved");
+    assert_eq!(approval.actor.as_str(), "admin-city");
+    let (awarded_at, award) = records
+        .iter()
+        .find(|(_, r)| {
+            matches!(&r.event, ledger_core::Event::PointsAwarded(a)
+                if matches!(&a.basis, ledger_core::domain::AwardBasis::Manual(m)
+                    if m.approver.as_str() == "admin-city"))
+        })
+        .expect("the award");
+    assert_eq!(*awarded_at, approved_at + 1);
+    assert_eq!(award.actor.as_str(), "admin-city");
+}
