@@ -614,7 +614,7 @@ pub(crate) async fn build_statement(
         )
     })?;
     let broken = |why: String| Refusal(StatusCode::SERVICE_UNAVAILABLE, "CHAIN_BROKEN", why);
-    let (visible, number) = api
+    let (visible, number, issuer) = api
         .read_models
         .live(|tree, _| {
             let Some(v) = query::volunteer_card(tree, &volunteer).map_err(failed)? else {
@@ -624,7 +624,7 @@ pub(crate) async fn build_statement(
                 Role::Volunteer { volunteer: me } => *me == v.volunteer,
                 _ => may_read(tree, who, &v.home_unit)?,
             };
-            Ok(Some((visible, v.number)))
+            Ok(Some((visible, v.number, issuer_of(tree, &v.home_unit)?)))
         })
         .map_err(broken)??
         .ok_or_else(unknown)?;
@@ -705,7 +705,7 @@ pub(crate) async fn build_statement(
                 totals.confirmed_minutes / 60,
                 totals.confirmed_minutes % 60 * 100 / 60
             ),
-            issuing_organisation: ledger.to_string(),
+            issuing_organisation: issuer.unwrap_or_else(|| ledger.to_string()),
             certificate_number: format!("{}-{}-{}", ledger, volunteer, issued_at.micros()),
             date: issued_at.local_day(offset),
             notes: None,
@@ -715,6 +715,17 @@ pub(crate) async fn build_statement(
         totals,
     };
     Ok(statement::sign(body, &signer))
+}
+
+/// Who issues a volunteer's certificate: the federation at the top of his
+/// home unit's tree, which keeps the ledger ("whoever records certifies",
+/// 2020), by its name.
+fn issuer_of(r: &dyn projections::store::Read, home: &UnitId) -> Result<Option<String>, Refusal> {
+    let top = query::ancestry(r, home).map_err(failed)?.pop();
+    let Some(top) = top else { return Ok(None) };
+    Ok(query::unit_row(r, &top)
+        .map_err(failed)?
+        .map(|u| u.unit.name.as_str().to_owned()))
 }
 
 #[derive(Deserialize)]

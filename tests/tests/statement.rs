@@ -125,6 +125,11 @@ async fn a_statement_checks_offline_and_fails_when_changed() {
     let events = statement["body"]["events"].as_array().unwrap().len();
     assert!(events >= 8, "{events} events in the statement");
     assert_eq!(statement["body"]["totals"]["confirmed_minutes"], 30);
+    // Issued by the federation that keeps the ledger, by its name.
+    assert_eq!(
+        statement["body"]["certificate"]["issuing_organisation"],
+        "连云港市总工会"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("statement.json");
