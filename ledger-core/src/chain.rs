@@ -14,7 +14,7 @@ use crate::frame::{self, BodyError, FrameError, FORMAT_VERSION};
 use crate::merkle::{Frontier, Subtree};
 use crate::signing::{self, checkpoint_message, rotation_message, PublicKey};
 use crate::values::Digest;
-use crate::values::{LedgerId, Signature};
+use crate::values::{ActorId, LedgerId, Signature};
 
 mod ahead;
 mod body;
@@ -66,6 +66,8 @@ pub enum Fault {
     },
     #[error("bad signature on a {0}: it does not verify with the ledger's key")]
     BadSignature(&'static str),
+    #[error("a request names {named} as the admin who asked, but was recorded as {actor}'s")]
+    ForeignRequester { named: ActorId, actor: ActorId },
     #[error("missing: the chain ends at {last}, but reached {expected} before")]
     Missing { last: u64, expected: u64 },
     #[error("rewritten: the frame here hashes to {found}, but to {expected} when verified before")]
@@ -164,6 +166,14 @@ impl Audit {
                 if !endorsed {
                     return Err(Fault::BadSignature("key rotation"));
                 }
+            }
+            // Whose approval would be his own is read from this name, so
+            // it must be the record's own actor.
+            Event::EntryRequested(e) if e.requested_by != record.actor => {
+                return Err(Fault::ForeignRequester {
+                    named: e.requested_by.clone(),
+                    actor: record.actor.clone(),
+                });
             }
             _ => {}
         }
@@ -585,6 +595,38 @@ mod tests {
     fn shared_chain() -> &'static [Vec<u8>] {
         static CHAIN: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
         CHAIN.get_or_init(|| frames(2_000))
+    }
+
+    #[test]
+    fn a_request_is_recorded_under_the_admin_it_names() {
+        use crate::domain::ManualEntry;
+        use crate::event::EntryRequested;
+        use crate::values::{RequestId, VolunteerId};
+        let request = |by: &str| {
+            let mut records = records(10);
+            records[9].event = Event::EntryRequested(Box::new(EntryRequested {
+                request: RequestId(1),
+                entry: ManualEntry::Award {
+                    volunteer: VolunteerId::new("v1").unwrap(),
+                    points: 5,
+                },
+                reason: text("微心愿"),
+                requested_by: actor(by),
+            }));
+            framed(&records).0
+        };
+        let own = request("admin-city");
+        assert_eq!(verify(own.iter().map(Vec::as_slice)).unwrap().sequence, 10);
+        let foreign = request("admin-d1");
+        let err = verify(foreign.iter().map(Vec::as_slice)).unwrap_err();
+        assert_eq!(err.sequence, 10);
+        assert_eq!(
+            err.fault,
+            Fault::ForeignRequester {
+                named: actor("admin-d1"),
+                actor: actor("admin-city")
+            }
+        );
     }
 
     #[test]

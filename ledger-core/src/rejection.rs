@@ -144,12 +144,21 @@ pub enum Rejection {
     },
     #[error("activity {0} has not ended yet")]
     ActivityNotEnded(ActivityId),
+    /// `field` is the command's `approver`, or for `approve_request` the
+    /// `request` whose own admin is approving it.
     #[error("the approver must be someone other than the one who asks")]
-    SelfApproval,
+    SelfApproval { field: &'static str },
     #[error("request {0} does not exist")]
     UnknownRequest(RequestId),
     #[error("request {0} has already been approved or declined")]
     RequestDecided(RequestId),
+    #[error(
+        "{target} is already to be reversed by request {request}, which waits for its decision"
+    )]
+    ReversalRequested {
+        target: EntryRef,
+        request: RequestId,
+    },
 
     #[error("credit {0} does not exist")]
     UnknownCredit(CreditId),
@@ -287,9 +296,10 @@ impl Rejection {
             DailyLimitExceeded { .. } => "DAILY_LIMIT_EXCEEDED",
             ExceedsActivityLength { .. } => "EXCEEDS_ACTIVITY_LENGTH",
             ActivityNotEnded(_) => "ACTIVITY_NOT_ENDED",
-            SelfApproval => "SELF_APPROVAL",
+            SelfApproval { .. } => "SELF_APPROVAL",
             UnknownRequest(_) => "UNKNOWN_REQUEST",
             RequestDecided(_) => "REQUEST_DECIDED",
+            ReversalRequested { .. } => "REVERSAL_REQUESTED",
             UnknownCredit(_) => "UNKNOWN_CREDIT",
             CreditNotPending(_) => "CREDIT_NOT_PENDING",
             CreditNotInReview(_) => "CREDIT_NOT_IN_REVIEW",
@@ -350,8 +360,9 @@ impl Rejection {
             OverlappingAttendance { .. } | DailyLimitExceeded { .. } => "at",
             OutsideWindow { .. } | NegativeDuration { .. } | AbsurdDuration { .. } => "at",
             ExceedsActivityLength { .. } => "minutes",
-            SelfApproval => "approver",
+            SelfApproval { field } => field,
             UnknownRequest(_) | RequestDecided(_) => "request",
+            ReversalRequested { .. } => "entry",
             UnknownCredit(_) | CreditNotPending(_) | CreditNotInReview(_) => "credit",
             ObjectionWindowOpen { .. } | ObjectionWindowClosed { .. } => "credit",
             UnknownEntry(_) | AlreadyReversed(_) | ReversalWouldOverdraw { .. } => "target",

@@ -434,5 +434,73 @@ mod tests {
             .permits(&state, &request),
             Err(Forbidden::NotForVolunteers("request_entry"))
         );
+        assert_eq!(
+            Role::System {
+                units: vec![unit_id("g1")]
+            }
+            .permits(&state, &request),
+            Err(Forbidden::NotForSystems("request_entry"))
+        );
+        let decline = Command::DeclineRequest(crate::command::DeclineRequest {
+            request: RequestId(1),
+            reason: Text::new("无记录").unwrap(),
+        });
+        assert_eq!(admin_of("g1").permits(&state, &decline), Ok(()));
+        assert_eq!(
+            admin_of("d2").permits(&state, &decline),
+            Err(Forbidden::OutsideScope(unit_id("g1")))
+        );
+    }
+
+    #[test]
+    fn backfills_and_reversals_are_requested_where_the_activity_was_held() {
+        use crate::command::{BackfillHours, RequestEntry, Reverse};
+        use crate::domain::EntryRef;
+        use crate::values::{CreditId, Text};
+        // a1 is held by g1, under d1; C1 is v1's credit there.
+        let state = world_with_credit().state;
+        let reason = || Text::new("扫码设备故障").unwrap();
+        let backfill = Command::RequestEntry(RequestEntry {
+            entry: ManualEntry::Backfill {
+                volunteer: vid("v2"),
+                activity: aid("a1"),
+                minutes: 30,
+            },
+            reason: reason(),
+        });
+        let reversal = Command::RequestEntry(RequestEntry {
+            entry: ManualEntry::Reversal {
+                target: EntryRef::Credit(CreditId(1)),
+            },
+            reason: reason(),
+        });
+        for asked in [&backfill, &reversal] {
+            assert_eq!(admin_of("d1").permits(&state, asked), Ok(()));
+            assert_eq!(
+                admin_of("d2").permits(&state, asked),
+                Err(Forbidden::OutsideScope(unit_id("g1")))
+            );
+        }
+        let direct_backfill = Command::BackfillHours(BackfillHours {
+            volunteer: vid("v2"),
+            activity: aid("a1"),
+            minutes: 30,
+            approver: actor("admin-city"),
+            reason: reason(),
+        });
+        let direct_reversal = Command::Reverse(Reverse {
+            target: EntryRef::Credit(CreditId(1)),
+            approver: actor("admin-city"),
+            reason: reason(),
+        });
+        assert_eq!(
+            admin_of("d1").permits(&state, &direct_backfill),
+            Err(Forbidden::CityOnly("backfill_hours"))
+        );
+        assert_eq!(
+            admin_of("d1").permits(&state, &direct_reversal),
+            Err(Forbidden::CityOnly("reverse"))
+        );
+        assert_eq!(Role::CityAdmin.permits(&state, &direct_reversal), Ok(()));
     }
 }

@@ -419,7 +419,7 @@ impl Ledger {
             Event::CheckpointRecorded(e) => self.last_checkpoint = Some(e.checkpoint.clone()),
             Event::LedgerKeyPublished(e) => self.ledger_key = Some(e.public_key),
             Event::EntryRequested(e) => {
-                self.counters.requests += 1;
+                self.counters.requests = self.counters.requests.max(e.request.0);
                 self.requests.insert(
                     e.request,
                     Request {

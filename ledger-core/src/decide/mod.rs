@@ -168,7 +168,7 @@ impl<'a> Decider<'a> {
     /// Manual entries need a second person: the approver is not the actor.
     fn four_eyes(&self, approver: &ActorId) -> Result<(), Rejection> {
         if approver == &self.ctx.actor {
-            return Err(Rejection::SelfApproval);
+            return Err(Rejection::SelfApproval { field: "approver" });
         }
         Ok(())
     }

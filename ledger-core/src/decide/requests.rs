@@ -12,6 +12,7 @@ use crate::values::RequestId;
 
 impl Decider<'_> {
     pub(super) fn request_entry(&self, c: &RequestEntry) -> Result<Vec<Event>, Rejection> {
+        self.no_reversal_waiting(&c.entry)?;
         // Decided as if approved now, by whoever will approve it; only the
         // outcome counts, not the events.
         self.entry(&c.entry, self.approval_of(&c.reason))?;
@@ -26,7 +27,7 @@ impl Decider<'_> {
     pub(super) fn approve_request(&self, c: &ApproveRequest) -> Result<Vec<Event>, Rejection> {
         let request = self.pending(c.request)?;
         if request.requested_by == self.ctx.actor {
-            return Err(Rejection::SelfApproval);
+            return Err(Rejection::SelfApproval { field: "request" });
         }
         let mut events = vec![Event::RequestApproved(RequestApproved {
             request: c.request,
@@ -41,6 +42,26 @@ impl Decider<'_> {
             request: c.request,
             reason: c.reason.clone(),
         })])
+    }
+
+    /// One request at a time to reverse an entry: a second could never be
+    /// approved once the first was, and would wait for ever.
+    fn no_reversal_waiting(&self, entry: &ManualEntry) -> Result<(), Rejection> {
+        let ManualEntry::Reversal { target } = entry else {
+            return Ok(());
+        };
+        let waiting = self
+            .state
+            .requests
+            .values()
+            .find(|r| matches!(&r.entry, ManualEntry::Reversal { target: t } if t == target));
+        match waiting {
+            Some(r) => Err(Rejection::ReversalRequested {
+                target: *target,
+                request: r.id,
+            }),
+            None => Ok(()),
+        }
     }
 
     fn pending(&self, id: RequestId) -> Result<&Request, Rejection> {

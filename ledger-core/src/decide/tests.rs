@@ -788,10 +788,11 @@ fn a_request_waits_and_another_admin_makes_the_entry() {
             reason: text("扫码设备故障，补录"),
             requested_by: actor("admin-d1"),
         }))]);
-    given(requested.clone())
+    let own = given(requested.clone())
         .by("admin-d1")
         .when(approve_request(1))
         .then_rejects("SELF_APPROVAL");
+    assert_eq!(own.field(), Some("request"));
     given(requested.clone())
         .by("admin-city")
         .when(approve_request(2))
@@ -892,6 +893,35 @@ fn the_requesting_admin_may_withdraw_his_request() {
         .then_accepts(|e| assert!(matches!(&e[0], Event::RequestDeclined(_))));
     assert!(state.requests.is_empty());
     assert!(state.credits[&credit(1)].status.holds_minutes());
+    let withdrawn = requested.run(decline_request(1)).events();
+    given(withdrawn.clone())
+        .by("admin-city")
+        .when(approve_request(1))
+        .then_rejects("REQUEST_DECIDED");
+    // Withdrawn, the reversal may be asked for again.
+    given(withdrawn)
+        .by("admin-d1")
+        .when(request(ManualEntry::Reversal {
+            target: EntryRef::Credit(credit(1)),
+        }))
+        .then_accepts(|e| {
+            assert!(matches!(&e[0], Event::EntryRequested(r) if r.request == RequestId(2)))
+        });
+}
+
+#[test]
+fn one_request_at_a_time_reverses_an_entry() {
+    let reversal = || {
+        request(ManualEntry::Reversal {
+            target: EntryRef::Credit(credit(1)),
+        })
+    };
+    let requested = world_with_credit().by("admin-d1").run(reversal()).events();
+    let r = given(requested)
+        .by("admin-d2")
+        .when(reversal())
+        .then_rejects("REVERSAL_REQUESTED");
+    assert_eq!(r.field(), Some("entry"));
 }
 
 // ---- the life of a credit ----

@@ -210,6 +210,10 @@ fn sentence_of_service(code: &str) -> Option<(&'static str, &'static str)> {
             "这个个人链接无效或已失效，请向所在工会索取新的链接。",
             "This personal link is not valid: ask your union for a new one.",
         ),
+        "LINK_EXPIRED" => (
+            "这个个人链接已过有效期，请向所在工会索取新的链接。",
+            "This personal link has expired: ask your union for a new one.",
+        ),
         "UNKNOWN_FORM" | "UNKNOWN_EXPORT" => (
             "没有这个页面，请从菜单进入。",
             "No such page: use the menu.",
@@ -353,6 +357,10 @@ fn sentence_of_attendance(code: &str) -> Option<(&'static str, &'static str)> {
             "没有这项申请，请核对申请编号（待批准页面上的 Q 开头编号）。",
             "No such request: check the number (the one beginning with Q under Requests).",
         ),
+        "REVERSAL_REQUESTED" => (
+            "已有一项冲正该记录的申请在等待批准，请在待批准页面处理那一项。",
+            "A request to reverse this entry already waits for approval: decide that one under Requests.",
+        ),
         "REQUEST_DECIDED" => (
             "这项申请已被批准、驳回或撤回，无需再处理。",
             "This request has already been approved, declined or withdrawn: nothing is left to do.",
@@ -480,6 +488,7 @@ const SERVICE_CODES: &[&str] = &[
     "READ_FAILED",
     "NO_CHECKPOINT",
     "UNKNOWN_LINK",
+    "LINK_EXPIRED",
     "UNKNOWN_FORM",
     "UNKNOWN_EXPORT",
 ];
@@ -512,7 +521,7 @@ mod tests {
     #[test]
     fn every_code_has_its_own_sentence_in_both_languages() {
         let codes = documented_codes();
-        assert_eq!(codes.len(), 69, "{codes:?}");
+        assert_eq!(codes.len(), 70, "{codes:?}");
         for code in codes
             .iter()
             .map(String::as_str)

@@ -678,7 +678,7 @@ fn checked(spec: &Spec, values: &Values) -> Result<(), FormError> {
 /// rejection names: most are the same, a few are named apart.
 fn label_of(lang: Lang, spec: &Spec, name: &str) -> Option<&'static str> {
     let name = match name {
-        "target" => "id",
+        "target" | "entry" => "id",
         "unit" | "co_organisers" => "organiser",
         "window" => "start",
         "outcome" => "decision",

@@ -7,6 +7,8 @@
 //! The volunteer signs in with a personal link: his id and a token keyed
 //! with a key derived from the instance's identity key, so links need no
 //! password store and every instance of the ledger accepts the same link.
+//! A link names the last day it is valid, under the key, so one that went
+//! astray stops opening the volunteer's view; his union hands out another.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Json, Router};
-use chrono::{Datelike, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use ledger_core::command::DisputeCredit;
 use ledger_core::domain::{CreditStatus, DisputeKind, IdentityKey};
 use ledger_core::rights::Role;
@@ -52,20 +54,70 @@ pub fn routes() -> Router<Api> {
         )
 }
 
-/// The personal-link token of `volunteer`.
-pub fn link_token(key: &IdentityKey, volunteer: &VolunteerId) -> String {
+/// How long a personal link handed out today stays valid.
+pub const LINK_DAYS: u64 = 180;
+
+/// The personal-link token of `volunteer`, valid to the end of `until`
+/// (UTC): the day, then the key's MAC over the id and the day.
+pub fn link_token(key: &IdentityKey, volunteer: &VolunteerId, until: NaiveDate) -> String {
+    let until = until.format("%Y%m%d").to_string();
+    format!("{until}-{}", link_mac(key, volunteer, &until))
+}
+
+fn link_mac(key: &IdentityKey, volunteer: &VolunteerId, until: &str) -> String {
     let link_key = blake3::derive_key("union volunteer ledger 2026 personal links", &key.0);
-    let mac = blake3::keyed_hash(&link_key, volunteer.as_str().as_bytes());
-    hex::encode(&mac.as_bytes()[..16])
+    let mut hasher = blake3::Hasher::new_keyed(&link_key);
+    hasher.update(volunteer.as_str().as_bytes());
+    hasher.update(&[0]);
+    hasher.update(until.as_bytes());
+    hex::encode(&hasher.finalize().as_bytes()[..16])
 }
 
-/// The path of a volunteer's own view, if this instance can make links.
-pub fn link(api: &Api, volunteer: &VolunteerId) -> Option<String> {
+/// The path of a volunteer's own view, valid for [`LINK_DAYS`] from
+/// today, if this instance can make links.
+pub fn link(api: &Api, volunteer: &VolunteerId) -> Option<(String, NaiveDate)> {
     let key = api.identity_key.as_ref()?;
-    Some(format!("/me/{volunteer}/{}", link_token(key, volunteer)))
+    let until = Utc::now().date_naive() + chrono::Days::new(LINK_DAYS);
+    let token = link_token(key, volunteer, until);
+    Some((format!("/me/{volunteer}/{token}"), until))
 }
 
-/// The volunteer the link names, if the token is his.
+/// Why a personal link does not open the volunteer's view.
+#[derive(Debug, PartialEq, Eq)]
+enum LinkRefused {
+    /// Not made with this ledger's key for this volunteer (or mistyped).
+    Unknown,
+    /// Made for him, but its last day has passed.
+    Expired(NaiveDate),
+}
+
+/// Whether `token` opens `volunteer`'s view on `today` (UTC).
+fn check_link(
+    key: &IdentityKey,
+    volunteer: &VolunteerId,
+    token: &str,
+    today: NaiveDate,
+) -> Result<(), LinkRefused> {
+    let (until, mac) = token.split_once('-').ok_or(LinkRefused::Unknown)?;
+    let expected = link_mac(key, volunteer, until);
+    // Compared in constant time: the token is a secret.
+    let same = expected.len() == mac.len()
+        && expected
+            .bytes()
+            .zip(mac.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(LinkRefused::Unknown);
+    }
+    let until = NaiveDate::parse_from_str(until, "%Y%m%d").map_err(|_| LinkRefused::Unknown)?;
+    if until < today {
+        return Err(LinkRefused::Expired(until));
+    }
+    Ok(())
+}
+
+/// The volunteer the link names, if the token is his and still valid.
 fn holder(api: &Api, volunteer: &str, token: &str) -> Result<Principal, Refusal> {
     let refused = || {
         Refusal(
@@ -76,16 +128,16 @@ fn holder(api: &Api, volunteer: &str, token: &str) -> Result<Principal, Refusal>
     };
     let key = api.identity_key.as_ref().ok_or_else(refused)?;
     let volunteer = VolunteerId::new(volunteer).map_err(|_| refused())?;
-    let expected = link_token(key, &volunteer);
-    // Compared in constant time: the token is a secret.
-    let same = expected.len() == token.len()
-        && expected
-            .bytes()
-            .zip(token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
-        return Err(refused());
+    match check_link(key, &volunteer, token, Utc::now().date_naive()) {
+        Ok(()) => {}
+        Err(LinkRefused::Unknown) => return Err(refused()),
+        Err(LinkRefused::Expired(until)) => {
+            return Err(Refusal(
+                StatusCode::GONE,
+                "LINK_EXPIRED",
+                format!("this personal link was valid until {until}: ask your union for a new one"),
+            ))
+        }
     }
     let actor = ActorId::new(format!("volunteer-{volunteer}")).map_err(|_| refused())?;
     Ok(Principal {
@@ -371,6 +423,39 @@ mod tests {
     fn at(rfc3339: &str) -> Timestamp {
         let t = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("a time");
         Timestamp::from_chrono(&t.with_timezone(&Utc)).expect("in range")
+    }
+
+    #[test]
+    fn a_personal_link_opens_its_volunteers_view_until_its_last_day() {
+        let key = IdentityKey([7; 32]);
+        let v1 = VolunteerId::new("v1").expect("an id");
+        let v2 = VolunteerId::new("v2").expect("an id");
+        let day = |d| NaiveDate::from_ymd_opt(2027, 6, d).expect("a day");
+        let token = link_token(&key, &v1, day(5));
+        assert!(token.starts_with("20270605-"), "{token}");
+        assert_eq!(check_link(&key, &v1, &token, day(5)), Ok(()));
+        assert_eq!(
+            check_link(&key, &v1, &token, day(6)),
+            Err(LinkRefused::Expired(day(5)))
+        );
+        // Another volunteer, another key, a later day written in: refused.
+        assert_eq!(
+            check_link(&key, &v2, &token, day(1)),
+            Err(LinkRefused::Unknown)
+        );
+        assert_eq!(
+            check_link(&IdentityKey([8; 32]), &v1, &token, day(1)),
+            Err(LinkRefused::Unknown)
+        );
+        let extended = token.replacen("20270605", "20990605", 1);
+        assert_eq!(
+            check_link(&key, &v1, &extended, day(1)),
+            Err(LinkRefused::Unknown)
+        );
+        assert_eq!(
+            check_link(&key, &v1, "not-a-token", day(1)),
+            Err(LinkRefused::Unknown)
+        );
     }
 
     #[test]

@@ -53,6 +53,10 @@ async fn page(s: Session, State(api): State<Api>, Query(asked): Query<Asked>) ->
                 a href="/console/forms/award" { (s.t("申请积分奖励", "Request points")) } " · "
                 a href="/console/forms/reverse" { (s.t("申请冲正", "Request a reversal")) }
             }
+            @if items.len() == SHOWN {
+                p.hint { (s.t("仅显示最早的 500 项；处理后其余各项会依次显示。",
+                              "The oldest 500 are shown; the rest appear as these are decided.")) }
+            }
             @if items.is_empty() { (empty(&s)) } @else {
                 table #requests {
                     thead { tr {

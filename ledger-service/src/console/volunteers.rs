@@ -307,9 +307,10 @@ async fn volunteer_page(
             (summary(&s, v))
             (mark)
             @if s.sees_personal() {
-                @if let Some(link) = super::me::link(&api, &id) {
+                @if let Some((link, until)) = super::me::link(&api, &id) {
                     p.hint { (s.t("本人查看链接（请私下发给志愿者）：", "Personal link (give it to the volunteer privately): "))
-                        a #personal-link href=(link) { (link) } }
+                        a #personal-link href=(link) { (link) }
+                        " " (s.t("有效期至", "valid until")) " " (until.format("%Y-%m-%d")) }
                 }
             }
             p.exports {
