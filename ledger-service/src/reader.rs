@@ -235,9 +235,8 @@ fn verify_and_file(state: &mut ReadState, block: &Block) -> Result<(), Unfiled> 
 mod tests {
     use std::collections::HashMap;
 
-    use ledger_core::testing::random::{play, step};
-    use ledger_core::testing::{actor, world};
-    use ledger_core::time::Timestamp;
+    use ledger_core::testing::random::{play, record, step};
+    use ledger_core::testing::world;
     use ledger_core::{Chain, EventRecord, Ledger};
     use proptest::strategy::{Strategy, ValueTree};
     use proptest::test_runner::TestRunner;
@@ -247,27 +246,20 @@ mod tests {
     /// A season played at random: check-outs, credits, disputes, awards,
     /// redemptions and reversals, each naming its entry and not its
     /// volunteer.
-    fn season() -> Vec<Event> {
+    fn season() -> Vec<EventRecord> {
         let mut runner = TestRunner::deterministic();
         let steps = proptest::collection::vec((step(), 0i64..120), 2000)
             .new_tree(&mut runner)
             .unwrap()
             .current();
-        let (_, timed) = play(&steps);
-        timed.into_iter().map(|(_, e)| e).collect()
+        play(&steps).1
     }
 
-    fn block_of(events: &[Event]) -> Block {
+    fn block_of(records: &[EventRecord]) -> Block {
         let mut chain = Chain::new();
         let mut frames = Vec::new();
-        for (i, event) in events.iter().enumerate() {
-            let record = EventRecord {
-                recorded_at: Timestamp(i as i64),
-                actor: actor("admin-city"),
-                submission: None,
-                event: event.clone(),
-            };
-            chain.append(&record, &mut frames).unwrap();
+        for record in records {
+            chain.append(record, &mut frames).unwrap();
         }
         Block {
             stream_sequence: 1,
@@ -278,9 +270,10 @@ mod tests {
 
     #[test]
     fn files_each_event_under_the_volunteer_the_whole_state_names() {
-        let events = season();
+        let records = season();
+        let events: Vec<&Event> = records.iter().map(|r| &r.event).collect();
         let mut state = ReadState::default();
-        apply(&mut state, &block_of(&events));
+        apply(&mut state, &block_of(&records));
         assert_eq!(state.broken, None);
         assert_eq!(state.verifier.head().sequence, events.len() as u64);
 
@@ -315,7 +308,12 @@ mod tests {
     #[test]
     fn a_changed_byte_stops_reading_where_it_is() {
         let world = world();
-        let mut block = block_of(&world.events);
+        let records: Vec<EventRecord> = world
+            .events
+            .iter()
+            .map(|e| record(&world, e.clone()))
+            .collect();
+        let mut block = block_of(&records);
         let mut frames = block.frames.to_vec();
         let middle = frames.len() / 2;
         frames[middle] ^= 1;
@@ -333,13 +331,13 @@ mod tests {
     /// proofs with hashes missing.
     #[test]
     fn a_proof_log_that_cannot_be_written_stops_reading() {
-        let events = season();
+        let records = season();
         let full = std::path::Path::new("/dev/full");
         let mut state = ReadState {
             proofs: ProofLog::in_file(full).unwrap(),
             ..ReadState::default()
         };
-        apply(&mut state, &block_of(&events));
+        apply(&mut state, &block_of(&records));
         let broken = state.broken.expect("reads stopped");
         assert!(
             broken.contains("stream message 1 could not be filed"),

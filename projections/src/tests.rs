@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use ledger_core::chain::Chain;
 use ledger_core::command::{DeclareCampaign, FileReport};
 use ledger_core::domain::{CreditStatus, Deadline, Phase, ReportKind};
-use ledger_core::testing::random::{play, play_on, step, Step};
+use ledger_core::testing::random::{play, play_on, record, step, Step};
 use ledger_core::testing::{actor, text, unit_id, World};
 use ledger_core::time::{Day, DayRange, Timestamp};
 use ledger_core::values::{CampaignId, ReportId, UnitId};
@@ -57,24 +57,14 @@ fn report() -> Command {
 /// over credits already confirmed) and a report filed.
 fn run(steps: &[(Step, i64)]) -> (World, Vec<EventRecord>) {
     let half = steps.len() / 2;
-    let (mut world, mut timed) = play(&steps[..half]);
+    let (mut world, mut records) = play(&steps[..half]);
     world.ctx.actor = actor("admin-city");
     for command in [campaign(), report()] {
         if let Ok(events) = world.try_run(&command) {
-            timed.extend(events.into_iter().map(|e| (world.ctx.now, e)));
+            records.extend(events.into_iter().map(|e| record(&world, e)));
         }
     }
-    let (world, timed) = play_on(world, timed, &steps[half..]);
-    let records = timed
-        .into_iter()
-        .map(|(at, event)| EventRecord {
-            recorded_at: at,
-            actor: actor("admin-city"),
-            submission: None,
-            event,
-        })
-        .collect();
-    (world, records)
+    play_on(world, records, &steps[half..])
 }
 
 fn random_steps(n: usize, seed: u8) -> Vec<(Step, i64)> {

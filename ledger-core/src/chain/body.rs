@@ -111,26 +111,21 @@ mod tests {
 
     use super::*;
     use crate::chain::Chain;
-    use crate::event::Event;
     use crate::frame::parse_frame;
-    use crate::testing::actor;
     use crate::testing::random::{play, step};
-    use crate::time::Timestamp;
 
-    /// `events`, each with a submission key or not, framed.
-    fn frames(events: Vec<(Timestamp, Event)>) -> Vec<Vec<u8>> {
+    /// `records`, each with a submission key or not, framed.
+    fn frames(records: Vec<EventRecord>) -> Vec<Vec<u8>> {
         let mut chain = Chain::new();
-        events
+        records
             .into_iter()
             .enumerate()
-            .map(|(i, (recorded_at, event))| {
+            .map(|(i, record)| {
                 let record = EventRecord {
-                    recorded_at,
-                    actor: actor("admin-city"),
                     submission: (i % 2 == 1).then(|| {
                         crate::values::SubmissionKey::new(format!("kiosk-1:{i}")).unwrap()
                     }),
-                    event,
+                    ..record
                 };
                 let mut out = Vec::new();
                 chain.append(&record, &mut out).unwrap();

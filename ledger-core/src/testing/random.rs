@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use crate::command::*;
 use crate::domain::*;
-use crate::event::Event;
+use crate::event::{Event, EventRecord};
 use crate::testing::*;
 use crate::time::{Timestamp, Window};
 use crate::values::*;
@@ -157,30 +157,41 @@ pub fn stamp(command: &mut Command, now: Timestamp, back: i64) {
 
 /// Plays `steps` against the arena and returns the world after them with
 /// every accepted event and the moment it was decided.
-pub fn play(steps: &[(Step, i64)]) -> (World, Vec<(Timestamp, Event)>) {
+pub fn play(steps: &[(Step, i64)]) -> (World, Vec<EventRecord>) {
     let world = arena();
-    let timed = world
+    let records = world
         .events
         .iter()
-        .map(|e| (world.ctx.now, e.clone()))
+        .map(|e| record(&world, e.clone()))
         .collect();
-    play_on(world, timed, steps)
+    play_on(world, records, steps)
 }
 
-/// Plays `steps` on from `world`, adding accepted events to `timed`.
+/// `event` as the world's clock and actor record it.
+pub fn record(world: &World, event: Event) -> EventRecord {
+    EventRecord {
+        recorded_at: world.ctx.now,
+        actor: world.ctx.actor.clone(),
+        submission: None,
+        event,
+    }
+}
+
+/// Plays `steps` on from `world`, adding accepted events to `records`
+/// under the step's actor.
 pub fn play_on(
     mut world: World,
-    mut timed: Vec<(Timestamp, Event)>,
+    mut records: Vec<EventRecord>,
     steps: &[(Step, i64)],
-) -> (World, Vec<(Timestamp, Event)>) {
+) -> (World, Vec<EventRecord>) {
     for (step, back) in steps {
         world.ctx.now = world.ctx.now.plus_minutes(step.advance_minutes);
         world.ctx.actor = actor(step.actor);
         let mut command = step.command.clone();
         stamp(&mut command, world.ctx.now, *back);
         if let Ok(events) = world.try_run(&command) {
-            timed.extend(events.into_iter().map(|e| (world.ctx.now, e)));
+            records.extend(events.into_iter().map(|e| record(&world, e)));
         }
     }
-    (world, timed)
+    (world, records)
 }
