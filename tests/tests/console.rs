@@ -1,8 +1,9 @@
 //! The admin console in a real browser (headless Chromium over WebDriver):
 //! sign in, the dashboard, a leaderboard filtered by period and unit, a
 //! volunteer's page, a check-in recorded through the forms and the balance
-//! moving once the credit is confirmed, exports opened with a spreadsheet
-//! library, and an admin of one district kept out of another's volunteers.
+//! moving once the credit is confirmed, a sign-up and its withdrawal,
+//! exports opened with a spreadsheet library, and an admin of one district
+//! kept out of another's volunteers.
 //! Screenshots of the main pages go to `target/console-screenshots/`.
 
 use std::sync::Arc;
@@ -95,6 +96,13 @@ async fn submit(b: &Browser) {
     if b.path().await.starts_with("/console/forms/") {
         panic!("the form was refused: {}", b.text("#form-error").await);
     }
+}
+
+/// Submits the form on the page; it must be refused, and the sentence
+/// that says why is returned.
+async fn refusal(b: &Browser) -> String {
+    b.follow("form.stacked button[type=submit]").await;
+    b.text("#form-error .why").await
 }
 
 /// The local time (UTC+8) `minutes` from now, as a datetime-local value.
@@ -613,6 +621,77 @@ async fn admins_work_in_the_console() {
     b.goto(&format!("{base}/console/activities/a1")).await;
     assert_eq!(b.text("[data-figure=no-shows] .value").await, "0");
     b.screenshot("activity").await;
+
+    // 李娜 (v3), approved at all three levels.
+    for (i, level) in ["unit", "district_or_industry", "city"].iter().enumerate() {
+        let (status, answer) = call(
+            &s.router,
+            "POST",
+            "/api/v1/commands",
+            Some("city-secret"),
+            Some(submission(
+                &format!("approve-v3-{i}"),
+                json!({"type": "approve_volunteer", "volunteer": "v3", "level": level}),
+            )),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
+    // a1 takes no walk-ins: v3 is refused at the check-in until she signs
+    // up, which the activity's page counts.
+    b.goto(&format!(
+        "{base}/console/forms/check-in?activity=a1&volunteer=v3"
+    ))
+    .await;
+    b.set("input[name=at]", &local(-5)).await;
+    assert!(refusal(&b).await.contains("没有报名此活动"));
+    b.goto(&format!("{base}/console/activities/a1")).await;
+    assert_eq!(b.text("[data-figure=sign-ups] .value").await, "1");
+    b.follow("a#sign-up").await;
+    assert_eq!(b.attr("input[name=activity]", "value").await, "a1");
+    b.fill("input[name=volunteer]", "v3").await;
+    submit(&b).await;
+    assert_eq!(
+        b.path().await.split('?').next(),
+        Some("/console/activities/a1")
+    );
+    assert_eq!(b.text("[data-figure=sign-ups] .value").await, "2");
+    b.goto(&format!("{base}/console/volunteers/v3")).await;
+    assert!(b
+        .text("#history tbody tr:last-child")
+        .await
+        .contains("报名 · a1"));
+    // Withdrawn, the sign-up no longer counts.
+    b.goto(&format!("{base}/console/activities/a1")).await;
+    b.follow("a#cancel-sign-up").await;
+    b.fill("input[name=volunteer]", "v3").await;
+    submit(&b).await;
+    assert_eq!(b.text("[data-figure=sign-ups] .value").await, "1");
+    b.goto(&format!("{base}/console/volunteers/v3")).await;
+    assert!(b
+        .text("#history tbody tr:last-child")
+        .await
+        .contains("取消报名 · a1"));
+    // Signed up again, she is checked in; attendance cannot be withdrawn.
+    b.goto(&format!(
+        "{base}/console/forms/sign-up?activity=a1&volunteer=v3"
+    ))
+    .await;
+    submit(&b).await;
+    b.goto(&format!(
+        "{base}/console/forms/check-in?activity=a1&volunteer=v3"
+    ))
+    .await;
+    b.set("input[name=at]", &local(-5)).await;
+    submit(&b).await;
+    assert_eq!(b.text("[data-figure=sign-ups] .value").await, "2");
+    assert_eq!(b.text("[data-figure=attended] .value").await, "2");
+    b.goto(&format!(
+        "{base}/console/forms/cancel-sign-up?activity=a1&volunteer=v3"
+    ))
+    .await;
+    assert!(refusal(&b).await.contains("不能取消报名"));
 
     // English on request.
     b.follow("a.lang").await;

@@ -301,8 +301,8 @@ fn sentence_of_attendance(code: &str) -> Option<(&'static str, &'static str)> {
             "The volunteer is already signed up.",
         ),
         "NOT_SIGNED_UP" => (
-            "该志愿者未报名此活动，而此活动不允许现场参加。请先报名。",
-            "The volunteer has not signed up, and this activity takes no walk-ins.",
+            "该志愿者没有报名此活动（不允许现场参加的活动，须先报名才能签到）。",
+            "The volunteer is not signed up for this activity (where an activity takes no walk-ins, a check-in needs a sign-up first).",
         ),
         "ALREADY_ATTENDED" => (
             "该志愿者已有签到记录，不能取消报名。",

@@ -1,9 +1,10 @@
-//! Forms for the everyday commands: publish an activity, record a check-in
-//! or check-out, review and confirm a credit, redeem a reward, reverse an
-//! entry with a reason. Each form becomes the same JSON command the API
-//! takes, so the rules, the rights and the idempotency are the API's: a
-//! form carries a fresh submission key, and sending it twice (a double
-//! click, a reload) records it once.
+//! Forms for the everyday commands: publish an activity, sign a volunteer
+//! up or withdraw the sign-up, record a check-in or check-out, review and
+//! confirm a credit, redeem a reward, reverse an entry with a reason. Each
+//! form becomes the same JSON command the API takes, so the rules, the
+//! rights and the idempotency are the API's: a form carries a fresh
+//! submission key, and sending it twice (a double click, a reload) records
+//! it once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -159,6 +160,44 @@ const TARGETS: &[(&str, &str, &str)] = &[
 ];
 
 const SPECS: &[Spec] = &[
+    Spec {
+        slug: "sign-up",
+        zh: "报名",
+        en: "Sign a volunteer up",
+        fields: &[
+            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
+        ],
+        command: |v, _| {
+            Ok(json!({"type": "sign_up", "activity": v["activity"], "volunteer": v["volunteer"]}))
+        },
+        then: |v| format!("/console/activities/{}", urlencode(&v["activity"])),
+    },
+    Spec {
+        slug: "cancel-sign-up",
+        zh: "取消报名",
+        en: "Withdraw a sign-up",
+        fields: &[
+            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
+        ],
+        command: |v, _| {
+            Ok(
+                json!({"type": "cancel_sign_up", "activity": v["activity"], "volunteer": v["volunteer"]}),
+            )
+        },
+        then: |v| format!("/console/activities/{}", urlencode(&v["activity"])),
+    },
     Spec {
         slug: "check-in",
         zh: "登记签到",
@@ -886,6 +925,14 @@ mod tests {
                 values(&[("request", "3"), ("reason", "无记录")]),
             ),
             (
+                "sign-up",
+                values(&[("activity", "a1"), ("volunteer", "v1")]),
+            ),
+            (
+                "cancel-sign-up",
+                values(&[("activity", "a1"), ("volunteer", "v1")]),
+            ),
+            (
                 "publish-activity",
                 values(&[
                     ("activity", "a9"),
@@ -900,6 +947,7 @@ mod tests {
                 ]),
             ),
         ];
+        let mut made = Vec::new();
         for (slug, v) in filled {
             let spec = spec(slug).unwrap();
             let json = (spec.command)(&v, offset).unwrap();
@@ -909,7 +957,13 @@ mod tests {
                 // 09:00 at UTC+8 is 01:00 UTC.
                 assert_eq!(c.at.to_string(), "2026-03-12T01:00:00+00:00");
             }
+            made.push(command);
         }
+        // Each form makes its own command, with what was filled in.
+        assert!(made.iter().any(|c| matches!(c,
+            Command::SignUp(s) if s.activity.as_str() == "a1" && s.volunteer.as_str() == "v1")));
+        assert!(made.iter().any(|c| matches!(c,
+            Command::CancelSignUp(s) if s.activity.as_str() == "a1" && s.volunteer.as_str() == "v1")));
         let bad = [
             (
                 "check-in",
