@@ -2,8 +2,8 @@
 //! sign in, the dashboard, a leaderboard filtered by period and unit, a
 //! volunteer's page, a check-in recorded through the forms and the balance
 //! moving once the credit is confirmed, a sign-up and its withdrawal,
-//! exports opened with a spreadsheet library, and an admin of one district
-//! kept out of another's volunteers.
+//! exports opened with a spreadsheet library, pages at a phone's width, and
+//! an admin of one district kept out of another's volunteers.
 //! Screenshots of the main pages go to `target/console-screenshots/`.
 
 use std::sync::Arc;
@@ -105,6 +105,34 @@ async fn refusal(b: &Browser) -> String {
     b.text("#form-error .why").await
 }
 
+/// Whether the page is wider than a window `width` pixels wide, so that it
+/// would scroll sideways: if so, its width and the first elements reaching
+/// past the window's edge. (A wide table scrolling within itself is not.)
+async fn sticking_out(b: &Browser, width: u32) -> Option<String> {
+    b.client
+        .set_window_size(width, 900)
+        .await
+        .expect("window resized");
+    let found = b
+        .client
+        .execute(
+            "const w = window.innerWidth; \
+             const wide = Array.from(document.querySelectorAll('body *')) \
+                 .filter(e => e.getBoundingClientRect().right > w + 1) \
+                 .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className); \
+             return [w, document.documentElement.scrollWidth, wide];",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    b.client
+        .set_window_size(1280, 1000)
+        .await
+        .expect("window restored");
+    assert_eq!(found[0].as_u64(), Some(u64::from(width)), "{found}");
+    (found[1].as_u64() > Some(u64::from(width))).then(|| found.to_string())
+}
+
 /// The local time (UTC+8) `minutes` from now, as a datetime-local value.
 fn local(minutes: i64) -> String {
     let t = chrono::Utc::now() + chrono::Duration::minutes(minutes);
@@ -179,6 +207,8 @@ async fn admins_work_in_the_console() {
     assert_eq!(b.text("[data-figure=hours] .value").await, "0.7");
     assert!(b.text("#verified").await.len() > 4);
     b.screenshot("volunteer").await;
+    // A long personal link wraps on a phone rather than widen the page.
+    assert_eq!(sticking_out(&b, 400).await, None, "v1's page at 400 px");
     let personal_link = b.attr("#personal-link", "href").await;
 
     // A second session, whose minutes the volunteer asks to correct from
@@ -687,11 +717,21 @@ async fn admins_work_in_the_console() {
     submit(&b).await;
     assert_eq!(b.text("[data-figure=sign-ups] .value").await, "2");
     assert_eq!(b.text("[data-figure=attended] .value").await, "2");
+    assert_eq!(
+        sticking_out(&b, 400).await,
+        None,
+        "the activity's page at 400 px"
+    );
     b.goto(&format!(
         "{base}/console/forms/cancel-sign-up?activity=a1&volunteer=v3"
     ))
     .await;
     assert!(refusal(&b).await.contains("不能取消报名"));
+    assert_eq!(
+        sticking_out(&b, 400).await,
+        None,
+        "a refused form at 400 px"
+    );
 
     // English on request.
     b.follow("a.lang").await;

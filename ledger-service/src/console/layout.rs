@@ -258,7 +258,8 @@ form.inline { display: inline; }
 svg.trend { background: #fff; border: 1px solid var(--line); border-radius: 8px; max-width: 100%; height: auto; }
 svg.trend rect { fill: var(--accent); }
 svg.trend text { font-size: 11px; fill: var(--muted); }
-@media (max-width: 640px) { main { padding: .75rem; } table { font-size: .9em; } th, td { padding: .3rem; } }
+.hint a { overflow-wrap: anywhere; }
+@media (max-width: 640px) { main { padding: .75rem; } table { font-size: .9em; display: block; overflow-x: auto; } th, td { padding: .3rem; } }
 "#;
 
 #[cfg(test)]
