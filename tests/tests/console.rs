@@ -1,9 +1,10 @@
 //! The admin console in a real browser (headless Chromium over WebDriver):
 //! sign in, the dashboard, a leaderboard filtered by period and unit, a
 //! volunteer's page, a check-in recorded through the forms and the balance
-//! moving once the credit is confirmed, a sign-up and its withdrawal,
-//! exports opened with a spreadsheet library, pages at a phone's width, and
-//! an admin of one district kept out of another's volunteers.
+//! moving once the credit is confirmed, a registration's three opinions, a
+//! sign-up and its withdrawal, exports opened with a spreadsheet library,
+//! pages at a phone's width, and an admin of one district kept out of
+//! another's volunteers.
 //! Screenshots of the main pages go to `target/console-screenshots/`.
 
 use std::sync::Arc;
@@ -652,21 +653,58 @@ async fn admins_work_in_the_console() {
     assert_eq!(b.text("[data-figure=no-shows] .value").await, "0");
     b.screenshot("activity").await;
 
-    // 李娜 (v3), approved at all three levels.
-    for (i, level) in ["unit", "district_or_industry", "city"].iter().enumerate() {
-        let (status, answer) = call(
-            &s.router,
-            "POST",
-            "/api/v1/commands",
-            Some("city-secret"),
-            Some(submission(
-                &format!("approve-v3-{i}"),
-                json!({"type": "approve_volunteer", "volunteer": "v3", "level": level}),
-            )),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
+    // 李娜 (v3) awaits the three opinions on her registration: each is
+    // given through the form her page links to, filled in with her and
+    // the level awaited, and her history names each level.
+    b.goto(&format!("{base}/console/volunteers/v3")).await;
+    assert!(b.text("#status").await.contains("待审批"));
+    for (level, name) in [
+        ("unit", "基层工会意见"),
+        ("district_or_industry", "区县（产业）工会意见"),
+        ("city", "市总工会意见"),
+    ] {
+        assert!(b.text("#opinion").await.contains(name));
+        b.follow("#opinion a#approve").await;
+        assert_eq!(b.attr("input[name=volunteer]", "value").await, "v3");
+        assert_eq!(
+            b.text("select[name=level] option:checked").await,
+            name,
+            "{level}"
+        );
+        submit(&b).await;
+        assert!(b.path().await.starts_with("/console/volunteers/v3"));
+        assert!(
+            b.text("#history")
+                .await
+                .contains(&format!("审批通过 · {name}")),
+            "{}",
+            b.text("#history").await
+        );
     }
+    assert_eq!(b.text("#status").await, "已批准");
+    assert_eq!(b.count("#opinion").await, 0);
+    // Registered in the first row, then the three opinions in order.
+    for (row, name) in [
+        (2, "基层工会意见"),
+        (3, "区县（产业）工会意见"),
+        (4, "市总工会意见"),
+    ] {
+        assert_eq!(
+            b.text(&format!(
+                "#history tbody tr:nth-child({row}) td:nth-child(3)"
+            ))
+            .await,
+            format!("审批通过 · {name}")
+        );
+    }
+    assert_eq!(sticking_out(&b, 400).await, None, "v3's page at 400 px");
+    b.screenshot("volunteer-approved").await;
+    // An opinion on a registration already decided is refused, and why.
+    b.goto(&format!(
+        "{base}/console/forms/approve-volunteer?volunteer=v1&level=city"
+    ))
+    .await;
+    assert!(refusal(&b).await.contains("已审批完毕"));
 
     // a1 takes no walk-ins: v3 is refused at the check-in until she signs
     // up, which the activity's page counts.
@@ -732,6 +770,22 @@ async fn admins_work_in_the_console() {
         None,
         "a refused form at 400 px"
     );
+
+    // 王海 (v2) is refused at the grassroots level, with a reason.
+    b.goto(&format!("{base}/console/volunteers/v2")).await;
+    b.follow("#opinion a#reject").await;
+    assert_eq!(
+        b.text("select[name=level] option:checked").await,
+        "基层工会意见"
+    );
+    b.fill("input[name=reason]", "登记表信息不全").await;
+    submit(&b).await;
+    assert!(b.text("#status").await.starts_with("未通过"));
+    assert_eq!(b.count("#opinion").await, 0);
+    assert!(b
+        .text("#history tbody tr:last-child")
+        .await
+        .contains("审批未通过 · 基层工会意见"));
 
     // English on request.
     b.follow("a.lang").await;

@@ -1,10 +1,10 @@
-//! Forms for the everyday commands: publish an activity, sign a volunteer
-//! up or withdraw the sign-up, record a check-in or check-out, review and
-//! confirm a credit, redeem a reward, reverse an entry with a reason. Each
-//! form becomes the same JSON command the API takes, so the rules, the
-//! rights and the idempotency are the API's: a form carries a fresh
-//! submission key, and sending it twice (a double click, a reload) records
-//! it once.
+//! Forms for the everyday commands: give a registration's three opinions,
+//! publish an activity, sign a volunteer up or withdraw the sign-up, record
+//! a check-in or check-out, review and confirm a credit, redeem a reward,
+//! reverse an entry with a reason. Each form becomes the same JSON command
+//! the API takes, so the rules, the rights and the idempotency are the
+//! API's: a form carries a fresh submission key, and sending it twice (a
+//! double click, a reload) records it once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -159,7 +159,62 @@ const TARGETS: &[(&str, &str, &str)] = &[
     ("redemption", "积分兑换", "Redemption"),
 ];
 
+/// The three opinions on a registration form, in the order they are
+/// given; the value is the level as the command names it.
+pub(super) const LEVELS: &[(&str, &str, &str)] = &[
+    ("unit", "基层工会意见", "Grassroots union's opinion"),
+    (
+        "district_or_industry",
+        "区县（产业）工会意见",
+        "District (industry) union's opinion",
+    ),
+    ("city", "市总工会意见", "City federation's opinion"),
+];
+
 const SPECS: &[Spec] = &[
+    Spec {
+        slug: "approve-volunteer",
+        zh: "审批登记：同意",
+        en: "Approve a registration",
+        fields: &[
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
+            field("level", "审批级别", "Opinion of", Input::Choice(LEVELS)),
+        ],
+        command: |v, _| {
+            Ok(
+                json!({"type": "approve_volunteer", "volunteer": v["volunteer"],
+                "level": level(&v["level"])?}),
+            )
+        },
+        then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
+    },
+    Spec {
+        slug: "reject-volunteer",
+        zh: "审批登记：不同意",
+        en: "Reject a registration",
+        fields: &[
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
+            field("level", "审批级别", "Opinion of", Input::Choice(LEVELS)),
+            field("reason", "理由", "Reason", Input::Words),
+        ],
+        command: |v, _| {
+            Ok(
+                json!({"type": "reject_volunteer", "volunteer": v["volunteer"],
+                "level": level(&v["level"])?, "reason": v["reason"]}),
+            )
+        },
+        then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
+    },
     Spec {
         slug: "sign-up",
         zh: "报名",
@@ -449,6 +504,15 @@ const SPECS: &[Spec] = &[
 
 /// Where requests wait for their second admin.
 const REQUESTS: &str = "/console/requests";
+
+/// One of the three opinions, as the command names it.
+fn level(s: &str) -> Result<&'static str, FormError> {
+    LEVELS
+        .iter()
+        .map(|(value, _, _)| *value)
+        .find(|value| *value == s.trim())
+        .ok_or(FormError::NoSuchChoice("level"))
+}
 
 /// A hand-made entry, requested for another admin to approve.
 fn request(entry: Value, v: &Values) -> Value {
@@ -863,6 +927,37 @@ mod tests {
             label_of(Lang::En, spec("check-in").unwrap(), "at"),
             Some("Checked in at")
         );
+        let approve = spec("approve-volunteer").unwrap();
+        let e = (approve.command)(
+            &values(&[("volunteer", "v1"), ("level", "town")]),
+            UtcOffset(480),
+        )
+        .unwrap_err();
+        assert_eq!(
+            explain_form(Lang::Zh, approve, &e).sentence,
+            "审批级别：请从列表中选择。"
+        );
+    }
+
+    /// The three opinions are offered by their names on the registration
+    /// form, the level asked for chosen.
+    #[test]
+    fn opinions_are_chosen_by_their_names() {
+        let approve = spec("approve-volunteer").unwrap();
+        let level = approve.fields.iter().find(|f| f.name == "level").unwrap();
+        let zh = input(Lang::Zh, level, "district_or_industry").into_string();
+        for name in ["基层工会意见", "区县（产业）工会意见", "市总工会意见"] {
+            assert!(zh.contains(name), "{zh}");
+        }
+        assert!(
+            zh.contains(r#"<option value="district_or_industry" selected>区县（产业）工会意见"#),
+            "{zh}"
+        );
+        let en = input(Lang::En, level, "city").into_string();
+        assert!(
+            en.contains(r#"<option value="city" selected>City federation's opinion"#),
+            "{en}"
+        );
     }
 
     #[test]
@@ -925,6 +1020,18 @@ mod tests {
                 values(&[("request", "3"), ("reason", "无记录")]),
             ),
             (
+                "approve-volunteer",
+                values(&[("volunteer", "v1"), ("level", "district_or_industry")]),
+            ),
+            (
+                "reject-volunteer",
+                values(&[
+                    ("volunteer", "v1"),
+                    ("level", "city"),
+                    ("reason", "不符合条件"),
+                ]),
+            ),
+            (
                 "sign-up",
                 values(&[("activity", "a1"), ("volunteer", "v1")]),
             ),
@@ -960,6 +1067,11 @@ mod tests {
             made.push(command);
         }
         // Each form makes its own command, with what was filled in.
+        use ledger_core::domain::ApprovalLevel;
+        assert!(made.iter().any(|c| matches!(c,
+            Command::ApproveVolunteer(a) if a.level == ApprovalLevel::DistrictOrIndustry)));
+        assert!(made.iter().any(|c| matches!(c,
+            Command::RejectVolunteer(r) if r.level == ApprovalLevel::City && r.reason.as_str() == "不符合条件")));
         assert!(made.iter().any(|c| matches!(c,
             Command::SignUp(s) if s.activity.as_str() == "a1" && s.volunteer.as_str() == "v1")));
         assert!(made.iter().any(|c| matches!(c,
@@ -986,6 +1098,10 @@ mod tests {
                 values(&[("volunteer", "v1"), ("points", "five"), ("reason", "r")]),
             ),
             ("approve-request", values(&[("request", "C3")])),
+            (
+                "approve-volunteer",
+                values(&[("volunteer", "v1"), ("level", "town")]),
+            ),
         ];
         for (slug, v) in bad {
             assert!(
