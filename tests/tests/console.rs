@@ -2,9 +2,9 @@
 //! sign in, the dashboard, a leaderboard filtered by period and unit, a
 //! volunteer's page, a check-in recorded through the forms and the balance
 //! moving once the credit is confirmed, a registration's three opinions, a
-//! sign-up and its withdrawal, exports opened with a spreadsheet library,
-//! pages at a phone's width, and an admin of one district kept out of
-//! another's volunteers.
+//! sign-up and its withdrawal, the reward catalogue, exports opened with a
+//! spreadsheet library, pages at a phone's width, and an admin of one
+//! district kept out of another's volunteers.
 //! Screenshots of the main pages go to `target/console-screenshots/`.
 
 use std::sync::Arc;
@@ -787,6 +787,45 @@ async fn admins_work_in_the_console() {
         .await
         .contains("审批未通过 · 基层工会意见"));
 
+    // The reward catalogue: the city's ticket, one redeemed (the reversal
+    // waits for a second admin).
+    b.follow("header nav a[href='/console/rewards']").await;
+    let ticket = "#rewards tr[data-reward=ticket]";
+    assert_eq!(b.text(&format!("{ticket} td:nth-child(2)")).await, "电影票");
+    assert_eq!(b.text(&format!("{ticket} td.unit")).await, "连云港市总工会");
+    assert_eq!(b.text(&format!("{ticket} td.cost")).await, "3");
+    assert_eq!(b.text(&format!("{ticket} td.stock")).await, "9");
+    assert_eq!(b.text(&format!("{ticket} td.redeemed")).await, "1");
+    // haizhou lists a book, out of stock, then restocks it.
+    b.follow("a#list-reward").await;
+    b.fill("input[name=reward]", "book").await;
+    b.fill("input[name=unit]", "haizhou").await;
+    b.fill("input[name=name]", "工会图书").await;
+    b.fill("input[name=cost_points]", "5").await;
+    b.fill("input[name=stock]", "0").await;
+    submit(&b).await;
+    assert!(b.path().await.starts_with("/console/rewards"));
+    let book = "#rewards tr[data-reward=book]";
+    assert_eq!(b.text(&format!("{book} td.unit")).await, "海州区总工会");
+    assert_eq!(b.text(&format!("{book} td.stock")).await, "0");
+    b.goto(&format!(
+        "{base}/console/forms/list-reward?reward=book&unit=haizhou&name=x&cost_points=1&stock=1"
+    ))
+    .await;
+    assert!(refusal(&b).await.contains("奖品编号已被使用"));
+    b.goto(&format!("{base}/console/rewards")).await;
+    b.follow(&format!("{book} a.restock")).await;
+    assert_eq!(b.attr("input[name=reward]", "value").await, "book");
+    b.fill("input[name=quantity]", "4").await;
+    submit(&b).await;
+    assert_eq!(b.text(&format!("{book} td.stock")).await, "4");
+    assert_eq!(
+        sticking_out(&b, 400).await,
+        None,
+        "the reward catalogue at 400 px"
+    );
+    b.screenshot("rewards").await;
+
     // English on request.
     b.follow("a.lang").await;
     assert!(b.source().await.contains("lang=\"en\""));
@@ -823,6 +862,23 @@ async fn admins_work_in_the_console() {
     assert_eq!(b.text("#balance").await, balance.to_string());
     let reversed = b.text("#history tbody tr:last-child").await;
     assert!(reversed.contains("R1"), "{reversed}");
+
+    // haizhou's catalogue holds haizhou's book, not the city's ticket;
+    // the book is redeemed for v1 from there.
+    b.goto(&format!("{base}/console/rewards")).await;
+    assert_eq!(b.count("#rewards tbody tr").await, 1);
+    b.follow("#rewards tr[data-reward=book] a.redeem").await;
+    assert_eq!(b.attr("input[name=reward]", "value").await, "book");
+    b.fill("input[name=volunteer]", "v1").await;
+    b.fill("input[name=quantity]", "1").await;
+    submit(&b).await;
+    assert_eq!(b.text("#balance").await, (balance - 5).to_string());
+    b.goto(&format!("{base}/console/rewards")).await;
+    assert_eq!(b.text("#rewards tr[data-reward=book] td.stock").await, "3");
+    assert_eq!(
+        b.text("#rewards tr[data-reward=book] td.redeemed").await,
+        "1"
+    );
 
     b.stop().await;
 }

@@ -1,10 +1,10 @@
 //! Forms for the everyday commands: give a registration's three opinions,
 //! publish an activity, sign a volunteer up or withdraw the sign-up, record
-//! a check-in or check-out, review and confirm a credit, redeem a reward,
-//! reverse an entry with a reason. Each form becomes the same JSON command
-//! the API takes, so the rules, the rights and the idempotency are the
-//! API's: a form carries a fresh submission key, and sending it twice (a
-//! double click, a reload) records it once.
+//! a check-in or check-out, review and confirm a credit, list, restock and
+//! redeem rewards, reverse an entry with a reason. Each form becomes the
+//! same JSON command the API takes, so the rules, the rights and the
+//! idempotency are the API's: a form carries a fresh submission key, and
+//! sending it twice (a double click, a reload) records it once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -353,6 +353,40 @@ const SPECS: &[Spec] = &[
         },
         then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
     },
+    Spec {
+        slug: "list-reward",
+        zh: "上架奖品",
+        en: "List a reward",
+        fields: &[
+            field("reward", "奖品编号", "Reward id", Input::Id(reward_id)),
+            field("unit", "所属单位编号", "Unit", Input::Id(unit_id)),
+            field("name", "奖品名称", "Name", Input::Words),
+            field("cost_points", "每件所需积分", "Points each", Input::Number),
+            field("stock", "库存", "Stock", Input::Number),
+        ],
+        command: |v, _| {
+            Ok(
+                json!({"type": "list_reward", "reward": v["reward"], "unit": v["unit"],
+                "name": v["name"], "cost_points": number(&v["cost_points"], "cost_points")?,
+                "stock": number(&v["stock"], "stock")?}),
+            )
+        },
+        then: |_| REWARDS.to_owned(),
+    },
+    Spec {
+        slug: "restock-reward",
+        zh: "补充奖品库存",
+        en: "Restock a reward",
+        fields: &[
+            field("reward", "奖品编号", "Reward", Input::Id(reward_id)),
+            field("quantity", "增加数量", "Items added", Input::Number),
+        ],
+        command: |v, _| {
+            Ok(json!({"type": "restock_reward", "reward": v["reward"],
+                "quantity": number(&v["quantity"], "quantity")?}))
+        },
+        then: |_| REWARDS.to_owned(),
+    },
     // Hand-made entries are requested here and approved by another admin
     // under 待批准 (docs/operations.md, "Two admins to a hand-made entry").
     Spec {
@@ -504,6 +538,9 @@ const SPECS: &[Spec] = &[
 
 /// Where requests wait for their second admin.
 const REQUESTS: &str = "/console/requests";
+
+/// The reward catalogue.
+const REWARDS: &str = "/console/rewards";
 
 /// One of the three opinions, as the command names it.
 fn level(s: &str) -> Result<&'static str, FormError> {
@@ -778,9 +815,10 @@ fn checked(spec: &Spec, values: &Values) -> Result<(), FormError> {
 }
 
 /// The form's label for a field of the form, or for the command field a
-/// rejection names: most are the same, a few are named apart.
+/// rejection names: most are the same, a few are named apart (`unit` is
+/// the organiser on the activity's form, the unit itself on the reward's).
 fn label_of(lang: Lang, spec: &Spec, name: &str) -> Option<&'static str> {
-    let name = match name {
+    let alias = match name {
         "target" => "id",
         "unit" | "co_organisers" => "organiser",
         "window" => "start",
@@ -788,10 +826,8 @@ fn label_of(lang: Lang, spec: &Spec, name: &str) -> Option<&'static str> {
         "points_rule" => "points_per_hour",
         other => other,
     };
-    spec.fields
-        .iter()
-        .find(|f| f.name == name)
-        .map(|f| lang.t(f.zh, f.en))
+    let of = |name: &str| spec.fields.iter().find(|f| f.name == name);
+    of(alias).or_else(|| of(name)).map(|f| lang.t(f.zh, f.en))
 }
 
 fn explain_form(lang: Lang, spec: &Spec, e: &FormError) -> Explained {
@@ -927,6 +963,16 @@ mod tests {
             label_of(Lang::En, spec("check-in").unwrap(), "at"),
             Some("Checked in at")
         );
+        // A rejection naming `unit` names the reward's unit, and the
+        // activity's organiser on the form that calls it so.
+        assert_eq!(
+            label_of(Lang::Zh, spec("list-reward").unwrap(), "unit"),
+            Some("所属单位编号")
+        );
+        assert_eq!(
+            label_of(Lang::Zh, spec("publish-activity").unwrap(), "unit"),
+            Some("主办单位编号")
+        );
         let approve = spec("approve-volunteer").unwrap();
         let e = (approve.command)(
             &values(&[("volunteer", "v1"), ("level", "town")]),
@@ -1040,6 +1086,20 @@ mod tests {
                 values(&[("activity", "a1"), ("volunteer", "v1")]),
             ),
             (
+                "list-reward",
+                values(&[
+                    ("reward", "book"),
+                    ("unit", "g1"),
+                    ("name", "工会图书"),
+                    ("cost_points", "5"),
+                    ("stock", "0"),
+                ]),
+            ),
+            (
+                "restock-reward",
+                values(&[("reward", "book"), ("quantity", "4")]),
+            ),
+            (
                 "publish-activity",
                 values(&[
                     ("activity", "a9"),
@@ -1076,6 +1136,11 @@ mod tests {
             Command::SignUp(s) if s.activity.as_str() == "a1" && s.volunteer.as_str() == "v1")));
         assert!(made.iter().any(|c| matches!(c,
             Command::CancelSignUp(s) if s.activity.as_str() == "a1" && s.volunteer.as_str() == "v1")));
+        assert!(made.iter().any(|c| matches!(c,
+            Command::ListReward(l) if l.reward.as_str() == "book" && l.unit.as_str() == "g1"
+                && l.name.as_str() == "工会图书" && l.cost_points == 5 && l.stock == 0)));
+        assert!(made.iter().any(|c| matches!(c,
+            Command::RestockReward(r) if r.reward.as_str() == "book" && r.quantity == 4)));
         let bad = [
             (
                 "check-in",
@@ -1101,6 +1166,20 @@ mod tests {
             (
                 "approve-volunteer",
                 values(&[("volunteer", "v1"), ("level", "town")]),
+            ),
+            (
+                "list-reward",
+                values(&[
+                    ("reward", "book"),
+                    ("unit", "g1"),
+                    ("name", "工会图书"),
+                    ("cost_points", "five"),
+                    ("stock", "0"),
+                ]),
+            ),
+            (
+                "restock-reward",
+                values(&[("reward", "book"), ("quantity", "-4")]),
             ),
         ];
         for (slug, v) in bad {
