@@ -1,8 +1,10 @@
 //! The admin console in a real browser (headless Chromium over WebDriver):
 //! sign in, the dashboard, a leaderboard filtered by period and unit, a
 //! volunteer's page, a check-in recorded through the forms and the balance
-//! moving once the credit is confirmed, exports opened with a spreadsheet
-//! library, and an admin of one district kept out of another's volunteers.
+//! moving once the credit is confirmed, a registration's three opinions, a
+//! sign-up and its withdrawal, the reward catalogue, exports opened with a
+//! spreadsheet library, pages at a phone's width, and an admin of one
+//! district kept out of another's volunteers.
 //! Screenshots of the main pages go to `target/console-screenshots/`.
 
 use std::sync::Arc;
@@ -97,6 +99,41 @@ async fn submit(b: &Browser) {
     }
 }
 
+/// Submits the form on the page; it must be refused, and the sentence
+/// that says why is returned.
+async fn refusal(b: &Browser) -> String {
+    b.follow("form.stacked button[type=submit]").await;
+    b.text("#form-error .why").await
+}
+
+/// Whether the page is wider than a window `width` pixels wide, so that it
+/// would scroll sideways: if so, its width and the first elements reaching
+/// past the window's edge. (A wide table scrolling within itself is not.)
+async fn sticking_out(b: &Browser, width: u32) -> Option<String> {
+    b.client
+        .set_window_size(width, 900)
+        .await
+        .expect("window resized");
+    let found = b
+        .client
+        .execute(
+            "const w = window.innerWidth; \
+             const wide = Array.from(document.querySelectorAll('body *')) \
+                 .filter(e => e.getBoundingClientRect().right > w + 1) \
+                 .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className); \
+             return [w, document.documentElement.scrollWidth, wide];",
+            vec![],
+        )
+        .await
+        .expect("widths");
+    b.client
+        .set_window_size(1280, 1000)
+        .await
+        .expect("window restored");
+    assert_eq!(found[0].as_u64(), Some(u64::from(width)), "{found}");
+    (found[1].as_u64() > Some(u64::from(width))).then(|| found.to_string())
+}
+
 /// The local time (UTC+8) `minutes` from now, as a datetime-local value.
 fn local(minutes: i64) -> String {
     let t = chrono::Utc::now() + chrono::Duration::minutes(minutes);
@@ -171,6 +208,8 @@ async fn admins_work_in_the_console() {
     assert_eq!(b.text("[data-figure=hours] .value").await, "0.7");
     assert!(b.text("#verified").await.len() > 4);
     b.screenshot("volunteer").await;
+    // A long personal link wraps on a phone rather than widen the page.
+    assert_eq!(sticking_out(&b, 400).await, None, "v1's page at 400 px");
     let personal_link = b.attr("#personal-link", "href").await;
 
     // A second session, whose minutes the volunteer asks to correct from
@@ -614,6 +653,179 @@ async fn admins_work_in_the_console() {
     assert_eq!(b.text("[data-figure=no-shows] .value").await, "0");
     b.screenshot("activity").await;
 
+    // 李娜 (v3) awaits the three opinions on her registration: each is
+    // given through the form her page links to, filled in with her and
+    // the level awaited, and her history names each level.
+    b.goto(&format!("{base}/console/volunteers/v3")).await;
+    assert!(b.text("#status").await.contains("待审批"));
+    for (level, name) in [
+        ("unit", "基层工会意见"),
+        ("district_or_industry", "区县（产业）工会意见"),
+        ("city", "市总工会意见"),
+    ] {
+        assert!(b.text("#opinion").await.contains(name));
+        b.follow("#opinion a#approve").await;
+        assert_eq!(b.attr("input[name=volunteer]", "value").await, "v3");
+        assert_eq!(
+            b.text("select[name=level] option:checked").await,
+            name,
+            "{level}"
+        );
+        submit(&b).await;
+        assert!(b.path().await.starts_with("/console/volunteers/v3"));
+        assert!(
+            b.text("#history")
+                .await
+                .contains(&format!("审批通过 · {name}")),
+            "{}",
+            b.text("#history").await
+        );
+    }
+    assert_eq!(b.text("#status").await, "已批准");
+    assert_eq!(b.count("#opinion").await, 0);
+    // Registered in the first row, then the three opinions in order.
+    for (row, name) in [
+        (2, "基层工会意见"),
+        (3, "区县（产业）工会意见"),
+        (4, "市总工会意见"),
+    ] {
+        assert_eq!(
+            b.text(&format!(
+                "#history tbody tr:nth-child({row}) td:nth-child(3)"
+            ))
+            .await,
+            format!("审批通过 · {name}")
+        );
+    }
+    assert_eq!(sticking_out(&b, 400).await, None, "v3's page at 400 px");
+    b.screenshot("volunteer-approved").await;
+    // An opinion on a registration already decided is refused, and why.
+    b.goto(&format!(
+        "{base}/console/forms/approve-volunteer?volunteer=v1&level=city"
+    ))
+    .await;
+    assert!(refusal(&b).await.contains("已审批完毕"));
+
+    // a1 takes no walk-ins: v3 is refused at the check-in until she signs
+    // up, which the activity's page counts.
+    b.goto(&format!(
+        "{base}/console/forms/check-in?activity=a1&volunteer=v3"
+    ))
+    .await;
+    b.set("input[name=at]", &local(-5)).await;
+    assert!(refusal(&b).await.contains("没有报名此活动"));
+    b.goto(&format!("{base}/console/activities/a1")).await;
+    assert_eq!(b.text("[data-figure=sign-ups] .value").await, "1");
+    b.follow("a#sign-up").await;
+    assert_eq!(b.attr("input[name=activity]", "value").await, "a1");
+    b.fill("input[name=volunteer]", "v3").await;
+    submit(&b).await;
+    assert_eq!(
+        b.path().await.split('?').next(),
+        Some("/console/activities/a1")
+    );
+    assert_eq!(b.text("[data-figure=sign-ups] .value").await, "2");
+    b.goto(&format!("{base}/console/volunteers/v3")).await;
+    assert!(b
+        .text("#history tbody tr:last-child")
+        .await
+        .contains("报名 · a1"));
+    // Withdrawn, the sign-up no longer counts.
+    b.goto(&format!("{base}/console/activities/a1")).await;
+    b.follow("a#cancel-sign-up").await;
+    b.fill("input[name=volunteer]", "v3").await;
+    submit(&b).await;
+    assert_eq!(b.text("[data-figure=sign-ups] .value").await, "1");
+    b.goto(&format!("{base}/console/volunteers/v3")).await;
+    assert!(b
+        .text("#history tbody tr:last-child")
+        .await
+        .contains("取消报名 · a1"));
+    // Signed up again, she is checked in; attendance cannot be withdrawn.
+    b.goto(&format!(
+        "{base}/console/forms/sign-up?activity=a1&volunteer=v3"
+    ))
+    .await;
+    submit(&b).await;
+    b.goto(&format!(
+        "{base}/console/forms/check-in?activity=a1&volunteer=v3"
+    ))
+    .await;
+    b.set("input[name=at]", &local(-5)).await;
+    submit(&b).await;
+    assert_eq!(b.text("[data-figure=sign-ups] .value").await, "2");
+    assert_eq!(b.text("[data-figure=attended] .value").await, "2");
+    assert_eq!(
+        sticking_out(&b, 400).await,
+        None,
+        "the activity's page at 400 px"
+    );
+    b.goto(&format!(
+        "{base}/console/forms/cancel-sign-up?activity=a1&volunteer=v3"
+    ))
+    .await;
+    assert!(refusal(&b).await.contains("不能取消报名"));
+    assert_eq!(
+        sticking_out(&b, 400).await,
+        None,
+        "a refused form at 400 px"
+    );
+
+    // 王海 (v2) is refused at the grassroots level, with a reason.
+    b.goto(&format!("{base}/console/volunteers/v2")).await;
+    b.follow("#opinion a#reject").await;
+    assert_eq!(
+        b.text("select[name=level] option:checked").await,
+        "基层工会意见"
+    );
+    b.fill("input[name=reason]", "登记表信息不全").await;
+    submit(&b).await;
+    assert!(b.text("#status").await.starts_with("未通过"));
+    assert_eq!(b.count("#opinion").await, 0);
+    assert!(b
+        .text("#history tbody tr:last-child")
+        .await
+        .contains("审批未通过 · 基层工会意见"));
+
+    // The reward catalogue: the city's ticket, one redeemed (the reversal
+    // waits for a second admin).
+    b.follow("header nav a[href='/console/rewards']").await;
+    let ticket = "#rewards tr[data-reward=ticket]";
+    assert_eq!(b.text(&format!("{ticket} td:nth-child(2)")).await, "电影票");
+    assert_eq!(b.text(&format!("{ticket} td.unit")).await, "连云港市总工会");
+    assert_eq!(b.text(&format!("{ticket} td.cost")).await, "3");
+    assert_eq!(b.text(&format!("{ticket} td.stock")).await, "9");
+    assert_eq!(b.text(&format!("{ticket} td.redeemed")).await, "1");
+    // haizhou lists a book, out of stock, then restocks it.
+    b.follow("a#list-reward").await;
+    b.fill("input[name=reward]", "book").await;
+    b.fill("input[name=unit]", "haizhou").await;
+    b.fill("input[name=name]", "工会图书").await;
+    b.fill("input[name=cost_points]", "5").await;
+    b.fill("input[name=stock]", "0").await;
+    submit(&b).await;
+    assert!(b.path().await.starts_with("/console/rewards"));
+    let book = "#rewards tr[data-reward=book]";
+    assert_eq!(b.text(&format!("{book} td.unit")).await, "海州区总工会");
+    assert_eq!(b.text(&format!("{book} td.stock")).await, "0");
+    b.goto(&format!(
+        "{base}/console/forms/list-reward?reward=book&unit=haizhou&name=x&cost_points=1&stock=1"
+    ))
+    .await;
+    assert!(refusal(&b).await.contains("奖品编号已被使用"));
+    b.goto(&format!("{base}/console/rewards")).await;
+    b.follow(&format!("{book} a.restock")).await;
+    assert_eq!(b.attr("input[name=reward]", "value").await, "book");
+    b.fill("input[name=quantity]", "4").await;
+    submit(&b).await;
+    assert_eq!(b.text(&format!("{book} td.stock")).await, "4");
+    assert_eq!(
+        sticking_out(&b, 400).await,
+        None,
+        "the reward catalogue at 400 px"
+    );
+    b.screenshot("rewards").await;
+
     // English on request.
     b.follow("a.lang").await;
     assert!(b.source().await.contains("lang=\"en\""));
@@ -650,6 +862,23 @@ async fn admins_work_in_the_console() {
     assert_eq!(b.text("#balance").await, balance.to_string());
     let reversed = b.text("#history tbody tr:last-child").await;
     assert!(reversed.contains("R1"), "{reversed}");
+
+    // haizhou's catalogue holds haizhou's book, not the city's ticket;
+    // the book is redeemed for v1 from there.
+    b.goto(&format!("{base}/console/rewards")).await;
+    assert_eq!(b.count("#rewards tbody tr").await, 1);
+    b.follow("#rewards tr[data-reward=book] a.redeem").await;
+    assert_eq!(b.attr("input[name=reward]", "value").await, "book");
+    b.fill("input[name=volunteer]", "v1").await;
+    b.fill("input[name=quantity]", "1").await;
+    submit(&b).await;
+    assert_eq!(b.text("#balance").await, (balance - 5).to_string());
+    b.goto(&format!("{base}/console/rewards")).await;
+    assert_eq!(b.text("#rewards tr[data-reward=book] td.stock").await, "3");
+    assert_eq!(
+        b.text("#rewards tr[data-reward=book] td.redeemed").await,
+        "1"
+    );
 
     b.stop().await;
 }

@@ -153,6 +153,10 @@ async fn one(
             }
             @if s.may_write() {
                 p {
+                    a #sign-up href={ "/console/forms/sign-up?activity=" (a.activity) } { (s.t("报名", "Sign a volunteer up")) }
+                    " · "
+                    a #cancel-sign-up href={ "/console/forms/cancel-sign-up?activity=" (a.activity) } { (s.t("取消报名", "Withdraw a sign-up")) }
+                    " · "
                     a href={ "/console/forms/check-in?activity=" (a.activity) } { (s.t("登记签到", "Record a check-in")) }
                     " · "
                     a href={ "/console/forms/check-out?activity=" (a.activity) } { (s.t("登记签退", "Record a check-out")) }

@@ -270,8 +270,8 @@ fn sentence_of_units_and_people(code: &str) -> Option<(&'static str, &'static st
             "The volunteer is not yet approved at all three levels.",
         ),
         "APPROVAL_OUT_OF_ORDER" => (
-            "审批须按 单位工会 → 区县（产业）工会 → 市总工会 的顺序进行，当前应由另一级审批。",
-            "Approvals go unit, then district or industry, then city: another level's opinion comes first.",
+            "审批须按 基层工会意见 → 区县（产业）工会意见 → 市总工会意见 的顺序进行，当前应由另一级审批。请在志愿者页面查看待审批的级别。",
+            "Opinions go grassroots union, then district (industry) union, then city federation: another level's opinion comes first. The volunteer's page says which one is awaited.",
         ),
         "REGISTRATION_CLOSED" => (
             "该志愿者的登记已审批完毕。",
@@ -305,8 +305,8 @@ fn sentence_of_attendance(code: &str) -> Option<(&'static str, &'static str)> {
             "The volunteer is already signed up.",
         ),
         "NOT_SIGNED_UP" => (
-            "该志愿者未报名此活动，而此活动不允许现场参加。请先报名。",
-            "The volunteer has not signed up, and this activity takes no walk-ins.",
+            "该志愿者没有报名此活动（不允许现场参加的活动，须先报名才能签到）。",
+            "The volunteer is not signed up for this activity (where an activity takes no walk-ins, a check-in needs a sign-up first).",
         ),
         "ALREADY_ATTENDED" => (
             "该志愿者已有签到记录，不能取消报名。",

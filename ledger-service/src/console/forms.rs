@@ -1,9 +1,10 @@
-//! Forms for the everyday commands: publish an activity, record a check-in
-//! or check-out, review and confirm a credit, redeem a reward, reverse an
-//! entry with a reason. Each form becomes the same JSON command the API
-//! takes, so the rules, the rights and the idempotency are the API's: a
-//! form carries a fresh submission key, and sending it twice (a double
-//! click, a reload) records it once.
+//! Forms for the everyday commands: give a registration's three opinions,
+//! publish an activity, sign a volunteer up or withdraw the sign-up, record
+//! a check-in or check-out, review and confirm a credit, list, restock and
+//! redeem rewards, reverse an entry with a reason. Each form becomes the
+//! same JSON command the API takes, so the rules, the rights and the
+//! idempotency are the API's: a form carries a fresh submission key, and
+//! sending it twice (a double click, a reload) records it once.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -158,7 +159,100 @@ const TARGETS: &[(&str, &str, &str)] = &[
     ("redemption", "积分兑换", "Redemption"),
 ];
 
+/// The three opinions on a registration form, in the order they are
+/// given; the value is the level as the command names it.
+pub(super) const LEVELS: &[(&str, &str, &str)] = &[
+    ("unit", "基层工会意见", "Grassroots union's opinion"),
+    (
+        "district_or_industry",
+        "区县（产业）工会意见",
+        "District (industry) union's opinion",
+    ),
+    ("city", "市总工会意见", "City federation's opinion"),
+];
+
 const SPECS: &[Spec] = &[
+    Spec {
+        slug: "approve-volunteer",
+        zh: "审批登记：同意",
+        en: "Approve a registration",
+        fields: &[
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
+            field("level", "审批级别", "Opinion of", Input::Choice(LEVELS)),
+        ],
+        command: |v, _| {
+            Ok(
+                json!({"type": "approve_volunteer", "volunteer": v["volunteer"],
+                "level": level(&v["level"])?}),
+            )
+        },
+        then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
+    },
+    Spec {
+        slug: "reject-volunteer",
+        zh: "审批登记：不同意",
+        en: "Reject a registration",
+        fields: &[
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
+            field("level", "审批级别", "Opinion of", Input::Choice(LEVELS)),
+            field("reason", "理由", "Reason", Input::Words),
+        ],
+        command: |v, _| {
+            Ok(
+                json!({"type": "reject_volunteer", "volunteer": v["volunteer"],
+                "level": level(&v["level"])?, "reason": v["reason"]}),
+            )
+        },
+        then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
+    },
+    Spec {
+        slug: "sign-up",
+        zh: "报名",
+        en: "Sign a volunteer up",
+        fields: &[
+            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
+        ],
+        command: |v, _| {
+            Ok(json!({"type": "sign_up", "activity": v["activity"], "volunteer": v["volunteer"]}))
+        },
+        then: |v| format!("/console/activities/{}", urlencode(&v["activity"])),
+    },
+    Spec {
+        slug: "cancel-sign-up",
+        zh: "取消报名",
+        en: "Withdraw a sign-up",
+        fields: &[
+            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
+            field(
+                "volunteer",
+                "志愿者编号",
+                "Volunteer",
+                Input::Id(volunteer_id),
+            ),
+        ],
+        command: |v, _| {
+            Ok(
+                json!({"type": "cancel_sign_up", "activity": v["activity"], "volunteer": v["volunteer"]}),
+            )
+        },
+        then: |v| format!("/console/activities/{}", urlencode(&v["activity"])),
+    },
     Spec {
         slug: "check-in",
         zh: "登记签到",
@@ -258,6 +352,40 @@ const SPECS: &[Spec] = &[
             )
         },
         then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
+    },
+    Spec {
+        slug: "list-reward",
+        zh: "上架奖品",
+        en: "List a reward",
+        fields: &[
+            field("reward", "奖品编号", "Reward id", Input::Id(reward_id)),
+            field("unit", "所属单位编号", "Unit", Input::Id(unit_id)),
+            field("name", "奖品名称", "Name", Input::Words),
+            field("cost_points", "每件所需积分", "Points each", Input::Number),
+            field("stock", "库存", "Stock", Input::Number),
+        ],
+        command: |v, _| {
+            Ok(
+                json!({"type": "list_reward", "reward": v["reward"], "unit": v["unit"],
+                "name": v["name"], "cost_points": number(&v["cost_points"], "cost_points")?,
+                "stock": number(&v["stock"], "stock")?}),
+            )
+        },
+        then: |_| REWARDS.to_owned(),
+    },
+    Spec {
+        slug: "restock-reward",
+        zh: "补充奖品库存",
+        en: "Restock a reward",
+        fields: &[
+            field("reward", "奖品编号", "Reward", Input::Id(reward_id)),
+            field("quantity", "增加数量", "Items added", Input::Number),
+        ],
+        command: |v, _| {
+            Ok(json!({"type": "restock_reward", "reward": v["reward"],
+                "quantity": number(&v["quantity"], "quantity")?}))
+        },
+        then: |_| REWARDS.to_owned(),
     },
     // Hand-made entries are requested here and approved by another admin
     // under 待批准 (docs/operations.md, "Two admins to a hand-made entry").
@@ -410,6 +538,18 @@ const SPECS: &[Spec] = &[
 
 /// Where requests wait for their second admin.
 const REQUESTS: &str = "/console/requests";
+
+/// The reward catalogue.
+const REWARDS: &str = "/console/rewards";
+
+/// One of the three opinions, as the command names it.
+fn level(s: &str) -> Result<&'static str, FormError> {
+    LEVELS
+        .iter()
+        .map(|(value, _, _)| *value)
+        .find(|value| *value == s.trim())
+        .ok_or(FormError::NoSuchChoice("level"))
+}
 
 /// A hand-made entry, requested for another admin to approve.
 fn request(entry: Value, v: &Values) -> Value {
@@ -675,9 +815,10 @@ fn checked(spec: &Spec, values: &Values) -> Result<(), FormError> {
 }
 
 /// The form's label for a field of the form, or for the command field a
-/// rejection names: most are the same, a few are named apart.
+/// rejection names: most are the same, a few are named apart (`unit` is
+/// the organiser on the activity's form, the unit itself on the reward's).
 fn label_of(lang: Lang, spec: &Spec, name: &str) -> Option<&'static str> {
-    let name = match name {
+    let alias = match name {
         "target" | "entry" => "id",
         "unit" | "co_organisers" => "organiser",
         "window" => "start",
@@ -685,10 +826,8 @@ fn label_of(lang: Lang, spec: &Spec, name: &str) -> Option<&'static str> {
         "points_rule" => "points_per_hour",
         other => other,
     };
-    spec.fields
-        .iter()
-        .find(|f| f.name == name)
-        .map(|f| lang.t(f.zh, f.en))
+    let of = |name: &str| spec.fields.iter().find(|f| f.name == name);
+    of(alias).or_else(|| of(name)).map(|f| lang.t(f.zh, f.en))
 }
 
 fn explain_form(lang: Lang, spec: &Spec, e: &FormError) -> Explained {
@@ -824,6 +963,47 @@ mod tests {
             label_of(Lang::En, spec("check-in").unwrap(), "at"),
             Some("Checked in at")
         );
+        // A rejection naming `unit` names the reward's unit, and the
+        // activity's organiser on the form that calls it so.
+        assert_eq!(
+            label_of(Lang::Zh, spec("list-reward").unwrap(), "unit"),
+            Some("所属单位编号")
+        );
+        assert_eq!(
+            label_of(Lang::Zh, spec("publish-activity").unwrap(), "unit"),
+            Some("主办单位编号")
+        );
+        let approve = spec("approve-volunteer").unwrap();
+        let e = (approve.command)(
+            &values(&[("volunteer", "v1"), ("level", "town")]),
+            UtcOffset(480),
+        )
+        .unwrap_err();
+        assert_eq!(
+            explain_form(Lang::Zh, approve, &e).sentence,
+            "审批级别：请从列表中选择。"
+        );
+    }
+
+    /// The three opinions are offered by their names on the registration
+    /// form, the level asked for chosen.
+    #[test]
+    fn opinions_are_chosen_by_their_names() {
+        let approve = spec("approve-volunteer").unwrap();
+        let level = approve.fields.iter().find(|f| f.name == "level").unwrap();
+        let zh = input(Lang::Zh, level, "district_or_industry").into_string();
+        for name in ["基层工会意见", "区县（产业）工会意见", "市总工会意见"] {
+            assert!(zh.contains(name), "{zh}");
+        }
+        assert!(
+            zh.contains(r#"<option value="district_or_industry" selected>区县（产业）工会意见"#),
+            "{zh}"
+        );
+        let en = input(Lang::En, level, "city").into_string();
+        assert!(
+            en.contains(r#"<option value="city" selected>City federation's opinion"#),
+            "{en}"
+        );
     }
 
     #[test]
@@ -886,6 +1066,40 @@ mod tests {
                 values(&[("request", "3"), ("reason", "无记录")]),
             ),
             (
+                "approve-volunteer",
+                values(&[("volunteer", "v1"), ("level", "district_or_industry")]),
+            ),
+            (
+                "reject-volunteer",
+                values(&[
+                    ("volunteer", "v1"),
+                    ("level", "city"),
+                    ("reason", "不符合条件"),
+                ]),
+            ),
+            (
+                "sign-up",
+                values(&[("activity", "a1"), ("volunteer", "v1")]),
+            ),
+            (
+                "cancel-sign-up",
+                values(&[("activity", "a1"), ("volunteer", "v1")]),
+            ),
+            (
+                "list-reward",
+                values(&[
+                    ("reward", "book"),
+                    ("unit", "g1"),
+                    ("name", "工会图书"),
+                    ("cost_points", "5"),
+                    ("stock", "0"),
+                ]),
+            ),
+            (
+                "restock-reward",
+                values(&[("reward", "book"), ("quantity", "4")]),
+            ),
+            (
                 "publish-activity",
                 values(&[
                     ("activity", "a9"),
@@ -900,6 +1114,7 @@ mod tests {
                 ]),
             ),
         ];
+        let mut made = Vec::new();
         for (slug, v) in filled {
             let spec = spec(slug).unwrap();
             let json = (spec.command)(&v, offset).unwrap();
@@ -909,7 +1124,23 @@ mod tests {
                 // 09:00 at UTC+8 is 01:00 UTC.
                 assert_eq!(c.at.to_string(), "2026-03-12T01:00:00+00:00");
             }
+            made.push(command);
         }
+        // Each form makes its own command, with what was filled in.
+        use ledger_core::domain::ApprovalLevel;
+        assert!(made.iter().any(|c| matches!(c,
+            Command::ApproveVolunteer(a) if a.level == ApprovalLevel::DistrictOrIndustry)));
+        assert!(made.iter().any(|c| matches!(c,
+            Command::RejectVolunteer(r) if r.level == ApprovalLevel::City && r.reason.as_str() == "不符合条件")));
+        assert!(made.iter().any(|c| matches!(c,
+            Command::SignUp(s) if s.activity.as_str() == "a1" && s.volunteer.as_str() == "v1")));
+        assert!(made.iter().any(|c| matches!(c,
+            Command::CancelSignUp(s) if s.activity.as_str() == "a1" && s.volunteer.as_str() == "v1")));
+        assert!(made.iter().any(|c| matches!(c,
+            Command::ListReward(l) if l.reward.as_str() == "book" && l.unit.as_str() == "g1"
+                && l.name.as_str() == "工会图书" && l.cost_points == 5 && l.stock == 0)));
+        assert!(made.iter().any(|c| matches!(c,
+            Command::RestockReward(r) if r.reward.as_str() == "book" && r.quantity == 4)));
         let bad = [
             (
                 "check-in",
@@ -932,6 +1163,24 @@ mod tests {
                 values(&[("volunteer", "v1"), ("points", "five"), ("reason", "r")]),
             ),
             ("approve-request", values(&[("request", "C3")])),
+            (
+                "approve-volunteer",
+                values(&[("volunteer", "v1"), ("level", "town")]),
+            ),
+            (
+                "list-reward",
+                values(&[
+                    ("reward", "book"),
+                    ("unit", "g1"),
+                    ("name", "工会图书"),
+                    ("cost_points", "five"),
+                    ("stock", "0"),
+                ]),
+            ),
+            (
+                "restock-reward",
+                values(&[("reward", "book"), ("quantity", "-4")]),
+            ),
         ];
         for (slug, v) in bad {
             assert!(

@@ -19,12 +19,13 @@ pub enum Nav {
     Activities,
     Reviews,
     Requests,
+    Rewards,
     Audit,
     Forms,
 }
 
 impl Nav {
-    const ALL: [Nav; 9] = [
+    const ALL: [Nav; 10] = [
         Nav::Dashboard,
         Nav::Leaderboards,
         Nav::Units,
@@ -32,6 +33,7 @@ impl Nav {
         Nav::Activities,
         Nav::Reviews,
         Nav::Requests,
+        Nav::Rewards,
         Nav::Audit,
         Nav::Forms,
     ];
@@ -45,6 +47,7 @@ impl Nav {
             Nav::Activities => "/console/activities",
             Nav::Reviews => "/console/reviews",
             Nav::Requests => "/console/requests",
+            Nav::Rewards => "/console/rewards",
             Nav::Audit => "/console/audit",
             Nav::Forms => "/console/forms",
         }
@@ -59,6 +62,7 @@ impl Nav {
             Nav::Activities => lang.t("活动", "Activities"),
             Nav::Reviews => lang.t("待复核", "Reviews"),
             Nav::Requests => lang.t("待批准", "Requests"),
+            Nav::Rewards => lang.t("奖品目录", "Rewards"),
             Nav::Audit => lang.t("审计", "Audit"),
             Nav::Forms => lang.t("业务办理", "Forms"),
         }
@@ -258,7 +262,8 @@ form.inline { display: inline; }
 svg.trend { background: #fff; border: 1px solid var(--line); border-radius: 8px; max-width: 100%; height: auto; }
 svg.trend rect { fill: var(--accent); }
 svg.trend text { font-size: 11px; fill: var(--muted); }
-@media (max-width: 640px) { main { padding: .75rem; } table { font-size: .9em; } th, td { padding: .3rem; } }
+.hint a { overflow-wrap: anywhere; }
+@media (max-width: 640px) { main { padding: .75rem; } table { font-size: .9em; display: block; overflow-x: auto; } th, td { padding: .3rem; } }
 "#;
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod layout;
 mod me;
 mod requests;
 mod reviews;
+mod rewards;
 mod units;
 mod volunteers;
 
@@ -70,6 +71,7 @@ pub fn routes() -> Router<Api> {
         .merge(exports::routes())
         .merge(me::routes())
         .merge(reviews::routes())
+        .merge(rewards::routes())
         .merge(requests::routes())
 }
 

@@ -17,6 +17,7 @@ use projections::Period;
 use serde::Deserialize;
 
 use super::filter::{self, Controls, Filter, FilterForm, PAGE};
+use super::forms::LEVELS;
 use super::layout::{self, hours, Nav};
 use super::{empty, live, render, Lang, Session};
 use crate::http::{Api, Refusal};
@@ -74,6 +75,72 @@ pub fn status_label(lang: Lang, status: VolunteerStatus) -> String {
         }
         VolunteerStatus::Rejected(l) => format!("{}：{}", lang.t("未通过", "Rejected"), level(l)),
     }
+}
+
+/// The opinion a level gives on a registration, as the registration form
+/// names it.
+pub fn opinion(lang: Lang, level: ApprovalLevel) -> &'static str {
+    let value = level.to_string();
+    LEVELS
+        .iter()
+        .find(|(v, _, _)| *v == value)
+        .map_or("", |(_, zh, en)| lang.t(zh, en))
+}
+
+/// The opinions in the order a registration is given them.
+const OPINIONS: [ApprovalLevel; 3] = [
+    ApprovalLevel::Unit,
+    ApprovalLevel::DistrictOrIndustry,
+    ApprovalLevel::City,
+];
+
+/// The opinion each history row records, if it records one, given how
+/// many approvals came before the first row. Opinions are given in order
+/// and none after a rejection, so an approval or a rejection is the
+/// level after the approvals before it.
+fn opinions_of<'a>(
+    mut approved_before: usize,
+    kinds: impl IntoIterator<Item = &'a str>,
+) -> Vec<Option<ApprovalLevel>> {
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let level = OPINIONS.get(approved_before).copied();
+            match kind {
+                "volunteer_approved" => {
+                    approved_before += 1;
+                    level
+                }
+                "volunteer_rejected" => level,
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The opinions a page of the volunteer's history (from `from`) records:
+/// the approvals before the page are counted first, up to the three there
+/// can be.
+fn opinions(
+    r: &dyn Read,
+    id: &VolunteerId,
+    from: u64,
+    rows: &[HistoryEntry],
+) -> Result<Vec<Option<ApprovalLevel>>, Refusal> {
+    let (mut approved, mut at) = (0, 0);
+    while at < from && approved < OPINIONS.len() {
+        let limit = PAGE.min(usize::try_from(from - at).unwrap_or(PAGE));
+        let before = query::history(r, id, at, limit).map_err(failed)?;
+        if before.is_empty() {
+            break;
+        }
+        approved += before
+            .iter()
+            .filter(|h| h.kind == "volunteer_approved")
+            .count();
+        at += before.len() as u64;
+    }
+    Ok(opinions_of(approved, rows.iter().map(|h| h.kind.as_str())))
 }
 
 pub fn credit_status_label(lang: Lang, status: CreditStatus) -> &'static str {
@@ -254,6 +321,8 @@ struct Account {
     view: VolunteerView,
     credits: Vec<(CreditId, CreditRow)>,
     history: Vec<HistoryEntry>,
+    /// The opinion each history row records, if any.
+    opinions: Vec<Option<ApprovalLevel>>,
 }
 
 pub fn readable_volunteer(
@@ -281,11 +350,13 @@ async fn volunteer_page(
         let offset = p.offset.unwrap_or(0);
         let account = live(&api, |r, _| {
             let view = readable_volunteer(r, &s, &id)?;
+            let history = query::history(r, &id, offset, PAGE).map_err(failed)?;
             Ok(Account {
                 offset: super::ledger_offset(r)?,
                 unit_name: UnitNames::default().of(r, &view.home_unit)?,
                 credits: query::credits(r, &id, 0, 1000).map_err(failed)?,
-                history: query::history(r, &id, offset, PAGE).map_err(failed)?,
+                opinions: opinions(r, &id, offset, &history)?,
+                history,
                 view,
             })
         })?;
@@ -303,7 +374,8 @@ async fn volunteer_page(
         let body = html! {
             @if let Some(done) = &p.done { p.ok role="status" { (done) } }
             p.crumbs { (s.t("所属单位：", "Home unit: ")) a href={ "/console/units?scope=" (v.home_unit) } title=(v.home_unit) { (account.unit_name) }
-                " · " (status_label(s.lang, v.status)) }
+                " · " span #status { (status_label(s.lang, v.status)) } }
+            (awaited(&s, v))
             (summary(&s, v))
             (mark)
             @if s.sees_personal() {
@@ -320,7 +392,7 @@ async fn volunteer_page(
             h2 { (s.t("服务时长记录", "Credits")) }
             (credits(&s, &account.credits, account.offset))
             h2 { (s.t("台账记录", "History")) }
-            (history(&s, &account.history, account.offset))
+            (history(&s, &account.history, &account.opinions, account.offset))
             div.pager {
                 @if offset > 0 {
                     a rel="prev" href={ "/console/volunteers/" (id) "?offset=" (offset.saturating_sub(PAGE as u64)) } { (s.t("上一页", "Previous")) }
@@ -402,7 +474,37 @@ fn credits(
     }
 }
 
-fn history(s: &Session, rows: &[HistoryEntry], offset: ledger_core::time::UtcOffset) -> Markup {
+/// The opinion a registration awaits, with the forms that give it filled
+/// in with the volunteer and the level; the city's is the city's admins'
+/// alone.
+fn awaited(s: &Session, v: &VolunteerView) -> Markup {
+    let VolunteerStatus::AwaitingApproval(level) = v.status else {
+        return html! {};
+    };
+    let city = matches!(s.who.role, ledger_core::rights::Role::CityAdmin);
+    if !s.may_write() || (level == ApprovalLevel::City && !city) {
+        return html! {};
+    }
+    let query = format!(
+        "volunteer={}&level={level}",
+        super::urlencode(v.volunteer.as_str())
+    );
+    html! {
+        p #opinion {
+            (s.t("待审批：", "Awaiting: ")) strong { (opinion(s.lang, level)) } " — "
+            a #approve href={ "/console/forms/approve-volunteer?" (query) } { (s.t("同意", "Approve")) }
+            " · "
+            a #reject href={ "/console/forms/reject-volunteer?" (query) } { (s.t("不同意", "Reject")) }
+        }
+    }
+}
+
+fn history(
+    s: &Session,
+    rows: &[HistoryEntry],
+    opinions: &[Option<ApprovalLevel>],
+    offset: ledger_core::time::UtcOffset,
+) -> Markup {
     if rows.is_empty() {
         return empty(s);
     }
@@ -419,11 +521,12 @@ fn history(s: &Session, rows: &[HistoryEntry], offset: ledger_core::time::UtcOff
                 th { (s.t("哈希", "Hash")) }
             } }
             tbody {
-                @for h in rows {
+                @for (h, level) in rows.iter().zip(opinions.iter().chain(std::iter::repeat(&None))) {
                     tr {
                         td.num { (h.sequence) }
                         td { (layout::local_time(h.recorded_at, offset)) }
                         td { (s.lang.event_kind(&h.kind)) @if let Some(a) = &h.about { " · " (a) }
+                            @if let Some(level) = level { " · " (opinion(s.lang, *level)) }
                             @if let Some(r) = redemption_of(h).filter(|_| s.may_write()) {
                                 " " a.reverse href={ "/console/forms/reverse?target=redemption&id=" (r) } { (s.t("冲正", "Reverse")) }
                             }
@@ -509,4 +612,49 @@ fn prove(api: &Api, entry: &HistoryEntry) -> Result<u64, String> {
     }
     crate::proofs::verify_inclusion(&doc, &key).map_err(|e| e.to_string())?;
     Ok(doc.checkpoint.tree_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each approval in a volunteer's history is the next level's
+    /// opinion, a rejection the level it was awaited at, wherever the page
+    /// of history starts.
+    #[test]
+    fn approvals_name_their_level_in_order() {
+        use ApprovalLevel::*;
+        let kinds = [
+            "volunteer_registered",
+            "volunteer_approved",
+            "volunteer_approved",
+            "volunteer_approved",
+            "signed_up",
+        ];
+        assert_eq!(
+            opinions_of(0, kinds),
+            [None, Some(Unit), Some(DistrictOrIndustry), Some(City), None]
+        );
+        // A page that starts after the first approval.
+        assert_eq!(
+            opinions_of(1, kinds[2..].iter().copied()),
+            [Some(DistrictOrIndustry), Some(City), None]
+        );
+        let rejected = [
+            "volunteer_registered",
+            "volunteer_approved",
+            "volunteer_rejected",
+        ];
+        assert_eq!(
+            opinions_of(0, rejected),
+            [None, Some(Unit), Some(DistrictOrIndustry)]
+        );
+        assert_eq!(opinion(Lang::Zh, Unit), "基层工会意见");
+        assert_eq!(
+            opinion(Lang::Zh, DistrictOrIndustry),
+            "区县（产业）工会意见"
+        );
+        assert_eq!(opinion(Lang::Zh, City), "市总工会意见");
+        assert_eq!(opinion(Lang::En, City), "City federation's opinion");
+    }
 }
