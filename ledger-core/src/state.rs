@@ -182,13 +182,8 @@ impl Ledger {
     /// activity, a volunteer's home unit, the unit it names), for routing
     /// events to subscribers. Ledger-wide events concern none.
     pub fn unit_of(&self, event: &Event) -> Option<UnitId> {
-        let home = |v: &VolunteerId| {
-            self.volunteers
-                .get(v)
-                .map(|v| v.volunteer.home_unit.clone())
-        };
-        let organiser =
-            |a: &ActivityId| self.activities.get(a).map(|a| a.activity.organiser.clone());
+        let home = |v: &VolunteerId| self.home_of(v);
+        let organiser = |a: &ActivityId| self.organiser_of(a);
         let credit = |c: &CreditId| self.credits.get(c).and_then(|c| organiser(&c.activity));
         match event {
             Event::LedgerOpened(_)
@@ -239,17 +234,24 @@ impl Ledger {
         }
     }
 
+    fn home_of(&self, volunteer: &VolunteerId) -> Option<UnitId> {
+        self.volunteers
+            .get(volunteer)
+            .map(|v| v.volunteer.home_unit.clone())
+    }
+
+    fn organiser_of(&self, activity: &ActivityId) -> Option<UnitId> {
+        self.activities
+            .get(activity)
+            .map(|a| a.activity.organiser.clone())
+    }
+
     /// The unit a hand-made entry concerns: the organiser of the activity
     /// its hours are for, or the home unit of the volunteer whose points
     /// it changes. Its rights and its routing follow this unit.
     pub fn entry_unit(&self, entry: &ManualEntry) -> Option<UnitId> {
-        let home = |v: &VolunteerId| {
-            self.volunteers
-                .get(v)
-                .map(|v| v.volunteer.home_unit.clone())
-        };
-        let organiser =
-            |a: &ActivityId| self.activities.get(a).map(|a| a.activity.organiser.clone());
+        let home = |v: &VolunteerId| self.home_of(v);
+        let organiser = |a: &ActivityId| self.organiser_of(a);
         match entry {
             ManualEntry::Backfill { activity, .. } => organiser(activity),
             ManualEntry::Award { volunteer, .. } => home(volunteer),

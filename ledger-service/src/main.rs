@@ -1307,6 +1307,13 @@ async fn serve(nats: &NatsAccess, shard: &str, options: Options) -> anyhow::Resu
     tokio::spawn(reader.clone().follow(store.clone()));
     let read_models = ReadModels::start(&projections, store.clone(), tuning)
         .with_context(|| format!("opening the read models in {}", projections.display()))?;
+    // Until then they serve nothing: better to answer "starting" a moment
+    // longer than to refuse every query.
+    if !read_models.until_checked(Duration::from_secs(30)).await {
+        tracing::warn!(
+            "the read models are not yet checked against the stream; queries wait for it"
+        );
+    }
     let role = ledger_service::health::Role::default();
     let answers = Arc::new(ledger_service::metrics::AnswerCounts::default());
     let api = http::Api {

@@ -46,6 +46,9 @@ struct Status {
     broken: Option<String>,
     /// Caught up and applying new blocks as they come.
     following: bool,
+    /// Found to stand on the stream's own chain (`check_same_chain`);
+    /// until then, read models opened from disk serve nothing.
+    checked: bool,
 }
 
 /// A state as of the past: its read models and the head they stand at.
@@ -87,6 +90,7 @@ impl ReadModels {
                 position: projector.position(),
                 broken: None,
                 following: false,
+                checked: projector.position() == 0,
             })),
             store: store.clone(),
             past: Arc::default(),
@@ -129,12 +133,38 @@ impl ReadModels {
         true
     }
 
-    /// Runs `f` over the live read models, unless the chain broke.
+    /// Runs `f` over the live read models, unless the chain broke or they
+    /// are not yet known to stand on the stream's chain.
     pub fn live<T>(&self, f: impl FnOnce(&sled::Tree, Head) -> T) -> Result<T, String> {
         if let Some(broken) = self.broken() {
             return Err(broken);
         }
+        if !self.checked() {
+            return Err(
+                "these read models are still being checked against the stream: ask again in a moment"
+                    .to_owned(),
+            );
+        }
         self.reader.read(f).map_err(|e| e.to_string())
+    }
+
+    fn checked(&self) -> bool {
+        self.status.read().is_ok_and(|s| s.checked)
+    }
+
+    /// Waits, up to `limit`, until the read models opened from disk are
+    /// found to stand on the stream's chain, or to have stopped: an
+    /// instance starting waits for this before it serves, so that it never
+    /// answers from read models of another chain.
+    pub async fn until_checked(&self, limit: Duration) -> bool {
+        let started = std::time::Instant::now();
+        while !self.checked() && self.broken().is_none() {
+            if started.elapsed() > limit {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
     }
 
     /// What a leaderboard shows of a volunteer, read from `r` (the live
@@ -330,7 +360,12 @@ impl ReadModels {
         } else {
             let block = self.store.block(position).await.map_err(retry)?;
             match ledger_core::chain::block_end(&block.frames) {
-                Some(end) if end == head => return Ok(()),
+                Some(end) if end == head => {
+                    if let Ok(mut s) = self.status.write() {
+                        s.checked = true;
+                    }
+                    return Ok(());
+                }
                 Some(end) => format!(
                     "the stream's block {position} ends at event {} with hash {}",
                     end.sequence, end.hash

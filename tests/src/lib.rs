@@ -679,6 +679,7 @@ pub async fn start_http_with(
         Default::default(),
     )
     .expect("read models");
+    read_models.until_checked(Duration::from_secs(10)).await;
     let router = ledger_service::http::router(ledger_service::http::Api {
         read_models,
         client: client.clone(),

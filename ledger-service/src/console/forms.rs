@@ -138,6 +138,16 @@ struct Spec {
     then: fn(&Values) -> String,
 }
 
+// Fields most forms share.
+const VOLUNTEER: Field = field(
+    "volunteer",
+    "志愿者编号",
+    "Volunteer",
+    Input::Id(volunteer_id),
+);
+const ACTIVITY: Field = field("activity", "活动编号", "Activity", Input::Id(activity_id));
+const REASON: Field = field("reason", "理由", "Reason", Input::Words);
+
 const DECISIONS: &[(&str, &str, &str)] = &[
     (
         "confirm",
@@ -177,12 +187,7 @@ const SPECS: &[Spec] = &[
         zh: "审批登记：同意",
         en: "Approve a registration",
         fields: &[
-            field(
-                "volunteer",
-                "志愿者编号",
-                "Volunteer",
-                Input::Id(volunteer_id),
-            ),
+            VOLUNTEER,
             field("level", "审批级别", "Opinion of", Input::Choice(LEVELS)),
         ],
         command: |v, _| {
@@ -198,14 +203,9 @@ const SPECS: &[Spec] = &[
         zh: "审批登记：不同意",
         en: "Reject a registration",
         fields: &[
-            field(
-                "volunteer",
-                "志愿者编号",
-                "Volunteer",
-                Input::Id(volunteer_id),
-            ),
+            VOLUNTEER,
             field("level", "审批级别", "Opinion of", Input::Choice(LEVELS)),
-            field("reason", "理由", "Reason", Input::Words),
+            REASON,
         ],
         command: |v, _| {
             Ok(
@@ -219,15 +219,7 @@ const SPECS: &[Spec] = &[
         slug: "sign-up",
         zh: "报名",
         en: "Sign a volunteer up",
-        fields: &[
-            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
-            field(
-                "volunteer",
-                "志愿者编号",
-                "Volunteer",
-                Input::Id(volunteer_id),
-            ),
-        ],
+        fields: &[ACTIVITY, VOLUNTEER],
         command: |v, _| {
             Ok(json!({"type": "sign_up", "activity": v["activity"], "volunteer": v["volunteer"]}))
         },
@@ -237,15 +229,7 @@ const SPECS: &[Spec] = &[
         slug: "cancel-sign-up",
         zh: "取消报名",
         en: "Withdraw a sign-up",
-        fields: &[
-            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
-            field(
-                "volunteer",
-                "志愿者编号",
-                "Volunteer",
-                Input::Id(volunteer_id),
-            ),
-        ],
+        fields: &[ACTIVITY, VOLUNTEER],
         command: |v, _| {
             Ok(
                 json!({"type": "cancel_sign_up", "activity": v["activity"], "volunteer": v["volunteer"]}),
@@ -258,13 +242,8 @@ const SPECS: &[Spec] = &[
         zh: "登记签到",
         en: "Record a check-in",
         fields: &[
-            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
-            field(
-                "volunteer",
-                "志愿者编号",
-                "Volunteer",
-                Input::Id(volunteer_id),
-            ),
+            ACTIVITY,
+            VOLUNTEER,
             field("at", "签到时间", "Checked in at", Input::When),
         ],
         command: |v, offset| attendance("check_in", v, offset),
@@ -275,13 +254,8 @@ const SPECS: &[Spec] = &[
         zh: "登记签退",
         en: "Record a check-out",
         fields: &[
-            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
-            field(
-                "volunteer",
-                "志愿者编号",
-                "Volunteer",
-                Input::Id(volunteer_id),
-            ),
+            ACTIVITY,
+            VOLUNTEER,
             field("at", "签退时间", "Checked out at", Input::When),
         ],
         command: |v, offset| attendance("check_out", v, offset),
@@ -336,12 +310,7 @@ const SPECS: &[Spec] = &[
         zh: "积分兑换",
         en: "Redeem a reward",
         fields: &[
-            field(
-                "volunteer",
-                "志愿者编号",
-                "Volunteer",
-                Input::Id(volunteer_id),
-            ),
+            VOLUNTEER,
             field("reward", "奖品编号", "Reward", Input::Id(reward_id)),
             field("quantity", "数量", "Quantity", Input::Number),
         ],
@@ -396,7 +365,7 @@ const SPECS: &[Spec] = &[
         fields: &[
             field("target", "冲正对象", "What", Input::Choice(TARGETS)),
             field("id", "记录编号", "Number", Input::Entry),
-            field("reason", "理由", "Reason", Input::Words),
+            REASON,
         ],
         command: |v, _| {
             let (kind, letter) = match v["target"].as_str() {
@@ -415,15 +384,10 @@ const SPECS: &[Spec] = &[
         zh: "申请补录服务时长",
         en: "Request backfilled hours",
         fields: &[
-            field(
-                "volunteer",
-                "志愿者编号",
-                "Volunteer",
-                Input::Id(volunteer_id),
-            ),
-            field("activity", "活动编号", "Activity", Input::Id(activity_id)),
+            VOLUNTEER,
+            ACTIVITY,
             field("minutes", "时长（分钟）", "Minutes", Input::Number),
-            field("reason", "理由", "Reason", Input::Words),
+            REASON,
         ],
         command: |v, _| {
             let entry = json!({"backfill": {"volunteer": v["volunteer"], "activity": v["activity"],
@@ -437,14 +401,9 @@ const SPECS: &[Spec] = &[
         zh: "申请积分奖励",
         en: "Request points",
         fields: &[
-            field(
-                "volunteer",
-                "志愿者编号",
-                "Volunteer",
-                Input::Id(volunteer_id),
-            ),
+            VOLUNTEER,
             field("points", "积分", "Points", Input::Number),
-            field("reason", "理由", "Reason", Input::Words),
+            REASON,
         ],
         command: |v, _| {
             let entry = json!({"award": {"volunteer": v["volunteer"],
@@ -469,7 +428,7 @@ const SPECS: &[Spec] = &[
         en: "Decline or withdraw a request",
         fields: &[
             field("request", "申请编号", "Request", Input::Entry),
-            field("reason", "理由", "Reason", Input::Words),
+            REASON,
         ],
         command: |v, _| {
             Ok(
