@@ -48,6 +48,30 @@ struct Cli {
 /// How to sign in to NATS beyond its URLs (docs/operations.md, "Signing
 /// in to NATS"). A URL may also carry `user:password@`; set it through
 /// `LEDGER_NATS` to keep the password off the process list.
+/// Which NATS to reach, how to sign in, and which shard's stream: the
+/// same for every command that reads or writes the live stream.
+#[derive(clap::Args)]
+struct StreamArgs {
+    /// NATS server URLs, comma-separated.
+    #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    #[command(flatten)]
+    sign_in: NatsSignIn,
+    /// The shard (top-level federation): the stream and subjects it names.
+    #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
+    shard: String,
+}
+
+impl StreamArgs {
+    fn access(&self) -> NatsAccess {
+        self.sign_in.access(&self.nats)
+    }
+
+    async fn store(&self) -> anyhow::Result<ChainStore> {
+        connect_store(&self.access(), &self.shard).await
+    }
+}
+
 #[derive(clap::Args)]
 struct NatsSignIn {
     /// A creds file (user JWT and NKEY seed), for servers whose accounts
@@ -107,14 +131,8 @@ enum KeysKind {
 enum Cmd {
     /// Connect to NATS and serve: the sequencer and the intake for other systems.
     Serve {
-        /// NATS server URLs, comma-separated.
-        #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
-        nats: String,
         #[command(flatten)]
-        sign_in: NatsSignIn,
-        /// The shard (top-level federation) this instance writes.
-        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
-        shard: String,
+        stream: StreamArgs,
         /// Stream replicas: 1 on a single server, 3 on a cluster.
         #[arg(long, default_value_t = 1)]
         replicas: usize,
@@ -174,12 +192,8 @@ enum Cmd {
     /// every row, and swap them in. Exit 1 when they differed, 2 when it
     /// could not run (NATS refused, the instance still holds the directory).
     Rebuild {
-        #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
-        nats: String,
         #[command(flatten)]
-        sign_in: NatsSignIn,
-        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
-        shard: String,
+        stream: StreamArgs,
         /// The read models' directory.
         #[arg(long, env = "LEDGER_PROJECTIONS")]
         projections: PathBuf,
@@ -231,12 +245,8 @@ enum Cmd {
     /// a checkpoint's tree, or that one checkpoint extends another. Prints a
     /// JSON document that `ledger verify-proof` checks offline.
     Prove {
-        #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
-        nats: String,
         #[command(flatten)]
-        sign_in: NatsSignIn,
-        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
-        shard: String,
+        stream: StreamArgs,
         #[command(subcommand)]
         what: ProofKind,
     },
@@ -273,12 +283,8 @@ enum Cmd {
     },
     /// Write the whole chain to a self-describing bundle file.
     Export {
-        #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
-        nats: String,
         #[command(flatten)]
-        sign_in: NatsSignIn,
-        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
-        shard: String,
+        stream: StreamArgs,
         #[arg(long)]
         out: PathBuf,
     },
@@ -291,12 +297,8 @@ enum Cmd {
     /// does not verify or the stream holds another chain; 2 when NATS or
     /// the file could not be used.
     Restore {
-        #[arg(long, env = "LEDGER_NATS", default_value = "nats://127.0.0.1:4222")]
-        nats: String,
         #[command(flatten)]
-        sign_in: NatsSignIn,
-        #[arg(long, env = "LEDGER_SHARD", default_value = "lyg")]
-        shard: String,
+        stream: StreamArgs,
         /// Stream replicas, when the restore creates the stream: 1 on a
         /// single server, 3 on a cluster (as `ledger serve --replicas`).
         #[arg(long, default_value_t = 1)]
@@ -576,13 +578,8 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             println!("{}", ledger_service::bench::machine());
             bench(what).await
         }
-        Cmd::Prove {
-            nats,
-            sign_in,
-            shard,
-            what,
-        } => {
-            let store = connect_store(&sign_in.access(&nats), &shard).await?;
+        Cmd::Prove { stream, what } => {
+            let store = stream.store().await?;
             let log = audit::proof_log(&store, ledger_service::proofs::ProofLog::new()).await?;
             let doc = match what {
                 ProofKind::Inclusion {
@@ -663,9 +660,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             }
         }
         Cmd::Rebuild {
-            nats,
-            sign_in,
-            shard,
+            stream,
             projections,
             check,
             quiet,
@@ -675,9 +670,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 eprintln!("could not rebuild: {e:#}");
                 std::process::exit(2)
             };
-            let store = connect_store(&sign_in.access(&nats), &shard)
-                .await
-                .unwrap_or_else(|e| could_not(e));
+            let store = stream.store().await.unwrap_or_else(|e| could_not(e));
             let r = ledger_service::rebuild::rebuild(&store, &projections, check, quiet)
                 .await
                 .unwrap_or_else(|e| could_not(e));
@@ -706,13 +699,8 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Keys { what } => keys(what),
-        Cmd::Export {
-            nats,
-            sign_in,
-            shard,
-            out,
-        } => {
-            let store = connect_store(&sign_in.access(&nats), &shard).await?;
+        Cmd::Export { stream, out } => {
+            let store = stream.store().await?;
             let header = audit::export(&store, &out).await?;
             println!(
                 "exported {} events in {} blocks to {} (head {})",
@@ -724,17 +712,15 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Restore {
-            nats,
-            sign_in,
-            shard,
+            stream,
             replicas,
             bundle,
             key,
             quiet,
         } => {
             restore(
-                &sign_in.access(&nats),
-                &shard,
+                &stream.access(),
+                &stream.shard,
                 replicas,
                 &bundle,
                 &key,
@@ -743,9 +729,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
             .await
         }
         Cmd::Serve {
-            nats,
-            sign_in,
-            shard,
+            stream,
             replicas,
             http,
             accounts,
@@ -787,8 +771,9 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 identity_key,
                 checkpoints,
                 demo: false,
-                projections: projections
-                    .unwrap_or_else(|| ledger_service::read_models::default_dir(&shard, &http)),
+                projections: projections.unwrap_or_else(|| {
+                    ledger_service::read_models::default_dir(&stream.shard, &http)
+                }),
                 tuning: Tuning {
                     cache_bytes: read_model_cache_mib << 20,
                     batch_bytes: catch_up_batch_mib << 20,
@@ -796,7 +781,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
                 statement_font: statement_font_or_none(statement_font.as_deref())?,
                 secure_cookies: console_secure_cookie,
             };
-            serve(&sign_in.access(&nats), &shard, options).await
+            serve(&stream.access(), &stream.shard, options).await
         }
         Cmd::Local {
             data,
