@@ -118,7 +118,7 @@ pub fn openapi_paths() -> Value {
         "/api/v1/activities/{activity}/summary": get(
             "Sign-ups, walk-ins, attendance, no-shows, sessions, confirmed and pending minutes",
             with(vec![path("activity")], &as_of), "the activity"),
-        "/api/v1/rewards": get("Rewards in scope: stock and redemptions",
+        "/api/v1/rewards": get("Rewards the volunteers in scope may redeem (kept inside scope or by the units above it): stock and redemptions",
             with(with(vec![scope.clone()], &paging), &as_of), "a page of rewards"),
         "/api/v1/wishes": get("Micro-wishes in scope and who claimed or fulfilled them",
             with(with(vec![scope.clone()], &paging), &as_of), "a page of wishes"),
@@ -620,20 +620,33 @@ async fn activity(
 /// Rows of a small table that lie inside the caller's scope.
 async fn listing<T: serde::Serialize>(
     api: &Api,
-    Asked { who, p }: Asked,
+    asked: Asked,
     rows: impl FnOnce(&dyn Read) -> Result<Vec<T>, projections::store::StoreError>,
     unit_of: impl Fn(&T) -> Option<&UnitId>,
+) -> Answer {
+    listing_in(api, asked, |r, scope| {
+        let mut inside = Vec::new();
+        for row in rows(r)? {
+            let Some(unit) = unit_of(&row) else { continue };
+            if query::is_within(r, unit, scope)? {
+                inside.push(row);
+            }
+        }
+        Ok(inside)
+    })
+    .await
+}
+
+/// Rows a query picks for the caller's scope, a page of them.
+async fn listing_in<T: serde::Serialize>(
+    api: &Api,
+    Asked { who, p }: Asked,
+    rows: impl FnOnce(&dyn Read, &UnitId) -> Result<Vec<T>, projections::store::StoreError>,
 ) -> Answer {
     let (offset, limit) = page(&p)?;
     read(api, &p, |r, head| {
         let scope = scope(r, &who, p.scope.as_ref())?;
-        let mut items = Vec::new();
-        for row in rows(r).map_err(failed)? {
-            let Some(unit) = unit_of(&row) else { continue };
-            if query::is_within(r, unit, &scope).map_err(failed)? {
-                items.push(row);
-            }
-        }
+        let items = rows(r, &scope).map_err(failed)?;
         let total = items.len();
         let items: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
         let next = offset + items.len();
@@ -649,8 +662,13 @@ async fn listing<T: serde::Serialize>(
     .await
 }
 
+/// The rewards the scope's volunteers may redeem: those its units keep and
+/// those of the units above it.
 async fn rewards(State(api): State<Api>, asked: Asked) -> Answer {
-    listing(&api, asked, |r| query::rewards(r), |w| Some(&w.reward.unit)).await
+    listing_in(&api, asked, |r, scope| {
+        query::rewards_within_reach(r, scope)
+    })
+    .await
 }
 
 async fn wishes(State(api): State<Api>, asked: Asked) -> Answer {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use ledger_core::chain::Verified;
 use ledger_core::domain::{
-    AwardBasis, Category, CreditSource, CreditStatus, EntryRef, ManualEntry,
+    AwardBasis, Category, CreditSource, CreditStatus, EntryRef, IdentityCommitment, ManualEntry,
 };
 use ledger_core::event::*;
 use ledger_core::time::{Day, DayRange, UtcOffset};
@@ -147,6 +147,21 @@ pub fn volunteer_key(v: &VolunteerId) -> Key {
 
 pub fn member_key(unit: &UnitId, v: &VolunteerId) -> Key {
     Key::table(table::MEMBER).str(unit.as_str()).str(v.as_str())
+}
+
+const BY_NUMBER: u8 = 0;
+const BY_IDENTITY: u8 = 1;
+
+/// Where the volunteer of a unified number (LYG00000042) is found.
+pub fn number_key(number: &str) -> Key {
+    Key::table(table::LOOKUP).u8(BY_NUMBER).str(number)
+}
+
+/// Where the volunteer registered last under an identity is found.
+pub fn identity_key(identity: &IdentityCommitment) -> Key {
+    Key::table(table::LOOKUP)
+        .u8(BY_IDENTITY)
+        .digest(&identity.0)
 }
 
 pub fn unit_key(u: &UnitId) -> Key {
@@ -440,6 +455,10 @@ impl<B: Read> Fold<'_, B> {
             member_key(&e.home_unit, &e.volunteer).into_bytes(),
             Vec::new(),
         );
+        put(self.store, number_key(&e.number.0), &e.volunteer);
+        // A refused registration frees its identity for another, which
+        // then takes the lookup over: the last registration is found.
+        put(self.store, identity_key(&e.identity), &e.volunteer);
         self.count_registration(&e.home_unit, true)?;
         self.with_volunteer(&e.volunteer, |_| Ok(Effect::default()))
     }
@@ -449,7 +468,9 @@ impl<B: Read> Fold<'_, B> {
         self.with_volunteer(&e.volunteer, |v| {
             v.status = Approval::Rejected(e.level);
             home = Some(v.home_unit.clone());
-            Ok(Effect::default())
+            // The registrant is told why: the reason goes where his
+            // history shows what a row concerns.
+            Ok(Effect::about(&e.reason))
         })?;
         match home {
             Some(home) => self.count_registration(&home, false),

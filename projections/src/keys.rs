@@ -41,6 +41,9 @@ pub mod table {
     pub const ATTACHMENT: u8 = 0x17;
     /// Hand-made entries waiting for a second admin (request).
     pub const REQUEST: u8 = 0x18;
+    /// The volunteer a unified number or an identity commitment names
+    /// (kind, number or commitment): how an admin finds a volunteer.
+    pub const LOOKUP: u8 = 0x19;
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ledger_core::domain::{
-    Category, CreditStatus, Pairing, ReportKind, StarLevel, UnitKind, VolunteerStatus, Wish,
+    Category, CreditStatus, IdentityCommitment, Pairing, ReportKind, StarLevel, UnitKind,
+    VolunteerStatus, Wish,
 };
 use ledger_core::time::{Day, DayRange};
 use ledger_core::values::{ActivityId, CampaignId, CreditId, RewardId, UnitId, VolunteerId};
@@ -13,8 +14,8 @@ use serde::Serialize;
 use crate::board::{self, Board, Ranked, Standing};
 use crate::fold::{
     activity_key, award_key, campaign_key, credit_key, day_entries, decode, get, history_key,
-    member_key, reward_key, unit_key, unit_tally_key, volunteer_key, DAY_INDEX_AWARD,
-    DAY_INDEX_CREDIT, HISTORY_CHUNK,
+    identity_key, member_key, number_key, reward_key, unit_key, unit_tally_key, volunteer_key,
+    DAY_INDEX_AWARD, DAY_INDEX_CREDIT, HISTORY_CHUNK,
 };
 use crate::keys::table;
 use crate::period::Period;
@@ -328,6 +329,22 @@ pub fn credits<R: Read + ?Sized>(
         }
     }
     Ok(out)
+}
+
+/// The volunteer a unified number names.
+pub fn volunteer_by_number<R: Read + ?Sized>(
+    r: &R,
+    number: &str,
+) -> Result<Option<VolunteerId>, StoreError> {
+    get(r, &number_key(number))
+}
+
+/// The volunteer registered last under an identity commitment.
+pub fn volunteer_by_identity<R: Read + ?Sized>(
+    r: &R,
+    identity: &IdentityCommitment,
+) -> Result<Option<VolunteerId>, StoreError> {
+    get(r, &identity_key(identity))
 }
 
 pub fn unit_row<R: Read + ?Sized>(r: &R, id: &UnitId) -> Result<Option<UnitRow>, StoreError> {
@@ -734,6 +751,24 @@ pub fn rewards<R: Read + ?Sized>(r: &R) -> Result<Vec<RewardRow>, StoreError> {
     table_rows(r, table::REWARD)
 }
 
+/// The rewards the volunteers of `scope`'s subtree may redeem, with those
+/// kept inside it: a reward kept by a unit above the scope is open to
+/// every volunteer below that unit, so an admin of a district sees the
+/// city's rewards beside his own units'.
+pub fn rewards_within_reach<R: Read + ?Sized>(
+    r: &R,
+    scope: &UnitId,
+) -> Result<Vec<RewardRow>, StoreError> {
+    let above = ancestry(r, scope)?;
+    let mut out = Vec::new();
+    for row in rewards(r)? {
+        if above.contains(&row.reward.unit) || is_within(r, &row.reward.unit, scope)? {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
 pub fn activities<R: Read + ?Sized>(r: &R) -> Result<Vec<ActivityRow>, StoreError> {
     table_rows(r, table::ACTIVITY)
 }
@@ -928,6 +963,7 @@ pub fn table_name(tag: u8) -> &'static str {
         table::REVIEW => "review items",
         table::ATTACHMENT => "report files",
         table::REQUEST => "requests waiting",
+        table::LOOKUP => "volunteer lookups",
         _ => "unknown",
     }
 }

@@ -196,7 +196,8 @@ pub struct HistoryEntry {
     pub recorded_at: Timestamp,
     pub kind: String,
     /// The activity, credit, award, wish or pairing it concerns; for a
-    /// redemption, its id and the reward (`R12 · ticket`).
+    /// redemption, its id and the reward (`R12 · ticket`); for a refused
+    /// registration, the reason given.
     pub about: Option<String>,
     /// Change to confirmed minutes.
     pub minutes: i64,

@@ -178,6 +178,19 @@ fn agrees_with_core(p: &mut Projection<Memory>, world: &World) {
             .unwrap()
             .unwrap();
         let a = &v.account;
+        // Found by unified number, and by identity while the registration
+        // holds it (a refused one frees it for a later registration).
+        let by_number = query::volunteer_by_number(r, &v.volunteer.number.0).unwrap();
+        assert_eq!(by_number.as_ref(), Some(id), "{id} by number");
+        let identity = &v.volunteer.identity;
+        if let Some(holder) = world.state.volunteers.holding(identity) {
+            let found = query::volunteer_by_identity(r, identity).unwrap();
+            assert_eq!(
+                found.as_ref(),
+                Some(&holder.volunteer.id),
+                "{id} by identity"
+            );
+        }
         assert_eq!(
             view.confirmed_system_minutes, a.confirmed_system_minutes,
             "{id}"
@@ -738,4 +751,38 @@ fn a_co_organised_activity_is_held_once_by_each_host_and_each_unit_above() {
             .unwrap();
         assert_eq!((t.activities_held, t.featured_held), (held, held), "{unit}");
     }
+}
+
+/// A unit's catalogue holds the rewards kept inside its subtree and those
+/// kept above it, which its volunteers may redeem too; the rules' own
+/// test (`is_within` both ways) says which those are.
+#[test]
+fn a_units_catalogue_holds_the_rewards_its_volunteers_may_redeem() {
+    let (world, records) = run(&random_steps(1500, 11));
+    let mut p = at_once(&blocks(&records, &[50]), None);
+    let r = p.read().unwrap();
+    let state = &world.state;
+    let mut from_above = 0;
+    for unit in state.units.keys() {
+        let mut got: Vec<String> = query::rewards_within_reach(r, unit)
+            .unwrap()
+            .into_iter()
+            .map(|row| row.reward.id.to_string())
+            .collect();
+        got.sort();
+        let mut expected: Vec<String> = state
+            .rewards
+            .values()
+            .filter(|w| state.is_within(unit, &w.unit) || state.is_within(&w.unit, unit))
+            .map(|w| w.id.to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(got, expected, "the catalogue of {unit}");
+        from_above += state
+            .rewards
+            .values()
+            .filter(|w| w.unit != *unit && state.is_within(unit, &w.unit))
+            .count();
+    }
+    assert!(from_above > 0, "no unit has a reward kept above it");
 }

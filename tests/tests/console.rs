@@ -657,10 +657,10 @@ async fn admins_work_in_the_console() {
     // given through the form her page links to, filled in with her and
     // the level awaited, and her history names each level.
     b.goto(&format!("{base}/console/volunteers/v3")).await;
-    assert!(b.text("#status").await.contains("待审批"));
+    assert_eq!(b.text("#status").await, "待审批：单位工会意见");
     for (level, name) in [
-        ("unit", "基层工会意见"),
-        ("district_or_industry", "区县（产业）工会意见"),
+        ("unit", "单位工会意见"),
+        ("district_or_industry", "区市县总工会、产业工会意见"),
         ("city", "市总工会意见"),
     ] {
         assert!(b.text("#opinion").await.contains(name));
@@ -685,8 +685,8 @@ async fn admins_work_in_the_console() {
     assert_eq!(b.count("#opinion").await, 0);
     // Registered in the first row, then the three opinions in order.
     for (row, name) in [
-        (2, "基层工会意见"),
-        (3, "区县（产业）工会意见"),
+        (2, "单位工会意见"),
+        (3, "区市县总工会、产业工会意见"),
         (4, "市总工会意见"),
     ] {
         assert_eq!(
@@ -776,7 +776,7 @@ async fn admins_work_in_the_console() {
     b.follow("#opinion a#reject").await;
     assert_eq!(
         b.text("select[name=level] option:checked").await,
-        "基层工会意见"
+        "单位工会意见"
     );
     b.fill("input[name=reason]", "登记表信息不全").await;
     submit(&b).await;
@@ -785,7 +785,8 @@ async fn admins_work_in_the_console() {
     assert!(b
         .text("#history tbody tr:last-child")
         .await
-        .contains("审批未通过 · 基层工会意见"));
+        .contains("审批未通过 · 单位工会意见 · 登记表信息不全"));
+    assert_eq!(b.text("#status").await, "未通过：单位工会意见");
 
     // The reward catalogue: the city's ticket, one redeemed (the reversal
     // waits for a second admin).
@@ -840,6 +841,39 @@ async fn admins_work_in_the_console() {
         listed.contains("李娜") && !listed.contains("王海"),
         "{listed}"
     );
+    // The search box finds haizhou's volunteers by citizen ID number, as
+    // typed with spaces, or by unified number in small letters; lianyun's
+    // are not found, as if never registered; a mistyped number is named.
+    let find = |typed: String| {
+        let b = &b;
+        let base = &base;
+        async move {
+            b.goto(&format!("{base}/console/volunteers")).await;
+            b.fill("#find-q", &typed).await;
+            b.follow("form#find button").await;
+            b.path().await
+        }
+    };
+    let li_na = citizen_id(3);
+    let spaced = format!("{} {} {}", &li_na[..6], &li_na[6..14], &li_na[14..]);
+    assert_eq!(find(spaced).await, "/console/volunteers/v3");
+    assert_eq!(find("lyg00000001".into()).await, "/console/volunteers/v1");
+    for elsewhere in [citizen_id(2), "LYG00000002".into(), "v2".into()] {
+        assert!(find(elsewhere.clone()).await.starts_with("/console/find"));
+        assert!(
+            b.text("#not-found")
+                .await
+                .contains("No volunteer of your units"),
+            "{elsewhere}"
+        );
+    }
+    let last = if li_na.ends_with('0') { '1' } else { '0' };
+    let mistyped = format!("{}{last}", &li_na[..17]);
+    assert!(find(mistyped).await.starts_with("/console/find"));
+    assert!(b
+        .text("#not-found")
+        .await
+        .contains("Not a valid citizen ID number: the check digit"));
     b.goto(&format!("{base}/console/volunteers/v2")).await;
     assert!(b.text("main h1").await.contains("Not yours"));
     b.goto(&format!(
@@ -863,10 +897,17 @@ async fn admins_work_in_the_console() {
     let reversed = b.text("#history tbody tr:last-child").await;
     assert!(reversed.contains("R1"), "{reversed}");
 
-    // haizhou's catalogue holds haizhou's book, not the city's ticket;
-    // the book is redeemed for v1 from there.
+    // haizhou's catalogue holds haizhou's book and the city's ticket, which
+    // haizhou's volunteers may redeem too, but only the book is haizhou's
+    // to restock; the book is redeemed for v1 from there.
     b.goto(&format!("{base}/console/rewards")).await;
-    assert_eq!(b.count("#rewards tbody tr").await, 1);
+    assert_eq!(b.count("#rewards tbody tr").await, 2);
+    assert_eq!(b.count("#rewards tr[data-reward=ticket] a.redeem").await, 1);
+    assert_eq!(
+        b.count("#rewards tr[data-reward=ticket] a.restock").await,
+        0
+    );
+    assert_eq!(b.count("#rewards tr[data-reward=book] a.restock").await, 1);
     b.follow("#rewards tr[data-reward=book] a.redeem").await;
     assert_eq!(b.attr("input[name=reward]", "value").await, "book");
     b.fill("input[name=volunteer]", "v1").await;

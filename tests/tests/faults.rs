@@ -491,8 +491,10 @@ impl Desk {
     }
 
     /// Sends up to `n` submissions that were answered once more, under
-    /// their keys, and names each whose answer differs from the first.
-    async fn ask_again(&mut self, n: usize) -> (usize, Vec<String>) {
+    /// their keys, and names each whose answer differs from the first. Past
+    /// `deadline` it sends no more: with no writer left, waiting for each
+    /// in turn would take hours, and the run would hang instead of failing.
+    async fn ask_again(&mut self, n: usize, deadline: Instant) -> (usize, Vec<String>) {
         let answered: Vec<usize> = (0..self.records.len())
             .filter(|&i| self.records[i].answer.is_some())
             .collect();
@@ -500,7 +502,15 @@ impl Desk {
         let mut differ = Vec::new();
         for _ in 0..n.min(answered.len()) {
             let i = answered[self.rng.index(answered.len())];
-            let again = self.until_answered(i).await;
+            if Instant::now() >= deadline {
+                differ.push(format!(
+                    "{}: no time left to send {} again",
+                    self.actor(),
+                    self.records[i].key
+                ));
+                break;
+            }
+            let again = self.until_answered(i, deadline).await;
             asked += 1;
             let first = self.records[i].answer.as_ref();
             if again.as_ref() != first {
@@ -515,10 +525,11 @@ impl Desk {
         (asked, differ)
     }
 
-    /// Sends record `i` until it has a definite answer (the faults are over).
-    async fn until_answered(&mut self, i: usize) -> Option<Answer> {
-        let started = Instant::now();
-        while started.elapsed() < GIVE_UP_AFTER {
+    /// Sends record `i` until it has a definite answer (the faults are
+    /// over), for `GIVE_UP_AFTER` at most and never past `deadline`.
+    async fn until_answered(&mut self, i: usize, deadline: Instant) -> Option<Answer> {
+        let until = deadline.min(Instant::now() + GIVE_UP_AFTER);
+        while Instant::now() < until {
             if let Some(Ok(answer)) = self.send(&[i]).await.pop() {
                 return Some(answer);
             }
@@ -1077,7 +1088,10 @@ impl Rig {
     /// After the load: restarts whatever ends by itself until both
     /// instances answer over HTTP (a minute at most).
     async fn until_both_serve(&mut self, log: &mut FaultLog, shared: &Shared) -> bool {
-        let http = reqwest::Client::new();
+        let http = reqwest::Client::builder()
+            .timeout(REPLY_TIMEOUT)
+            .build()
+            .expect("an HTTP client");
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(60) {
             self.notice_exits(log);
@@ -1812,19 +1826,62 @@ fn volunteer_differs(served: &Value, head: u64, expected: &Figures) -> Option<St
         })
 }
 
-/// `ledger <args>`: its exit code and everything it printed.
+/// How long a `ledger` command of the checks, or reading the chain, may
+/// take before it counts as a failure rather than holding the run.
+const CHILD_LIMIT: Duration = Duration::from_secs(120);
+
+/// How long the systems together may spend sending answered submissions
+/// again.
+const ASKING_AGAIN: Duration = Duration::from_secs(120);
+
+/// `ledger <args>`: its exit code and everything it printed; killed, and
+/// said so, if it runs longer than `CHILD_LIMIT`.
 fn ledger(args: &[&str]) -> (i32, String) {
-    let out = tokio::task::block_in_place(|| {
-        Command::new(ledger_binary())
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .env("NO_COLOR", "1")
-            .output()
-    })
-    .expect("ledger runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
+    let out = tempfile::tempfile().expect("a temporary file");
+    let err = tempfile::tempfile().expect("a temporary file");
+    let mut child = Command::new(ledger_binary())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdout(out.try_clone().expect("a file handle"))
+        .stderr(err.try_clone().expect("a file handle"))
+        .spawn()
+        .expect("ledger runs");
+    let status = tokio::task::block_in_place(|| {
+        let started = Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if started.elapsed() < CHILD_LIMIT => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
+        }
+    });
+    let read = |mut file: std::fs::File| {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        let _ = file.rewind();
+        let _ = file.read_to_string(&mut text);
+        text
+    };
+    let mut text = read(out) + &read(err);
+    let code = match status {
+        Some(status) => status.code().unwrap_or(-1),
+        None => {
+            text.push_str(&format!(
+                "\nledger {} did not end within {CHILD_LIMIT:?} and was killed",
+                args.first().copied().unwrap_or_default()
+            ));
+            -1
+        }
+    };
+    (code, text)
 }
 
 /// The instance's read models, rebuilt from the stream beside themselves
@@ -1943,14 +2000,16 @@ async fn check(
     started: Instant,
 ) -> RunFigures {
     let mut asked_again = 0;
+    let deadline = Instant::now() + ASKING_AGAIN;
     for desk in &mut desks {
-        let (asked, differ) = desk.ask_again(40).await;
+        let (asked, differ) = desk.ask_again(40, deadline).await;
         asked_again += asked;
         problems.extend(ANSWERED_AGAIN, differ);
     }
     progress(started, "answers asked again");
 
-    let chain = match read_stored(&rig.store).await {
+    let read = tokio::time::timeout(CHILD_LIMIT, read_stored(&rig.store)).await;
+    let chain = match read.unwrap_or_else(|_| Err(format!("not read within {CHILD_LIMIT:?}"))) {
         Ok(chain) => chain,
         Err(e) => {
             problems.add(CHAIN, e);

@@ -216,6 +216,11 @@ async fn admins_query_balances_rankings_and_leaderboards() {
     assert_eq!(activity["activity"]["confirmed_minutes"], 30);
     let (_, rewards) = get(&s, "/api/v1/rewards", "city-secret").await;
     assert_eq!(rewards["items"][0]["reward"]["stock"], 10, "{rewards}");
+    // The city's reward is open to every district's volunteers, so a
+    // district's admin finds it in his listing.
+    let (_, theirs) = get(&s, "/api/v1/rewards", "haizhou-secret").await;
+    assert_eq!(theirs["total"], 1, "{theirs}");
+    assert_eq!(theirs["items"][0]["reward"]["id"], "ticket");
 
     // Rights: another district's admin sees nothing of haizhou; bad
     // queries get a typed error.

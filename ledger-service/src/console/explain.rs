@@ -270,7 +270,7 @@ fn sentence_of_units_and_people(code: &str) -> Option<(&'static str, &'static st
             "The volunteer is not yet approved at all three levels.",
         ),
         "APPROVAL_OUT_OF_ORDER" => (
-            "审批须按 基层工会意见 → 区县（产业）工会意见 → 市总工会意见 的顺序进行，当前应由另一级审批。请在志愿者页面查看待审批的级别。",
+            "审批须按 单位工会意见 → 区市县总工会、产业工会意见 → 市总工会意见 的顺序进行，当前应由另一级审批。请在志愿者页面查看待审批的级别。",
             "Opinions go grassroots union, then district (industry) union, then city federation: another level's opinion comes first. The volunteer's page says which one is awaited.",
         ),
         "REGISTRATION_CLOSED" => (

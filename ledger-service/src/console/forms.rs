@@ -169,14 +169,19 @@ const TARGETS: &[(&str, &str, &str)] = &[
     ("redemption", "积分兑换", "Redemption"),
 ];
 
-/// The three opinions on a registration form, in the order they are
-/// given; the value is the level as the command names it.
+/// The three opinions on the registration form (notice 004, 附件2), named
+/// as the form names them, in the order they are given; the value is the
+/// level as the command names it.
 pub(super) const LEVELS: &[(&str, &str, &str)] = &[
-    ("unit", "基层工会意见", "Grassroots union's opinion"),
+    (
+        "unit",
+        "单位工会意见",
+        "The volunteer's own union's opinion",
+    ),
     (
         "district_or_industry",
-        "区县（产业）工会意见",
-        "District (industry) union's opinion",
+        "区市县总工会、产业工会意见",
+        "District, county or industry union's opinion",
     ),
     ("city", "市总工会意见", "City federation's opinion"),
 ];
@@ -951,11 +956,14 @@ mod tests {
         let approve = spec("approve-volunteer").unwrap();
         let level = approve.fields.iter().find(|f| f.name == "level").unwrap();
         let zh = input(Lang::Zh, level, "district_or_industry").into_string();
-        for name in ["基层工会意见", "区县（产业）工会意见", "市总工会意见"] {
+        for name in ["单位工会意见", "区市县总工会、产业工会意见", "市总工会意见"]
+        {
             assert!(zh.contains(name), "{zh}");
         }
         assert!(
-            zh.contains(r#"<option value="district_or_industry" selected>区县（产业）工会意见"#),
+            zh.contains(
+                r#"<option value="district_or_industry" selected>区市县总工会、产业工会意见"#
+            ),
             "{zh}"
         );
         let en = input(Lang::En, level, "city").into_string();

@@ -246,6 +246,8 @@ input, select, textarea, button { font: inherit; padding: .3rem .5rem; border: 1
 button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
 button.link { background: none; color: var(--muted); border: none; padding: 0; text-decoration: underline; }
 form.inline { display: inline; }
+form#find { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin-bottom: 1rem; }
+form#find input { flex: 1 1 14rem; min-width: 0; }
 .pager { display: flex; gap: 1rem; margin: .75rem 0; }
 .exports { margin: .5rem 0 1rem; display: flex; flex-wrap: wrap; gap: .5rem 1rem; }
 .exports a { white-space: nowrap; }

@@ -18,6 +18,7 @@ mod dashboard;
 mod explain;
 mod exports;
 mod filter;
+mod find;
 mod forms;
 mod i18n;
 mod layout;
@@ -65,6 +66,7 @@ pub fn routes() -> Router<Api> {
         .merge(boards::routes())
         .merge(units::routes())
         .merge(volunteers::routes())
+        .merge(find::routes())
         .merge(activities::routes())
         .merge(audit::routes())
         .merge(forms::routes())

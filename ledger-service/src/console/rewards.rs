@@ -1,6 +1,7 @@
-//! The reward catalogue (奖品目录): the rewards kept by units of the
-//! admin's subtree, with their cost, stock and what has been redeemed,
-//! scoped as `/api/v1/rewards` is. From here an admin lists a reward,
+//! The reward catalogue (奖品目录): the rewards the volunteers of the
+//! admin's subtree may redeem (kept by its units or by the units above
+//! it), with their cost, stock and what has been redeemed, scoped as
+//! `/api/v1/rewards` is. From here an admin lists a reward,
 //! restocks one, or redeems one for a volunteer.
 
 use axum::extract::{Query, State};
@@ -38,17 +39,19 @@ async fn page(
         let filter = f.read()?;
         let rows = live(&api, |r, _| {
             let scope = filter::scope(r, &s, filter.scope.as_ref())?;
+            let own = filter::scope(r, &s, None)?;
             let mut names = UnitNames::default();
-            let mut rows = Vec::new();
-            for row in query::rewards(r).map_err(failed)? {
-                if query::is_within(r, &row.reward.unit, &scope).map_err(failed)? {
-                    rows.push(row);
-                }
-            }
-            rows.into_iter()
+            query::rewards_within_reach(r, &scope)
+                .map_err(failed)?
+                .into_iter()
                 .skip(filter.offset)
                 .take(PAGE)
-                .map(|row| Ok((names.of(r, &row.reward.unit)?, row)))
+                .map(|row| {
+                    // A reward kept above the admin's units is redeemed from
+                    // here, but restocked by its own unit's admins.
+                    let restock = query::is_within(r, &row.reward.unit, &own).map_err(failed)?;
+                    Ok((names.of(r, &row.reward.unit)?, restock, row))
+                })
                 .collect::<Result<Vec<_>, Refusal>>()
         })?;
         let body = html! {
@@ -68,7 +71,7 @@ async fn page(
                         @if s.may_write() { th {} }
                     } }
                     tbody {
-                        @for (unit, row) in &rows {
+                        @for (unit, restock, row) in &rows {
                             @let w = &row.reward;
                             tr data-reward=(w.id) {
                                 td { (w.id) }
@@ -80,8 +83,10 @@ async fn page(
                                 @if s.may_write() {
                                     td.actions {
                                         a.redeem href={ "/console/forms/redeem?reward=" (urlencode(w.id.as_str())) } { (s.t("兑换", "Redeem")) }
-                                        " · "
-                                        a.restock href={ "/console/forms/restock-reward?reward=" (urlencode(w.id.as_str())) } { (s.t("补充库存", "Restock")) }
+                                        @if *restock {
+                                            " · "
+                                            a.restock href={ "/console/forms/restock-reward?reward=" (urlencode(w.id.as_str())) } { (s.t("补充库存", "Restock")) }
+                                        }
                                     }
                                 }
                             }

@@ -62,18 +62,17 @@ async fn credit_page(
     }
 }
 
+/// A registration's standing, naming the opinion it awaits or was refused
+/// at as the registration form does.
 pub fn status_label(lang: Lang, status: VolunteerStatus) -> String {
-    let level = |l: ApprovalLevel| match l {
-        ApprovalLevel::Unit => lang.t("单位工会", "unit union"),
-        ApprovalLevel::DistrictOrIndustry => lang.t("区县或产业工会", "district or industry union"),
-        ApprovalLevel::City => lang.t("市总工会", "city federation"),
-    };
     match status {
         VolunteerStatus::Approved => lang.t("已批准", "Approved").to_owned(),
         VolunteerStatus::AwaitingApproval(l) => {
-            format!("{}：{}", lang.t("待审批", "Awaiting"), level(l))
+            format!("{}：{}", lang.t("待审批", "Awaiting"), opinion(lang, l))
         }
-        VolunteerStatus::Rejected(l) => format!("{}：{}", lang.t("未通过", "Rejected"), level(l)),
+        VolunteerStatus::Rejected(l) => {
+            format!("{}：{}", lang.t("未通过", "Refused at"), opinion(lang, l))
+        }
     }
 }
 
@@ -262,6 +261,7 @@ async fn roster_page(s: Session, State(api): State<Api>, Query(f): Query<FilterF
             .filter(|_| rows.len() == PAGE)
             .map(|(_, last)| format!("{}/{}", last.home_unit, last.volunteer));
         let body = html! {
+            (super::find::form(&s, ""))
             (filter::form(&s, &f, &controls))
             (filter::export_links(&s, "roster", &f))
             @if rows.is_empty() { (empty(&s)) } @else {
@@ -525,8 +525,9 @@ fn history(
                     tr {
                         td.num { (h.sequence) }
                         td { (layout::local_time(h.recorded_at, offset)) }
-                        td { (s.lang.event_kind(&h.kind)) @if let Some(a) = &h.about { " · " (a) }
+                        td { (s.lang.event_kind(&h.kind))
                             @if let Some(level) = level { " · " (opinion(s.lang, *level)) }
+                            @if let Some(a) = &h.about { " · " (a) }
                             @if let Some(r) = redemption_of(h).filter(|_| s.may_write()) {
                                 " " a.reverse href={ "/console/forms/reverse?target=redemption&id=" (r) } { (s.t("冲正", "Reverse")) }
                             }
@@ -649,10 +650,10 @@ mod tests {
             opinions_of(0, rejected),
             [None, Some(Unit), Some(DistrictOrIndustry)]
         );
-        assert_eq!(opinion(Lang::Zh, Unit), "基层工会意见");
+        assert_eq!(opinion(Lang::Zh, Unit), "单位工会意见");
         assert_eq!(
             opinion(Lang::Zh, DistrictOrIndustry),
-            "区县（产业）工会意见"
+            "区市县总工会、产业工会意见"
         );
         assert_eq!(opinion(Lang::Zh, City), "市总工会意见");
         assert_eq!(opinion(Lang::En, City), "City federation's opinion");
