@@ -1,4 +1,4 @@
-//! When the service's allocator (mimalloc, set in `main.rs`) hands freed
+//! When the service's allocator (mimalloc, set in `bin/ledger/main.rs`) hands freed
 //! pages back to the kernel.
 //!
 //! mimalloc v3 keeps a freed page for a second before handing it back (its

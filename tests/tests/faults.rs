@@ -889,7 +889,7 @@ struct Rig {
 const NODE_CALM: Duration = Duration::from_secs(8);
 
 /// How long the lease of a dead writer outlives it (`LEASE_TTL` in
-/// ledger-service's main.rs).
+/// ledger-service's `bin/ledger/serve.rs`).
 const LEASE_TTL: Duration = Duration::from_secs(3);
 
 impl Rig {
