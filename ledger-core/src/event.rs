@@ -376,6 +376,50 @@ pub struct RequestDeclined {
 }
 
 impl Event {
+    /// Every kind [`Event::kind`] names, in the order the variants are
+    /// declared: what a tool that picks events by kind accepts.
+    pub const KINDS: [&'static str; 39] = [
+        "ledger_opened",
+        "unit_registered",
+        "quota_set",
+        "volunteer_registered",
+        "volunteer_approved",
+        "volunteer_rejected",
+        "project_proposed",
+        "project_approved",
+        "project_rejected",
+        "project_undertaken",
+        "activity_published",
+        "activity_cancelled",
+        "signed_up",
+        "sign_up_cancelled",
+        "insurance_recorded",
+        "checked_in",
+        "checked_out",
+        "hours_credited",
+        "credit_disputed",
+        "credit_reviewed",
+        "credit_confirmed",
+        "points_awarded",
+        "reward_listed",
+        "reward_restocked",
+        "reward_redeemed",
+        "entry_reversed",
+        "wish_posted",
+        "wish_claimed",
+        "wish_fulfilled",
+        "wish_withdrawn",
+        "pairing_started",
+        "pairing_ended",
+        "campaign_declared",
+        "report_filed",
+        "checkpoint_recorded",
+        "ledger_key_published",
+        "entry_requested",
+        "request_approved",
+        "request_declined",
+    ];
+
     /// The stable snake_case name of the event's kind, used in subjects and docs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -419,5 +463,44 @@ impl Event {
             Event::RequestApproved(_) => "request_approved",
             Event::RequestDeclined(_) => "request_declined",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::collection;
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    use super::Event;
+    use crate::testing::random;
+
+    /// `KINDS` names each kind once, and every event the test world and a
+    /// random season record is of a kind it names.
+    #[test]
+    fn kinds_names_each_kind_once_and_every_kind_recorded() {
+        let mut names = Event::KINDS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Event::KINDS.len());
+        let mut runner = TestRunner::deterministic();
+        let steps = collection::vec((random::step(), 0i64..120), 3_000)
+            .new_tree(&mut runner)
+            .map(|tree| tree.current())
+            .unwrap_or_default();
+        let (_, records) = random::play(&steps);
+        let world = crate::testing::world();
+        let seen: BTreeSet<&str> = records
+            .iter()
+            .map(|r| &r.event)
+            .chain(&world.events)
+            .map(Event::kind)
+            .collect();
+        for kind in &seen {
+            assert!(Event::KINDS.contains(kind), "{kind} is not in KINDS");
+        }
+        assert!(seen.len() >= 15, "a season records only {seen:?}");
     }
 }

@@ -19,6 +19,7 @@ use ledger_core::ChainError;
 use thiserror::Error;
 
 use crate::bundle::{BundleError, BundleHeader, BundleReader, BundleWriter, Next};
+use crate::chain_events::Tap;
 use crate::store::{Block, ChainStore, StoreError};
 
 #[derive(Debug, Error)]
@@ -48,6 +49,9 @@ pub enum AuditError {
         header: String,
         blocks: String,
     },
+    /// The events picked could not be written out (`ledger events`).
+    #[error("writing the events out: {0}")]
+    Output(std::io::Error),
 }
 
 fn published_keys(keys: &[PublicKey]) -> String {
@@ -289,6 +293,8 @@ pub(crate) struct Audit {
     batch_bytes: usize,
     /// The ledger keys published so far, in order.
     keys: Vec<PublicKey>,
+    /// Where the events picked go once their batch has verified.
+    tap: Option<Tap>,
 }
 
 const BATCH_BYTES: usize = 8 << 20;
@@ -306,6 +312,7 @@ impl Audit {
             blocks: Vec::new(),
             batch_bytes: BATCH_BYTES,
             keys: Vec::new(),
+            tap: None,
         }
     }
 
@@ -382,6 +389,7 @@ impl Audit {
             blocks,
             batch_bytes: _,
             keys,
+            tap,
         } = self;
         let checked = verifier.push_sealed(frames, blocks, workers(), |verified| {
             match &verified.record.event {
@@ -392,7 +400,16 @@ impl Audit {
             if *watch == Some(verified.head.sequence) {
                 *seen = Some(verified.head.hash);
             }
+            if let Some(tap) = tap {
+                tap.offer(verified);
+            }
         });
+        if let Some(tap) = tap {
+            match &checked {
+                Ok(()) => tap.release(),
+                Err(_) => tap.drop_held(),
+            }
+        }
         frames.clear();
         blocks.clear();
         checked
@@ -425,6 +442,18 @@ pub async fn verify_stream(
     expected: Option<&Expected>,
     show_progress: bool,
 ) -> Result<Summary, AuditError> {
+    let (summary, _) = verify_stream_tapped(store, expected, show_progress, None).await?;
+    Ok(summary)
+}
+
+/// [`verify_stream`], handing every verified event to `tap`, which comes
+/// back with the summary.
+pub async fn verify_stream_tapped(
+    store: &ChainStore,
+    expected: Option<&Expected>,
+    show_progress: bool,
+    tap: Option<Tap>,
+) -> Result<(Summary, Option<Tap>), AuditError> {
     let last = store.last_sequence().await?;
     let bar = if show_progress {
         progress(last, "blocks")
@@ -439,6 +468,7 @@ pub async fn verify_stream(
     let checked = bar.clone();
     let checker = std::thread::spawn(move || -> Result<Audit, ChainError> {
         let mut audit = Audit::new(watch);
+        audit.tap = tap;
         for block in incoming {
             audit.push_block(&block.frames, block.seal.as_ref())?;
             checked.inc(1);
@@ -460,7 +490,8 @@ pub async fn verify_stream(
     bar.finish_and_clear();
     let mut audit = checked?;
     read?;
-    audit.finish(expected)
+    let summary = audit.finish(expected)?;
+    Ok((summary, audit.tap))
 }
 
 /// Blocks read ahead of the one being checked, at most.
@@ -526,7 +557,24 @@ pub fn verify_bundle_file(
     // and asks for at least this much goes straight into the frames, not
     // through the buffer first.
     let reader = BufReader::with_capacity(64 << 10, open_bundle(path)?);
-    verify_bundle_in_batches(reader, &name, expected, show_progress, BATCH_BYTES)
+    let (header, summary, _) =
+        verify_bundle_in_batches(reader, &name, expected, show_progress, BATCH_BYTES, None)?;
+    Ok((header, summary))
+}
+
+/// [`verify_bundle`], handing every verified event to `tap`, which comes
+/// back with the summary.
+pub fn verify_bundle_tapped(
+    path: &Path,
+    expected: Option<&Expected>,
+    show_progress: bool,
+    tap: Option<Tap>,
+) -> Result<(Summary, Option<Tap>), AuditError> {
+    let name = path.display().to_string();
+    let reader = BufReader::with_capacity(64 << 10, open_bundle(path)?);
+    let (_, summary, tap) =
+        verify_bundle_in_batches(reader, &name, expected, show_progress, BATCH_BYTES, tap)?;
+    Ok((summary, tap))
 }
 
 pub fn open_bundle(path: &Path) -> Result<std::fs::File, BundleError> {
@@ -543,8 +591,8 @@ pub fn verify_bundle_from(
     expected: Option<&Expected>,
     show_progress: bool,
 ) -> Result<Summary, AuditError> {
-    let (_, summary) =
-        verify_bundle_in_batches(reader, name, expected, show_progress, BATCH_BYTES)?;
+    let (_, summary, _) =
+        verify_bundle_in_batches(reader, name, expected, show_progress, BATCH_BYTES, None)?;
     Ok(summary)
 }
 
@@ -556,7 +604,8 @@ fn verify_bundle_in_batches(
     expected: Option<&Expected>,
     show_progress: bool,
     batch_bytes: usize,
-) -> Result<(BundleHeader, Summary), AuditError> {
+    tap: Option<Tap>,
+) -> Result<(BundleHeader, Summary, Option<Tap>), AuditError> {
     let (header, mut bundle) = BundleReader::open(reader, name)?;
     let bar = if show_progress {
         progress(header.events, "events")
@@ -565,6 +614,7 @@ fn verify_bundle_in_batches(
     };
     let mut audit = Audit::new(expected.map(|e| e.sequence));
     audit.batch_bytes = batch_bytes;
+    audit.tap = tap;
     let mut blocks = 0u64;
     loop {
         let (seal, len) = match bundle.next_record()? {
@@ -584,7 +634,7 @@ fn verify_bundle_in_batches(
     bar.finish_and_clear();
     let summary = audit.finish(expected)?;
     check_header(&header, &summary, blocks)?;
-    Ok((header, summary))
+    Ok((header, summary, audit.tap))
 }
 
 /// Compares a bundle's first line with what its blocks gave. The line is
@@ -718,7 +768,8 @@ pub(crate) mod tests {
 
     /// With a batch for every block.
     fn verify_block_by_block(bytes: &[u8]) -> Result<Summary, AuditError> {
-        verify_bundle_in_batches(Cursor::new(bytes), "test", None, false, 1).map(|(_, s)| s)
+        verify_bundle_in_batches(Cursor::new(bytes), "test", None, false, 1, None)
+            .map(|(_, s, _)| s)
     }
 
     #[test]
@@ -897,5 +948,75 @@ pub(crate) mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    /// What a tap writes, shared with the test.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("not poisoned").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The sequences of the lines written out.
+    fn written(out: &Shared) -> Vec<u64> {
+        let bytes = out.0.lock().expect("not poisoned").clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| {
+                let line: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+                line["sequence"].as_u64().expect("a sequence")
+            })
+            .collect()
+    }
+
+    /// Checked block by block, a bundle's events come out as their blocks
+    /// verify; a changed byte in the second block lets the first block's
+    /// events out and none after.
+    #[test]
+    fn a_tap_writes_out_the_events_of_blocks_verified_and_no_others() {
+        use crate::chain_events::{Pick, Tap};
+        let (bytes, starts) = bundle();
+        let tapped = |bytes: &[u8], pick: Pick| {
+            let out = Shared::default();
+            let tap = Tap::new(pick, Box::new(out.clone()));
+            let result =
+                verify_bundle_in_batches(Cursor::new(bytes), "test", None, false, 1, Some(tap));
+            let written_out = result.map(|(_, _, tap)| tap.map(|t| t.finish()));
+            (written_out, written(&out))
+        };
+        let events = world().events.len() as u64;
+        let (result, all) = tapped(&bytes, Pick::default());
+        assert!(
+            matches!(result, Ok(Some(Ok(n))) if n == events),
+            "{result:?}"
+        );
+        assert_eq!(all, (1..=events).collect::<Vec<_>>());
+
+        let kind = world().events[3].kind().to_owned();
+        let pick = Pick {
+            kinds: vec![kind.clone()],
+            from: Some(2),
+            ..Pick::default()
+        };
+        let (_, some) = tapped(&bytes, pick);
+        let expected: Vec<u64> = (2..=events)
+            .filter(|&s| world().events[s as usize - 1].kind() == kind)
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(some, expected);
+
+        let (second, second_first) = starts[1];
+        let mut tampered = bytes.clone();
+        tampered[second + 80] ^= 0x40;
+        let (result, before) = tapped(&tampered, Pick::default());
+        assert!(matches!(result, Err(AuditError::Chain(_))), "{result:?}");
+        assert_eq!(before, (1..second_first).collect::<Vec<_>>());
     }
 }

@@ -15,6 +15,7 @@ pub mod bench_projections;
 pub mod bench_proofs;
 pub mod bundle;
 pub mod cards;
+pub mod chain_events;
 pub mod console;
 pub mod cpu;
 pub mod demo;

@@ -1,18 +1,23 @@
-//! The auditor's commands: verify the chain, prove an event or a
-//! checkpoint from it, and check a statement or a proof offline.
+//! The auditor's commands: verify the chain, write its events out as it
+//! is verified, prove an event or a checkpoint from it, and check a
+//! statement or a proof offline.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Subcommand;
 use ledger_core::signing::PublicKey;
+use ledger_core::Event;
+use ledger_service::audit::{AuditError, Summary};
+use ledger_service::chain_events::{Pick, Tap};
 use ledger_service::statement::StatementFont;
 use ledger_service::{audit, proofs, statement};
 
 use crate::cli::{connect_store, NatsSignIn, StreamArgs};
 
+/// Where an auditor reads the chain: the live stream, or a bundle file.
 #[derive(clap::Args)]
-pub struct VerifyArgs {
+pub struct ChainSource {
     /// The live stream's NATS servers; --bundle, when given, is read
     /// instead (so a `LEDGER_NATS` in the environment does not stand in
     /// the way of checking a file).
@@ -24,6 +29,59 @@ pub struct VerifyArgs {
     pub shard: String,
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+}
+
+impl ChainSource {
+    /// Verifies the whole chain, handing each verified event to `tap`.
+    /// NATS that cannot be reached ends the process with exit 2.
+    async fn verify(
+        &self,
+        expected: Option<&audit::Expected>,
+        quiet: bool,
+        tap: Option<Tap>,
+    ) -> anyhow::Result<Result<(Summary, Option<Tap>), AuditError>> {
+        Ok(match (&self.bundle, &self.nats) {
+            (Some(path), _) => audit::verify_bundle_tapped(path, expected, !quiet, tap),
+            (None, Some(nats)) => {
+                match connect_store(&self.sign_in.access(nats), &self.shard).await {
+                    Ok(store) => audit::verify_stream_tapped(&store, expected, !quiet, tap).await,
+                    Err(e) => {
+                        eprintln!("could not verify: {e:#}");
+                        std::process::exit(2)
+                    }
+                }
+            }
+            (None, None) => anyhow::bail!("name --nats or --bundle"),
+        })
+    }
+}
+
+/// Ends the process for a chain that did not verify: exit 1 naming what
+/// failed (through `say`), or 2 when the chain could not be read at all.
+fn failed(e: AuditError, say: impl Fn(String)) -> ! {
+    match e {
+        AuditError::Chain(e) => {
+            say(format!("FAILED at sequence {}: {}", e.sequence, e.fault));
+            std::process::exit(1)
+        }
+        e @ (AuditError::UnknownKey { .. } | AuditError::HeaderDisagrees { .. }) => {
+            say(format!("FAILED: {e}"));
+            std::process::exit(1)
+        }
+        e => {
+            eprintln!("could not verify: {e}");
+            std::process::exit(2)
+        }
+    }
+}
+
+/// What the auditor learns when no key was given.
+const KEY_FROM_CHAIN: &str = "note: the ledger key was taken from the chain itself; pass --key with the key the federation publishes to know the chain is its ledger";
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub source: ChainSource,
     /// A head verified before, `SEQ` or `SEQ:HASH`: the chain must
     /// still reach it (nothing cut off) with that hash (nothing rewritten).
     #[arg(long)]
@@ -48,35 +106,23 @@ pub struct VerifyArgs {
 
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     let VerifyArgs {
-        nats,
-        sign_in,
-        shard,
-        bundle,
+        source,
         expect_head,
         key,
         service,
         token,
         quiet,
     } = args;
-    let expected = expect_head.as_ref();
     let key = key.as_deref().map(parse_key).transpose()?;
-    let result = match (bundle, &nats) {
-        (Some(path), _) => audit::verify_bundle(&path, expected, !quiet),
-        (None, Some(nats)) => match connect_store(&sign_in.access(nats), &shard).await {
-            Ok(store) => audit::verify_stream(&store, expected, !quiet).await,
-            Err(e) => {
-                eprintln!("could not verify: {e:#}");
-                std::process::exit(2)
-            }
-        },
-        (None, None) => anyhow::bail!("name --nats or --bundle"),
-    };
-    let result = result.and_then(|summary| match &key {
-        Some(key) => summary.check_key(key).map(|()| summary),
-        None => Ok(summary),
-    });
-    if let (Ok(_), Some(url), Some(nats)) = (&result, &service, &nats) {
-        let store = connect_store(&sign_in.access(nats), &shard).await?;
+    let result = source
+        .verify(expect_head.as_ref(), quiet, None)
+        .await?
+        .and_then(|(summary, _)| match &key {
+            Some(key) => summary.check_key(key).map(|()| summary),
+            None => Ok(summary),
+        });
+    if let (Ok(_), Some(url), Some(nats)) = (&result, &service, &source.nats) {
+        let store = connect_store(&source.sign_in.access(nats), &source.shard).await?;
         match audit::compare_with_service(&store, url, &token).await {
             Ok(Ok(count)) => println!("compared {count} volunteers with {url}: all equal"),
             Ok(Err((sequence, mismatch))) => {
@@ -93,27 +139,92 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         Ok(summary) => {
             println!("OK: {summary}");
             if key.is_none() && !summary.keys.is_empty() {
-                println!(
-                    "note: the ledger key was taken from the chain itself; pass --key with the key the federation publishes to know the chain is its ledger"
-                );
+                println!("{KEY_FROM_CHAIN}");
             }
             Ok(())
         }
-        Err(audit::AuditError::Chain(e)) => {
-            println!("FAILED at sequence {}: {}", e.sequence, e.fault);
-            std::process::exit(1)
-        }
-        Err(
-            e @ (audit::AuditError::UnknownKey { .. } | audit::AuditError::HeaderDisagrees { .. }),
-        ) => {
-            println!("FAILED: {e}");
-            std::process::exit(1)
-        }
+        Err(e) => failed(e, |line| println!("{line}")),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub source: ChainSource,
+    /// The ledger's public key (hex) as the federation publishes it, as
+    /// for `ledger verify`.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Only events recorded under this actor (an admin's, a system's or
+    /// the writer's name); repeat it for several.
+    #[arg(long)]
+    pub actor: Vec<String>,
+    /// Only events of this kind (`points_awarded`, `entry_reversed`, …, as
+    /// docs/events.md names them); repeat it for several.
+    #[arg(long)]
+    pub kind: Vec<String>,
+    /// Only events from this sequence on.
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// Only events up to this sequence.
+    #[arg(long)]
+    pub to: Option<u64>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
+    let EventsArgs {
+        source,
+        key,
+        actor,
+        kind,
+        from,
+        to,
+        quiet,
+    } = args;
+    let key = key.as_deref().map(parse_key).transpose()?;
+    if let Some(unknown) = kind.iter().find(|k| !Event::KINDS.contains(&k.as_str())) {
+        anyhow::bail!(
+            "--kind {unknown}: no event is of this kind; the kinds are {}",
+            Event::KINDS.join(", ")
+        );
+    }
+    let pick = Pick {
+        actors: actor,
+        kinds: kind,
+        from,
+        to,
+    };
+    let tap = Tap::new(pick, Box::new(std::io::stdout()));
+    let result = source
+        .verify(None, quiet, Some(tap))
+        .await?
+        .and_then(|(summary, tap)| {
+            if let Some(key) = &key {
+                summary.check_key(key)?;
+            }
+            Ok((summary, tap))
+        });
+    let (summary, tap) = match result {
+        Ok(done) => done,
+        Err(e) => failed(e, |line| eprintln!("{line}")),
+    };
+    let written = match tap.map(Tap::finish).transpose() {
+        Ok(written) => written.unwrap_or(0),
+        // The reader stopped reading (`| head`): what it took was verified.
+        Err(AuditError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
         Err(e) => {
-            eprintln!("could not verify: {e}");
+            eprintln!("could not write the events out: {e}");
             std::process::exit(2)
         }
+    };
+    eprintln!("OK: {summary}; {written} events written");
+    if key.is_none() && !summary.keys.is_empty() {
+        eprintln!("{KEY_FROM_CHAIN}");
     }
+    Ok(())
 }
 
 #[derive(clap::Args)]

@@ -9,7 +9,7 @@ use ledger_core::values::LedgerId;
 use ledger_service::nats_access::NatsAccess;
 use ledger_service::{ChainStore, Shard};
 
-use crate::audits::{ProveArgs, VerifyArgs, VerifyProofArgs, VerifyStatementArgs};
+use crate::audits::{EventsArgs, ProveArgs, VerifyArgs, VerifyProofArgs, VerifyStatementArgs};
 use crate::bench::BenchKind;
 use crate::local::LocalArgs;
 use crate::secrets::KeysKind;
@@ -104,6 +104,13 @@ pub enum Cmd {
     /// Exit 0 when all holds; 1 naming the first bad sequence; 2 when the
     /// chain could not be read at all.
     Verify(VerifyArgs),
+    /// Write the chain's events out as JSON lines, one an event (its
+    /// sequence, hash, kind, time, actor, submission key and the event as
+    /// the chain carries it), verifying the chain as `ledger verify` does:
+    /// only events of blocks that verified are written, and a fault ends
+    /// the run (exit 1, named on stderr). --actor, --kind, --from and --to
+    /// pick some events; the summary goes to stderr.
+    Events(EventsArgs),
     /// Prove from the live stream (verified on the way): that an event is in
     /// a checkpoint's tree, or that one checkpoint extends another. Prints a
     /// JSON document that `ledger verify-proof` checks offline.

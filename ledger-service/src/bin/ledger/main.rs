@@ -38,11 +38,15 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+    );
+    // `ledger events` writes its data to stdout, so its logs go apart.
+    if matches!(command, Cmd::Events(_)) {
+        logs.with_writer(std::io::stderr).init();
+    } else {
+        logs.init();
+    }
     if serves {
         tracing::info!(
             purge_delay_ms = allocator::purge_delay_ms(),
@@ -51,6 +55,7 @@ async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
     }
     match command {
         Cmd::Verify(args) => audits::verify(args).await,
+        Cmd::Events(args) => audits::events(args).await,
         Cmd::Prove(args) => audits::prove(args).await,
         Cmd::VerifyStatement(args) => audits::verify_statement(args).await,
         Cmd::VerifyProof(args) => audits::verify_proof(args).await,
