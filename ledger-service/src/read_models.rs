@@ -77,12 +77,22 @@ pub enum View {
 
 impl ReadModels {
     /// Opens the read models in `dir` and starts following the stream.
+    /// Read models an older release laid out otherwise are emptied first
+    /// and built again (`Projector::open_current`).
     pub fn start(
         dir: &Path,
         store: ChainStore,
         tuning: Tuning,
     ) -> Result<ReadModels, ProjectionError> {
-        let projector = Projector::open_with(dir, tuning.cache_bytes)?;
+        let (projector, emptied) = Projector::open_current(dir, tuning.cache_bytes)?;
+        if let Some(emptied) = emptied {
+            tracing::warn!(
+                dir = %dir.display(),
+                found = ?emptied.layout,
+                layout = projections::LAYOUT,
+                "the read models were built by a release that laid them out otherwise: emptied, to be built again from the stream"
+            );
+        }
         let models = ReadModels {
             reader: projector.reader(),
             status: Arc::new(RwLock::new(Status {

@@ -22,7 +22,9 @@ pub mod tallies;
 
 pub use follower::Follower;
 pub use period::Period;
-pub use projector::{Projection, ProjectionError, ProjectionReader, Projector, Until};
+pub use projector::{
+    Emptied, Projection, ProjectionError, ProjectionReader, Projector, Until, LAYOUT,
+};
 pub use rows::Metric;
 
 #[cfg(test)]

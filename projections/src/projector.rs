@@ -21,7 +21,7 @@ use crate::rows::Meta;
 use crate::staged::StagedRows;
 use crate::store::{Memory, Overlay, Read, StoreError};
 
-const TREE: &str = "read-models";
+pub(crate) const TREE: &str = "read-models";
 
 #[derive(Debug, Error)]
 pub enum ProjectionError {
@@ -103,6 +103,24 @@ fn fresh_meta() -> Meta {
 
 fn meta_key() -> Key {
     Key::table(table::META)
+}
+
+/// What the read models hold and how, numbered: raised by every release
+/// that changes it (a table added, a row's fields, what a row means), so
+/// that read models an older release built are not read as this one's.
+/// 2: volunteer lookups by number and identity; a refused registration's
+/// reason in its history row.
+pub const LAYOUT: u32 = 2;
+
+fn layout_key() -> Key {
+    Key::table(table::META).str("layout")
+}
+
+/// Read models of another layout, emptied when opened: the layout they had
+/// (`None`: built before layouts were numbered).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Emptied {
+    pub layout: Option<u32>,
 }
 
 impl<B: Read> Projection<B> {
@@ -211,6 +229,8 @@ impl<B: Read> Projection<B> {
         self.meta.position = position;
         let meta = postcard::to_allocvec(&self.meta).unwrap_or_default();
         self.store.put(meta_key().into_bytes(), meta);
+        self.store
+            .put(layout_key().into_bytes(), LAYOUT.to_be_bytes().to_vec());
         Ok(folded)
     }
 }
@@ -278,6 +298,32 @@ impl Projector {
             _db: db,
             gate: Arc::default(),
         })
+    }
+
+    /// As [`Projector::open_with`], for an instance that serves them: read
+    /// models of another layout than this release's are emptied first, to
+    /// be built again from the stream (they are each instance's cache),
+    /// and what was emptied is said. A layout key that an emptying
+    /// interrupted left behind, or none, still counts as another layout
+    /// while anything else is left, so emptying resumes on the next open.
+    pub fn open_current(
+        path: &Path,
+        cache_bytes: u64,
+    ) -> Result<(Projector, Option<Emptied>), ProjectionError> {
+        let mut projector = Projector::open_with(path, cache_bytes)?;
+        let tree = projector.projection.store.base().clone();
+        let layout = tree
+            .get(layout_key().bytes())
+            .map_err(StoreError::from)?
+            .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+            .map(u32::from_be_bytes);
+        if layout == Some(LAYOUT) || tree.first().map_err(StoreError::from)?.is_none() {
+            return Ok((projector, None));
+        }
+        tree.clear().map_err(StoreError::from)?;
+        tree.flush().map_err(StoreError::from)?;
+        projector.projection = Projection::over(tree)?;
+        Ok((projector, Some(Emptied { layout })))
     }
 
     pub fn projection(&self) -> &Projection<sled::Tree> {

@@ -17,7 +17,7 @@ use proptest::test_runner::TestRunner;
 
 use crate::board::Ranked;
 use crate::period::Period;
-use crate::projector::{Projection, ProjectionError, Projector, Until};
+use crate::projector::{Emptied, Projection, ProjectionError, Projector, Until};
 use crate::query::{self, BoardQuery};
 use crate::rows::Metric;
 use crate::store::{Memory, Read};
@@ -785,4 +785,73 @@ fn a_units_catalogue_holds_the_rewards_its_volunteers_may_redeem() {
             .count();
     }
     assert!(from_above > 0, "no unit has a reward kept above it");
+}
+
+/// Waits, as [`reopen`] does, until sled has let go of the directory.
+fn when_free<T>(mut open: impl FnMut() -> Result<T, String>) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        match open() {
+            Err(reason)
+                if (reason.contains("lock") || reason.contains("another process"))
+                    && started.elapsed().as_secs() < 10 =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+}
+
+/// Read models an older release built (no layout, or another) are emptied
+/// when an instance opens them, and built again to the same rows; this
+/// release's are kept as they are.
+#[test]
+fn read_models_of_another_layout_are_emptied_and_built_again() {
+    let (_, records) = run(&random_steps(600, 5));
+    let chunks = blocks(&records, &[20]);
+    let dir = scratch_dir("layout");
+    let open_current =
+        || when_free(|| Projector::open_current(&dir, 1 << 20).map_err(|e| e.to_string()));
+    let built = {
+        let mut projector = Projector::open(&dir).unwrap();
+        for (i, b) in chunks.iter().enumerate() {
+            projector.apply_block(b, None, i as u64 + 1).unwrap();
+        }
+        projector.head()
+    };
+    assert!(built.sequence > 100);
+    let mut again = at_once(&chunks, None);
+    for older in [None, Some(1u32)] {
+        // Opening them applies the redo log's last commits again, and
+        // empties it, so that the change below is not undone.
+        let (projector, emptied) = open_current();
+        assert_eq!(emptied, None, "this release's read models are kept");
+        assert_eq!(projector.head(), built);
+        drop(projector);
+        // As an older release left them.
+        {
+            let db = when_free(|| sled::open(&dir).map_err(|e| e.to_string()));
+            let tree = db.open_tree(crate::projector::TREE).unwrap();
+            let key = crate::keys::Key::table(crate::keys::table::META).str("layout");
+            match older {
+                None => drop(tree.remove(key.bytes()).unwrap()),
+                Some(n) => drop(tree.insert(key.bytes(), &n.to_be_bytes()).unwrap()),
+            }
+            db.flush().unwrap();
+        }
+        let (mut projector, emptied) = open_current();
+        assert_eq!(emptied, Some(Emptied { layout: older }));
+        assert_eq!((projector.head().sequence, projector.position()), (0, 0));
+        for (i, b) in chunks.iter().enumerate() {
+            projector.apply_block(b, None, i as u64 + 1).unwrap();
+        }
+        assert_eq!(projector.head(), built);
+        let differing = projector
+            .reader()
+            .read(|tree, _| no_differences(tree, again.read().unwrap()))
+            .unwrap();
+        assert!(differing.keys().all(|t| *t == "meta"), "{differing:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
