@@ -110,10 +110,8 @@ fn resolve(
         candidates.push(id);
     }
     candidates.extend(query::volunteer_by_number(r, &spelled).map_err(failed)?);
-    let looks_like_id_number =
-        spelled.len() == 18 && spelled[..17].bytes().all(|b| b.is_ascii_digit());
     let mut mistyped = None;
-    if looks_like_id_number && s.sees_personal() {
+    if looks_like_id_number(&spelled) && s.sees_personal() {
         match (check_resident_id(&spelled), &api.identity_key) {
             (Err(why), _) => mistyped = Some(why.to_string()),
             (Ok(()), Some(key)) => {
@@ -132,4 +130,27 @@ fn resolve(
         }
     }
     Ok(Err(mistyped.map_or(NotFound::Nobody, NotFound::Mistyped)))
+}
+
+/// Whether a normalised entry has the shape of a citizen ID number (17
+/// digits and one more character), so that a mistake in it is worth
+/// naming. Bytes, not characters: nothing typed is cut inside a character.
+fn looks_like_id_number(spelled: &str) -> bool {
+    spelled.len() == 18 && spelled.as_bytes()[..17].iter().all(u8::is_ascii_digit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_id_number;
+
+    #[test]
+    fn only_seventeen_digits_and_one_more_look_like_an_id_number() {
+        assert!(looks_like_id_number("32070319800101003X"));
+        assert!(looks_like_id_number("320703198001010031"));
+        assert!(!looks_like_id_number("LYG00000042"));
+        assert!(!looks_like_id_number("3207031980010100311"));
+        // 15 digits and a character of three bytes: 18 bytes, not cut.
+        assert!(!looks_like_id_number("320703198001010张"));
+        assert!(!looks_like_id_number("张三李四王五赵六"));
+    }
 }
