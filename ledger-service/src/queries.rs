@@ -43,6 +43,10 @@ pub fn routes() -> Router<Api> {
         .route("/api/v1/leaderboards/units", get(unit_board))
         .route("/api/v1/campaigns/{campaign}/filings", get(campaign))
         .route("/api/v1/activities/{activity}/summary", get(activity))
+        .route(
+            "/api/v1/activities/{activity}/participants",
+            get(participants),
+        )
         .route("/api/v1/rewards", get(rewards))
         .route("/api/v1/wishes", get(wishes))
         .route("/api/v1/pairings", get(pairings))
@@ -118,6 +122,9 @@ pub fn openapi_paths() -> Value {
         "/api/v1/activities/{activity}/summary": get(
             "Sign-ups, walk-ins, attendance, no-shows, sessions, confirmed and pending minutes",
             with(vec![path("activity")], &as_of), "the activity"),
+        "/api/v1/activities/{activity}/participants": get(
+            "Who signed up or came, in volunteer id order: each with the unified number, whether signed up or walked in, and check-ins",
+            with(with(vec![path("activity")], &paging), &as_of), "a page of participants"),
         "/api/v1/rewards": get("Rewards the volunteers in scope may redeem (kept inside scope or by the units above it): stock and redemptions",
             with(with(vec![scope.clone()], &paging), &as_of), "a page of rewards"),
         "/api/v1/wishes": get("Micro-wishes in scope and who claimed or fulfilled them",
@@ -611,6 +618,39 @@ async fn activity(
         let no_shows = a.no_shows();
         Ok(
             Json(json!({"as_of": as_of(head), "activity": a, "no_shows": no_shows}))
+                .into_response(),
+        )
+    })
+    .await
+}
+
+/// Who took part in an activity, a page at a time, for those who read its
+/// organiser's units.
+async fn participants(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    Asked { who, p }: Asked,
+) -> Answer {
+    let id = ActivityId::new(id).map_err(|_| not_found("UNKNOWN_ACTIVITY"))?;
+    let (offset, limit) = page(&p)?;
+    read(&api, &p, |r, head| {
+        let a = query::activity(r, &id)
+            .map_err(failed)?
+            .ok_or_else(|| not_found("UNKNOWN_ACTIVITY"))?;
+        if !may_read(r, &who, &a.organiser)? {
+            return Err(forbidden());
+        }
+        let mut items = Vec::new();
+        for (volunteer, came) in query::participants(r, &id, offset, limit).map_err(failed)? {
+            let number = query::volunteer_card(r, &volunteer)
+                .map_err(failed)?
+                .map(|c| c.number);
+            items.push(json!({"volunteer": volunteer, "number": number,
+                "signed_up": came.signed_up, "walk_in": came.walk_in, "check_ins": came.sessions}));
+        }
+        let next = (items.len() == limit).then_some(offset + limit);
+        Ok(
+            Json(json!({"as_of": as_of(head), "items": items, "next_offset": next}))
                 .into_response(),
         )
     })

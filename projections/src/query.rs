@@ -220,6 +220,44 @@ pub fn activities_of<R: Read + ?Sized>(
     Ok(out)
 }
 
+/// Who took part in an activity, by volunteer id, from the `offset`-th on:
+/// each volunteer signed up or come (a withdrawn sign-up with no check-in
+/// is left out), with how he came and his check-ins.
+pub fn participants<R: Read + ?Sized>(
+    r: &R,
+    activity: &ActivityId,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<(VolunteerId, Participation)>, StoreError> {
+    let prefix = crate::keys::Key::table(table::PARTICIPATION)
+        .str(activity.as_str())
+        .into_bytes();
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for entry in scan_prefix(r, &prefix, false) {
+        if out.len() == limit {
+            break;
+        }
+        let (key, value) = entry?;
+        let p: Participation = decode(&key, &value)?;
+        if !p.signed_up && p.sessions == 0 {
+            continue;
+        }
+        if skipped < offset {
+            skipped += 1;
+            continue;
+        }
+        let volunteer = crate::keys::read_str(&key[prefix.len()..])
+            .and_then(|(v, _)| VolunteerId::new(v).ok())
+            .ok_or_else(|| StoreError::Corrupt {
+                key: hex::encode(&key),
+                reason: "a participation key does not name a volunteer".into(),
+            })?;
+        out.push((volunteer, p));
+    }
+    Ok(out)
+}
+
 /// The credits in review whose activity a unit of `scope`'s subtree
 /// organised: what its admins have to decide.
 pub fn reviews<R: Read + ?Sized>(

@@ -855,3 +855,61 @@ fn read_models_of_another_layout_are_emptied_and_built_again() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An activity's participants: who signed up and came (twice), who
+/// walked in (signed up by coming), not who withdrew without coming; they add up to the
+/// activity's figures, and pages of them are the whole list cut.
+#[test]
+fn an_activitys_participants_add_up_to_its_figures() {
+    use ledger_core::command::CancelSignUp;
+    use ledger_core::testing::{check_in, check_out, publish, sign_up, vid, world};
+    let mut open = publish("a9", "g1");
+    open.walk_ins = true;
+    open.capacity = Some(5);
+    let world = world()
+        .approved_volunteer("v3", "g1", 3)
+        .run(Command::PublishActivity(open))
+        .at("2026-03-05T08:00")
+        .run(sign_up("a9", "v1"))
+        .run(sign_up("a9", "v2"))
+        .run(Command::CancelSignUp(CancelSignUp {
+            activity: ledger_core::testing::aid("a9"),
+            volunteer: vid("v2"),
+        }))
+        .at("2026-03-05T11:30")
+        .run(check_in("a9", "v1", "2026-03-05T09:05"))
+        .run(check_out("a9", "v1", "2026-03-05T10:00"))
+        .run(check_in("a9", "v1", "2026-03-05T10:10"))
+        .run(check_out("a9", "v1", "2026-03-05T10:50"))
+        .run(check_in("a9", "v3", "2026-03-05T09:30"));
+    let records: Vec<EventRecord> = world
+        .events
+        .iter()
+        .map(|e| record(&world, e.clone()))
+        .collect();
+    let mut p = at_once(&blocks(&records, &[7]), None);
+    let r = p.read().unwrap();
+    let id = ledger_core::testing::aid("a9");
+    let all = query::participants(r, &id, 0, usize::MAX).unwrap();
+    let shown: Vec<(String, bool, bool, u32)> = all
+        .iter()
+        .map(|(v, p)| (v.to_string(), p.signed_up, p.walk_in, p.sessions))
+        .collect();
+    assert_eq!(
+        shown,
+        [("v1".into(), true, false, 2), ("v3".into(), true, true, 1)]
+    );
+    let a = query::activity(r, &id).unwrap().unwrap();
+    let count = |f: fn(&crate::rows::Participation) -> bool| {
+        all.iter().filter(|(_, p)| f(p)).count() as u64
+    };
+    assert_eq!(count(|p| p.signed_up), a.sign_ups);
+    assert_eq!(count(|p| p.walk_in), a.walk_ins);
+    assert_eq!(count(|p| p.sessions > 0), a.attended);
+    let sessions: u64 = all.iter().map(|(_, p)| u64::from(p.sessions)).sum();
+    assert_eq!(sessions, a.sessions);
+    let paged: Vec<_> = (0..all.len())
+        .flat_map(|offset| query::participants(r, &id, offset, 1).unwrap())
+        .collect();
+    assert_eq!(paged, all);
+}

@@ -755,6 +755,18 @@ async fn admins_work_in_the_console() {
     submit(&b).await;
     assert_eq!(b.text("[data-figure=sign-ups] .value").await, "2");
     assert_eq!(b.text("[data-figure=attended] .value").await, "2");
+    // Who took part, by name, each once with his check-ins: v1's two
+    // sessions (above), v3's one.
+    assert_eq!(b.count("#participants tbody tr").await, 2);
+    let li_na = "#participants tr[data-volunteer=v3]";
+    assert_eq!(b.text(&format!("{li_na} td:nth-child(2)")).await, "李娜");
+    assert_eq!(b.text(&format!("{li_na} td.how")).await, "报名");
+    assert_eq!(b.text(&format!("{li_na} td.sessions")).await, "1");
+    assert_eq!(
+        b.text("#participants tr[data-volunteer=v1] td.sessions")
+            .await,
+        "2"
+    );
     assert_eq!(
         sticking_out(&b, 400).await,
         None,

@@ -214,6 +214,19 @@ async fn admins_query_balances_rankings_and_leaderboards() {
     assert_eq!(activity["activity"]["attended"], 1);
     assert_eq!(activity["no_shows"], 0);
     assert_eq!(activity["activity"]["confirmed_minutes"], 30);
+    let (_, came) = get(&s, "/api/v1/activities/a1/participants", "haizhou-secret").await;
+    assert_eq!(came["items"].as_array().map(Vec::len), Some(1), "{came}");
+    let v1 = &came["items"][0];
+    assert_eq!(
+        (
+            &v1["volunteer"],
+            &v1["number"],
+            &v1["signed_up"],
+            &v1["check_ins"]
+        ),
+        (&json!("v1"), &json!("LYG00000001"), &json!(true), &json!(1)),
+        "{came}"
+    );
     let (_, rewards) = get(&s, "/api/v1/rewards", "city-secret").await;
     assert_eq!(rewards["items"][0]["reward"]["stock"], 10, "{rewards}");
     // The city's reward is open to every district's volunteers, so a
@@ -229,6 +242,7 @@ async fn admins_query_balances_rankings_and_leaderboards() {
         "/api/v1/units/haizhou/summary",
         "/api/v1/leaderboards/volunteers?scope=haizhou",
         "/api/v1/activities/a1/summary",
+        "/api/v1/activities/a1/participants",
     ] {
         let (status, body) = get(&s, path, "lianyun-secret").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");

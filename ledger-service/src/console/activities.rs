@@ -1,14 +1,15 @@
 //! Activities: those organised or co-organised in the caller's subtree,
-//! and one activity's sign-ups, attendance, no-shows and hours.
+//! and one activity's sign-ups, attendance, no-shows and hours, with who
+//! took part.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use ledger_core::values::ActivityId;
-use maud::html;
+use ledger_core::values::{ActivityId, VolunteerId};
+use maud::{html, Markup};
 use projections::query;
-use projections::rows::ActivityRow;
+use projections::rows::{ActivityRow, Participation};
 use projections::store::Read;
 
 use super::filter::{self, FilterForm, PAGE};
@@ -106,20 +107,31 @@ async fn list(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -
 }
 
 #[derive(serde::Deserialize)]
-struct Done {
+struct Asked {
     #[serde(default)]
     done: Option<String>,
+    /// Where the page of participants starts.
+    #[serde(default)]
+    offset: usize,
+}
+
+/// One participant as the page lists him.
+struct Participant {
+    volunteer: VolunteerId,
+    number: String,
+    name: Option<String>,
+    came: Participation,
 }
 
 async fn one(
     s: Session,
     State(api): State<Api>,
     Path(id): Path<String>,
-    Query(d): Query<Done>,
+    Query(asked): Query<Asked>,
 ) -> Response {
-    let page = (|| {
+    let page = async {
         let id = ActivityId::new(&id).map_err(|_| not_found("UNKNOWN_ACTIVITY"))?;
-        let (a, offset) = live(&api, |r, _| {
+        let (a, offset, came) = live(&api, |r, _| {
             let offset = super::ledger_offset(r)?;
             let a = query::activity(r, &id)
                 .map_err(failed)?
@@ -127,13 +139,34 @@ async fn one(
             if !hosted_by(r, &s, &a)? {
                 return Err(forbidden());
             }
-            Ok((a, offset))
+            let mut came = Vec::new();
+            for (volunteer, p) in query::participants(r, &id, asked.offset, PAGE).map_err(failed)? {
+                let number = query::volunteer_card(r, &volunteer)
+                    .map_err(failed)?
+                    .map_or_else(|| volunteer.to_string(), |c| c.number);
+                came.push((volunteer, number, p));
+            }
+            Ok((a, offset, came))
         })?;
+        let mut participants = Vec::with_capacity(came.len());
+        for (volunteer, number, came) in came {
+            let name = if s.sees_personal() {
+                super::boards::personal_name(&api, volunteer.as_str()).await
+            } else {
+                None
+            };
+            participants.push(Participant {
+                volunteer,
+                number,
+                name,
+                came,
+            });
+        }
         let figure = |label: &str, value: String, key: &str| {
             html! { div.card data-figure=(key) { div.label { (label) } div.value { (value) } } }
         };
         let body = html! {
-            @if let Some(done) = &d.done { p.ok role="status" { (done) } }
+            @if let Some(done) = &asked.done { p.ok role="status" { (done) } }
             p.crumbs {
                 (s.lang.category(a.category)) " · " (a.place) " · " (layout::local_time(a.window.start, offset)) " – " (layout::local_time(a.window.end, offset))
                 @if a.featured { " · " strong { (s.t("特色活动", "Featured")) } }
@@ -162,8 +195,49 @@ async fn one(
                     a href={ "/console/forms/check-out?activity=" (a.activity) } { (s.t("登记签退", "Record a check-out")) }
                 }
             }
+            h2 { (s.t("参加人员", "Participants")) }
+            (participants_table(&s, &participants))
+            div.pager {
+                @if asked.offset > 0 {
+                    a rel="prev" href={ "/console/activities/" (a.activity) "?offset=" (asked.offset.saturating_sub(PAGE)) } { (s.t("上一页", "Previous")) }
+                }
+                @if participants.len() == PAGE {
+                    a rel="next" href={ "/console/activities/" (a.activity) "?offset=" (asked.offset + PAGE) } { (s.t("下一页", "Next")) }
+                }
+            }
         };
         Ok(layout::page(&s, Nav::Activities, a.title.as_str(), body))
-    })();
+    }
+    .await;
     render(&s, page)
+}
+
+/// Who signed up or came, how, and how often he checked in.
+fn participants_table(s: &Session, participants: &[Participant]) -> Markup {
+    if participants.is_empty() {
+        return empty(s);
+    }
+    html! {
+        table #participants {
+            thead { tr {
+                th { (s.t("编号", "Number")) }
+                @if s.sees_personal() { th { (s.t("姓名", "Name")) } }
+                th { (s.t("参加方式", "How")) }
+                th.num { (s.t("签到次数", "Check-ins")) }
+            } }
+            tbody {
+                @for p in participants {
+                    tr data-volunteer=(p.volunteer) {
+                        td { a href={ "/console/volunteers/" (p.volunteer) } { (p.number) } }
+                        @if s.sees_personal() { td { (p.name.as_deref().unwrap_or("—")) } }
+                        td.how {
+                            @if p.came.walk_in { (s.t("现场参加", "Walked in")) }
+                            @else { (s.t("报名", "Signed up")) }
+                        }
+                        td.num.sessions { (p.came.sessions) }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -148,9 +148,10 @@ fn describe(event: &Event) -> (String, Option<u64>, Option<i64>) {
     match event {
         Event::VolunteerRegistered(_) => ("志愿者登记".into(), None, None),
         Event::VolunteerApproved(e) => {
+            // The levels as the registration form (notice 004) names them.
             let by = match e.level {
-                ApprovalLevel::Unit => "基层工会",
-                ApprovalLevel::DistrictOrIndustry => "区县（产业）工会",
+                ApprovalLevel::Unit => "单位工会",
+                ApprovalLevel::DistrictOrIndustry => "区市县总工会、产业工会",
                 ApprovalLevel::City => "市总工会",
             };
             (format!("审核通过（{by}）"), None, None)
