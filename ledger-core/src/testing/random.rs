@@ -24,10 +24,13 @@ pub fn arena() -> World {
         end: t("2026-03-05T12:00"),
     };
     a2.capacity = None;
+    // A season-long activity open to walk-ins, so that long runs go on
+    // checking volunteers in and out (and folding their sessions) after
+    // the short ones have ended.
     let mut a3 = publish("a3", "city");
     a3.window = Window {
         start: t("2026-03-06T08:00"),
-        end: t("2026-03-06T20:00"),
+        end: t("2026-06-30T20:00"),
     };
     a3.walk_ins = true;
     a3.capacity = Some(3);
