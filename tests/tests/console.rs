@@ -839,6 +839,19 @@ async fn admins_work_in_the_console() {
     );
     b.screenshot("rewards").await;
 
+    // The forms index, by the work each form belongs to; the hand-made
+    // entries under their own heading.
+    b.follow("header nav a[href='/console/forms']").await;
+    assert_eq!(b.count("section.forms").await, 4);
+    let entries = b.text("section.forms:nth-of-type(4) h2").await;
+    assert!(entries.contains("须另一位管理员批准"), "{entries}");
+    assert_eq!(
+        b.count("section.forms:nth-of-type(4) a[href='/console/forms/backfill']")
+            .await,
+        1
+    );
+    b.screenshot("forms").await;
+
     // English on request.
     b.follow("a.lang").await;
     assert!(b.source().await.contains("lang=\"en\""));

@@ -583,11 +583,54 @@ pub(crate) fn fresh_key() -> String {
     format!("console-{letters}")
 }
 
+/// The forms index's sections: each form, by slug, under the work it
+/// belongs to.
+const GROUPS: &[(&str, &str, &[&str])] = &[
+    (
+        "志愿者登记",
+        "Registrations",
+        &["approve-volunteer", "reject-volunteer"],
+    ),
+    (
+        "活动与考勤",
+        "Activities and attendance",
+        &[
+            "publish-activity",
+            "sign-up",
+            "cancel-sign-up",
+            "check-in",
+            "check-out",
+            "confirm-credit",
+        ],
+    ),
+    (
+        "积分与奖品",
+        "Points and rewards",
+        &["redeem", "list-reward", "restock-reward"],
+    ),
+    (
+        "补录、奖励与冲正（须另一位管理员批准）",
+        "Hand-made entries (another admin approves)",
+        &[
+            "backfill",
+            "award",
+            "reverse",
+            "approve-request",
+            "decline-request",
+        ],
+    ),
+];
+
 async fn index(s: Session) -> Response {
     let body = html! {
-        ul.forms {
-            @for spec in SPECS {
-                li { a href={ "/console/forms/" (spec.slug) } { (s.t(spec.zh, spec.en)) } }
+        @for (zh, en, slugs) in GROUPS {
+            section.forms {
+                h2 { (s.t(zh, en)) }
+                ul.forms {
+                    @for spec in slugs.iter().filter_map(|slug| spec(slug).ok()) {
+                        li { a href={ "/console/forms/" (spec.slug) } { (s.t(spec.zh, spec.en)) } }
+                    }
+                }
             }
         }
     };
@@ -846,6 +889,20 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// The index lists every form once, under one section.
+    #[test]
+    fn every_form_sits_in_one_section_of_the_index() {
+        let listed: Vec<&str> = GROUPS
+            .iter()
+            .flat_map(|(_, _, slugs)| slugs.iter().copied())
+            .collect();
+        for spec in SPECS {
+            let times = listed.iter().filter(|s| **s == spec.slug).count();
+            assert_eq!(times, 1, "{} is listed {times} times", spec.slug);
+        }
+        assert_eq!(listed.len(), SPECS.len(), "a section names no form");
     }
 
     /// Every form makes a command the API reads, or says what is wrong.
