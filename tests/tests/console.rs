@@ -755,8 +755,10 @@ async fn admins_work_in_the_console() {
     submit(&b).await;
     assert_eq!(b.text("[data-figure=sign-ups] .value").await, "2");
     assert_eq!(b.text("[data-figure=attended] .value").await, "2");
-    // Who took part, by name, each once with his check-ins: v1's two
+    // The organiser by name; who took part, by name, each once with his
+    // check-ins: v1's two
     // sessions (above), v3's one.
+    assert_eq!(b.text("#organisers").await, "主办：朐阳街道工会");
     assert_eq!(b.count("#participants tbody tr").await, 2);
     let li_na = "#participants tr[data-volunteer=v3]";
     assert_eq!(b.text(&format!("{li_na} td:nth-child(2)")).await, "李娜");

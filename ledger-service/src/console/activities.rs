@@ -14,6 +14,7 @@ use projections::store::Read;
 
 use super::filter::{self, FilterForm, PAGE};
 use super::layout::{self, hours, Nav};
+use super::volunteers::UnitNames;
 use super::{empty, live, render, Session};
 use crate::http::{Api, Refusal};
 use crate::queries::{failed, forbidden, may_read, not_found};
@@ -56,13 +57,14 @@ async fn list(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -
                     rows.push(a);
                 }
             }
-            Ok((
-                rows.into_iter()
-                    .skip(filter.offset)
-                    .take(PAGE)
-                    .collect::<Vec<_>>(),
-                offset,
-            ))
+            let mut names = UnitNames::default();
+            let rows = rows
+                .into_iter()
+                .skip(filter.offset)
+                .take(PAGE)
+                .map(|a| Ok((names.of(r, &a.organiser)?, a)))
+                .collect::<Result<Vec<_>, Refusal>>()?;
+            Ok((rows, offset))
         })?;
         let body = html! {
             p { a href="/console/forms/publish-activity" { (s.t("发布活动", "Publish an activity")) } }
@@ -79,11 +81,11 @@ async fn list(s: Session, State(api): State<Api>, Query(f): Query<FilterForm>) -
                         th.num { (s.t("已确认时长", "Confirmed hours")) }
                     } }
                     tbody {
-                        @for a in &rows {
+                        @for (organiser, a) in &rows {
                             tr {
                                 td { a href={ "/console/activities/" (a.activity) } { (a.title) } }
                                 td { (s.lang.category(a.category)) }
-                                td { (a.organiser) }
+                                td.unit title=(a.organiser) { (organiser) }
                                 td { (layout::local_time(a.window.start, offset)) }
                                 td.num { (a.sign_ups) }
                                 td.num { (a.attended) }
@@ -131,7 +133,7 @@ async fn one(
 ) -> Response {
     let page = async {
         let id = ActivityId::new(&id).map_err(|_| not_found("UNKNOWN_ACTIVITY"))?;
-        let (a, offset, came) = live(&api, |r, _| {
+        let (a, hosts, offset, came) = live(&api, |r, _| {
             let offset = super::ledger_offset(r)?;
             let a = query::activity(r, &id)
                 .map_err(failed)?
@@ -139,6 +141,11 @@ async fn one(
             if !hosted_by(r, &s, &a)? {
                 return Err(forbidden());
             }
+            let mut names = UnitNames::default();
+            let hosts = std::iter::once(&a.organiser)
+                .chain(&a.co_organisers)
+                .map(|u| names.of(r, u))
+                .collect::<Result<Vec<_>, Refusal>>()?;
             let mut came = Vec::new();
             for (volunteer, p) in query::participants(r, &id, asked.offset, PAGE).map_err(failed)? {
                 let number = query::volunteer_card(r, &volunteer)
@@ -146,7 +153,7 @@ async fn one(
                     .map_or_else(|| volunteer.to_string(), |c| c.number);
                 came.push((volunteer, number, p));
             }
-            Ok((a, offset, came))
+            Ok((a, hosts, offset, came))
         })?;
         let mut participants = Vec::with_capacity(came.len());
         for (volunteer, number, came) in came {
@@ -172,8 +179,7 @@ async fn one(
                 @if a.featured { " · " strong { (s.t("特色活动", "Featured")) } }
                 @if a.cancelled { " · " span.error { (s.t("已取消", "Cancelled")) } }
             }
-            p.crumbs { (s.t("主办：", "Organiser: ")) (a.organiser)
-                @for co in &a.co_organisers { "、" (co) } }
+            p.crumbs #organisers { (s.t("主办：", "Organisers: ")) (hosts.join("、")) }
             div.cards {
                 (figure(s.t("报名", "Sign-ups"), a.sign_ups.to_string(), "sign-ups"))
                 (figure(s.t("现场参加", "Walk-ins"), a.walk_ins.to_string(), "walk-ins"))
