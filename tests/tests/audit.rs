@@ -314,14 +314,21 @@ async fn proofs_from_the_stream_check_offline() {
     let url = nats.url();
     let dir = tempfile::tempdir().unwrap();
 
+    // As audit.md runs it, `ledger prove … > p.json`: stdout is the
+    // document alone (the logs go to stderr).
     let prove = |args: &[&str], name: &str| {
-        let mut all = vec!["prove", "--nats", &url, "--shard", SHARD];
-        all.extend_from_slice(args);
-        let (code, out) = ledger(&all);
-        assert_eq!(code, 0, "{out}");
-        let json = &out[out.find('{').unwrap()..=out.rfind('}').unwrap()];
+        let out = std::process::Command::new(ledger_binary())
+            .args(["prove", "--nats", &url, "--shard", SHARD])
+            .args(args)
+            .output()
+            .expect("ledger runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let path = dir.path().join(name);
-        std::fs::write(&path, json).unwrap();
+        std::fs::write(&path, &out.stdout).unwrap();
         path
     };
     let inclusion = prove(&["inclusion", "--sequence", "5"], "inclusion.json");

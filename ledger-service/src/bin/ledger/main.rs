@@ -38,15 +38,14 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(command: Cmd, serves: bool) -> anyhow::Result<()> {
-    let logs = tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-    );
-    // `ledger events` writes its data to stdout, so its logs go apart.
-    if matches!(command, Cmd::Events(_)) {
-        logs.with_writer(std::io::stderr).init();
-    } else {
-        logs.init();
-    }
+    // Logs go to stderr: stdout is what a command gives (`ledger prove`'s
+    // proof, `ledger events`' lines), to be redirected to a file whole.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     if serves {
         tracing::info!(
             purge_delay_ms = allocator::purge_delay_ms(),
