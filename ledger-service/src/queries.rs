@@ -123,7 +123,7 @@ pub fn openapi_paths() -> Value {
             "Sign-ups, walk-ins, attendance, no-shows, sessions, confirmed and pending minutes",
             with(vec![path("activity")], &as_of), "the activity"),
         "/api/v1/activities/{activity}/participants": get(
-            "Who signed up or came, in volunteer id order: each with the unified number, whether signed up or walked in, and check-ins",
+            "Who signed up or came, in volunteer id order: each with the unified number, whether signed up or walked in, check-ins, and those not checked out yet",
             with(with(vec![path("activity")], &paging), &as_of), "a page of participants"),
         "/api/v1/rewards": get("Rewards the volunteers in scope may redeem (kept inside scope or by the units above it): stock and redemptions",
             with(with(vec![scope.clone()], &paging), &as_of), "a page of rewards"),
@@ -646,7 +646,8 @@ async fn participants(
                 .map_err(failed)?
                 .map(|c| c.number);
             items.push(json!({"volunteer": volunteer, "number": number,
-                "signed_up": came.signed_up, "walk_in": came.walk_in, "check_ins": came.sessions}));
+                "signed_up": came.signed_up, "walk_in": came.walk_in, "check_ins": came.sessions,
+                "not_checked_out": came.open}));
         }
         let next = (items.len() == limit).then_some(offset + limit);
         Ok(

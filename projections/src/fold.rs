@@ -290,6 +290,10 @@ impl<B: Read> Fold<'_, B> {
             Event::CheckedOut(e) => {
                 let key = Key::table(table::SESSION).u64(e.session.0);
                 if let Some(s) = get::<SessionRow, _>(self.store, &key)? {
+                    self.participation(&s.activity, &s.volunteer, |p, a| {
+                        p.open = p.open.saturating_sub(1);
+                        a.open_sessions = a.open_sessions.saturating_sub(1);
+                    })?;
                     self.with_volunteer(&s.volunteer, |_| Ok(Effect::about(&s.activity)))?;
                 }
             }
@@ -497,6 +501,7 @@ impl<B: Read> Fold<'_, B> {
             attended: 0,
             signed_up_and_came: 0,
             sessions: 0,
+            open_sessions: 0,
             confirmed_minutes: 0,
             pending_minutes: 0,
             held_on: None,
@@ -580,7 +585,9 @@ impl<B: Read> Fold<'_, B> {
         self.participation(&e.activity, &e.volunteer, |p, a| {
             first_time = p.sessions == 0;
             p.sessions += 1;
+            p.open += 1;
             a.sessions += 1;
+            a.open_sessions += 1;
             if first_time {
                 a.attended += 1;
                 a.signed_up_and_came += u64::from(p.signed_up);

@@ -109,7 +109,8 @@ fn meta_key() -> Key {
 /// that changes it (a table added, a row's fields, what a row means), so
 /// that read models an older release built are not read as this one's.
 /// 3: volunteer lookups by number and identity; a refused registration's
-/// reason in its history row. (2 named a layout tried and undone on
+/// reason in its history row; check-ins not yet out, by activity and by
+/// participant. (2 named a layout tried and undone on
 /// 2026-12-06, docs/performance.md; none was recorded before.)
 pub const LAYOUT: u32 = 3;
 

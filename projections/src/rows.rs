@@ -292,6 +292,9 @@ pub struct ActivityRow {
     /// Of the volunteers signed up now, those who came.
     pub signed_up_and_came: u64,
     pub sessions: u64,
+    /// Check-ins not checked out yet: volunteers there now, or who left
+    /// without checking out (closed by `close_forgotten_check_outs`).
+    pub open_sessions: u64,
     pub confirmed_minutes: u64,
     pub pending_minutes: u64,
     /// The day the activity counts as held: its first day, once anyone came.
@@ -309,6 +312,8 @@ pub struct Participation {
     pub signed_up: bool,
     pub walk_in: bool,
     pub sessions: u32,
+    /// Of those, checked in and not yet out.
+    pub open: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -248,6 +248,29 @@ fn agrees_with_core(p: &mut Projection<Memory>, world: &World) {
         let row = query::unit_row(r, id).unwrap().unwrap();
         assert_eq!(row.registered, u.registered, "{id}");
     }
+    // Check-ins not yet out are the core's open sessions, by activity and
+    // by participant.
+    for id in world.state.activities.keys() {
+        let mut open: BTreeMap<String, u32> = BTreeMap::new();
+        for s in world.state.sessions.values() {
+            if s.activity == *id && s.check_out.is_none() {
+                *open.entry(s.volunteer.to_string()).or_default() += 1;
+            }
+        }
+        let a = query::activity(r, id).unwrap().unwrap();
+        assert_eq!(
+            a.open_sessions,
+            open.values().map(|n| u64::from(*n)).sum::<u64>(),
+            "{id}"
+        );
+        let served: BTreeMap<String, u32> = query::participants(r, id, 0, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .filter(|(_, p)| p.open > 0)
+            .map(|(v, p)| (v.to_string(), p.open))
+            .collect();
+        assert_eq!(served, open, "{id}");
+    }
     // Review items are exactly the credits in review.
     let in_review: std::collections::BTreeSet<_> = world
         .state
@@ -897,13 +920,17 @@ fn an_activitys_participants_add_up_to_its_figures() {
     let r = p.read().unwrap();
     let id = ledger_core::testing::aid("a9");
     let all = query::participants(r, &id, 0, usize::MAX).unwrap();
-    let shown: Vec<(String, bool, bool, u32)> = all
+    let shown: Vec<(String, bool, bool, u32, u32)> = all
         .iter()
-        .map(|(v, p)| (v.to_string(), p.signed_up, p.walk_in, p.sessions))
+        .map(|(v, p)| (v.to_string(), p.signed_up, p.walk_in, p.sessions, p.open))
         .collect();
+    // v3 has not checked out.
     assert_eq!(
         shown,
-        [("v1".into(), true, false, 2), ("v3".into(), true, true, 1)]
+        [
+            ("v1".into(), true, false, 2, 0),
+            ("v3".into(), true, true, 1, 1)
+        ]
     );
     let a = query::activity(r, &id).unwrap().unwrap();
     let count = |f: fn(&crate::rows::Participation) -> bool| {
@@ -914,6 +941,7 @@ fn an_activitys_participants_add_up_to_its_figures() {
     assert_eq!(count(|p| p.sessions > 0), a.attended);
     let sessions: u64 = all.iter().map(|(_, p)| u64::from(p.sessions)).sum();
     assert_eq!(sessions, a.sessions);
+    assert_eq!(a.open_sessions, 1);
     let paged: Vec<_> = (0..all.len())
         .flat_map(|offset| query::participants(r, &id, offset, 1).unwrap())
         .collect();

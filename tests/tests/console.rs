@@ -769,6 +769,20 @@ async fn admins_work_in_the_console() {
             .await,
         "2"
     );
+    // v3 has not checked out: counted, marked, and the way to close
+    // forgotten check-outs offered; a1 runs for another hour, so closing
+    // them is refused, and why.
+    assert_eq!(b.text("[data-figure=open] .value").await, "1");
+    assert_eq!(b.text(&format!("{li_na} td.open")).await, "1");
+    assert_eq!(
+        b.text("#participants tr[data-volunteer=v1] td.open").await,
+        ""
+    );
+    b.follow("a#close-check-outs").await;
+    assert_eq!(b.attr("input[name=activity]", "value").await, "a1");
+    assert!(refusal(&b).await.contains("活动尚未结束"));
+    b.goto(&format!("{base}/console/activities/a1")).await;
+    assert_eq!(b.text("[data-figure=open] .value").await, "1");
     assert_eq!(
         sticking_out(&b, 400).await,
         None,

@@ -222,9 +222,16 @@ async fn admins_query_balances_rankings_and_leaderboards() {
             &v1["volunteer"],
             &v1["number"],
             &v1["signed_up"],
-            &v1["check_ins"]
+            &v1["check_ins"],
+            &v1["not_checked_out"]
         ),
-        (&json!("v1"), &json!("LYG00000001"), &json!(true), &json!(1)),
+        (
+            &json!("v1"),
+            &json!("LYG00000001"),
+            &json!(true),
+            &json!(1),
+            &json!(0)
+        ),
         "{came}"
     );
     let (_, rewards) = get(&s, "/api/v1/rewards", "city-secret").await;

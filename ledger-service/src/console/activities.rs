@@ -186,6 +186,7 @@ async fn one(
                 (figure(s.t("到场", "Attended"), a.attended.to_string(), "attended"))
                 (figure(s.t("报名未到", "No-shows"), a.no_shows().to_string(), "no-shows"))
                 (figure(s.t("签到次数", "Sessions"), a.sessions.to_string(), "sessions"))
+                (figure(s.t("未签退", "Not checked out"), a.open_sessions.to_string(), "open"))
                 (figure(s.t("已确认时长", "Confirmed hours"), hours(a.confirmed_minutes), "confirmed"))
                 (figure(s.t("待确认时长", "Pending hours"), hours(a.pending_minutes), "pending"))
                 @if let Some(c) = a.capacity { (figure(s.t("名额", "Capacity"), c.to_string(), "capacity")) }
@@ -199,6 +200,12 @@ async fn one(
                     a href={ "/console/forms/check-in?activity=" (a.activity) } { (s.t("登记签到", "Record a check-in")) }
                     " · "
                     a href={ "/console/forms/check-out?activity=" (a.activity) } { (s.t("登记签退", "Record a check-out")) }
+                    @if a.open_sessions > 0 {
+                        " · "
+                        a #close-check-outs href={ "/console/forms/close-check-outs?activity=" (a.activity) } {
+                            (s.t("关闭未签退记录（按活动的签退规则）", "Close forgotten check-outs (by the activity's rule)"))
+                        }
+                    }
                 }
             }
             h2 { (s.t("参加人员", "Participants")) }
@@ -230,6 +237,7 @@ fn participants_table(s: &Session, participants: &[Participant]) -> Markup {
                 @if s.sees_personal() { th { (s.t("姓名", "Name")) } }
                 th { (s.t("参加方式", "How")) }
                 th.num { (s.t("签到次数", "Check-ins")) }
+                th.num { (s.t("未签退", "Not out")) }
             } }
             tbody {
                 @for p in participants {
@@ -241,6 +249,7 @@ fn participants_table(s: &Session, participants: &[Participant]) -> Markup {
                             @else { (s.t("报名", "Signed up")) }
                         }
                         td.num.sessions { (p.came.sessions) }
+                        td.num.open { @if p.came.open > 0 { (p.came.open) } }
                     }
                 }
             }

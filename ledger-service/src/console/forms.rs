@@ -267,6 +267,16 @@ const SPECS: &[Spec] = &[
         then: |v| format!("/console/volunteers/{}", urlencode(&v["volunteer"])),
     },
     Spec {
+        slug: "close-check-outs",
+        zh: "关闭未签退记录",
+        en: "Close forgotten check-outs",
+        fields: &[ACTIVITY],
+        command: |v, _| {
+            Ok(json!({"type": "close_forgotten_check_outs", "activity": v["activity"]}))
+        },
+        then: |v| format!("/console/activities/{}", urlencode(&v["activity"])),
+    },
+    Spec {
         slug: "confirm-credit",
         zh: "审核确认服务时长",
         en: "Review and confirm a credit",
@@ -600,6 +610,7 @@ const GROUPS: &[(&str, &str, &[&str])] = &[
             "cancel-sign-up",
             "check-in",
             "check-out",
+            "close-check-outs",
             "confirm-credit",
         ],
     ),
