@@ -1,33 +1,44 @@
 //! The chain's events as JSON lines, for an auditor's own tools (`ledger
 //! events`): every event of a chain being verified, or those a [`Pick`]
-//! names (by actor, kind and sequence), each written out only once the
+//! names (by actor, kind, volunteer and sequence), each written out only once the
 //! batch of blocks that holds it has verified whole, seals included. A
 //! line therefore never shows an event the verifier went on to refuse.
 
 use std::io::Write;
 
 use ledger_core::chain::Verified;
+use ledger_core::owners::{volunteer_of, Owners};
+use ledger_core::values::VolunteerId;
 use serde::Serialize;
 
 use crate::audit::AuditError;
 
-/// Which events to write out. Empty lists pick every actor, every kind.
+/// Which events to write out. Empty lists pick every actor, every kind,
+/// every volunteer (and the events about none).
 #[derive(Clone, Debug, Default)]
 pub struct Pick {
     pub actors: Vec<String>,
     pub kinds: Vec<String>,
+    /// Events about these volunteers: their registration, attendance,
+    /// credits, points, redemptions, wishes and pairings.
+    pub volunteers: Vec<String>,
     pub from: Option<u64>,
     pub to: Option<u64>,
 }
 
 impl Pick {
-    pub fn picks(&self, v: &Verified) -> bool {
+    /// Whether the event, about `volunteer` if anyone, is picked.
+    pub fn picks(&self, v: &Verified, volunteer: Option<&VolunteerId>) -> bool {
         let sequence = v.head.sequence;
         let record = &v.record;
+        let listed =
+            |names: &[String], name: &str| names.is_empty() || names.iter().any(|n| n == name);
         self.from.is_none_or(|from| sequence >= from)
             && self.to.is_none_or(|to| sequence <= to)
-            && (self.actors.is_empty() || self.actors.iter().any(|a| a == record.actor.as_str()))
-            && (self.kinds.is_empty() || self.kinds.iter().any(|k| k == record.event.kind()))
+            && listed(&self.actors, record.actor.as_str())
+            && listed(&self.kinds, record.event.kind())
+            && (self.volunteers.is_empty()
+                || volunteer.is_some_and(|v| listed(&self.volunteers, v.as_str())))
     }
 }
 
@@ -41,12 +52,17 @@ struct Line<'a> {
     recorded_at: String,
     actor: &'a str,
     submission: Option<&'a str>,
+    /// The volunteer the event is about, if any.
+    volunteer: Option<&'a str>,
     event: &'a ledger_core::Event,
 }
 
 /// Lines of the batch being verified, held back until it has verified.
 pub struct Tap {
     pick: Pick,
+    /// Who owns each entry so far, to tell whom an event is about (a
+    /// check-out names only its session): a few bytes an entry.
+    owners: Owners,
     out: Box<dyn Write + Send>,
     held: Vec<u8>,
     held_lines: u64,
@@ -60,6 +76,7 @@ impl Tap {
     pub fn new(pick: Pick, out: Box<dyn Write + Send>) -> Tap {
         Tap {
             pick,
+            owners: Owners::new(),
             out,
             held: Vec::new(),
             held_lines: 0,
@@ -68,12 +85,15 @@ impl Tap {
         }
     }
 
-    /// Holds the event's line back if it is picked.
+    /// Holds the event's line back if it is picked. Every verified event
+    /// comes here, in order, picked or not, so that the owners keep up.
     pub(crate) fn offer(&mut self, v: &Verified) {
-        if !self.pick.picks(v) {
+        let record = &v.record;
+        let volunteer = volunteer_of(&self.owners, &record.event);
+        self.owners.record(&record.event);
+        if !self.pick.picks(v, volunteer.as_ref()) {
             return;
         }
-        let record = &v.record;
         let line = Line {
             sequence: v.head.sequence,
             hash: v.head.hash.to_hex(),
@@ -81,6 +101,7 @@ impl Tap {
             recorded_at: record.recorded_at.to_string(),
             actor: record.actor.as_str(),
             submission: record.submission.as_ref().map(|k| k.as_str()),
+            volunteer: volunteer.as_ref().map(VolunteerId::as_str),
             event: &record.event,
         };
         // Plain data: serde_json cannot fail on it.

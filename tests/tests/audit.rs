@@ -930,6 +930,27 @@ async fn an_auditor_reads_the_verified_events_and_picks_an_admins_awards() {
     assert_eq!(award["volunteer"], "v1", "{award}");
     assert_eq!(award["points"], 1, "{award}");
 
+    // v1's history, as the chain alone files it: the events the core's
+    // owners say are about v1, each marked so.
+    let (code, his, stderr) = events(&["--bundle", bundle_arg, "--volunteer", "v1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut owners = ledger_core::owners::Owners::new();
+    let mut about_v1 = Vec::new();
+    for (sequence, record) in &records {
+        let about = ledger_core::owners::volunteer_of(&owners, &record.event);
+        owners.record(&record.event);
+        if about.is_some_and(|v| v.as_str() == "v1") {
+            about_v1.push(*sequence);
+        }
+    }
+    assert!(about_v1.len() > 60, "{about_v1:?}");
+    let got: Vec<u64> = his
+        .iter()
+        .map(|l| l["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, about_v1);
+    assert!(his.iter().all(|l| l["volunteer"] == "v1"));
+
     let (code, none, stderr) = events(&["--bundle", bundle_arg, "--kind", "points_given"]);
     assert_ne!(code, 0);
     assert!(none.is_empty());

@@ -163,6 +163,11 @@ pub struct EventsArgs {
     /// docs/events.md names them); repeat it for several.
     #[arg(long)]
     pub kind: Vec<String>,
+    /// Only events about this volunteer (his registration, attendance,
+    /// credits, points, redemptions, wishes, pairings): his history from
+    /// the chain alone; repeat it for several.
+    #[arg(long)]
+    pub volunteer: Vec<String>,
     /// Only events from this sequence on.
     #[arg(long)]
     pub from: Option<u64>,
@@ -180,6 +185,7 @@ pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
         key,
         actor,
         kind,
+        volunteer,
         from,
         to,
         quiet,
@@ -194,6 +200,7 @@ pub async fn events(args: EventsArgs) -> anyhow::Result<()> {
     let pick = Pick {
         actors: actor,
         kinds: kind,
+        volunteers: volunteer,
         from,
         to,
     };

@@ -108,8 +108,8 @@ pub enum Cmd {
     /// sequence, hash, kind, time, actor, submission key and the event as
     /// the chain carries it), verifying the chain as `ledger verify` does:
     /// only events of blocks that verified are written, and a fault ends
-    /// the run (exit 1, named on stderr). --actor, --kind, --from and --to
-    /// pick some events; the summary goes to stderr.
+    /// the run (exit 1, named on stderr). --actor, --kind, --volunteer,
+    /// --from and --to pick some events; the summary goes to stderr.
     Events(EventsArgs),
     /// Prove from the live stream (verified on the way): that an event is in
     /// a checkpoint's tree, or that one checkpoint extends another. Prints a
