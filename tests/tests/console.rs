@@ -230,6 +230,11 @@ async fn admins_work_in_the_console() {
     b.goto(&format!("{base}{personal_link}")).await;
     assert_eq!(b.text("#balance").await, balance.to_string());
     assert_eq!(b.count("#my-credits tbody tr").await, 2);
+    // His latest entries name the activity by its title; a credit by its
+    // number.
+    let latest = b.text("ul.history").await;
+    assert!(latest.contains("签退 · 文明交通劝导（a1）"), "{latest}");
+    assert!(latest.contains("· C2 ·"), "{latest}");
     // A correction that cannot be sent, or that the ledger refuses, is
     // explained to the volunteer in Chinese, the code small beneath.
     b.click("#my-credits details summary").await;
@@ -729,7 +734,7 @@ async fn admins_work_in_the_console() {
     assert!(b
         .text("#history tbody tr:last-child")
         .await
-        .contains("报名 · a1"));
+        .contains("报名 · 文明交通劝导（a1）"));
     // Withdrawn, the sign-up no longer counts.
     b.goto(&format!("{base}/console/activities/a1")).await;
     b.follow("a#cancel-sign-up").await;
@@ -740,7 +745,7 @@ async fn admins_work_in_the_console() {
     assert!(b
         .text("#history tbody tr:last-child")
         .await
-        .contains("取消报名 · a1"));
+        .contains("取消报名 · 文明交通劝导（a1）"));
     // Signed up again, she is checked in; attendance cannot be withdrawn.
     b.goto(&format!(
         "{base}/console/forms/sign-up?activity=a1&volunteer=v3"

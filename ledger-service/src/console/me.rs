@@ -173,6 +173,8 @@ async fn page(
             let activities = query::activities_of(r, id).map_err(failed)?;
             let from = view.history_entries.saturating_sub(20);
             let history = query::history(r, id, from, 20).map_err(failed)?;
+            let concerning = super::volunteers::concerning(r, &history)?;
+            let history: Vec<_> = history.into_iter().zip(concerning).collect();
             Ok((view, credits, activities, history, super::ledger_offset(r)?))
         })?;
         let base = format!("/me/{id}/{token}");
@@ -246,8 +248,10 @@ async fn page(
                         }
                         h2 { (t("最近记录", "Latest entries")) }
                         ul.history {
-                            @for h in history.iter().rev() {
-                                li { (local_time(h.recorded_at, offset)) " · " (lang.event_kind(&h.kind)) " · " (t("余额", "balance")) " " (h.balance) }
+                            @for (h, about) in history.iter().rev() {
+                                li { (local_time(h.recorded_at, offset)) " · " (lang.event_kind(&h.kind))
+                                    @if let Some(about) = about { " · " (about) }
+                                    " · " (t("余额", "balance")) " " (h.balance) }
                             }
                         }
                         p { a href={ (base) "/statement.json?from=" (year_start) "&to=" (today) } download {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use ledger_core::domain::{ApprovalLevel, CreditStatus, VolunteerStatus};
-use ledger_core::values::{CreditId, UnitId, VolunteerId};
+use ledger_core::values::{ActivityId, CreditId, UnitId, VolunteerId};
 use maud::{html, Markup};
 use projections::query::{self, RosterCursor, VolunteerView};
 use projections::rows::{CreditRow, HistoryEntry, VolunteerRow};
@@ -323,6 +323,45 @@ struct Account {
     history: Vec<HistoryEntry>,
     /// The opinion each history row records, if any.
     opinions: Vec<Option<ApprovalLevel>>,
+    /// What each history row concerns, as a person reads it.
+    concerning: Vec<Option<String>>,
+}
+
+/// Kinds whose history row concerns an activity (by its id).
+const ABOUT_AN_ACTIVITY: [&str; 5] = [
+    "signed_up",
+    "sign_up_cancelled",
+    "insurance_recorded",
+    "checked_in",
+    "checked_out",
+];
+
+/// What each history row concerns, as a person reads it: an activity by its
+/// title (its id after), anything else as recorded.
+pub fn concerning(r: &dyn Read, rows: &[HistoryEntry]) -> Result<Vec<Option<String>>, Refusal> {
+    let mut titles: std::collections::HashMap<&str, String> = Default::default();
+    let mut out = Vec::with_capacity(rows.len());
+    for h in rows {
+        let Some(about) = h.about.as_deref() else {
+            out.push(None);
+            continue;
+        };
+        if !ABOUT_AN_ACTIVITY.contains(&h.kind.as_str()) {
+            out.push(Some(about.to_owned()));
+            continue;
+        }
+        if !titles.contains_key(about) {
+            let title = match ActivityId::new(about) {
+                Ok(id) => query::activity(r, &id)
+                    .map_err(failed)?
+                    .map(|a| format!("{}（{about}）", a.title)),
+                Err(_) => None,
+            };
+            titles.insert(about, title.unwrap_or_else(|| about.to_owned()));
+        }
+        out.push(titles.get(about).cloned());
+    }
+    Ok(out)
 }
 
 pub fn readable_volunteer(
@@ -356,6 +395,7 @@ async fn volunteer_page(
                 unit_name: UnitNames::default().of(r, &view.home_unit)?,
                 credits: query::credits(r, &id, 0, 1000).map_err(failed)?,
                 opinions: opinions(r, &id, offset, &history)?,
+                concerning: concerning(r, &history)?,
                 history,
                 view,
             })
@@ -392,7 +432,7 @@ async fn volunteer_page(
             h2 { (s.t("服务时长记录", "Credits")) }
             (credits(&s, &account.credits, account.offset))
             h2 { (s.t("台账记录", "History")) }
-            (history(&s, &account.history, &account.opinions, account.offset))
+            (history(&s, &account, account.offset))
             div.pager {
                 @if offset > 0 {
                     a rel="prev" href={ "/console/volunteers/" (id) "?offset=" (offset.saturating_sub(PAGE as u64)) } { (s.t("上一页", "Previous")) }
@@ -499,12 +539,10 @@ fn awaited(s: &Session, v: &VolunteerView) -> Markup {
     }
 }
 
-fn history(
-    s: &Session,
-    rows: &[HistoryEntry],
-    opinions: &[Option<ApprovalLevel>],
-    offset: ledger_core::time::UtcOffset,
-) -> Markup {
+fn history(s: &Session, account: &Account, offset: ledger_core::time::UtcOffset) -> Markup {
+    let rows = &account.history;
+    let opinions = account.opinions.iter().chain(std::iter::repeat(&None));
+    let concerning = account.concerning.iter().chain(std::iter::repeat(&None));
     if rows.is_empty() {
         return empty(s);
     }
@@ -521,13 +559,13 @@ fn history(
                 th { (s.t("哈希", "Hash")) }
             } }
             tbody {
-                @for (h, level) in rows.iter().zip(opinions.iter().chain(std::iter::repeat(&None))) {
+                @for ((h, level), about) in rows.iter().zip(opinions).zip(concerning) {
                     tr {
                         td.num { (h.sequence) }
                         td { (layout::local_time(h.recorded_at, offset)) }
                         td { (s.lang.event_kind(&h.kind))
                             @if let Some(level) = level { " · " (opinion(s.lang, *level)) }
-                            @if let Some(a) = &h.about { " · " (a) }
+                            @if let Some(a) = about { " · " (a) }
                             @if let Some(r) = redemption_of(h).filter(|_| s.may_write()) {
                                 " " a.reverse href={ "/console/forms/reverse?target=redemption&id=" (r) } { (s.t("冲正", "Reverse")) }
                             }
