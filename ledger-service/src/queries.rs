@@ -609,12 +609,7 @@ async fn activity(
 ) -> Answer {
     let id = ActivityId::new(id).map_err(|_| not_found("UNKNOWN_ACTIVITY"))?;
     read(&api, &p, |r, head| {
-        let a = query::activity(r, &id)
-            .map_err(failed)?
-            .ok_or_else(|| not_found("UNKNOWN_ACTIVITY"))?;
-        if !may_read(r, &who, &a.organiser)? {
-            return Err(forbidden());
-        }
+        let a = readable_activity(r, &who, &id)?;
         let no_shows = a.no_shows();
         Ok(
             Json(json!({"as_of": as_of(head), "activity": a, "no_shows": no_shows}))
@@ -622,6 +617,21 @@ async fn activity(
         )
     })
     .await
+}
+
+/// The activity, for those who read its organiser's units.
+fn readable_activity(
+    r: &dyn Read,
+    who: &Principal,
+    id: &ActivityId,
+) -> Result<projections::rows::ActivityRow, Refusal> {
+    let a = query::activity(r, id)
+        .map_err(failed)?
+        .ok_or_else(|| not_found("UNKNOWN_ACTIVITY"))?;
+    if !may_read(r, who, &a.organiser)? {
+        return Err(forbidden());
+    }
+    Ok(a)
 }
 
 /// Who took part in an activity, a page at a time, for those who read its
@@ -634,12 +644,7 @@ async fn participants(
     let id = ActivityId::new(id).map_err(|_| not_found("UNKNOWN_ACTIVITY"))?;
     let (offset, limit) = page(&p)?;
     read(&api, &p, |r, head| {
-        let a = query::activity(r, &id)
-            .map_err(failed)?
-            .ok_or_else(|| not_found("UNKNOWN_ACTIVITY"))?;
-        if !may_read(r, &who, &a.organiser)? {
-            return Err(forbidden());
-        }
+        readable_activity(r, &who, &id)?;
         let mut items = Vec::new();
         for (volunteer, came) in query::participants(r, &id, offset, limit).map_err(failed)? {
             let number = query::volunteer_card(r, &volunteer)

@@ -462,18 +462,7 @@ pub(crate) fn scratch_dir(name: &str) -> std::path::PathBuf {
 /// directory lock only once its flusher thread has seen the drop, a moment
 /// later, so a test that reopens at once waits for that (at most 10 s).
 fn reopen(dir: &std::path::Path) -> Projector {
-    let started = std::time::Instant::now();
-    loop {
-        match Projector::open(dir) {
-            Err(ProjectionError::Open { reason, .. })
-                if (reason.contains("lock") || reason.contains("another process"))
-                    && started.elapsed().as_secs() < 10 =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            opened => return opened.unwrap(),
-        }
-    }
+    when_free(|| Projector::open(dir).map_err(|e| e.to_string()))
 }
 
 #[test]
@@ -816,7 +805,8 @@ fn a_units_catalogue_holds_the_rewards_its_volunteers_may_redeem() {
     assert!(from_above > 0, "no unit has a reward kept above it");
 }
 
-/// Waits, as [`reopen`] does, until sled has let go of the directory.
+/// Opens what sled had open, waiting until it has let go of the
+/// directory (at most 10 s).
 fn when_free<T>(mut open: impl FnMut() -> Result<T, String>) -> T {
     let started = std::time::Instant::now();
     loop {

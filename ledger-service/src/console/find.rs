@@ -9,12 +9,13 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use ledger_core::domain::{check_resident_id, normalised_citizen_id, IdentityCommitment};
+use ledger_core::domain::{
+    check_resident_id, normalised_citizen_id, IdentityCommitment, ResidentIdError,
+};
 use ledger_core::values::VolunteerId;
 use maud::{html, Markup};
 use projections::query;
 use projections::store::Read;
-use projections::Period;
 use serde::Deserialize;
 
 use super::layout::{self, Nav};
@@ -55,7 +56,7 @@ pub fn form(s: &Session, typed: &str) -> Markup {
 enum NotFound {
     Nobody,
     /// Typed as a citizen ID number, but not one.
-    Mistyped(String),
+    Mistyped(ResidentIdError),
 }
 
 async fn find(s: Session, State(api): State<Api>, Query(asked): Query<Asked>) -> Response {
@@ -79,10 +80,20 @@ async fn find(s: Session, State(api): State<Api>, Query(asked): Query<Asked>) ->
                 "No volunteer of your units matches.",
             )
             .to_owned(),
-        NotFound::Mistyped(why) => format!(
-            "{}{why}",
-            s.t("身份证号有误：", "Not a valid citizen ID number: ")
-        ),
+        NotFound::Mistyped(ResidentIdError::Shape) => s
+            .t(
+                "身份证号有误：应为17位数字，再加一位数字或X。",
+                "Not a valid citizen ID number: 17 digits, then a digit or X.",
+            )
+            .to_owned(),
+        NotFound::Mistyped(ResidentIdError::CheckDigit { found }) => match s.lang {
+            super::Lang::Zh => {
+                format!("身份证号有误：校验位 {found} 与前17位不符，可能有字符输错。")
+            }
+            super::Lang::En => format!(
+                "Not a valid citizen ID number: the check digit {found} does not match the first 17 digits; a character is mistyped."
+            ),
+        },
     };
     let body = html! {
         (form(&s, typed))
@@ -113,7 +124,7 @@ fn resolve(
     let mut mistyped = None;
     if looks_like_id_number(&spelled) && s.sees_personal() {
         match (check_resident_id(&spelled), &api.identity_key) {
-            (Err(why), _) => mistyped = Some(why.to_string()),
+            (Err(why), _) => mistyped = Some(why),
             (Ok(()), Some(key)) => {
                 let identity = IdentityCommitment::compute(key, &spelled);
                 candidates.extend(query::volunteer_by_identity(r, &identity).map_err(failed)?);
@@ -122,10 +133,10 @@ fn resolve(
         }
     }
     for id in candidates {
-        let Some((_, row)) = query::volunteer(r, &id, &Period::All, None).map_err(failed)? else {
+        let Some(card) = query::volunteer_card(r, &id).map_err(failed)? else {
             continue;
         };
-        if may_read(r, &s.who, &row.home_unit)? {
+        if may_read(r, &s.who, &card.home_unit)? {
             return Ok(Ok(id));
         }
     }
