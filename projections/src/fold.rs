@@ -290,10 +290,7 @@ impl<B: Read> Fold<'_, B> {
             Event::CheckedOut(e) => {
                 let key = Key::table(table::SESSION).u64(e.session.0);
                 if let Some(s) = get::<SessionRow, _>(self.store, &key)? {
-                    self.participation(&s.activity, &s.volunteer, |p, a| {
-                        p.open = p.open.saturating_sub(1);
-                        a.open_sessions = a.open_sessions.saturating_sub(1);
-                    })?;
+                    self.session_closed(&s)?;
                     self.with_volunteer(&s.volunteer, |_| Ok(Effect::about(&s.activity)))?;
                 }
             }
@@ -1139,6 +1136,23 @@ impl<B: Read> Fold<'_, B> {
         v.history_len += 1;
         self.staged.volunteers.put(key, v, Tallies::default);
         Ok(())
+    }
+
+    /// One check-in fewer open, for the participant and the activity. The
+    /// rows and the activity's index entry were written at the check-in,
+    /// so this touches the two counts and nothing else: a check-out is as
+    /// common as a check-in.
+    fn session_closed(&mut self, s: &SessionRow) -> Result<(), StoreError> {
+        let key = Key::table(table::PARTICIPATION)
+            .str(s.activity.as_str())
+            .str(s.volunteer.as_str());
+        if let Some(mut p) = get::<Participation, _>(self.store, &key)? {
+            p.open = p.open.saturating_sub(1);
+            put(self.store, key, &p);
+        }
+        self.with_activity(&s.activity, |a| {
+            a.open_sessions = a.open_sessions.saturating_sub(1)
+        })
     }
 
     fn with_activity(
